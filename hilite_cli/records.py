@@ -1,0 +1,167 @@
+"""Record types shared by every stage (DESIGN.md, "Records").
+
+Records travel as plain dicts so that fields a stage does not know pass through untouched;
+the pydantic models below validate the fields a stage needs before it reads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Record = dict[str, Any]
+
+# Fields that hold image paths: resolved against the manifest's directory on read,
+# written relative to the output manifest's directory.
+PATH_FIELDS: tuple[str, ...] = (
+    "image",
+    "mask",
+    "reference_image",
+    "reference_mask",
+    "output",
+    "source",
+    "edited",
+)
+
+JudgeStatus = Literal["ok", "refused", "blocked", "truncated", "unparsed", "http_error", "timeout", "unavailable"]
+
+
+def stable_id(*parts: Any) -> str:
+    """A short, stable hash of what defines a record (bytes, strings or JSON-able values)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, bytes):
+            data = part
+        elif isinstance(part, str):
+            data = part.encode()
+        else:
+            data = orjson.dumps(part, option=orjson.OPT_SORT_KEYS)
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()[:16]
+
+
+class _Loose(BaseModel):
+    """Validates required fields and keeps everything else (unknown fields pass through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Task(_Loose):
+    id: str | None = None
+    image: str
+    instruction: str
+    reference_image: str | None = None
+    mask: str | None = None
+    reference_mask: str | None = None
+
+
+class RoutedModel(_Loose):
+    name: str
+    prompt: str | None = None
+    source_prompt: str | None = None
+    target_prompt: str | None = None
+    rank: int
+
+
+class Route(Task):
+    intent: str
+    models: list[RoutedModel]
+    router: dict[str, Any]
+
+
+class Params(_Loose):
+    steps: int | None = None
+    text_influence: float | None = None
+    image_influence: float | None = None
+
+
+class Candidate(_Loose):
+    id: str
+    parent: str | None = None
+    image: str
+    instruction: str
+    model: str
+    prompt: str | None = None
+    seed: int | None = None
+    params: Params = Field(default_factory=Params)
+    output: str
+    slot: str | None = None
+
+
+class Scores(_Loose):
+    instruction: float | None = None
+    aesthetics: float | None = None
+    geometric: float | None = None
+
+
+class Judge(_Loose):
+    provider: str
+    model: str | None = None
+    status: JudgeStatus
+    raw: str | None = None
+    reason: str | None = None
+
+
+class Scored(Candidate):
+    scores: Scores
+    checks: dict[str, Any] = Field(default_factory=dict)
+    judge: Judge
+
+
+class Triplet(_Loose):
+    id: str
+    source: str
+    instruction: str
+    edited: str
+    scores: Scores = Field(default_factory=Scores)
+    kind: Literal["forward", "inverse", "bootstrap"]
+    parents: list[str] = Field(default_factory=list)
+    t2i_prompt: str | None = None
+
+
+class PromptSpec(_Loose):
+    id: str | None = None
+    t2i_prompt: str
+    edits: list[str]
+
+
+class Rating(_Loose):
+    item: str
+    rater: str
+    instruction: float | None = None
+    aesthetics: float | None = None
+
+
+class ErrorInfo(BaseModel):
+    stage: str
+    kind: str
+    message: str
+
+
+class RecordError(Exception):
+    """Raised by a stage for one record: the executor turns it into an error record."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def validate_as(model: type[_Loose], record: Record) -> _Loose:
+    """Validate `record` as `model`, turning pydantic's report into one readable RecordError."""
+    try:
+        return model.model_validate(record)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"`{'.'.join(str(p) for p in err['loc'])}`: {err['msg'].lower()}" for err in exc.errors()
+        )
+        raise RecordError("invalid_record", f"not a valid {model.__name__.lower()} record: {problems}") from None
+
+
+def with_error(record: Record, stage: str, kind: str, message: str) -> Record:
+    """A copy of `record` carrying `error: {stage, kind, message}`."""
+    return {**record, "error": {"stage": stage, "kind": kind, "message": message}}

@@ -1,0 +1,1 @@
+"""Pure stage logic: no Typer, no printing. Each stage follows `stages.base.Stage`."""
