@@ -1,0 +1,3 @@
+from hilite_cli.cli.app import main
+
+main()

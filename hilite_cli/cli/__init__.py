@@ -1,0 +1,1 @@
+"""Typer commands: one thin module per subcommand; `app.py` only wires them together."""

@@ -1,0 +1,99 @@
+"""`hilite mask`: draw masks for mask-guided editors and change analysis."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hilite_cli.cli.oneoff import is_image_path, single_line
+from hilite_cli.cli.options import Errors, Output, Progress, Resume
+from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+
+if TYPE_CHECKING:
+    from hilite_cli.stages.mask import MaskSpec
+
+SHORT = "Draw masks (box, polygon, brush strokes, image difference, text) as single-channel PNGs."
+HELP = f"""{SHORT}
+
+One image:  hilite mask photo.jpg --box 0.25,0.25,0.75,0.75 -o mask.png
+A manifest: cat tasks.jsonl | hilite mask - --box 0.25,0.25,0.75,0.75 --out masks/ > out.jsonl
+(adds a `mask` field to each task record).
+
+Box and polygon coordinates are pixels, or fractions of the size when all lie in [0, 1].
+Shapes are unioned; --dilate, --invert and --feather then apply in that order.
+"""
+
+
+def command(
+    input: Annotated[str, typer.Argument(help="An image (one-off), a JSONL manifest of tasks, or - for stdin.")],
+    box: Annotated[str | None, typer.Option(help="x0,y0,x1,y1 in pixels or 0–1 fractions.")] = None,
+    polygon: Annotated[str | None, typer.Option(help="'x,y x,y x,y …' vertices, pixels or fractions.")] = None,
+    strokes: Annotated[
+        Path | None, typer.Option(help="Brush strokes JSON ({strokes:[{points,radius}]} or a fabric.js canvas export).")
+    ] = None,
+    diff: Annotated[
+        str | None,
+        typer.Option(help="Edited image (or, for a manifest, a record field such as `output`): mask |edited − source| > threshold."),
+    ] = None,
+    threshold: Annotated[int, typer.Option(help="Difference threshold for --diff (NHR uses 40).")] = 40,
+    text: Annotated[str | None, typer.Option(help="Mask what this text names, with a segmentation model (CLIPSeg).")] = None,
+    text_threshold: Annotated[float, typer.Option(help="Probability threshold for --text.")] = 0.4,
+    segmenter: Annotated[str, typer.Option(help="Hub id or local folder of the --text segmentation model.")] = "CIDAS/clipseg-rd64-refined",
+    dilate: Annotated[int, typer.Option(help="Grow the mask by this many pixels.")] = 0,
+    invert: Annotated[bool, typer.Option("--invert", help="Swap masked and unmasked.")] = False,
+    feather: Annotated[float, typer.Option(help="Soften edges: Gaussian sigma in pixels (mask becomes 0–255).")] = 0.0,
+    field: Annotated[str, typer.Option(help="Record field that receives the mask path.")] = "mask",
+    out: Annotated[Path, typer.Option("--out", help="Folder for mask PNGs (manifest form).")] = Path("masks"),
+    output: Output = "-",
+    errors: Errors = None,
+    resume: Resume = False,
+    progress: Progress = True,
+) -> None:
+    from hilite_cli.stages.mask import MaskSpec, MaskStage, load_strokes, parse_box, parse_polygon
+
+    try:
+        stroke_list, canvas = load_strokes(strokes) if strokes else ([], None)
+        spec = MaskSpec(
+            box=parse_box(box) if box else None,
+            polygon=parse_polygon(polygon) if polygon else None,
+            strokes=stroke_list,
+            canvas=canvas,
+            diff=diff,
+            threshold=threshold,
+            dilate=dilate,
+            invert=invert,
+            feather=feather,
+            text=text,
+            text_threshold=text_threshold,
+            segmenter=segmenter,
+        )
+        spec.check()
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+
+    if is_image_path(input):
+        _one_image(spec, input, output)
+        return
+    summary = run_manifest(MaskStage(spec, out, field), input, output, errors, resume=resume, progress=progress)
+    exit_with(summary)
+
+
+def _one_image(spec: MaskSpec, image: str, output: str) -> None:
+    """Write the mask of one image straight to `-o` (default `<image>.mask.png`)."""
+    import numpy as np
+
+    from hilite_cli.images import ImageError, encode_image, load_image, mask_to_image, write_bytes_atomic
+    from hilite_cli.records import RecordError
+
+    target = Path(f"{Path(image).with_suffix('')}.mask.png") if output == "-" else Path(output)
+    try:
+        source = np.asarray(load_image(image))
+        edited = np.asarray(load_image(spec.diff)) if spec.diff else None
+        mask = spec.draw(source, edited)
+    except (ImageError, RecordError) as exc:
+        raise usage_error(str(exc)) from None
+    write_bytes_atomic(target, encode_image(mask_to_image(mask)))
+    print(f"mask written to {target}", file=sys.stderr)

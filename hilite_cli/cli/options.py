@@ -1,0 +1,20 @@
+"""Options shared by every stage command, declared once so each signature reads like its help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+InputManifest = Annotated[str, typer.Argument(help="Input JSONL manifest, or - for stdin.", show_default=False)]
+Output = Annotated[str, typer.Option("--output", "-o", help="Output JSONL manifest, or - for stdout.")]
+Errors = Annotated[
+    str | None,
+    typer.Option("--errors", help="Manifest for failed records [default: <output>.errors.jsonl].", show_default=False),
+]
+Resume = Annotated[
+    bool, typer.Option("--resume", help="Skip records already in the output manifest; repair a torn last line.")
+]
+OutDir = Annotated[Path, typer.Option("--out", help="Folder for the images this stage writes.")]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")]

@@ -1,0 +1,59 @@
+"""Glue between a command and the local executor: open manifests, run, report, exit."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import typer
+
+from hilite_cli.engine.local import RunSummary, run_stage
+from hilite_cli.manifest import STDIO, DoneLedger, Line, ManifestError, ManifestWriter, default_errors_path, read_manifest
+from hilite_cli.stages.base import Stage
+
+
+def usage_error(message: str) -> typer.Exit:
+    """Print a one-line reason and return the exit for bad usage or unreadable input (code 2)."""
+    print(f"hilite: error: {message}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+def run_manifest(
+    stage: Stage,
+    input: str | Iterable[Line],
+    output: str,
+    errors: str | None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> RunSummary:
+    """Run `stage` over `input` (a manifest path or prepared lines) and exit like the design says."""
+    if resume and output == STDIO:
+        raise usage_error("--resume needs an output file (-o FILE): stdout cannot be resumed")
+    if isinstance(input, str) and input != STDIO and not Path(input).is_file():
+        raise usage_error(f"input manifest not found: {input}")
+    lines = read_manifest(input) if isinstance(input, str) else input
+    errors_path = errors or default_errors_path(output, stage.name)
+    try:
+        out = ManifestWriter(output, resume=resume)
+    except OSError as exc:
+        raise usage_error(f"cannot open output {output}: {exc}") from None
+    err = ManifestWriter(errors_path, lazy=True, dedupe=False)
+    ledger = DoneLedger(output, resume=resume)
+    try:
+        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress)
+    except ManifestError as exc:
+        raise usage_error(str(exc)) from None
+    finally:
+        out.close()
+        err.close()
+        ledger.close()
+    tail = f"; errors in {errors_path}" if summary.failed else ""
+    print(summary.line() + tail, file=sys.stderr)
+    return summary
+
+
+def exit_with(summary: RunSummary) -> None:
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)

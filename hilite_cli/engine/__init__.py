@@ -1,0 +1,1 @@
+"""Executors that run a stage over a manifest: `local` (default) and `ray`."""

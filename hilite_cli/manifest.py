@@ -1,0 +1,231 @@
+"""Streaming JSONL manifests: read, write, resume, error records.
+
+Paths in records are resolved against the manifest's own directory on read (the current directory
+for stdin) and written relative to the output manifest's directory (the current directory for
+stdout), so `a | b` resolves the same paths that `a -o x.jsonl; b x.jsonl` does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO
+
+import orjson
+
+from hilite_cli.records import PATH_FIELDS, Record, stable_id
+
+STDIO = "-"
+
+
+class ManifestError(Exception):
+    """The manifest itself cannot be opened: a usage error (exit code 2), not a record error."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One input line: a parsed record, or the reason it could not be parsed."""
+
+    number: int
+    record: Record | None
+    problem: str | None = None
+    raw: str = ""
+
+
+def manifest_dir(path: str) -> Path:
+    return Path.cwd() if path == STDIO else Path(path).resolve().parent
+
+
+def resolve_paths(record: Record, base: Path) -> Record:
+    """Absolute paths for the known path fields; everything else untouched."""
+    out = dict(record)
+    for field in PATH_FIELDS:
+        value = out.get(field)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            out[field] = str((base / value).resolve())
+    return out
+
+
+def relativize_paths(record: Record, base: Path) -> Record:
+    out = dict(record)
+    for field in PATH_FIELDS:
+        value = out.get(field)
+        if isinstance(value, str) and os.path.isabs(value):
+            out[field] = os.path.relpath(value, base)
+    return out
+
+
+def _open_input(path: str) -> BinaryIO:
+    if path == STDIO:
+        return sys.stdin.buffer
+    p = Path(path)
+    if not p.is_file():
+        raise ManifestError(f"input manifest not found: {path}")
+    return p.open("rb")
+
+
+def read_manifest(path: str, *, assign_ids: bool = True) -> Iterator[Line]:
+    """Yield every line of a JSONL manifest; a bad line becomes a `Line` with a problem, never an exception."""
+    base = manifest_dir(path)
+    fh = _open_input(path)
+    try:
+        for number, raw in enumerate(fh, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                record = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                yield Line(number, None, f"malformed JSON: {exc}", text.decode("utf-8", "replace")[:200])
+                continue
+            if not isinstance(record, dict):
+                yield Line(number, None, f"expected a JSON object, got {type(record).__name__}", text.decode("utf-8", "replace")[:200])
+                continue
+            if assign_ids and not record.get("id"):
+                record["id"] = stable_id(text)
+            yield Line(number, resolve_paths(record, base))
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
+def read_records(path: str) -> list[Record]:
+    """All good records of a manifest (for stages that need the whole set, e.g. `debias`)."""
+    return [line.record for line in read_manifest(path) if line.record is not None]
+
+
+def repair_torn_tail(path: Path) -> bool:
+    """Cut a last line that a killed writer left without its newline; True if something was cut."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return False
+        fh.seek(0)
+        keep = fh.read().rfind(b"\n") + 1
+        fh.truncate(keep)
+        return True
+
+
+def existing_ids(path: Path) -> set[str]:
+    ids: set[str] = set()
+    if not path.is_file():
+        return ids
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                rec = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and rec.get("id") is not None:
+                ids.add(str(rec["id"]))
+    return ids
+
+
+class ManifestWriter:
+    """Appends records one line at a time (flushed), skipping ids already written.
+
+    With `resume`, the existing file is kept, its torn last line repaired and its ids remembered,
+    so a re-run never writes a record twice.
+    """
+
+    def __init__(self, path: str, *, resume: bool = False, lazy: bool = False, dedupe: bool = True) -> None:
+        self.path = path
+        self.dedupe = dedupe
+        self.base = manifest_dir(path)
+        self.count = 0
+        self.seen: set[str] = set()
+        self._fh: IO[bytes] | None = None
+        if path == STDIO:
+            self._fh = sys.stdout.buffer
+            return
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if resume:
+            repair_torn_tail(target)
+            self.seen = existing_ids(target)
+            self._mode = "ab"
+        else:
+            self._mode = "wb"
+            if lazy:
+                target.unlink(missing_ok=True)
+        if not lazy:
+            self._open()
+
+    def _open(self) -> IO[bytes]:
+        if self._fh is None:
+            self._fh = open(self.path, self._mode)  # noqa: SIM115 - closed in close()
+        return self._fh
+
+    def write(self, record: Record) -> bool:
+        """Write one record; False when its id was already in the manifest."""
+        rid = record.get("id")
+        if rid is not None and self.dedupe:
+            if str(rid) in self.seen:
+                return False
+            self.seen.add(str(rid))
+        fh = self._open()
+        fh.write(orjson.dumps(relativize_paths(record, self.base), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        fh.flush()
+        self.count += 1
+        return True
+
+    def close(self) -> None:
+        if self._fh is not None and self._fh is not sys.stdout.buffer:
+            self._fh.close()
+        elif self._fh is sys.stdout.buffer:
+            self._fh.flush()
+        self._fh = None
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DoneLedger:
+    """Keys of inputs already processed (kept, dropped or turned into new records), one per line.
+
+    It lives beside the output manifest (`<output>.done`), like datatrove's completion markers, so a
+    resumed run skips inputs whose outputs carry new ids (an edit's candidates) or no output at all
+    (a filtered record).
+    """
+
+    def __init__(self, output: str, *, resume: bool) -> None:
+        self.path: Path | None = None if output == STDIO else Path(f"{output}.done")
+        self.keys: set[str] = set()
+        if self.path is None:
+            return
+        if resume:
+            repair_torn_tail(self.path)
+            if self.path.is_file():
+                self.keys = {k for k in self.path.read_text().splitlines() if k}
+        else:
+            self.path.unlink(missing_ok=True)
+        self._fh = self.path.open("a")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.keys
+
+    def mark(self, keys: list[str]) -> None:
+        if self.path is None:
+            return
+        new = [k for k in keys if k not in self.keys]
+        self.keys.update(new)
+        if new:
+            self._fh.write("".join(f"{k}\n" for k in new))
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self.path is not None:
+            self._fh.close()
+
+
+def default_errors_path(output: str, stage: str) -> str:
+    """`<output>.errors.jsonl`; for stdout, `hilite-<stage>.errors.jsonl` in the current directory."""
+    return f"hilite-{stage}.errors.jsonl" if output == STDIO else f"{output}.errors.jsonl"

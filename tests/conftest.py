@@ -1,0 +1,21 @@
+"""Suite-wide isolation: no network, no user state — every test gets its own cache and HF home."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("HILITE_CACHE_DIR", str(state / "cache"))
+    monkeypatch.setenv("HF_HOME", str(state / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for key in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
