@@ -1,0 +1,234 @@
+"""What every export shares: reading an edit out of a record, provenance, safe atomic writes.
+
+Exports accept both record shapes the pipeline produces: scored candidates (`image` → `output`)
+and triplets (`source` → `edited`), so a user can export straight from `validate` or after
+`invert`/`bootstrap` without reshaping anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+import orjson
+
+from hilite_cli.images import safe_join, write_bytes_atomic
+from hilite_cli.records import Record, stable_id, with_error
+
+STAGE = "export"
+
+# Provenance keys copied from a record when present: enough to audit and rebuild a sample.
+PROVENANCE_KEYS: tuple[str, ...] = ("id", "parent", "parents", "kind", "model", "seed", "params", "t2i_prompt", "judge")
+
+_SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One (source, instruction, edited) view of a record, with its two judge scores if both exist."""
+
+    record: Record
+    source: str
+    edited: str
+    instruction: str
+    adherence: float | None
+    aesthetics: float | None
+
+    @property
+    def scored(self) -> bool:
+        return self.adherence is not None and self.aesthetics is not None
+
+    @property
+    def geometric(self) -> float | None:
+        """√(s_adh · s_aes), the paper's ranking score, recomputed so it always matches the two axes."""
+        return geometric_mean(self.adherence, self.aesthetics)
+
+    @property
+    def scores(self) -> dict[str, float | None]:
+        return {"instruction": self.adherence, "aesthetics": self.aesthetics, "geometric": self.geometric}
+
+
+@dataclass
+class ExportSummary:
+    """What an export did: rows written, records skipped by reason, tallies, and error records."""
+
+    format: str
+    target: str
+    written: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: list[Record] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "target": self.target,
+            "written": self.written,
+            "skipped": dict(self.skipped),
+            "counts": dict(self.counts),
+            "errors": len(self.errors),
+        }
+
+
+def geometric_mean(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or a < 0 or b < 0:
+        return None
+    return math.sqrt(a * b)
+
+
+def _score(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def as_edit(record: Record) -> Edit | None:
+    """The edit a record describes, or None when it names no source/edited pair."""
+    source = record.get("source") or record.get("image")
+    edited = record.get("edited") or record.get("output")
+    instruction = record.get("instruction")
+    if not isinstance(source, str) or not isinstance(edited, str) or not isinstance(instruction, str):
+        return None
+    scores = record.get("scores") if isinstance(record.get("scores"), dict) else {}
+    return Edit(
+        record=record,
+        source=source,
+        edited=edited,
+        instruction=instruction,
+        adherence=_score(scores.get("instruction")),
+        aesthetics=_score(scores.get("aesthetics")),
+    )
+
+
+def provenance(record: Record) -> dict[str, Any]:
+    return {key: record[key] for key in PROVENANCE_KEYS if record.get(key) is not None}
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+def file_key(record: Record) -> str:
+    """A file-name-safe key from the record id (hashed when the id is not already safe)."""
+    rid = str(record.get("id") or stable_id(record.get("source") or record.get("image"), record.get("instruction")))
+    return rid if _SAFE_KEY.fullmatch(rid) else stable_id(rid)
+
+
+def image_suffix(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    return ".jpg" if suffix == ".jpeg" else suffix or ".png"
+
+
+def content_name(path: str) -> str:
+    """Content-addressed file name: the same image exported twice is stored once."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16] + image_suffix(path)
+
+
+def copy_image(src: str, out_dir: str | os.PathLike[str], relative: str) -> str:
+    """Copy `src` to `out_dir/relative` (a real copy, via temp + rename); returns `relative`."""
+    target = safe_join(out_dir, relative)
+    if not target.exists():
+        write_bytes_atomic(target, Path(src).read_bytes())
+    return relative
+
+
+def missing_images(edit: Edit) -> str | None:
+    """A message naming the first image that is not a readable file, or None if both are there."""
+    for role, path in (("source", edit.source), ("edited", edit.edited)):
+        if not Path(path).is_file():
+            return f"{role} image not found: {path}"
+    return None
+
+
+def missing_error(record: Record, message: str) -> Record:
+    return with_error(record, STAGE, "missing_image", message)
+
+
+def unusable_error(record: Record) -> Record:
+    return with_error(record, STAGE, "invalid_record", "record names no `source`/`image`, `edited`/`output` and `instruction`")
+
+
+class AtomicFile:
+    """A file written under a temp name in its final folder and renamed on success, removed on failure."""
+
+    def __init__(self, target: str | os.PathLike[str], mode: str = "wb") -> None:
+        self.target = Path(target)
+        self.mode = mode
+        self._tmp: str | None = None
+        self._fh: IO[Any] | None = None
+
+    def __enter__(self) -> IO[Any]:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        self._fh = os.fdopen(fd, self.mode)
+        return self._fh
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._fh is not None and self._tmp is not None
+        try:
+            if exc_type is None:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.target)
+        finally:
+            Path(self._tmp).unlink(missing_ok=True)
+
+
+def write_jsonl(rows: Any, path: str | os.PathLike[str]) -> int:
+    """Stream `rows` into a JSONL file atomically; returns how many were written."""
+    count = 0
+    with AtomicFile(path) as fh:
+        for row in rows:
+            fh.write(dumps(row) + b"\n")
+            count += 1
+    return count
+
+
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"`out_dir` {root} exists and is not a directory")
+    root.mkdir(parents=True, exist_ok=True)
+    return root.resolve()
+
+
+
+def checked_edits(records: Iterable[Record], summary: ExportSummary, *, need_scores: bool = False) -> Iterator[Edit]:
+    """The records an export can use; the others are counted as skipped or kept as error records.
+
+    Records that already failed upstream (`error`) are skipped, not re-reported; a record whose
+    image file is missing becomes an error record and the rest still export.
+    """
+    for record in records:
+        if record.get("error"):
+            summary.skipped["upstream_error"] += 1
+            continue
+        edit = as_edit(record)
+        if edit is None:
+            summary.errors.append(unusable_error(record))
+            continue
+        if need_scores and not edit.scored:
+            summary.skipped["missing_scores"] += 1
+            continue
+        problem = missing_images(edit)
+        if problem is not None:
+            summary.errors.append(missing_error(record, problem))
+            continue
+        yield edit

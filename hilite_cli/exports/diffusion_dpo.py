@@ -1,0 +1,121 @@
+"""`diffusion-dpo` export: preference pairs in Pick-a-Pic's columns, which Diffusion-DPO trains on.
+
+Diffusion-DPO's `train.py` reads `jpg_0`/`jpg_1` as encoded image BYTES, `label_0` (1 when `jpg_0`
+is preferred) and `caption`. Two views of the same pairs are written:
+
+    parquet/train-00000-of-00001.parquet   bytes columns: `load_dataset("<out>/parquet")`, as train.py expects
+    images/<sha>.<ext> + metadata.jsonl    files: `jpg_0_file_name`, `jpg_1_file_name`, `source_file_name`
+                                           (a `datasets` imagefolder)
+
+`caption` is the edit instruction and `source` the image being edited. Which side holds the winner
+is decided by a hash of the pair, so labels are balanced and position carries no signal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hilite_cli.exports.common import AtomicFile, Edit, ExportSummary, checked_edits, content_name, copy_image, dumps, prepare_out_dir, provenance
+from hilite_cli.exports.dpo import preference_pairs
+from hilite_cli.records import Record, stable_id
+
+IMAGES_DIR = "images"
+PARQUET_PATH = "parquet/train-00000-of-00001.parquet"
+ROW_GROUP = 256
+
+
+def _pair_columns(first: Edit, second: Edit, winner_first: bool, margin: float) -> dict[str, Any]:
+    """The scalar columns of one pair: label, caption, both sides' scores and provenance."""
+    columns: dict[str, Any] = {
+        "id": stable_id("diffusion-dpo", first.record.get("id"), second.record.get("id")),
+        "label_0": 1 if winner_first else 0,
+        "caption": first.instruction,
+        "margin": margin,
+    }
+    for side, edit in (("0", first), ("1", second)):
+        columns[f"id_{side}"] = None if edit.record.get("id") is None else str(edit.record["id"])
+        columns[f"model_{side}"] = edit.record.get("model")
+        columns[f"score_instruction_{side}"] = edit.adherence
+        columns[f"score_aesthetics_{side}"] = edit.aesthetics
+        columns[f"score_geometric_{side}"] = edit.geometric
+    columns["provenance"] = orjson.dumps(
+        {"0": provenance(first.record), "1": provenance(second.record)}, option=orjson.OPT_SORT_KEYS
+    ).decode()
+    return columns
+
+
+def _placed_pairs(edits: list[Edit], min_margin: float, stats: Counter[str]) -> Iterator[tuple[Edit, Edit, bool, float]]:
+    """(jpg_0 side, jpg_1 side, winner is jpg_0, margin) for every preference pair."""
+    for winner, loser, margin in preference_pairs((e.record for e in edits), min_margin=min_margin, stats=stats):
+        winner_first = int(stable_id(winner.record.get("id"), loser.record.get("id")), 16) % 2 == 0
+        yield (winner, loser, True, margin) if winner_first else (loser, winner, False, margin)
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    fields = [
+        pa.field("jpg_0", pa.binary()),
+        pa.field("jpg_1", pa.binary()),
+        pa.field("source", pa.binary()),
+        pa.field("label_0", pa.int64()),
+        pa.field("caption", pa.string()),
+        pa.field("margin", pa.float64()),
+        pa.field("id", pa.string()),
+    ]
+    for side in ("0", "1"):
+        fields += [
+            pa.field(f"id_{side}", pa.string()),
+            pa.field(f"model_{side}", pa.string()),
+            pa.field(f"score_instruction_{side}", pa.float64()),
+            pa.field(f"score_aesthetics_{side}", pa.float64()),
+            pa.field(f"score_geometric_{side}", pa.float64()),
+        ]
+    fields.append(pa.field("provenance", pa.string()))
+    return pa.schema(fields)
+
+
+def write_diffusion_dpo(
+    records: Iterable[Record], out_dir: str | os.PathLike[str], *, min_margin: float = 0.0
+) -> ExportSummary:
+    """Pair scored candidates per (source, instruction) and write both views of the pairs under `out_dir`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = prepare_out_dir(out_dir)
+    summary = ExportSummary(format="diffusion-dpo", target=str(root))
+    edits = list(checked_edits(records, summary, need_scores=True))
+    stats: Counter[str] = Counter()
+    schema = _schema()
+    batch: list[dict[str, Any]] = []
+    with AtomicFile(root / "metadata.jsonl") as meta, AtomicFile(root / PARQUET_PATH) as raw:
+        with pq.ParquetWriter(raw, schema) as parquet:
+            for first, second, winner_first, margin in _placed_pairs(edits, min_margin, stats):
+                columns = _pair_columns(first, second, winner_first, margin)
+                names = {
+                    f"{col}_file_name": copy_image(path, root, f"{IMAGES_DIR}/{content_name(path)}")
+                    for col, path in (("jpg_0", first.edited), ("jpg_1", second.edited), ("source", first.source))
+                }
+                meta.write(dumps({**names, **columns}) + b"\n")
+                batch.append(
+                    {
+                        "jpg_0": Path(first.edited).read_bytes(),
+                        "jpg_1": Path(second.edited).read_bytes(),
+                        "source": Path(first.source).read_bytes(),
+                        **columns,
+                    }
+                )
+                summary.written += 1
+                if len(batch) >= ROW_GROUP:
+                    parquet.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    batch.clear()
+            if batch:
+                parquet.write_table(pa.Table.from_pylist(batch, schema=schema))
+    summary.counts.update({k: stats[k] for k in ("pairs", "below_margin")})
+    return summary
