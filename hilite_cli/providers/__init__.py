@@ -1,0 +1,89 @@
+"""Text/vision language-model backends behind one interface, chosen by `PROVIDER[:MODEL]`.
+
+    provider = get_provider("gemini:gemini-2.5-flash")
+    answer = provider.ask(Ask(prompt=..., images=[png], expect="json", schema=EditScores))
+
+Backends: gemini (google-genai), openai (openai SDK; any OpenAI-compatible server with base_url),
+local (in-process transformers VLM), offline (answers `unavailable`, never a guess).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hilite_cli.config import load_config
+from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.cache import ResponseCache, default_cache_path
+from hilite_cli.providers.errors import MissingKeyError, ProviderConfigError
+
+__all__ = ["Answer", "Ask", "MissingKeyError", "Provider", "ProviderConfigError", "get_provider", "parse_spec"]
+
+BACKENDS: tuple[str, ...] = ("gemini", "openai", "local", "offline")
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """`'gemini:gemini-2.5-flash'` -> `('gemini', 'gemini-2.5-flash')`; the model part is optional."""
+    backend, _, model = spec.strip().partition(":")
+    backend = backend.lower()
+    if backend not in BACKENDS:
+        raise ProviderConfigError(f"unknown provider `{spec}`: expected one of {', '.join(BACKENDS)}, optionally `:MODEL`")
+    return backend, (model or None)
+
+
+def get_provider(
+    spec: str,
+    *,
+    base_url: str | None = None,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    cache_path: Path | None = None,
+    use_cache: bool = True,
+    backoff_base: float | None = None,
+) -> Provider:
+    """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml."""
+    backend, model = parse_spec(spec)
+    config = load_config("providers")
+    defaults: dict[str, Any] = config["defaults"]
+    section: dict[str, Any] = config.get(backend, {})
+    settings = Settings(
+        concurrency=max(1, concurrency or defaults["concurrency"]),
+        timeout=float(timeout if timeout is not None else defaults["timeout"]),
+        max_retries=max(0, max_retries if max_retries is not None else defaults["max_retries"]),
+        backoff_base=float(backoff_base if backoff_base is not None else defaults["backoff_base"]),
+        backoff_max=float(defaults["backoff_max"]),
+        max_output_tokens=int(defaults["max_output_tokens"]),
+    )
+    model = model or section.get("model")
+    if backend == "offline":
+        from hilite_cli.providers.offline import OfflineProvider
+
+        return OfflineProvider(None, settings, None)
+    cache = ResponseCache(cache_path or default_cache_path()) if use_cache else None
+    try:
+        return _build(backend, model, settings, cache, base_url, section)
+    except BaseException:
+        if cache is not None:
+            cache.close()
+        raise
+
+
+def _build(
+    backend: str, model: str, settings: Settings, cache: ResponseCache | None, base_url: str | None,
+    section: dict[str, Any],
+) -> Provider:
+    if backend == "gemini":
+        from hilite_cli.providers.gemini import GeminiProvider
+
+        return GeminiProvider(model, settings, cache, base_url=base_url, temperature=section.get("temperature"))
+    if backend == "openai":
+        from hilite_cli.providers.openai_chat import OpenAIProvider
+
+        return OpenAIProvider(
+            model, settings, cache, base_url=base_url, temperature=section.get("temperature"),
+            reasoning_prefixes=tuple(section.get("reasoning_prefixes", ())),
+        )
+    from hilite_cli.providers.local import LocalProvider
+
+    return LocalProvider(model, settings, cache, device=section.get("device") or None, dtype=section.get("dtype", "auto"))

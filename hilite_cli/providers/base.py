@@ -1,0 +1,177 @@
+"""The provider interface every backend implements, and the reliability every call gets.
+
+A backend only implements `_attempt(ask)`: one request, returning an Answer or raising
+TransientError. `Provider.ask` wraps that in the cache, a concurrency bound, retries with
+jittered exponential backoff (honouring Retry-After), and key scrubbing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hilite_cli.providers.cache import CACHEABLE, ResponseCache, cache_key
+from hilite_cli.providers.errors import TransientError
+from hilite_cli.providers.keys import scrub
+from hilite_cli.providers.parsing import interpret, value_from_json, value_to_json
+from hilite_cli.records import JudgeStatus
+
+log = logging.getLogger(__name__)
+
+
+class Ask(BaseModel):
+    """One request: a prompt, images in order (e.g. original, edited), and what shape of answer to expect."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    prompt: str
+    images: list[bytes] = Field(default_factory=list)
+    expect: Literal["json", "yesno", "text"] = "text"
+    schema_: type[BaseModel] | None = Field(default=None, alias="schema")
+    temperature: float | None = None
+    reasoning_effort: str | None = None
+    max_output_tokens: int | None = None
+
+    @property
+    def schema(self) -> type[BaseModel] | None:  # type: ignore[override]
+        """The pydantic class a JSON answer must validate against."""
+        return self.schema_
+
+
+class Answer(BaseModel):
+    """One reply: `value` is set only when `status == "ok"`; `raw` keeps whatever text came back."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    status: JudgeStatus
+    value: Any = None
+    raw: str | None = None
+    reason: str | None = None
+    cached: bool = False
+    provider: str
+    model: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved reliability settings (options over configs/providers.toml)."""
+
+    concurrency: int
+    timeout: float
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    max_output_tokens: int
+
+
+class Provider:
+    """Base class: cache, bounded concurrency and retries around a backend's single `_attempt`."""
+
+    name: ClassVar[str] = "provider"
+
+    def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
+        self.model = model
+        self.settings = settings
+        self.cache = cache
+        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self.sleep = time.sleep  # seam: tests record the backoff waits instead of sleeping
+
+    # -- backend hooks -------------------------------------------------------------------------
+    def _attempt(self, ask: Ask) -> Answer:
+        """One request; raise TransientError for what a retry may fix."""
+        raise NotImplementedError
+
+    def _params(self, ask: Ask) -> dict[str, Any]:
+        """The request parameters that shape the reply (part of the cache key)."""
+        return {
+            "expect": ask.expect,
+            "temperature": ask.temperature,
+            "reasoning_effort": ask.reasoning_effort,
+            "max_output_tokens": ask.max_output_tokens,
+        }
+
+    # -- shared machinery ----------------------------------------------------------------------
+    def answer(self, status: JudgeStatus, *, value: Any = None, raw: str | None = None, reason: str | None = None) -> Answer:
+        return Answer(status=status, value=value, raw=raw, reason=reason, provider=self.name, model=self.model)
+
+    def from_text(self, ask: Ask, text: str) -> Answer:
+        """An answer from a complete reply text, parsed as the Ask expects."""
+        parsed = interpret(text, ask.expect, ask.schema)
+        return self.answer(parsed.status, value=parsed.value, raw=text, reason=parsed.reason)
+
+    def ask(self, ask: Ask) -> Answer:
+        """Answer one Ask: from the cache when possible, else by request (bounded, retried)."""
+        key = self._key(ask) if self.cache is not None else None
+        if key is not None and (hit := self._cached(key, ask)) is not None:
+            return hit
+        with self._slots:
+            answer = self._with_retries(ask)
+        answer = answer.model_copy(update={"raw": scrub(answer.raw), "reason": scrub(answer.reason)})
+        if key is not None and answer.status in CACHEABLE:
+            self.cache.put(
+                key,
+                backend=self.name,
+                model=self.model,
+                status=answer.status,
+                value=value_to_json(answer.value) if answer.status == "ok" else None,
+                raw=answer.raw,
+                reason=answer.reason,
+            )
+        return answer
+
+    def ask_many(self, asks: list[Ask]) -> list[Answer]:
+        """Answer every Ask with at most `concurrency` requests in flight; order is preserved."""
+        if len(asks) <= 1:
+            return [self.ask(a) for a in asks]
+        with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(asks))) as pool:
+            return list(pool.map(self.ask, asks))
+
+    def close(self) -> None:
+        """Release clients and the cache connection."""
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+
+    def _key(self, ask: Ask) -> str:
+        schema = ask.schema.model_json_schema() if ask.schema is not None else None
+        return cache_key(
+            backend=self.name, model=self.model, prompt=ask.prompt, images=ask.images, params=self._params(ask),
+            schema=schema,
+        )
+
+    def _cached(self, key: str, ask: Ask) -> Answer | None:
+        row = self.cache.get(key) if self.cache is not None else None
+        if row is None:
+            return None
+        value = value_from_json(row["value"], ask.expect, ask.schema) if row["status"] == "ok" else None
+        answer = self.answer(row["status"], value=value, raw=row["raw"], reason=row["reason"])
+        return answer.model_copy(update={"cached": True})
+
+    def _with_retries(self, ask: Ask) -> Answer:
+        attempts = self.settings.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                return self._attempt(ask)
+            except TransientError as exc:
+                if attempt == attempts - 1:
+                    return self.answer(exc.status, reason=f"{exc.reason} (gave up after {attempts} attempts)")
+                delay = self._backoff(attempt, exc.retry_after)
+                log.warning("%s: %s; retry %d/%d in %.2fs", self.name, scrub(exc.reason), attempt + 1,
+                            attempts - 1, delay)
+                self.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with 50–100 % jitter, never shorter than the server's Retry-After."""
+        s = self.settings
+        delay = min(s.backoff_max, s.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, s.backoff_max))
+        return delay

@@ -1,0 +1,101 @@
+"""SQLite response cache: a re-run of the same manifest sends zero requests.
+
+Keys hash what determines a reply (backend, model, prompt, image hashes, parameters, schema);
+never a key or a URL. Only answers that would come back the same are stored: `ok` and the
+deterministic failures, never `http_error`/`timeout`. The schema evolves through numbered,
+append-only migrations tracked by `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+CACHEABLE: frozenset[str] = frozenset({"ok", "refused", "blocked", "truncated", "unparsed"})
+
+
+def default_cache_path() -> Path:
+    """`$HILITE_CACHE_DIR/responses.sqlite`, HILITE_CACHE_DIR defaulting to ~/.cache/hilite."""
+    root = os.environ.get("HILITE_CACHE_DIR") or str(Path.home() / ".cache" / "hilite")
+    return Path(root) / "responses.sqlite"
+
+
+def _m001_responses(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE responses ("
+        " key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT, status TEXT NOT NULL,"
+        " value BLOB, raw TEXT, reason TEXT, created REAL NOT NULL)"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_responses]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply every migration newer than the file's `user_version`, each in its own transaction."""
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+        with db:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+
+
+def cache_key(
+    *, backend: str, model: str | None, prompt: str, images: list[bytes], params: dict[str, Any], schema: Any
+) -> str:
+    """sha256 over a canonical JSON of everything that determines the reply."""
+    payload = {
+        "backend": backend,
+        "model": model,
+        "prompt": prompt,
+        "images": [hashlib.sha256(img).hexdigest() for img in images],
+        "params": params,
+        "schema": schema,
+    }
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class ResponseCache:
+    """Thread-safe get/put over one SQLite file (WAL, so parallel runs can share it)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        migrate(self._db)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status, value, raw, reason FROM responses WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return {"status": row[0], "value": row[1], "raw": row[2], "reason": row[3]}
+
+    def put(
+        self, key: str, *, backend: str, model: str | None, status: str, value: bytes | None, raw: str | None,
+        reason: str | None,
+    ) -> None:
+        if status not in CACHEABLE:
+            raise ValueError(f"status `{status}` is transient and must not be cached")
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, backend, model, status, value, raw, reason, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, backend, model, status, value, raw, reason, time.time()),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,120 @@
+"""Gemini through the google-genai SDK: image parts, native JSON schema, typed safety/length failures.
+
+Retries are ours (Provider._with_retries), not the SDK's, so that Retry-After is honoured and
+the behaviour is the same for every backend; the client is therefore built without retry_options.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.cache import ResponseCache
+from hilite_cli.providers.errors import TransientError
+from hilite_cli.providers.keys import require_key
+from hilite_cli.providers.media import image_mime
+from hilite_cli.providers.retry_after import retry_after_seconds
+
+KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+BLOCK_REASONS = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
+     "IMAGE_RECITATION"}
+)
+
+
+def _name(enum_or_str: Any) -> str | None:
+    if enum_or_str is None:
+        return None
+    return getattr(enum_or_str, "value", None) or str(enum_or_str)
+
+
+class GeminiProvider(Provider):
+    name = "gemini"
+
+    def __init__(
+        self, model: str, settings: Settings, cache: ResponseCache | None, *, base_url: str | None,
+        temperature: float | None,
+    ) -> None:
+        super().__init__(model, settings, cache)
+        self._key = require_key(KEY_VARIABLES, backend="gemini", local_hint=False)
+        self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
+        self.default_temperature = temperature
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def _client_once(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                from google import genai
+                from google.genai import types
+
+                self._client = genai.Client(
+                    api_key=self._key,
+                    http_options=types.HttpOptions(base_url=self.base_url, timeout=int(self.settings.timeout * 1000)),
+                )
+            return self._client
+
+    def _config(self, ask: Ask) -> Any:
+        from google.genai import types
+
+        temperature = ask.temperature if ask.temperature is not None else self.default_temperature
+        config: dict[str, Any] = {
+            "temperature": temperature,
+            "max_output_tokens": ask.max_output_tokens or self.settings.max_output_tokens,
+        }
+        if ask.expect == "json":
+            config["response_mime_type"] = "application/json"
+            if ask.schema is not None:
+                config["response_schema"] = ask.schema
+        if ask.reasoning_effort:
+            config["thinking_config"] = types.ThinkingConfig(thinking_level=ask.reasoning_effort.upper())
+        return types.GenerateContentConfig(**config)
+
+    def _attempt(self, ask: Ask) -> Answer:
+        import httpx2
+        from google.genai import errors, types
+
+        parts = [types.Part.from_bytes(data=img, mime_type=image_mime(img)) for img in ask.images]
+        parts.append(types.Part.from_text(text=ask.prompt))
+        try:
+            response = self._client_once().models.generate_content(
+                model=self.model, contents=[types.Content(role="user", parts=parts)], config=self._config(ask)
+            )
+        except errors.APIError as exc:
+            reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
+            if exc.code == 429 or exc.code >= 500:
+                headers = getattr(exc.response, "headers", None) or {}
+                raise TransientError("http_error", reason, retry_after_seconds(headers.get("retry-after"))) from None
+            return self.answer("http_error", reason=reason)
+        except httpx2.TimeoutException:
+            raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
+        except httpx2.TransportError as exc:
+            raise TransientError("http_error", f"connection failed: {type(exc).__name__}") from None
+        return self._read(ask, response)
+
+    def _read(self, ask: Ask, response: Any) -> Answer:
+        """Map the response to a status: block reasons first, then finish reason, then the text."""
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            return self.answer("blocked", reason=f"prompt blocked: {_name(feedback.block_reason)}")
+        if not response.candidates:
+            return self.answer("unparsed", reason="response has no candidates")
+        candidate = response.candidates[0]
+        parts = (candidate.content.parts if candidate.content is not None else None) or []
+        text = "".join(p.text for p in parts if p.text and not p.thought) or None
+        finish = _name(candidate.finish_reason)
+        if finish in BLOCK_REASONS:
+            return self.answer("blocked", raw=text, reason=f"generation stopped: {finish}")
+        if finish == "MAX_TOKENS":
+            return self.answer("truncated", raw=text, reason="generation hit the output token limit (MAX_TOKENS)")
+        if text is None:
+            return self.answer("unparsed", reason=f"response has no text (finishReason {finish})")
+        return self.from_text(ask, text)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        super().close()

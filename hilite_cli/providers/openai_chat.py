@@ -1,0 +1,122 @@
+"""OpenAI and any OpenAI-compatible server (vLLM, SGLang, Ollama) through the openai SDK.
+
+`chat.completions.create` with a strict `json_schema` response format, then our own parsing, so
+the raw text is kept even when it does not validate (`parse()` would raise and lose it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.cache import ResponseCache
+from hilite_cli.providers.errors import TransientError
+from hilite_cli.providers.keys import LOCAL_PLACEHOLDER_KEY, find_key, is_local_url, require_key
+from hilite_cli.providers.media import data_url
+from hilite_cli.providers.retry_after import retry_after_seconds
+
+KEY_VARIABLES = ("OPENAI_API_KEY",)
+
+
+class OpenAIProvider(Provider):
+    name = "openai"
+
+    def __init__(
+        self, model: str, settings: Settings, cache: ResponseCache | None, *, base_url: str | None,
+        temperature: float | None, reasoning_prefixes: tuple[str, ...],
+    ) -> None:
+        super().__init__(model, settings, cache)
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        if is_local_url(self.base_url):
+            self._key = find_key(KEY_VARIABLES) or LOCAL_PLACEHOLDER_KEY
+        else:
+            self._key = require_key(KEY_VARIABLES, backend="openai", local_hint=True)
+        self.default_temperature = temperature
+        self.reasoning = model.lower().startswith(reasoning_prefixes)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def _client_once(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                import openai
+
+                self._client = openai.OpenAI(
+                    api_key=self._key, base_url=self.base_url, timeout=self.settings.timeout, max_retries=0
+                )
+            return self._client
+
+    def _params(self, ask: Ask) -> dict[str, Any]:
+        params = super()._params(ask)
+        if self.reasoning:
+            params["temperature"] = None
+        return params
+
+    def request(self, ask: Ask) -> dict[str, Any]:
+        """The chat.completions arguments for `ask` (images first, then the prompt, as in the papers)."""
+        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": data_url(img)}} for img in ask.images]
+        content.append({"type": "text", "text": ask.prompt})
+        kwargs: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}
+        limit = ask.max_output_tokens or self.settings.max_output_tokens
+        if self.reasoning:
+            kwargs["max_completion_tokens"] = limit
+            if ask.reasoning_effort:
+                kwargs["reasoning_effort"] = ask.reasoning_effort
+        else:
+            kwargs["max_tokens"] = limit
+            temperature = ask.temperature if ask.temperature is not None else self.default_temperature
+            if temperature is not None:
+                kwargs["temperature"] = temperature
+        if ask.expect == "json":
+            kwargs["response_format"] = _response_format(ask)
+        return kwargs
+
+    def _attempt(self, ask: Ask) -> Answer:
+        import openai
+
+        try:
+            completion = self._client_once().chat.completions.create(**self.request(ask))
+        except openai.APITimeoutError:
+            raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
+        except openai.APIConnectionError as exc:
+            raise TransientError("http_error", f"connection failed: {exc.message}") from None
+        except openai.APIStatusError as exc:
+            reason = f"HTTP {exc.status_code}: {exc.message}"
+            if exc.status_code == 429 or exc.status_code >= 500:
+                retry_after = retry_after_seconds(exc.response.headers.get("retry-after"))
+                raise TransientError("http_error", reason, retry_after) from None
+            return self.answer("http_error", raw=exc.response.text or None, reason=reason)
+        if not completion.choices:
+            return self.answer("unparsed", reason="response has no choices")
+        choice = completion.choices[0]
+        message = choice.message
+        if getattr(message, "refusal", None):
+            return self.answer("refused", raw=message.refusal, reason="the model refused to answer")
+        text = message.content
+        if choice.finish_reason == "content_filter":
+            return self.answer("blocked", raw=text, reason="generation stopped by the content filter")
+        if choice.finish_reason == "length":
+            return self.answer("truncated", raw=text, reason="generation hit the output token limit (finish_reason length)")
+        if text is None:
+            return self.answer("unparsed", reason=f"response has no text (finish_reason {choice.finish_reason})")
+        return self.from_text(ask, text)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        super().close()
+
+
+def _response_format(ask: Ask) -> dict[str, Any]:
+    """Strict json_schema for object schemas; plain JSON mode otherwise (the API needs an object at the root)."""
+    if ask.schema is not None:
+        from openai.lib._pydantic import to_strict_json_schema
+
+        schema = to_strict_json_schema(ask.schema)
+        if schema.get("type") == "object":
+            return {"type": "json_schema", "json_schema": {"name": ask.schema.__name__, "schema": schema, "strict": True}}
+        return {"type": "text"}
+    return {"type": "json_object"}

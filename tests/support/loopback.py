@@ -1,0 +1,304 @@
+"""A fake Gemini + OpenAI server on 127.0.0.1 for testing the real SDK clients offline.
+
+It speaks `POST /v1beta/models/{m}:generateContent` (and `/v1/...`) and `POST /v1/chat/completions`,
+records every request, and answers from a FIFO script first, then from a callable. Replies are
+written once, in wire-neutral terms, and rendered in whichever format the request used:
+
+    with Loopback(answer=lambda req: '{"InstructionAdherence": 4.5, "ImageAesthetic": 4.0}') as server:
+        server.script(RateLimited(retry_after=0), Text("yes"))
+        provider = get_provider("gemini:gemini-2.5-flash", base_url=server.url)          # Gemini
+        provider = get_provider("openai:gpt-4.1", base_url=server.openai_url)          # OpenAI
+        server.requests[-1].images()   # the image bytes the SDK sent, in order
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+GEMINI_PATH = re.compile(r"^/(v1beta|v1)/models/(?P<model>[^/:]+):generateContent$")
+OPENAI_PATH = re.compile(r"^(/v1)?/chat/completions$")
+
+
+@dataclass
+class Received:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: Any  # parsed JSON, or None
+    raw: bytes
+
+    @property
+    def kind(self) -> str:
+        return "gemini" if GEMINI_PATH.match(self.path) else "openai"
+
+    @property
+    def model(self) -> str | None:
+        match = GEMINI_PATH.match(self.path)
+        return match.group("model") if match else (self.body or {}).get("model")
+
+    def text(self) -> str:
+        """All text parts of the request, joined."""
+        if self.kind == "gemini":
+            parts = [p for c in self.body.get("contents", []) for p in c.get("parts", [])]
+            return "\n".join(p["text"] for p in parts if "text" in p)
+        texts = []
+        for message in self.body.get("messages", []):
+            content = message.get("content")
+            if isinstance(content, str):
+                texts.append(content)
+            else:
+                texts += [c["text"] for c in content if c.get("type") == "text"]
+        return "\n".join(texts)
+
+    def images(self) -> list[bytes]:
+        """Decoded image bytes in the order they were sent."""
+        if self.kind == "gemini":
+            parts = [p for c in self.body.get("contents", []) for p in c.get("parts", [])]
+            inline = [p.get("inlineData") or p.get("inline_data") for p in parts]
+            return [base64.b64decode(i["data"]) for i in inline if i]
+        out = []
+        for message in self.body.get("messages", []):
+            content = message.get("content")
+            for c in content if isinstance(content, list) else []:
+                if c.get("type") == "image_url":
+                    out.append(base64.b64decode(c["image_url"]["url"].split(",", 1)[1]))
+        return out
+
+    def image_mimes(self) -> list[str]:
+        if self.kind == "gemini":
+            parts = [p for c in self.body.get("contents", []) for p in c.get("parts", [])]
+            inline = [p.get("inlineData") or p.get("inline_data") for p in parts]
+            return [i.get("mimeType") or i.get("mime_type") for i in inline if i]
+        return [
+            c["image_url"]["url"].split(";", 1)[0].removeprefix("data:")
+            for m in self.body.get("messages", [])
+            for c in (m.get("content") if isinstance(m.get("content"), list) else [])
+            if c.get("type") == "image_url"
+        ]
+
+
+# ---- replies, rendered per wire format ---------------------------------------------------------
+
+
+@dataclass
+class Text:
+    """A normal reply with this text; `finish` overrides the finish reason (gemini or openai spelling)."""
+
+    text: str
+    finish: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Blocked:
+    """A safety block: Gemini promptFeedback.blockReason (or finishReason SAFETY); OpenAI content_filter."""
+
+    via_finish: bool = False
+    delay: float = 0.0
+
+
+@dataclass
+class Refusal:
+    """OpenAI message.refusal."""
+
+    text: str = "I'm sorry, I can't help with that."
+    delay: float = 0.0
+
+
+@dataclass
+class Truncated:
+    """Cut off by the token limit: Gemini MAX_TOKENS, OpenAI finish_reason length."""
+
+    text: str
+    delay: float = 0.0
+
+
+@dataclass
+class RateLimited:
+    """HTTP 429 with an optional Retry-After header."""
+
+    retry_after: float | str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Raw:
+    """Any status, body and headers, sent as-is (e.g. a 500, or a non-JSON body)."""
+
+    status: int = 200
+    body: Any = None  # dict/list -> JSON, str/bytes -> sent verbatim
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+Reply = Text | Blocked | Refusal | Truncated | RateLimited | Raw
+Answerer = Callable[[Received], "Reply | str"]
+
+
+def _gemini(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
+    def candidate(text: str | None, finish: str) -> dict[str, Any]:
+        content = {"role": "model", "parts": [{"text": text}] if text is not None else []}
+        return {"candidates": [{"content": content, "finishReason": finish, "index": 0}], "modelVersion": model}
+
+    if isinstance(reply, Text):
+        return 200, candidate(reply.text, reply.finish or "STOP"), {}
+    if isinstance(reply, Truncated):
+        return 200, candidate(reply.text, "MAX_TOKENS"), {}
+    if isinstance(reply, Blocked):
+        if reply.via_finish:
+            return 200, candidate(None, "SAFETY"), {}
+        return 200, {"promptFeedback": {"blockReason": "SAFETY"}, "modelVersion": model}, {}
+    if isinstance(reply, Refusal):
+        return 200, candidate(reply.text, "STOP"), {}
+    return _common(reply)
+
+
+def _openai(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
+    def completion(content: str | None, finish: str, refusal: str | None = None) -> dict[str, Any]:
+        message = {"role": "assistant", "content": content, "refusal": refusal}
+        return {
+            "id": "chatcmpl-loopback", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        }
+
+    if isinstance(reply, Text):
+        return 200, completion(reply.text, reply.finish or "stop"), {}
+    if isinstance(reply, Truncated):
+        return 200, completion(reply.text, "length"), {}
+    if isinstance(reply, Blocked):
+        return 200, completion(None, "content_filter"), {}
+    if isinstance(reply, Refusal):
+        return 200, completion(None, "stop", refusal=reply.text), {}
+    return _common(reply)
+
+
+def _common(reply: Reply) -> tuple[int, Any, dict[str, str]]:
+    if isinstance(reply, RateLimited):
+        headers = {} if reply.retry_after is None else {"Retry-After": str(reply.retry_after)}
+        body = {"error": {"code": 429, "message": "rate limited (loopback)", "status": "RESOURCE_EXHAUSTED"}}
+        return 429, body, headers
+    assert isinstance(reply, Raw)
+    return reply.status, reply.body, reply.headers
+
+
+class Loopback:
+    """Threaded fake server; use as a context manager or call start()/stop()."""
+
+    def __init__(self, answer: Answerer | None = None, *, latency: float = 0.0) -> None:
+        self.answer = answer
+        self.latency = latency
+        self.requests: list[Received] = []
+        self._script: deque[Reply | str] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL for Gemini (`--base-url`, GOOGLE_GEMINI_BASE_URL)."""
+        assert self._server is not None, "server not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def openai_url(self) -> str:
+        """Base URL for the OpenAI SDK (`--base-url`, OPENAI_BASE_URL)."""
+        return f"{self.url}/v1"
+
+    def script(self, *replies: Reply | str) -> None:
+        """Queue replies used, in order, before falling back to `answer`."""
+        with self._lock:
+            self._script.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._script.clear()
+
+    def _next(self, request: Received) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            reply = self._script.popleft() if self._script else None
+        if reply is None:
+            if self.answer is None:
+                return Raw(501, {"error": {"code": 501, "message": "loopback: nothing scripted for this request"}})
+            reply = self.answer(request)
+        return Text(reply) if isinstance(reply, str) else reply
+
+    def start(self) -> Loopback:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        server.daemon_threads = True
+        server.request_queue_size = 256
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="loopback", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Loopback:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            return
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                body = None
+            path = self.path.split("?", 1)[0]
+            request = Received("POST", path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
+            if not (GEMINI_PATH.match(path) or OPENAI_PATH.match(path)):
+                self._send(404, {"error": {"code": 404, "message": f"loopback: no route {path}"}}, {})
+                return
+            reply = owner._next(request)
+            time.sleep(owner.latency + reply.delay)
+            render = _gemini if request.kind == "gemini" else _openai
+            status, payload, headers = render(reply, request.model)
+            self._send(status, payload, headers)
+
+        def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+            if isinstance(payload, bytes):
+                data = payload
+            elif isinstance(payload, str):
+                data = payload.encode()
+            else:
+                data = orjson.dumps(payload)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test); nothing to deliver
+
+    return Handler
