@@ -12,7 +12,7 @@ import sys
 import typer
 
 from hilite_cli import __version__
-from hilite_cli.cli import mask
+from hilite_cli.cli import mask, models
 
 app = typer.Typer(
     name="hilite",
@@ -38,6 +38,7 @@ def _root(
 
 
 app.command("mask", help=mask.HELP, short_help=mask.SHORT)(mask.command)
+app.command("models", help=models.HELP, short_help=models.SHORT)(models.command)
 
 
 def main() -> None:
