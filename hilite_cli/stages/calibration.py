@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from hilite_cli.config import load_config
 from hilite_cli.records import Record, with_error
-from hilite_cli.stages.debias import AXES, geometric_mean, parse_id, parse_score
+from hilite_cli.stages.debias import AXES, debiased_geometric, parse_id, parse_score
 
 STAGE = "calibrate"
 # NHR Figure 9: ground-truth score buckets; the last one is closed at 5.0.
@@ -286,7 +286,7 @@ def calibrate(
     sweep = [classify(pred2, human2, (t, t), human_success, beta) for t in grid]
     rows = []
     for h, p in both:
-        pg, hg = geometric_mean(p["instruction"], p["aesthetics"]), h.get("geometric")
+        pg, hg = debiased_geometric(p["instruction"], p["aesthetics"]), h.get("geometric")
         if pg is not None and hg is not None:
             rows.append((p["category"] or h.get("category"), pg, hg))
     counts["geometric_undefined"] = len(both) - len(rows)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from hilite_cli.metrics.agreement import Agreement, agreement
+from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, with_error
 
 Axis = Literal["instruction", "aesthetics"]
@@ -142,12 +143,12 @@ def debiased_scores(by_item: dict[str, dict[str, float]], biases: dict[str, floa
     return {item: _mean(s - biases[r] for r, s in by_rater.items()) for item, by_rater in by_item.items()}
 
 
-def geometric_mean(instruction: float | None, aesthetics: float | None) -> float | None:
-    """sqrt(instruction * aesthetics); None when an axis is missing or not positive (a de-biased
-    score can fall below zero, where the geometric mean is undefined)."""
-    if instruction is None or aesthetics is None or instruction <= 0 or aesthetics <= 0:
+def debiased_geometric(instruction: float | None, aesthetics: float | None) -> float | None:
+    """The Table 4 geometric mean; None when an axis is missing or negative (subtracting a
+    rater's bias can take a score below zero, where the geometric mean is undefined)."""
+    if instruction is None or aesthetics is None or instruction < 0 or aesthetics < 0:
         return None
-    return math.sqrt(instruction * aesthetics)
+    return geometric_mean(instruction, aesthetics)
 
 
 def _item_record(item: str, table: RatingTable, debiased: dict[Axis, dict[str, float]]) -> Record:
@@ -160,13 +161,13 @@ def _item_record(item: str, table: RatingTable, debiased: dict[Axis, dict[str, f
         "n_raters": len(raters),
         "n_ratings": {axis: len(by_axis[axis]) for axis in AXES},
         **scores,
-        "geometric": geometric_mean(scores["instruction"], scores["aesthetics"]),
+        "geometric": debiased_geometric(scores["instruction"], scores["aesthetics"]),
         "raw": {axis: _mean(by_axis[axis].values()) if by_axis[axis] else None for axis in AXES},
         "single_rater": len(raters) == 1,
     }
     missing = {axis: "no_ratings" for axis in AXES if scores[axis] is None}
     if record["geometric"] is None and not missing:
-        missing["geometric"] = "non_positive_score"
+        missing["geometric"] = "negative_score"
     if missing:
         record["missing"] = missing
     categories = table.categories.get(item, set())

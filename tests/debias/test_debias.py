@@ -96,18 +96,23 @@ def test_bad_records_become_errors_naming_the_line() -> None:
     assert item["instruction"] == pytest.approx(3.0) and item["n_raters"] == 2
 
 
-def test_missing_axis_and_non_positive_geometric_are_reported() -> None:
-    ratings = [
-        {"item": "A", "rater": "x", "instruction": 5, "aesthetics": None},
-        {"item": "B", "rater": "x", "instruction": 1, "aesthetics": 1},
-        {"item": "B", "rater": "y", "instruction": 5, "aesthetics": 5},
-        {"item": "C", "rater": "y", "instruction": 1, "aesthetics": 1},
+def test_missing_axis_and_negative_geometric_are_reported() -> None:
+    ratings = [{"item": "A", "rater": "x", "instruction": 5, "aesthetics": None}]
+    ratings += [
+        {"item": b, "rater": r, "instruction": v, "aesthetics": v} for b in ("B1", "B2") for r, v in (("x", 1), ("y", 5))
     ]
-    # instruction: b_x = mean(5,1) - mean(5,3) = -1, b_y = mean(5,1) - mean(3,1) = 1 -> S_C = 1 - 1 = 0
+    ratings.append({"item": "C", "rater": "y", "instruction": 1, "aesthetics": 1})
+    # Both axes alike. Item means: B1 = B2 = 3, C = 1.
+    #   b_y = mean(5, 5, 1) - mean(3, 3, 1) = 11/3 - 7/3 = 4/3  ->  S_C = 1 - 4/3 = -1/3
+    # A negative score has no geometric mean: null, with the reason.
+    # B1: instruction b_x = mean(5, 1, 1) - mean(5, 3, 3) = -4/3 -> S = ((1 + 4/3) + (5 - 4/3)) / 2 = 3;
+    #     aesthetics (x skipped A) b_x = 1 - 3 = -2 -> S = ((1 + 2) + (5 - 4/3)) / 2 = 10/3; sqrt(3 * 10/3).
     items = {item["item"]: item for item in debias_ratings(ratings).items}
     assert items["A"]["aesthetics"] is None and items["A"]["missing"] == {"aesthetics": "no_ratings"}
-    assert items["C"]["instruction"] == pytest.approx(0.0)
-    assert items["C"]["geometric"] is None and items["C"]["missing"] == {"geometric": "non_positive_score"}
+    assert items["A"]["geometric"] is None
+    assert items["C"]["instruction"] == pytest.approx(-1 / 3) and items["C"]["aesthetics"] == pytest.approx(-1 / 3)
+    assert items["C"]["geometric"] is None and items["C"]["missing"] == {"geometric": "negative_score"}
+    assert items["B1"]["geometric"] == pytest.approx(10**0.5)
 
 
 def test_categories_pass_through_and_conflicts_are_flagged() -> None:
