@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from hilite_cli.config import load_config
 from hilite_cli.records import Record, with_error
-from hilite_cli.stages.debias import AXES, debiased_geometric, parse_id, parse_score
+from hilite_cli.stages.debias import AXES, debiased_geometric, numbered, parse_id, parse_score
 
 STAGE = "calibrate"
 # NHR Figure 9: ground-truth score buckets; the last one is closed at 5.0.
@@ -90,13 +90,13 @@ class CalibrationReport(BaseModel):
 
 
 def parse_predictions(
-    records: Iterable[Any], category_field: str = "category"
+    records: Iterable[Any], category_field: str = "category", line_numbers: Iterable[int] | None = None
 ) -> tuple[dict[str, Record], list[Record]]:
     """`{item: prediction}` with checked scores; bad or duplicate records become error records
-    naming their 1-based line. A null score is kept as None (the validator gave none)."""
+    naming their line (see `numbered`). A null score is kept as None (the validator gave none)."""
     predictions: dict[str, Record] = {}
     errors: list[Record] = []
-    for line, record in enumerate(records, start=1):
+    for line, record in numbered(records, line_numbers):
         try:
             if not isinstance(record, dict):
                 raise ValueError(f"a prediction must be a JSON object, got {type(record).__name__}")
@@ -241,6 +241,7 @@ def calibrate(
     beta: float = 0.5,
     target_precision: float = 0.8,
     category_field: str = "category",
+    line_numbers: Iterable[int] | None = None,
 ) -> CalibrationReport:
     """Everything NHR reports about an assessor, from `debias` item records and predictions.
 
@@ -254,7 +255,7 @@ def calibrate(
     grid = sweep_thresholds() if grid is None else grid
 
     # 2. join by item, counting what cannot be joined
-    predictions, errors = parse_predictions(prediction_records, category_field)
+    predictions, errors = parse_predictions(prediction_records, category_field, line_numbers)
     humans = {str(h["item"]): h for h in human_items}
     joined = [(humans[i], predictions[i]) for i in humans if i in predictions]
     counts = {

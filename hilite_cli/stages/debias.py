@@ -9,7 +9,7 @@ that axis, so an item can have, say, three instruction raters and two aesthetics
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -97,14 +97,24 @@ def _check(record: Any, table: RatingTable) -> tuple[str, str, dict[Axis, float]
     return item, rater, scores
 
 
-def parse_ratings(records: Iterable[Any], category_field: str = "category") -> tuple[RatingTable, list[Record]]:
-    """Collect valid ratings; each bad record becomes an error record naming its 1-based line.
+def numbered(records: Iterable[Any], line_numbers: Iterable[int] | None = None) -> Iterator[tuple[int, Any]]:
+    """Pair records with their manifest line numbers (`hilite_cli.manifest.Line.number`, which
+    skips blank lines); without them, the 1-based position in the stream."""
+    if line_numbers is None:
+        return enumerate(records, start=1)
+    return zip(line_numbers, records, strict=True)
+
+
+def parse_ratings(
+    records: Iterable[Any], category_field: str = "category", line_numbers: Iterable[int] | None = None
+) -> tuple[RatingTable, list[Record]]:
+    """Collect valid ratings; each bad record becomes an error record naming its line.
 
     A rating with both axes null is valid (the item is known, with nothing to score it by).
     """
     table = RatingTable()
     errors: list[Record] = []
-    for line, record in enumerate(records, start=1):
+    for line, record in numbered(records, line_numbers):
         try:
             item, rater, scores = _check(record, table)
         except ValueError as exc:
@@ -202,14 +212,17 @@ def debias(table: RatingTable) -> tuple[list[Record], list[RaterBias]]:
 
 
 def debias_ratings(
-    records: Iterable[Any], category_field: str = "category", min_common: int = 3
+    records: Iterable[Any],
+    category_field: str = "category",
+    min_common: int = 3,
+    line_numbers: Iterable[int] | None = None,
 ) -> DebiasResult:
     """Parse, de-bias and measure agreement on a rating stream: the one call the CLI needs.
 
     Agreement is measured on the raw scores: a rater's constant offset changes no rank.
     """
     records = list(records)
-    table, errors = parse_ratings(records, category_field)
+    table, errors = parse_ratings(records, category_field, line_numbers)
     items, raters = debias(table)
     reliability = {axis: agreement(table.pairs(axis), min_common) for axis in AXES}
     return DebiasResult(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
+from hilite_cli.manifest import read_manifest
 from hilite_cli.stages.debias import debias, debias_ratings, parse_ratings
 
 
@@ -99,7 +101,9 @@ def test_bad_records_become_errors_naming_the_line() -> None:
 def test_missing_axis_and_negative_geometric_are_reported() -> None:
     ratings = [{"item": "A", "rater": "x", "instruction": 5, "aesthetics": None}]
     ratings += [
-        {"item": b, "rater": r, "instruction": v, "aesthetics": v} for b in ("B1", "B2") for r, v in (("x", 1), ("y", 5))
+        {"item": b, "rater": r, "instruction": v, "aesthetics": v}
+        for b in ("B1", "B2")
+        for r, v in (("x", 1), ("y", 5))
     ]
     ratings.append({"item": "C", "rater": "y", "instruction": 1, "aesthetics": 1})
     # Both axes alike. Item means: B1 = B2 = 3, C = 1.
@@ -130,3 +134,14 @@ def test_categories_pass_through_and_conflicts_are_flagged() -> None:
     assert items["A"]["category"] == "remove"
     assert "category" not in items["B"] and items["B"]["category_conflict"] == ["add", "style"]
     assert "7" in items and table.raters.keys() == {"x", "y", "1"}
+
+
+def test_error_lines_are_manifest_lines(tmp_path) -> None:
+    """Blank lines are skipped by the manifest reader; the error still names the file's line."""
+    path = tmp_path / "ratings.jsonl"
+    good = orjson.dumps({"item": "A", "rater": "x", "instruction": 4}).decode()
+    path.write_text(f"{good}\n\n\n" + '{"item": "A", "rater": "y", "instruction": "bad"}\n')
+    lines = [line for line in read_manifest(str(path)) if line.record is not None]
+    result = debias_ratings([ln.record for ln in lines], line_numbers=[ln.number for ln in lines])
+    assert [e["line"] for e in result.errors] == [4]
+    assert result.errors[0]["error"]["message"].startswith("line 4:")
