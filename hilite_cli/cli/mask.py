@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
-from hilite_cli.cli.options import Errors, Output, Progress, Resume
+from hilite_cli.cli.options import Errors, Executor, Output, Progress, Resume, Workers
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ def command(
     errors: Errors = None,
     resume: Resume = False,
     progress: Progress = True,
+    executor: Executor = "local",
+    workers: Workers = 1,
 ) -> None:
     from hilite_cli.stages.mask import MaskSpec, MaskStage, load_strokes, parse_box, parse_polygon
 
@@ -77,7 +79,8 @@ def command(
     if is_image_path(input):
         _one_image(spec, input, output)
         return
-    summary = run_manifest(MaskStage(spec, out, field), input, output, errors, resume=resume, progress=progress)
+    stage = MaskStage(spec, out, field)
+    summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor, workers=workers)
     exit_with(summary)
 
 

@@ -18,3 +18,7 @@ Resume = Annotated[
 ]
 OutDir = Annotated[Path, typer.Option("--out", help="Folder for the images this stage writes.")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")]
+Executor = Annotated[
+    str, typer.Option("--executor", help="local (this process) or ray (RAY_ADDRESS, or a local Ray instance).")
+]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Ray workers (actors); each loads the stage once.")]

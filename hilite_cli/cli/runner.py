@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from hilite_cli.engine.local import RunSummary, run_stage
+from hilite_cli.engine.local import BatchMapper, RunSummary, local_batches, run_stage
 from hilite_cli.manifest import STDIO, DoneLedger, Line, ManifestError, ManifestWriter, default_errors_path, read_manifest
 from hilite_cli.stages.base import Stage
 
@@ -27,6 +27,8 @@ def run_manifest(
     *,
     resume: bool = False,
     progress: bool = True,
+    executor: str = "local",
+    workers: int = 1,
 ) -> RunSummary:
     """Run `stage` over `input` (a manifest path or prepared lines) and exit like the design says."""
     if resume and output == STDIO:
@@ -42,7 +44,7 @@ def run_manifest(
     err = ManifestWriter(errors_path, lazy=True, dedupe=False)
     ledger = DoneLedger(output, resume=resume)
     try:
-        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress)
+        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers))
     except ManifestError as exc:
         raise usage_error(str(exc)) from None
     finally:
@@ -52,6 +54,16 @@ def run_manifest(
     tail = f"; errors in {errors_path}" if summary.failed else ""
     print(summary.line() + tail, file=sys.stderr)
     return summary
+
+
+def _mapper(executor: str, workers: int) -> BatchMapper:
+    if executor == "local":
+        return local_batches
+    if executor == "ray":
+        from hilite_cli.engine.ray import RayBatches
+
+        return RayBatches(workers=workers)
+    raise usage_error(f"unknown executor {executor!r}: choose local or ray")
 
 
 def exit_with(summary: RunSummary) -> None:

@@ -1,16 +1,24 @@
-"""Run a stage over a manifest in this process: batches, resume, error records, a summary."""
+"""Run a stage over a manifest: batches, resume, error records, a summary.
+
+The loop is the same for every executor; only how batches are mapped through the stage differs
+(`local_batches` here, `RayBatches` in `engine/ray.py`), so a stage behaves the same on both.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from hilite_cli.manifest import DoneLedger, Line, ManifestWriter
 from hilite_cli.records import Record, RecordError, with_error
 from hilite_cli.stages.base import Stage
+
+Batch = list[tuple[int, Record]]
+# Maps a stream of input batches to (batch, output records) pairs, in input order.
+BatchMapper = Callable[[Stage, Iterator[Batch]], Iterator[tuple[Batch, list[Record]]]]
 
 
 @dataclass
@@ -44,27 +52,30 @@ def _read_error(line: Line, stage: str) -> Record:
     }
 
 
-def _debug() -> bool:
-    return os.environ.get("HILITE_DEBUG") == "1"
-
-
-def _run_batch(stage: Stage, batch: list[tuple[int, Record]]) -> list[Record]:
+def run_batch(stage: Stage, batch: Batch) -> list[Record]:
     """Run one batch; if it raises, isolate the failing record by running the batch one by one."""
     try:
         return stage([r for _, r in batch])
-    except RecordError as exc:
-        if len(batch) > 1:
-            return [out for item in batch for out in _run_batch(stage, [item])]
-        number, record = batch[0]
-        return [with_error(record, stage.name, exc.kind, f"line {number}: {exc.message}")]
     except Exception as exc:  # noqa: BLE001 - one record's failure must not stop the others
-        if _debug():
-            raise
         if len(batch) > 1:
-            return [out for item in batch for out in _run_batch(stage, [item])]
+            return [out for item in batch for out in run_batch(stage, [item])]
+        if os.environ.get("HILITE_DEBUG") == "1" and not isinstance(exc, RecordError):
+            raise
         number, record = batch[0]
         kind = getattr(exc, "kind", type(exc).__name__)
-        return [with_error(record, stage.name, kind, f"line {number}: {exc}")]
+        message = exc.message if isinstance(exc, RecordError) else str(exc)
+        return [with_error(record, stage.name, kind, f"line {number}: {message}")]
+
+
+def local_batches(stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batch, list[Record]]]:
+    """Run every batch in this process, with `setup`/`teardown` around the stream."""
+    stage.setup()
+    try:
+        for batch in batches:
+            yield batch, run_batch(stage, batch)
+        yield [], stage.finish()
+    finally:
+        stage.teardown()
 
 
 def run_stage(
@@ -75,6 +86,7 @@ def run_stage(
     *,
     ledger: DoneLedger | None = None,
     progress: bool = True,
+    mapper: BatchMapper = local_batches,
 ) -> RunSummary:
     """Feed `lines` through `stage` in batches; good records go to `output`, failed ones to `errors`."""
     from tqdm import tqdm
@@ -92,35 +104,32 @@ def run_stage(
             elif output.write(rec):
                 summary.done += 1
 
-    def flush(batch: list[tuple[int, Record]]) -> None:
-        if not batch:
-            return
-        emit(_run_batch(stage, batch))
-        if ledger is not None:
-            ledger.mark([stage.key(r) for _, r in batch])
-        bar.update(len(batch))
-
-    stage.setup()
-    try:
-        batch: list[tuple[int, Record]] = []
+    def batches() -> Iterator[Batch]:
+        batch: Batch = []
         for line in lines:
             summary.inputs += 1
             if line.record is None:
                 emit([_read_error(line, stage.name)])
                 bar.update(1)
-                continue
-            if ledger is not None and stage.key(line.record) in ledger:
+            elif ledger is not None and stage.key(line.record) in ledger:
                 summary.skipped += 1
                 bar.update(1)
-                continue
-            batch.append((line.number, line.record))
-            if len(batch) >= stage.batch_size:
-                flush(batch)
-                batch = []
-        flush(batch)
-        emit(stage.finish())
+            else:
+                batch.append((line.number, line.record))
+                if len(batch) >= stage.batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    try:
+        for batch, outputs in mapper(stage, batches()):
+            emit(outputs)
+            if ledger is not None and batch:
+                ledger.mark([stage.key(r) for _, r in batch])
+            bar.update(len(batch))
     finally:
-        stage.teardown()
         bar.close()
+    summary.extra.update(getattr(stage, "stats", {}))
     summary.seconds = time.perf_counter() - started
     return summary
