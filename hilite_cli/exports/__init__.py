@@ -35,7 +35,9 @@ FILE_EXPORTS: dict[str, Callable[..., ExportSummary]] = {
 }
 
 
-def write_dataset(records: Iterable[Record], out_dir: str | os.PathLike[str], format: str, **options: Any) -> ExportSummary:
+def write_dataset(
+    records: Iterable[Record], out_dir: str | os.PathLike[str], format: str, **options: Any
+) -> ExportSummary:
     """Write `records` (triplets or scored candidates) as a `format` dataset under `out_dir`."""
     try:
         exporter = EXPORTERS[format]

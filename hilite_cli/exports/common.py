@@ -13,10 +13,10 @@ import os
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import orjson
@@ -27,7 +27,18 @@ from hilite_cli.records import Record, stable_id, with_error
 STAGE = "export"
 
 # Provenance keys copied from a record when present: enough to audit and rebuild a sample.
-PROVENANCE_KEYS: tuple[str, ...] = ("id", "parent", "parents", "kind", "model", "seed", "params", "t2i_prompt", "judge")
+PROVENANCE_KEYS: tuple[str, ...] = (
+    "id",
+    "parent",
+    "parents",
+    "kind",
+    "model",
+    "seed",
+    "params",
+    "t2i_prompt",
+    "judge",
+    "checks",
+)
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -158,7 +169,8 @@ def missing_error(record: Record, message: str) -> Record:
 
 
 def unusable_error(record: Record) -> Record:
-    return with_error(record, STAGE, "invalid_record", "record names no `source`/`image`, `edited`/`output` and `instruction`")
+    message = "record names no `source`/`image`, `edited`/`output` and `instruction`"
+    return with_error(record, STAGE, "invalid_record", message)
 
 
 class AtomicFile:
@@ -210,7 +222,9 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
 
 
 
-def checked_edits(records: Iterable[Record], summary: ExportSummary, *, need_scores: bool = False) -> Iterator[Edit]:
+def checked_edits(
+    records: Iterable[Record], summary: ExportSummary, *, need_scores: bool = False
+) -> Iterator[Edit]:
     """The records an export can use; the others are counted as skipped or kept as error records.
 
     Records that already failed upstream (`error`) are skipped, not re-reported; a record whose

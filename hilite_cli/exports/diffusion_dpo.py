@@ -3,12 +3,14 @@
 Diffusion-DPO's `train.py` reads `jpg_0`/`jpg_1` as encoded image BYTES, `label_0` (1 when `jpg_0`
 is preferred) and `caption`. Two views of the same pairs are written:
 
-    parquet/train-00000-of-00001.parquet   bytes columns: `load_dataset("<out>/parquet")`, as train.py expects
+    parquet/pairs.parquet                  bytes columns: `load_dataset("<out>/parquet")`, as train.py expects
     images/<sha>.<ext> + metadata.jsonl    files: `jpg_0_file_name`, `jpg_1_file_name`, `source_file_name`
                                            (a `datasets` imagefolder)
 
-`caption` is the edit instruction and `source` the image being edited. Which side holds the winner
-is decided by a hash of the pair, so labels are balanced and position carries no signal.
+The parquet file is not named `train-*`: `datasets` would take such a file as the whole train split
+of `<out>` and hide the imagefolder view. `caption` is the edit instruction and `source` the image
+being edited. Which side holds the winner is decided by a hash of the pair, so labels are balanced
+and position carries no signal.
 """
 
 from __future__ import annotations
@@ -21,12 +23,22 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.exports.common import AtomicFile, Edit, ExportSummary, checked_edits, content_name, copy_image, dumps, prepare_out_dir, provenance
+from hilite_cli.exports.common import (
+    AtomicFile,
+    Edit,
+    ExportSummary,
+    checked_edits,
+    content_name,
+    copy_image,
+    dumps,
+    prepare_out_dir,
+    provenance,
+)
 from hilite_cli.exports.dpo import preference_pairs
 from hilite_cli.records import Record, stable_id
 
 IMAGES_DIR = "images"
-PARQUET_PATH = "parquet/train-00000-of-00001.parquet"
+PARQUET_PATH = "parquet/pairs.parquet"
 ROW_GROUP = 256
 
 
@@ -50,7 +62,9 @@ def _pair_columns(first: Edit, second: Edit, winner_first: bool, margin: float) 
     return columns
 
 
-def _placed_pairs(edits: list[Edit], min_margin: float, stats: Counter[str]) -> Iterator[tuple[Edit, Edit, bool, float]]:
+def _placed_pairs(
+    edits: list[Edit], min_margin: float, stats: Counter[str]
+) -> Iterator[tuple[Edit, Edit, bool, float]]:
     """(jpg_0 side, jpg_1 side, winner is jpg_0, margin) for every preference pair."""
     for winner, loser, margin in preference_pairs((e.record for e in edits), min_margin=min_margin, stats=stats):
         winner_first = int(stable_id(winner.record.get("id"), loser.record.get("id")), 16) % 2 == 0

@@ -13,7 +13,16 @@ from collections.abc import Iterable
 
 import orjson
 
-from hilite_cli.exports.common import AtomicFile, ExportSummary, checked_edits, content_name, copy_image, dumps, prepare_out_dir, provenance
+from hilite_cli.exports.common import (
+    AtomicFile,
+    ExportSummary,
+    checked_edits,
+    content_name,
+    copy_image,
+    dumps,
+    prepare_out_dir,
+    provenance,
+)
 from hilite_cli.records import Record
 
 IMAGES_DIR = "images"

@@ -17,7 +17,15 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from hilite_cli.exports.common import STAGE, AtomicFile, ExportSummary, checked_edits, dumps, prepare_out_dir, provenance
+from hilite_cli.exports.common import (
+    STAGE,
+    AtomicFile,
+    ExportSummary,
+    checked_edits,
+    dumps,
+    prepare_out_dir,
+    provenance,
+)
 from hilite_cli.images import ImageError, encode_image, load_image, safe_join, write_bytes_atomic
 from hilite_cli.records import Record, with_error
 
@@ -33,7 +41,8 @@ def _write_jpeg(src: str, out_dir: Path, relative: str, *, keep_existing: bool) 
     """Write `src` as JPEG; `keep_existing` only for names that are content hashes (originals)."""
     target = safe_join(out_dir, relative)
     if not (keep_existing and target.exists()):
-        data = Path(src).read_bytes() if Path(src).suffix.lower() in JPEG_SUFFIXES else encode_image(load_image(src), "jpg")
+        is_jpeg = Path(src).suffix.lower() in JPEG_SUFFIXES
+        data = Path(src).read_bytes() if is_jpeg else encode_image(load_image(src), "jpg")
         write_bytes_atomic(target, data)
     return relative
 

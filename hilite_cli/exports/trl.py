@@ -12,47 +12,54 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from hilite_cli.exports.common import AtomicFile, ExportSummary, checked_edits, content_name, copy_image, dumps, prepare_out_dir, provenance
+from hilite_cli.exports.common import (
+    AtomicFile,
+    ExportSummary,
+    checked_edits,
+    content_name,
+    copy_image,
+    dumps,
+    prepare_out_dir,
+    provenance,
+)
+from hilite_cli.prompts import prompt_version, render_prompt
 from hilite_cli.records import Record
 
 IMAGES_DIR = "images"
 PROMPT_NAME = "a2_evaluation"
 
-Render = Callable[[str, str], str]
 
-
-def _render_a2(name: str, instruction: str) -> str:
-    from hilite_cli.prompts import render_prompt
-
-    return render_prompt(name, instruction=instruction)
-
-
-def judge_messages(instruction: str, adherence: float, aesthetics: float, render: Render = _render_a2) -> list[dict[str, Any]]:
+def judge_messages(instruction: str, adherence: float, aesthetics: float) -> list[dict[str, Any]]:
     """The user/assistant exchange that teaches a judge to answer A.2 with these scores."""
     answer = json.dumps({"InstructionAdherence": adherence, "ImageAesthetic": aesthetics})
     return [
         {
             "role": "user",
-            "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": render(PROMPT_NAME, instruction)}],
+            "content": [
+                {"type": "image"},
+                {"type": "image"},
+                {"type": "text", "text": render_prompt(PROMPT_NAME, instruction=instruction)},
+            ],
         },
         {"role": "assistant", "content": [{"type": "text", "text": answer}]},
     ]
 
 
-def write_trl(records: Iterable[Record], out_dir: str | os.PathLike[str], *, render: Render = _render_a2) -> ExportSummary:
-    """Write one judge-training row per edit with both scores; `render(name, instruction)` fills A.2."""
+def write_trl(records: Iterable[Record], out_dir: str | os.PathLike[str]) -> ExportSummary:
+    """Write one judge-training row per edit with both scores, prompted with A.2 (its version recorded)."""
     root = prepare_out_dir(out_dir)
     summary = ExportSummary(format="trl", target=str(root))
+    version = prompt_version(PROMPT_NAME)
     with AtomicFile(root / "metadata.jsonl") as fh:
         for edit in checked_edits(records, summary, need_scores=True):
             assert edit.adherence is not None and edit.aesthetics is not None
             row = {
-                "messages": judge_messages(edit.instruction, edit.adherence, edit.aesthetics, render),
+                "messages": judge_messages(edit.instruction, edit.adherence, edit.aesthetics),
                 "file_names": [
                     copy_image(path, root, f"{IMAGES_DIR}/{content_name(path)}") for path in (edit.source, edit.edited)
                 ],
@@ -60,6 +67,7 @@ def write_trl(records: Iterable[Record], out_dir: str | os.PathLike[str], *, ren
                 "score_instruction": edit.adherence,
                 "score_aesthetics": edit.aesthetics,
                 "score_geometric": edit.geometric,
+                "prompt_version": version,
                 "provenance": orjson.dumps(provenance(edit.record), option=orjson.OPT_SORT_KEYS).decode(),
             }
             fh.write(dumps(row) + b"\n")

@@ -16,7 +16,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from hilite_cli.exports.common import STAGE, AtomicFile, ExportSummary, checked_edits, dumps, file_key, prepare_out_dir, provenance
+from hilite_cli.exports.common import (
+    STAGE,
+    AtomicFile,
+    ExportSummary,
+    checked_edits,
+    dumps,
+    file_key,
+    prepare_out_dir,
+    provenance,
+)
 from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.records import Record, with_error
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +98,24 @@ def triplets(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _expected_pairs(scored: list[dict[str, Any]], min_margin: float) -> dict[tuple[str, str], float]:
+    """Brute force: every two scored candidates of one (source, instruction), winner by √(adh·aes)."""
+    usable = [r for r in scored if r["scores"]["instruction"] is not None and r["scores"]["aesthetics"] is not None]
+    out = {}
+    for a, b in itertools.combinations(usable, 2):
+        if (a["image"], a["instruction"]) != (b["image"], b["instruction"]):
+            continue
+        ga = math.sqrt(a["scores"]["instruction"] * a["scores"]["aesthetics"])
+        gb = math.sqrt(b["scores"]["instruction"] * b["scores"]["aesthetics"])
+        if abs(ga - gb) > min_margin:
+            win, lose = (a, b) if ga > gb else (b, a)
+            out[(win["id"], lose["id"])] = abs(ga - gb)
+    return out
+
+
+@pytest.fixture
+def expected_pairs() -> Callable[[list[dict[str, Any]], float], dict[tuple[str, str], float]]:
+    """The DPO oracle: (winner id, loser id) -> margin, computed independently of the exporter."""
+    return _expected_pairs

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import itertools
-import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +12,11 @@ import pytest
 
 from hilite_cli.exports import dpo_pairs, write_dpo
 
-
-def expected_pairs(scored: list[dict[str, Any]], min_margin: float) -> dict[tuple[str, str], float]:
-    """Brute force: every two scored candidates of one (source, instruction), winner by √(adh·aes)."""
-    usable = [r for r in scored if r["scores"]["instruction"] is not None and r["scores"]["aesthetics"] is not None]
-    out = {}
-    for a, b in itertools.combinations(usable, 2):
-        if (a["image"], a["instruction"]) != (b["image"], b["instruction"]):
-            continue
-        ga = math.sqrt(a["scores"]["instruction"] * a["scores"]["aesthetics"])
-        gb = math.sqrt(b["scores"]["instruction"] * b["scores"]["aesthetics"])
-        if abs(ga - gb) > min_margin:
-            win, lose = (a, b) if ga > gb else (b, a)
-            out[(win["id"], lose["id"])] = abs(ga - gb)
-    return out
+PairOracle = Callable[[list[dict[str, Any]], float], dict[tuple[str, str], float]]
 
 
 @pytest.mark.parametrize("min_margin", [0.0, 0.5, 2.0])
-def test_pairs_match_independent_winners(scored: list[dict[str, Any]], min_margin: float) -> None:
+def test_pairs_match_independent_winners(scored: list[dict[str, Any]], min_margin: float, expected_pairs: PairOracle) -> None:
     rows = list(dpo_pairs(scored, min_margin=min_margin))
     got = {(r["provenance"]["chosen"]["id"], r["provenance"]["rejected"]["id"]): r["margin"] for r in rows}
     want = expected_pairs(scored, min_margin)
@@ -63,7 +50,7 @@ def test_order_is_deterministic_best_first_within_groups(scored: list[dict[str, 
         assert chosen == sorted(chosen, reverse=True)
 
 
-def test_write_dpo_counts_and_rejects_negative_margin(scored: list[dict[str, Any]], tmp_path: Path) -> None:
+def test_write_dpo_counts_and_rejects_negative_margin(scored: list[dict[str, Any]], tmp_path: Path, expected_pairs: PairOracle) -> None:
     path = tmp_path / "dpo.jsonl"
     summary = write_dpo(scored, path, min_margin=0.0)
     rows = [orjson.loads(line) for line in path.read_bytes().splitlines()]

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 from PIL import Image
 
 from hilite_cli.exports import write_dataset
@@ -44,3 +45,20 @@ def test_images_are_copied_content_addressed_and_missing_files_become_errors(tri
     # Both sources are shared across triplets: stored once each.
     assert len(images) == len({t["edited"] for t in triplets}) + 2
     assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_unknown_format_names_the_choices(triplets: list[dict[str, Any]], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ip2p, nhr, webdataset, diffusion-dpo, trl"):
+        write_dataset(triplets, tmp_path / "x", "parquet")
+
+
+def test_a_failed_export_leaves_no_partial_metadata(triplets: list[dict[str, Any]], tmp_path: Path) -> None:
+    def records_then_crash() -> Any:
+        yield triplets[0]
+        raise RuntimeError("upstream reader died")
+
+    out = tmp_path / "ip2p"
+    with pytest.raises(RuntimeError):
+        write_dataset(records_then_crash(), out, "ip2p")
+    assert not (out / "metadata.jsonl").exists()
+    assert not list(out.rglob("*.tmp"))
