@@ -1,0 +1,266 @@
+"""`edit`: run the routed (or chosen) editors on each task and emit one candidate per (model, seed).
+
+HILITE shows candidates in a randomised order with the model names hidden, so every candidate of
+one input gets an anonymised `slot` letter in an order shuffled by a generator seeded with the
+input id (reproducible across runs). NHR's M attempts per (image, instruction, model) run as ONE
+batched `Editor.edit` call. A model that fails for a record yields an error record for that
+(record, model); the other models' candidates still come out.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image
+
+from hilite_cli.images import file_sha256, load_image, load_mask, save_image
+from hilite_cli.models.base import Editor
+from hilite_cli.models.registry import effective_params
+from hilite_cli.records import Record, RecordError, RoutedModel, Task, stable_id, validate_as, with_error
+from hilite_cli.stages.base import Stage
+
+Loader = Callable[..., Editor]
+
+
+def _default_loader(name: str, **kwargs: Any) -> Editor:
+    from hilite_cli.models.loader import load_model
+
+    return load_model(name, **kwargs)
+
+
+def slot_letters(n: int) -> list[str]:
+    """A, B, …, Z, AA, AB, … — spreadsheet-style names for `n` slots."""
+    letters = string.ascii_uppercase
+    out = []
+    for i in range(n):
+        name, k = "", i + 1
+        while k:
+            k, rem = divmod(k - 1, 26)
+            name = letters[rem] + name
+        out.append(name)
+    return out
+
+
+def seed_list(seeds: int | list[int]) -> list[int]:
+    """`M` -> seeds 0..M-1; an explicit list is kept as given."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"`seeds` must be >= 1, got {seeds}")
+        return list(range(seeds))
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"`seeds` must be a non-empty list of distinct integers, got {seeds}")
+    return [int(s) for s in seeds]
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What every model of one input record shares: loaded once per record."""
+
+    image: Image.Image
+    image_sha: str
+    mask: np.ndarray | None
+    mask_sha: str | None
+    reference: Image.Image | None
+    reference_sha: str | None
+
+
+@dataclass(frozen=True)
+class _Prompts:
+    prompt: str | None
+    source_prompt: str | None
+    target_prompt: str | None
+
+
+class EditStage(Stage):
+    """Route or task records in, candidate records out (DESIGN.md, "Records": candidate)."""
+
+    name: ClassVar[str] = "edit"
+
+    def __init__(
+        self,
+        *,
+        out_dir: str | Path,
+        models: list[str] | None = None,
+        top_k: int | None = None,
+        seeds: int | list[int] = 1,
+        steps: int | None = None,
+        text_influence: float | None = None,
+        image_influence: float | None = None,
+        weights: dict[str, Path] | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        shuffle: bool = True,
+        loader: Loader = _default_loader,
+    ) -> None:
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"`top_k` must be >= 1, got {top_k}")
+        self.out_dir = Path(out_dir)
+        self.models = list(models or [])
+        self.top_k = top_k
+        self.seeds = seed_list(seeds)
+        self.requested = {"steps": steps, "text_influence": text_influence, "image_influence": image_influence}
+        self.weights = weights
+        self.device = device
+        self.dtype = dtype
+        self.shuffle = shuffle
+        self.loader = loader
+        self._editors: dict[str, Editor | RecordError] = {}
+
+    def setup(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def teardown(self) -> None:
+        self._editors.clear()
+
+    def _editor(self, name: str) -> Editor:
+        """Load `name` once; a load failure is remembered so later records fail fast with the same error."""
+        if name not in self._editors:
+            try:
+                loaded = self.loader(name, weights=self.weights, device=self.device, dtype=self.dtype)
+                if not isinstance(loaded, Editor):
+                    raise RecordError("wrong_model_kind", f"model {name!r} does not edit images (it is a {loaded.spec.kind} model)")
+                self._editors[name] = loaded
+            except RecordError as exc:
+                self._editors[name] = exc
+        editor = self._editors[name]
+        if isinstance(editor, RecordError):
+            raise editor
+        return editor
+
+    def _routed(self, record: Record) -> list[RoutedModel]:
+        """The models to run: the record's routed models (top_k by rank), else the `models` option."""
+        if record.get("models") is not None:
+            entries = [validate_as(RoutedModel, m) for m in record["models"]]
+            entries.sort(key=lambda m: m.rank)
+        elif self.models:
+            entries = [RoutedModel(name=name, rank=i + 1) for i, name in enumerate(self.models)]
+        else:
+            raise RecordError("no_models", "record has no routed `models` and no models were given (--models)")
+        return entries[: self.top_k] if self.top_k else entries
+
+    @staticmethod
+    def _inputs(task: Task) -> _Inputs:
+        image = load_image(task.image)
+        mask = load_mask(task.mask, size=image.size) if task.mask else None
+        reference = load_image(task.reference_image) if task.reference_image else None
+        return _Inputs(
+            image=image,
+            image_sha=file_sha256(task.image),
+            mask=mask,
+            mask_sha=file_sha256(task.mask) if task.mask else None,
+            reference=reference,
+            reference_sha=file_sha256(task.reference_image) if task.reference_image else None,
+        )
+
+    @staticmethod
+    def _prompts(editor: Editor, entry: RoutedModel, task: Task) -> _Prompts:
+        """The text each prompt style needs; a missing one is an error, never a guess."""
+        style = editor.spec.prompt_style
+        if style == "none":
+            return _Prompts(None, None, None)
+        if style == "instruction":
+            return _Prompts(entry.prompt or task.instruction, None, None)
+        if style == "target":
+            if not entry.prompt:
+                raise RecordError(
+                    "missing_prompt",
+                    f"model {entry.name!r} takes a description of the result; route the task first (hilite route)",
+                )
+            return _Prompts(entry.prompt, None, None)
+        if not (entry.source_prompt and entry.target_prompt):
+            raise RecordError(
+                "missing_prompt",
+                f"model {entry.name!r} needs `source_prompt` and `target_prompt`; route the task first (hilite route)",
+            )
+        return _Prompts(entry.target_prompt, entry.source_prompt, entry.target_prompt)
+
+    @staticmethod
+    def _check_needs(editor: Editor, task: Task) -> None:
+        missing = [need for need in editor.spec.needs if not getattr(task, need)]
+        if missing:
+            raise RecordError(
+                "missing_input", f"model {editor.spec.name!r} needs {', '.join(f'`{m}`' for m in missing)}"
+            )
+
+    def _run_model(self, record: Record, task: Task, inputs: _Inputs, entry: RoutedModel) -> list[Record]:
+        """One batched edit call for all seeds of (image, instruction, model) -> candidates without slots."""
+        editor = self._editor(entry.name)
+        self._check_needs(editor, task)
+        prompts = self._prompts(editor, entry, task)
+        params = effective_params(editor.spec, self.requested)
+        images = editor.edit(
+            inputs.image,
+            prompt=prompts.prompt,
+            seeds=self.seeds,
+            params=params,
+            source_prompt=prompts.source_prompt,
+            target_prompt=prompts.target_prompt,
+            mask=inputs.mask,
+            reference=inputs.reference,
+        )
+        if len(images) != len(self.seeds):
+            raise RecordError("model_output", f"model {entry.name!r} returned {len(images)} images for {len(self.seeds)} seeds")
+        note = getattr(editor, "seed_note", None)
+        recorded = {**params, "note": note} if note else params
+        conditioning = {
+            "prompt": prompts.prompt,
+            "source_prompt": prompts.source_prompt,
+            "target_prompt": prompts.target_prompt,
+            "mask": inputs.mask_sha,
+            "reference_image": inputs.reference_sha,
+        }
+        base = {k: v for k, v in record.items() if k != "models"}
+        out = []
+        for seed, img in zip(self.seeds, images, strict=True):
+            path = save_image(img, self.out_dir)
+            candidate = {
+                **base,
+                "id": stable_id(inputs.image_sha, task.instruction, entry.name, seed, params, conditioning),
+                "parent": record["id"],
+                "image": task.image,
+                "instruction": task.instruction,
+                "model": entry.name,
+                "prompt": prompts.prompt,
+                "seed": seed,
+                "params": recorded,
+                "output": str(path),
+            }
+            if prompts.source_prompt is not None:
+                candidate["source_prompt"] = prompts.source_prompt
+                candidate["target_prompt"] = prompts.target_prompt
+            out.append(candidate)
+        return out
+
+    def _assign_slots(self, parent: str, candidates: list[Record]) -> list[Record]:
+        """Anonymised slot letters over all candidates of one input, in a reproducible shuffled order."""
+        order = list(range(len(candidates)))
+        if self.shuffle:
+            random.Random(f"slots:{parent}").shuffle(order)
+        slotted = [""] * len(candidates)
+        for letter, index in zip(slot_letters(len(candidates)), order, strict=True):
+            slotted[index] = letter
+        placed = [{**c, "slot": s} for c, s in zip(candidates, slotted, strict=True)]
+        return sorted(placed, key=lambda c: (len(c["slot"]), c["slot"]))
+
+    def _edit_record(self, record: Record) -> list[Record]:
+        task = validate_as(Task, record)
+        record = {**record, "id": record.get("id") or stable_id(file_sha256(task.image), task.instruction)}
+        entries = self._routed(record)
+        inputs = self._inputs(task)
+        candidates: list[Record] = []
+        failures: list[Record] = []
+        for entry in entries:
+            try:
+                candidates.extend(self._run_model(record, task, inputs, entry))
+            except RecordError as exc:
+                failures.append(with_error({**record, "model": entry.name}, self.name, exc.kind, exc.message))
+        return self._assign_slots(record["id"], candidates) + failures
+
+    def __call__(self, batch: list[Record]) -> list[Record]:
+        return [out for record in batch for out in self._edit_record(record)]
