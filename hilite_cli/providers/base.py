@@ -99,10 +99,12 @@ class Provider:
 
     # -- shared machinery ----------------------------------------------------------------------
     def answer(self, status: JudgeStatus, *, value: Any = None, raw: str | None = None, reason: str | None = None) -> Answer:
-        return Answer(status=status, value=value, raw=raw, reason=reason, provider=self.name, model=self.model)
+        """The one place answers are made, so every raw text and reason is scrubbed of keys."""
+        return Answer(status=status, value=value, raw=scrub(raw), reason=scrub(reason), provider=self.name, model=self.model)
 
     def from_text(self, ask: Ask, text: str) -> Answer:
-        """An answer from a complete reply text, parsed as the Ask expects."""
+        """An answer from a complete reply text, parsed as the Ask expects (after scrubbing keys)."""
+        text = scrub(text) or ""
         parsed = interpret(text, ask.expect, ask.schema)
         return self.answer(parsed.status, value=parsed.value, raw=text, reason=parsed.reason)
 
@@ -113,7 +115,6 @@ class Provider:
             return hit
         with self._slots:
             answer = self._with_retries(ask)
-        answer = answer.model_copy(update={"raw": scrub(answer.raw), "reason": scrub(answer.reason)})
         if key is not None and answer.status in CACHEABLE:
             self.cache.put(
                 key,

@@ -38,7 +38,7 @@ class GeminiProvider(Provider):
         temperature: float | None,
     ) -> None:
         super().__init__(model, settings, cache)
-        self._key = require_key(KEY_VARIABLES, backend="gemini", local_hint=False)
+        self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_hint=False)
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.default_temperature = temperature
         self._client: Any = None
@@ -51,7 +51,7 @@ class GeminiProvider(Provider):
                 from google.genai import types
 
                 self._client = genai.Client(
-                    api_key=self._key,
+                    api_key=self._api_key,
                     http_options=types.HttpOptions(base_url=self.base_url, timeout=int(self.settings.timeout * 1000)),
                 )
             return self._client

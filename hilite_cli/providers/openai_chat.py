@@ -30,9 +30,9 @@ class OpenAIProvider(Provider):
         super().__init__(model, settings, cache)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if is_local_url(self.base_url):
-            self._key = find_key(KEY_VARIABLES) or LOCAL_PLACEHOLDER_KEY
+            self._api_key = find_key(KEY_VARIABLES) or LOCAL_PLACEHOLDER_KEY
         else:
-            self._key = require_key(KEY_VARIABLES, backend="openai", local_hint=True)
+            self._api_key = require_key(KEY_VARIABLES, backend="openai", local_hint=True)
         self.default_temperature = temperature
         self.reasoning = model.lower().startswith(reasoning_prefixes)
         self._client: Any = None
@@ -44,7 +44,7 @@ class OpenAIProvider(Provider):
                 import openai
 
                 self._client = openai.OpenAI(
-                    api_key=self._key, base_url=self.base_url, timeout=self.settings.timeout, max_retries=0
+                    api_key=self._api_key, base_url=self.base_url, timeout=self.settings.timeout, max_retries=0
                 )
             return self._client
 

@@ -29,6 +29,11 @@ GEMINI_PATH = re.compile(r"^/(v1beta|v1)/models/(?P<model>[^/:]+):generateConten
 OPENAI_PATH = re.compile(r"^(/v1)?/chat/completions$")
 
 
+def _b64(data: str) -> bytes:
+    """Standard or URL-safe base64 (google-genai sends the URL-safe alphabet)."""
+    return base64.b64decode(data.replace("-", "+").replace("_", "/"))
+
+
 @dataclass
 class Received:
     """One request as the server saw it."""
@@ -67,13 +72,13 @@ class Received:
         if self.kind == "gemini":
             parts = [p for c in self.body.get("contents", []) for p in c.get("parts", [])]
             inline = [p.get("inlineData") or p.get("inline_data") for p in parts]
-            return [base64.b64decode(i["data"]) for i in inline if i]
+            return [_b64(i["data"]) for i in inline if i]
         out = []
         for message in self.body.get("messages", []):
             content = message.get("content")
             for c in content if isinstance(content, list) else []:
                 if c.get("type") == "image_url":
-                    out.append(base64.b64decode(c["image_url"]["url"].split(",", 1)[1]))
+                    out.append(_b64(c["image_url"]["url"].split(",", 1)[1]))
         return out
 
     def image_mimes(self) -> list[str]:
@@ -241,7 +246,7 @@ class Loopback:
         server.daemon_threads = True
         server.request_queue_size = 256
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="loopback", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="loopback", daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,177 @@
+"""The real google-genai and openai clients against the loopback server: every failure mode is typed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from support.loopback import Blocked, Loopback, RateLimited, Raw, Refusal, Received, Text, Truncated
+
+from hilite_cli.providers import Ask, Provider, get_provider
+from hilite_cli.providers.schemas import EditScores
+
+SCORES = '{"InstructionAdherence": 4.5, "ImageAesthetic": 3.5}'
+MakeProvider = Callable[..., Provider]
+
+
+@pytest.fixture(params=["gemini", "openai"])
+def make(request: pytest.FixtureRequest, server: Loopback, keys: str) -> MakeProvider:
+    """Build the parametrised backend pointed at the loopback server, with fast retries."""
+    backend = request.param
+    made: list[Provider] = []
+
+    def build(**options: object) -> Provider:
+        spec = "gemini:gemini-2.5-flash" if backend == "gemini" else "openai:gpt-4.1"
+        url = server.url if backend == "gemini" else server.openai_url
+        options = {"backoff_base": 0.001, "max_retries": 2, **options}
+        provider = get_provider(spec, base_url=url, **options)
+        made.append(provider)
+        return provider
+
+    yield build
+    for provider in made:
+        provider.close()
+
+
+def judge_ask(*images: bytes) -> Ask:
+    return Ask(prompt="judge this edit", images=list(images), expect="json", schema=EditScores)
+
+
+def test_ok_json_sends_images_schema_temperature_and_key(make: MakeProvider, server: Loopback, png: bytes,
+                                                         png2: bytes, keys: str) -> None:
+    server.script(SCORES)
+    answer = make().ask(judge_ask(png, png2))
+    assert answer.status == "ok" and answer.value == EditScores(InstructionAdherence=4.5, ImageAesthetic=3.5)
+    assert answer.raw == SCORES and not answer.cached
+    req = server.requests[0]
+    assert req.images() == [png, png2] and req.image_mimes() == ["image/png", "image/jpeg"]
+    assert req.text() == "judge this edit"
+    if req.kind == "gemini":
+        assert req.model == "gemini-2.5-flash" and req.path.endswith("/models/gemini-2.5-flash:generateContent")
+        assert req.headers["x-goog-api-key"] == keys
+        config = req.body["generationConfig"]
+        assert config["temperature"] == 0.0 and config["responseMimeType"] == "application/json"
+        assert set(config["responseSchema"]["properties"]) == {"InstructionAdherence", "ImageAesthetic"}
+    else:
+        assert req.path == "/v1/chat/completions"
+        assert req.headers["authorization"] == f"Bearer {keys}"
+        assert req.body["temperature"] == 0.0
+        fmt = req.body["response_format"]
+        assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "EditScores"
+        assert fmt["json_schema"]["strict"] is True
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        (Blocked(), "blocked"),
+        (Truncated('{"InstructionAdherence": 4.'), "truncated"),
+        (Text('{"InstructionAdherence": 4.5, "ImageAesthetic": '), "unparsed"),
+        (Text("Sure! Adherence 4.5, aesthetics 3.5."), "unparsed"),
+        (Text('{"InstructionAdherence": 0, "ImageAesthetic": 9}'), "unparsed"),
+        (Raw(400, {"error": {"code": 400, "message": "bad request", "status": "INVALID_ARGUMENT"}}), "http_error"),
+    ],
+)
+def test_failures_are_typed_and_keep_raw(make: MakeProvider, server: Loopback, png: bytes, reply: object,
+                                         status: str) -> None:
+    server.script(reply)
+    answer = make().ask(judge_ask(png))
+    assert answer.status == status and answer.value is None and answer.reason
+    if isinstance(reply, (Text, Truncated)):
+        assert answer.raw == reply.text
+    assert len(server.requests) == 1  # deterministic failures are not retried
+
+
+def test_gemini_finish_reason_safety_is_blocked(server: Loopback, keys: str, png: bytes) -> None:
+    server.script(Blocked(via_finish=True))
+    answer = get_provider("gemini", base_url=server.url, use_cache=False).ask(judge_ask(png))
+    assert answer.status == "blocked" and "SAFETY" in answer.reason
+
+
+def test_openai_refusal(server: Loopback, keys: str, png: bytes) -> None:
+    server.script(Refusal("I can't judge that."))
+    answer = get_provider("openai", base_url=server.openai_url, use_cache=False).ask(judge_ask(png))
+    assert answer.status == "refused" and answer.raw == "I can't judge that." and answer.value is None
+
+
+def test_429_is_retried_honouring_retry_after(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    server.script(RateLimited(retry_after=7), SCORES)
+    provider = make()
+    waits: list[float] = []
+    provider.sleep = waits.append
+    answer = provider.ask(judge_ask(png))
+    assert answer.status == "ok" and len(server.requests) == 2
+    assert waits and waits[0] >= 7
+
+
+def test_persistent_500_gives_up_as_http_error(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    error = Raw(500, {"error": {"code": 500, "message": "boom", "status": "INTERNAL"}})
+    server.script(error, error, error)
+    provider = make(max_retries=2)
+    waits: list[float] = []
+    provider.sleep = waits.append
+    answer = provider.ask(judge_ask(png))
+    assert answer.status == "http_error" and "500" in answer.reason and "3 attempts" in answer.reason
+    assert len(server.requests) == 3
+    assert waits[1] > waits[0] * 0.9  # exponential: the second wait is about twice the first (jitter 50-100 %)
+
+
+def test_slow_reply_times_out(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    server.script(Text(SCORES, delay=2.0), Text(SCORES, delay=2.0))
+    answer = make(timeout=0.2, max_retries=1).ask(judge_ask(png))
+    assert answer.status == "timeout" and answer.value is None
+    assert len(server.requests) == 2
+
+
+def test_rerun_hits_the_cache(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    server.answer = lambda req: SCORES if "judge" in req.text() else "Yes"
+    asks = [judge_ask(png), Ask(prompt="is it nice?", images=[png], expect="yesno")]
+    first = make().ask_many(asks)
+    assert [a.status for a in first] == ["ok", "ok"] and not any(a.cached for a in first)
+    sent = len(server.requests)
+    second = make().ask_many(asks)
+    assert len(server.requests) == sent  # zero requests reached the server
+    assert all(a.cached for a in second)
+    assert [a.value for a in second] == [a.value for a in first]
+
+
+def test_deterministic_failures_are_cached_transient_ones_are_not(make: MakeProvider, server: Loopback,
+                                                                  png: bytes) -> None:
+    server.script(Text("not json"))
+    assert make().ask(judge_ask(png)).status == "unparsed"
+    again = make().ask(judge_ask(png))
+    assert again.status == "unparsed" and again.cached and again.raw == "not json"
+    error = Raw(503, {"error": {"code": 503, "message": "busy"}})
+    server.script(error, SCORES)
+    other = Ask(prompt="another", images=[png], expect="json", schema=EditScores)
+    assert make(max_retries=0).ask(other).status == "http_error"
+    assert make(max_retries=0).ask(other).status == "ok"  # the failure was not cached
+
+
+def test_ask_many_preserves_order_and_bounds_concurrency(make: MakeProvider, server: Loopback) -> None:
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def answer(req: Received) -> str:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return req.text().upper()
+
+    server.answer = answer
+    answers = make(concurrency=3, use_cache=False).ask_many([Ask(prompt=f"p{i}") for i in range(12)])
+    assert [a.value for a in answers] == [f"P{i}" for i in range(12)]
+    assert 1 < state["peak"] <= 3
+
+
+def test_reasoning_models_get_effort_and_no_temperature(server: Loopback, keys: str) -> None:
+    server.script("ok")
+    provider = get_provider("openai:o3", base_url=server.openai_url, use_cache=False)
+    assert provider.ask(Ask(prompt="design", reasoning_effort="high", temperature=0.7)).status == "ok"
+    body = server.requests[0].body
+    assert body["reasoning_effort"] == "high" and "temperature" not in body and "max_completion_tokens" in body

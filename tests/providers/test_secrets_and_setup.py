@@ -1,0 +1,107 @@
+"""Keys stay secret; missing keys and bad specs fail clearly; base-URL variables and offline mode work."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+from support.loopback import Loopback, RateLimited, Raw, Received
+
+from hilite_cli.providers import Ask, MissingKeyError, ProviderConfigError, get_provider
+from hilite_cli.providers.cache import MIGRATIONS, ResponseCache, default_cache_path
+
+
+@pytest.mark.parametrize("backend", ["gemini", "openai"])
+def test_key_appears_nowhere(backend: str, server: Loopback, keys: str, png: bytes, tmp_path: Path,
+                             caplog: pytest.LogCaptureFixture) -> None:
+    """Worst case: a server that echoes the credential back in its error and its answers."""
+
+    def echo(req: Received) -> str:
+        return f"yes, your credential is {req.headers.get('x-goog-api-key') or req.headers.get('authorization')}"
+
+    server.answer = echo
+    leak = Raw(401, {"error": {"code": 401, "message": f"invalid key {keys}", "status": "UNAUTHENTICATED"}})
+    server.script(RateLimited(retry_after=0), leak)
+    cache_path = tmp_path / "c.sqlite"
+    url = server.url if backend == "gemini" else server.openai_url
+    caplog.set_level(logging.DEBUG)
+    provider = get_provider(backend, base_url=url, cache_path=cache_path, backoff_base=0.001)
+    answers = [provider.ask(Ask(prompt="q1", images=[png], expect="yesno")),
+               provider.ask(Ask(prompt="q2", expect="yesno")),
+               provider.ask(Ask(prompt="q3"))]
+    provider.close()
+    assert [a.status for a in answers] == ["http_error", "ok", "ok"]
+    assert any(r.headers.get("x-goog-api-key") == keys or keys in r.headers.get("authorization", "")
+               for r in server.requests)  # the key was really sent...
+    for answer in answers:  # ...and never came back out
+        assert keys not in answer.model_dump_json()
+    assert keys not in caplog.text
+    assert keys.encode() not in cache_path.read_bytes()
+    with sqlite3.connect(cache_path) as db:
+        assert not any(keys in str(row) for row in db.execute("SELECT * FROM responses"))
+
+
+def test_missing_gemini_key_names_the_variable_and_the_flag() -> None:
+    with pytest.raises(MissingKeyError) as info:
+        get_provider("gemini")
+    message = str(info.value)
+    assert "GEMINI_API_KEY" in message and "GOOGLE_API_KEY" in message and "--provider offline" in message
+
+
+def test_missing_openai_key_for_a_remote_server() -> None:
+    with pytest.raises(MissingKeyError, match="OPENAI_API_KEY.*--base-url"):
+        get_provider("openai:gpt-4.1", base_url="https://api.example.com/v1")
+
+
+def test_local_openai_compatible_server_needs_no_key(server: Loopback) -> None:
+    server.script("Yes")
+    provider = get_provider("openai:Qwen/Qwen2.5-VL-72B-Instruct", base_url=server.openai_url, use_cache=False)
+    assert provider.ask(Ask(prompt="ok?", expect="yesno")).value is True
+    assert server.requests[0].body["model"] == "Qwen/Qwen2.5-VL-72B-Instruct"
+
+
+def test_google_api_key_and_base_url_variables_are_honoured(server: Loopback, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-key-xyz")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+    server.script("No")
+    answer = get_provider("gemini:gemini-2.0-flash", use_cache=False).ask(Ask(prompt="ok?", expect="yesno"))
+    assert answer.status == "ok" and answer.value is False
+    assert server.requests[0].headers["x-goog-api-key"] == "google-key-xyz"
+    assert server.requests[0].model == "gemini-2.0-flash"
+
+
+def test_openai_base_url_variable_is_honoured(server: Loopback, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_url)
+    server.script("text answer")
+    assert get_provider("openai", use_cache=False).ask(Ask(prompt="hi")).value == "text answer"
+    assert server.requests[0].body["model"] == "gpt-4.1"  # the configured default model
+
+
+def test_offline_never_judges(png: bytes) -> None:
+    provider = get_provider("offline")
+    answers = provider.ask_many([Ask(prompt="score", images=[png], expect="json"), Ask(prompt="ok?", expect="yesno")])
+    assert all(a.status == "unavailable" and a.value is None and "offline" in a.reason for a in answers)
+    assert provider.model is None and answers[0].provider == "offline"
+
+
+@pytest.mark.parametrize("spec", ["claude", "", "gemni:x"])
+def test_unknown_spec(spec: str) -> None:
+    with pytest.raises(ProviderConfigError, match="unknown provider"):
+        get_provider(spec)
+
+
+def test_cache_file_is_migrated_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    ResponseCache(path).close()
+    cache = ResponseCache(path)  # reopening applies nothing twice
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    with pytest.raises(ValueError, match="transient"):
+        cache.put("k", backend="gemini", model="m", status="http_error", value=None, raw=None, reason=None)
+    cache.close()
+
+
+def test_default_cache_path_follows_hilite_cache_dir(tmp_path: Path) -> None:
+    assert default_cache_path() == tmp_path / "cache" / "responses.sqlite"
