@@ -71,9 +71,17 @@ def _placed_pairs(
         yield (winner, loser, True, margin) if winner_first else (loser, winner, False, margin)
 
 
-def _schema() -> Any:
-    import pyarrow as pa
+def _pyarrow() -> tuple[Any, Any]:
+    """pyarrow and pyarrow.parquet, or an error that says how to install them."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("the diffusion-dpo export writes parquet: pip install 'hilite_cli[export]'") from None
+    return pa, pq
 
+
+def _schema(pa: Any) -> Any:
     fields = [
         pa.field("jpg_0", pa.binary()),
         pa.field("jpg_1", pa.binary()),
@@ -99,14 +107,12 @@ def write_diffusion_dpo(
     records: Iterable[Record], out_dir: str | os.PathLike[str], *, min_margin: float = 0.0
 ) -> ExportSummary:
     """Pair scored candidates per (source, instruction) and write both views of the pairs under `out_dir`."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    pa, pq = _pyarrow()
     root = prepare_out_dir(out_dir)
     summary = ExportSummary(format="diffusion-dpo", target=str(root))
     edits = list(checked_edits(records, summary, need_scores=True))
     stats: Counter[str] = Counter()
-    schema = _schema()
+    schema = _schema(pa)
     batch: list[dict[str, Any]] = []
     with AtomicFile(root / "metadata.jsonl") as meta, AtomicFile(root / PARQUET_PATH) as raw:
         with pq.ParquetWriter(raw, schema) as parquet:
