@@ -12,7 +12,7 @@ import sys
 import typer
 
 from hilite_cli import __version__
-from hilite_cli.cli import debias, mask, models
+from hilite_cli.cli import debias, export, mask, models
 
 app = typer.Typer(
     name="hilite",
@@ -40,6 +40,7 @@ def _root(
 app.command("mask", help=mask.HELP, short_help=mask.SHORT)(mask.command)
 app.command("models", help=models.HELP, short_help=models.SHORT)(models.command)
 app.command("debias", help=debias.HELP, short_help=debias.SHORT)(debias.command)
+app.command("export", help=export.HELP, short_help=export.SHORT)(export.command)
 
 
 def main() -> None:

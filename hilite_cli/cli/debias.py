@@ -18,6 +18,7 @@ Input: rating records {{item, rater, instruction, aesthetics}}. Output (stdout o
 item with de-biased Instruction and Aesthetics scores; rater biases and agreement (mean pairwise
 Spearman, Krippendorff's alpha) go to stderr, and to --json / --report.
 
+\b
   hilite debias ratings.jsonl -o items.jsonl --report debias.md
   hilite debias ratings.jsonl --predictions validator.jsonl --threshold 4.7 --plot sweep.png
 

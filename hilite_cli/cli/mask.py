@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 SHORT = "Draw masks (box, polygon, brush strokes, image difference, text) as single-channel PNGs."
 HELP = f"""{SHORT}
 
+\b
 One image:  hilite mask photo.jpg --box 0.25,0.25,0.75,0.75 -o mask.png
 A manifest: cat tasks.jsonl | hilite mask - --box 0.25,0.25,0.75,0.75 --out masks/ > out.jsonl
 (adds a `mask` field to each task record).

@@ -1,0 +1,93 @@
+"""`hilite export`: turn triplets or scored candidates into what training tools read."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hilite_cli.cli.options import Errors
+from hilite_cli.cli.runner import usage_error
+
+DATASET_FORMATS = ("ip2p", "nhr", "webdataset", "diffusion-dpo", "trl")
+FILE_FORMATS = ("kto", "dpo")
+SHORT = "Export triplets or scored candidates for training: ip2p, nhr, webdataset, diffusion-dpo, trl, kto, dpo."
+HELP = f"""{SHORT}
+
+\b
+  hilite export triplets.jsonl --format ip2p --to dataset/      # diffusers' train_instruct_pix2pix.py
+  hilite export triplets.jsonl --format nhr --to nhr-edit/       # NHR-Edit layout
+  hilite export triplets.jsonl --format webdataset --to shards/
+  hilite export scored.jsonl --format dpo --to dpo.jsonl --min-margin 0.3
+  hilite export scored.jsonl --format kto --to kto.jsonl --threshold 4.7
+  hilite export scored.jsonl --format diffusion-dpo --to pairs/
+
+Dataset formats ({", ".join(DATASET_FORMATS)}) write a folder; kto and dpo write one JSONL file.
+Both score axes and each record's provenance travel in every format.
+"""
+
+
+def export_records(records: list[dict[str, Any]], fmt: str, target: Path, *, min_margin: float = 0.0,
+                   t_aes: float | None = None, t_adh: float | None = None, max_per_shard: int = 1000) -> Any:
+    """Dispatch to the exporter for `fmt`; shared by `hilite export` and `hilite validate --export`."""
+    from hilite_cli.exports import FILE_EXPORTS, write_dataset
+
+    if fmt == "kto":
+        return FILE_EXPORTS["kto"](records, target, t_aes=t_aes, t_adh=t_adh)
+    if fmt == "dpo":
+        return FILE_EXPORTS["dpo"](records, target, min_margin=min_margin)
+    options: dict[str, Any] = {}
+    if fmt == "webdataset":
+        options["max_per_shard"] = max_per_shard
+    if fmt == "diffusion-dpo":
+        options["min_margin"] = min_margin
+    return write_dataset(records, target, fmt, **options)
+
+
+def report_export(summary: Any, errors_path: str) -> int:
+    """Print the export's one-line summary, write its error records; returns how many failed."""
+    from hilite_cli.manifest import ManifestWriter
+
+    if summary.errors:
+        with ManifestWriter(errors_path, dedupe=False) as err:
+            for rec in summary.errors:
+                err.write(rec)
+                print(f"hilite export: {rec['error']['message']}", file=sys.stderr)
+    skipped = ", ".join(f"{v} skipped ({k})" for k, v in summary.skipped.items())
+    print(f"export {summary.format}: {summary.written} written to {summary.target}"
+          f"{', ' + skipped if skipped else ''}, {len(summary.errors)} failed", file=sys.stderr)
+    return len(summary.errors)
+
+
+def command(
+    input: Annotated[str, typer.Argument(help="Triplets or scored candidates (JSONL), or - for stdin.")],
+    format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(DATASET_FORMATS + FILE_FORMATS)}.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder (dataset formats) or file (kto, dpo) to write.")],
+    min_margin: Annotated[float, typer.Option(help="dpo / diffusion-dpo: smallest geometric-mean gap that makes a pair.")] = 0.0,
+    threshold: Annotated[float | None, typer.Option(help="kto: good when both scores reach this [default: configs].")] = None,
+    max_per_shard: Annotated[int, typer.Option(help="webdataset: samples per tar shard.")] = 1000,
+    errors: Errors = None,
+) -> None:
+    from hilite_cli.manifest import ManifestError, read_manifest
+
+    if format not in DATASET_FORMATS + FILE_FORMATS:
+        raise usage_error(f"unknown --format {format!r}; choose one of: {', '.join(DATASET_FORMATS + FILE_FORMATS)}")
+    try:
+        lines = list(read_manifest(input))
+    except ManifestError as exc:
+        raise usage_error(str(exc)) from None
+    records = [ln.record for ln in lines if ln.record is not None]
+    try:
+        summary = export_records(records, format, to, min_margin=min_margin, t_aes=threshold, t_adh=threshold,
+                                 max_per_shard=max_per_shard)
+    except (ValueError, RuntimeError) as exc:
+        raise usage_error(str(exc)) from None
+    bad = [{"line": ln.number, "raw": ln.raw, "error": {"stage": "export", "kind": "malformed_line",
+                                                        "message": f"line {ln.number}: {ln.problem}"}}
+           for ln in lines if ln.record is None]
+    summary.errors[:0] = bad
+    failed = report_export(summary, errors or f"{to}.errors.jsonl")
+    if failed:
+        raise typer.Exit(1)

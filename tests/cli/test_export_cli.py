@@ -1,0 +1,40 @@
+"""`hilite export` through the CLI: each format lands where its reader finds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from support.cli import hilite
+from support.photos import save_photo
+
+
+def _triplets(tmp_path: Path) -> Path:
+    src = save_photo(tmp_path, "astronaut", 32)
+    edited = save_photo(tmp_path, "chelsea", 32)
+    rows = [{"id": f"t{i}", "source": src.name, "edited": edited.name, "instruction": f"edit {i}", "kind": "forward",
+             "parents": [f"c{i}"], "scores": {"instruction": 4.0 + i / 10, "aesthetics": 4.8, "geometric": None}}
+            for i in range(3)]
+    rows.append({"id": "bad", "source": "missing.png", "edited": edited.name, "instruction": "x", "kind": "forward"})
+    path = tmp_path / "triplets.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
+    return path
+
+
+def test_export_ip2p_loads_with_datasets(tmp_path: Path) -> None:
+    from datasets import load_dataset
+
+    res = hilite("export", str(_triplets(tmp_path)), "--format", "ip2p", "--to", str(tmp_path / "ds"))
+    assert res.returncode == 1 and b"3 written" in res.stderr and b"missing.png" in res.stderr
+    ds = load_dataset("imagefolder", data_dir=str(tmp_path / "ds"), split="train")
+    assert len(ds) == 3 and {"input_image", "edited_image", "edit_prompt"} <= set(ds.column_names)
+
+
+def test_export_kto_and_unknown_format(tmp_path: Path) -> None:
+    triplets = _triplets(tmp_path)
+    res = hilite("export", str(triplets), "--format", "kto", "--to", str(tmp_path / "kto.jsonl"), "--threshold", "4.1")
+    rows = [orjson.loads(x) for x in (tmp_path / "kto.jsonl").read_bytes().splitlines()]
+    assert [r["label"] for r in rows] == [False, True, True], res.stderr
+    res = hilite("export", str(triplets), "--format", "nope", "--to", str(tmp_path / "x"))
+    assert res.returncode == 2 and b"unknown --format" in res.stderr
