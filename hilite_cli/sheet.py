@@ -32,7 +32,8 @@ def _tile(img: Image.Image, label: str, font: ImageFont.ImageFont | ImageFont.Fr
     tile.paste(thumb, ((TILE - thumb.width) // 2, (TILE - thumb.height) // 2))
     draw = ImageDraw.Draw(tile)
     left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
-    draw.text(((TILE - (right - left)) // 2, TILE + (LABEL_HEIGHT - (bottom - top)) // 2 - top), label, fill=INK, font=font)
+    origin = ((TILE - (right - left)) // 2, TILE + (LABEL_HEIGHT - (bottom - top)) // 2 - top)
+    draw.text(origin, label, fill=INK, font=font)
     return tile
 
 

@@ -195,7 +195,7 @@ def parse_instruction(instruction: str, *, has_mask: bool) -> list[Operation]:
             raise refuse(f"it asks for both {' and '.join(sorted(pair))}")
     if "remove" in names and not has_mask:
         raise RecordError(
-            "missing_mask", f"classic editor: {instruction!r} needs a non-empty `mask` to know what to remove"
+            "missing_input", f"classic editor: {instruction!r} needs a non-empty `mask` to know what to remove"
         )
     if "remove" in names and len(ops) > 1:
         raise refuse("removal cannot be combined with other operations (the mask would mean two things)")
@@ -257,7 +257,7 @@ class ClassicEditor:
         the whole image and removal is refused.
         """
         if not prompt:
-            raise RecordError("missing_prompt", "classic editor needs an instruction (`prompt`)")
+            raise RecordError("missing_input", "classic editor needs an instruction (`prompt`)")
         rgb = np.asarray(image.convert("RGB"))
         if mask is not None and (mask.shape != rgb.shape[:2] or not mask.any()):
             raise RecordError(

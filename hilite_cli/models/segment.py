@@ -70,7 +70,8 @@ def text_logits(
         logits = net(**inputs).logits
     logits = logits.reshape(1, 1, *logits.shape[-2:]).float()
     # 1. back to the image's own size; 2. logits -> probabilities
-    upsampled = torch.nn.functional.interpolate(logits, size=(rgb.height, rgb.width), mode="bilinear", align_corners=False)
+    size = (rgb.height, rgb.width)
+    upsampled = torch.nn.functional.interpolate(logits, size=size, mode="bilinear", align_corners=False)
     return torch.sigmoid(upsampled)[0, 0].cpu().numpy().astype(np.float32)
 
 

@@ -124,7 +124,9 @@ class EditStage(Stage):
             try:
                 loaded = self.loader(name, weights=self.weights, device=self.device, dtype=self.dtype)
                 if not isinstance(loaded, Editor):
-                    raise RecordError("wrong_model_kind", f"model {name!r} does not edit images (it is a {loaded.spec.kind} model)")
+                    raise RecordError(
+                        "wrong_model_kind", f"model {name!r} does not edit images (it is a {loaded.spec.kind} model)"
+                    )
                 self._editors[name] = loaded
             except RecordError as exc:
                 self._editors[name] = exc
@@ -169,13 +171,13 @@ class EditStage(Stage):
         if style == "target":
             if not entry.prompt:
                 raise RecordError(
-                    "missing_prompt",
+                    "missing_input",
                     f"model {entry.name!r} takes a description of the result; route the task first (hilite route)",
                 )
             return _Prompts(entry.prompt, None, None)
         if not (entry.source_prompt and entry.target_prompt):
             raise RecordError(
-                "missing_prompt",
+                "missing_input",
                 f"model {entry.name!r} needs `source_prompt` and `target_prompt`; route the task first (hilite route)",
             )
         return _Prompts(entry.target_prompt, entry.source_prompt, entry.target_prompt)
@@ -205,7 +207,9 @@ class EditStage(Stage):
             reference=inputs.reference,
         )
         if len(images) != len(self.seeds):
-            raise RecordError("model_output", f"model {entry.name!r} returned {len(images)} images for {len(self.seeds)} seeds")
+            raise RecordError(
+                "model_output", f"model {entry.name!r} returned {len(images)} images for {len(self.seeds)} seeds"
+            )
         note = getattr(editor, "seed_note", None)
         recorded = {**params, "note": note} if note else params
         conditioning = {

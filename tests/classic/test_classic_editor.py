@@ -114,7 +114,7 @@ def test_every_seed_gives_the_same_image_and_says_so(editor: ClassicEditor, astr
         ("make it brighter and darker", "unsupported_instruction"),
         ("do not blur the photo", "unsupported_instruction"),
         ("make it black and white and add snow", "unsupported_instruction"),
-        ("remove the cat", "missing_mask"),
+        ("remove the cat", "missing_input"),
     ],
 )
 def test_refuses_what_it_cannot_do(editor: ClassicEditor, astronaut: Image.Image, prompt: str, kind: str) -> None:

@@ -35,7 +35,9 @@ class NoiseEditor:
         )
         self.calls: list[dict[str, Any]] = []
 
-    def edit(self, image: Image.Image, *, prompt: str | None, seeds: list[int], params: dict[str, Any], **extra: Any) -> list[Image.Image]:
+    def edit(
+        self, image: Image.Image, *, prompt: str | None, seeds: list[int], params: dict[str, Any], **extra: Any
+    ) -> list[Image.Image]:
         self.calls.append({"prompt": prompt, "seeds": list(seeds), "params": dict(params), **extra})
         src = np.asarray(image).astype(np.float64)
         out = []
@@ -74,7 +76,10 @@ def photos(tmp_path: Path) -> dict[str, str]:
 
     src = tmp_path / "src"
     src.mkdir()
-    return {"astronaut": _save(data.astronaut(), src / "astronaut.png"), "chelsea": _save(data.chelsea(), src / "chelsea.png")}
+    return {
+        "astronaut": _save(data.astronaut(), src / "astronaut.png"),
+        "chelsea": _save(data.chelsea(), src / "chelsea.png"),
+    }
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from hilite_cli.manifest import ManifestWriter, read_manifest
 from hilite_cli.stages.edit import EditStage
 
 
-def test_manifest_run_splits_candidates_and_errors(tmp_path: Path, photos, noise_editor, loader_cls, make_route) -> None:
+def test_manifest_run_splits_candidates_and_errors(
+    tmp_path: Path, photos, noise_editor, loader_cls, make_route
+) -> None:
     work = tmp_path / "work"
     work.mkdir()
     rel = {name: os.path.relpath(path, work) for name, path in photos.items()}

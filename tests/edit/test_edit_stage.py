@@ -111,10 +111,8 @@ def test_slots_shuffle_reproducibly_and_no_shuffle_keeps_order(
         return [[(c["model"], c["seed"], c["slot"]) for c in cands if c["parent"] == r["id"]] for r in records]
 
     plain = slots(False)
-    assert all(
-        sorted(group, key=lambda x: x[2]) == [("classic", 0, "A"), ("classic", 1, "B"), ("noise", 0, "C"), ("noise", 1, "D")]
-        for group in plain
-    )
+    in_order = [("classic", 0, "A"), ("classic", 1, "B"), ("noise", 0, "C"), ("noise", 1, "D")]
+    assert all(sorted(group, key=lambda x: x[2]) == in_order for group in plain)
     shuffled = slots(True)
     assert shuffled == slots(True)
     assert all(sorted(s for *_, s in group) == ["A", "B", "C", "D"] for group in shuffled)
@@ -135,9 +133,12 @@ def test_unsupported_instruction_fails_only_that_model(
 
 
 def test_load_failure_is_remembered(tmp_path: Path, photos, noise_editor, loader_cls, make_route) -> None:
-    loader = loader_cls(noise_editor(), broken={"instruct-pix2pix": ModelLoadError("no weights for timbrooks/instruct-pix2pix", "weights_missing")})
+    missing = ModelLoadError("no weights for timbrooks/instruct-pix2pix", "weights_missing")
+    loader = loader_cls(noise_editor(), broken={"instruct-pix2pix": missing})
     stage = EditStage(out_dir=tmp_path, loader=loader)
-    records = [make_route(f"r{i}", photos["chelsea"], "blur it", ("instruct-pix2pix", 1), ("noise", 2)) for i in range(2)]
+    records = [
+        make_route(f"r{i}", photos["chelsea"], "blur it", ("instruct-pix2pix", 1), ("noise", 2)) for i in range(2)
+    ]
     out = run(stage, records)
     assert [e["error"]["kind"] for e in failed(out)] == ["weights_missing", "weights_missing"]
     assert len(ok(out)) == 2
@@ -169,8 +170,10 @@ def test_missing_inputs_and_prompts_are_errors(tmp_path: Path, photos, noise_edi
     target = noise_editor("describe", prompt_style="target")
     stage = EditStage(out_dir=tmp_path, loader=loader_cls(needs_mask, target))
     out = run(stage, [make_route("r1", photos["chelsea"], "blur it", ("inpaint", 1), ("describe", 2), ("classic", 3))])
-    kinds = {e["model"]: e["error"]["kind"] for e in failed(out)}
-    assert kinds == {"inpaint": "missing_input", "describe": "missing_prompt"}
+    errors = {e["model"]: e["error"] for e in failed(out)}
+    assert {m: e["kind"] for m, e in errors.items()} == {"inpaint": "missing_input", "describe": "missing_input"}
+    assert "`mask`" in errors["inpaint"]["message"]
+    assert "description of the result" in errors["describe"]["message"]
     assert [c["model"] for c in ok(out)] == ["classic"]
     assert not needs_mask.calls and not target.calls
 
@@ -184,7 +187,8 @@ def test_a_text_to_image_model_is_refused(tmp_path: Path, photos, noise_editor, 
 
     loader = loader_cls()
     loader.editors["flux-schnell"] = TextToImageOnly()
-    out = run(EditStage(out_dir=tmp_path, loader=loader), [make_route("r1", photos["chelsea"], "blur it", ("flux-schnell", 1))])
+    record = make_route("r1", photos["chelsea"], "blur it", ("flux-schnell", 1))
+    out = run(EditStage(out_dir=tmp_path, loader=loader), [record])
     assert [e["error"]["kind"] for e in out] == ["wrong_model_kind"]
 
 

@@ -21,7 +21,8 @@ def tile_centre(index: int) -> tuple[int, int]:
 
 def test_grid_holds_source_then_candidates_in_slot_order(tmp_path: Path) -> None:
     colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200), (200, 200, 0), (0, 200, 200)]
-    path = contact_sheet(solid(colours[0]), [(s, solid(c)) for s, c in zip("ABCD", colours[1:])], tmp_path / "sheet.png")
+    candidates = [(slot, solid(c)) for slot, c in zip("ABCD", colours[1:])]
+    path = contact_sheet(solid(colours[0]), candidates, tmp_path / "sheet.png")
     sheet = Image.open(path)
     assert sheet.format == "PNG"
     assert sheet.size == (MAX_COLUMNS * TILE + (MAX_COLUMNS + 1) * GAP, 2 * (TILE + LABEL_HEIGHT) + 3 * GAP)
@@ -32,7 +33,9 @@ def test_grid_holds_source_then_candidates_in_slot_order(tmp_path: Path) -> None
 def test_labels_are_drawn_and_differ_by_slot(tmp_path: Path) -> None:
     def label_band(slot: str) -> np.ndarray:
         path = contact_sheet(solid((9, 9, 9)), [(slot, solid((9, 9, 9)))], tmp_path / f"{slot}.png")
-        band = np.asarray(Image.open(path))[GAP + TILE : GAP + TILE + LABEL_HEIGHT, GAP + TILE + GAP : GAP + 2 * TILE + GAP]
+        rows = slice(GAP + TILE, GAP + TILE + LABEL_HEIGHT)
+        cols = slice(GAP + TILE + GAP, GAP + 2 * TILE + GAP)
+        band = np.asarray(Image.open(path))[rows, cols]
         assert (band < 128).any()  # some ink
         return band
 
