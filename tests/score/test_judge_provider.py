@@ -1,0 +1,69 @@
+"""Judge scores through the real provider layer (google-genai and openai SDKs) against the loopback server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.loopback import Blocked, Loopback, Received, Refusal
+
+from hilite_cli.providers import get_provider
+from hilite_cli.stages.score_dataset import DatasetInput, score_datasets
+from hilite_cli.stages.score_judge import provider_judge
+
+
+def answer(request: Received):
+    """Score by instruction; block or refuse some, answer garbage for one."""
+    text = request.text()
+    if "invert block 1 '" in text:
+        return Blocked() if request.kind == "gemini" else Refusal()
+    if "invert block 2 '" in text:
+        return "the edit looks fine to me"
+    return '{"InstructionAdherence": 4.5, "ImageAesthetic": 4.0}'
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-secret")
+    with Loopback(answer=answer) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize(("spec", "not_ok"), [("gemini:gemini-2.5-flash", "blocked"), ("openai:gpt-4.1", "refused")])
+def test_judge_scores_through_a_provider(server: Loopback, make_dataset, spec: str, not_ok: str) -> None:
+    manifest = make_dataset("j", 4)
+    url = server.url if spec.startswith("gemini") else server.openai_url
+    provider = get_provider(spec, base_url=url, max_retries=0)
+    try:
+        run = score_datasets(
+            [DatasetInput("j", str(manifest))], metrics=["judge"], judge=provider_judge(provider), judge_spec=spec
+        )
+    finally:
+        provider.close()
+    by_id = {r["id"]: r["eval"] for r in run.scored}
+    assert by_id["j-0"]["scores"] == {"instruction": 4.5, "aesthetics": 4.0, "geometric": pytest.approx(18**0.5), "source": "judge"}
+    assert by_id["j-1"]["judge"]["status"] == not_ok and by_id["j-1"]["scores"]["instruction"] is None
+    assert by_id["j-2"]["judge"]["status"] == "unparsed"
+    assert by_id["j-2"]["judge"]["raw"] == "the edit looks fine to me"
+    entry = run.results["datasets"]["j"]
+    assert entry["n_scored"] == 2 and entry["metrics"]["geometric"]["missing"] == 2
+    assert entry["judge_status"] == {"ok": 2, not_ok: 1, "unparsed": 1}
+    # A.2 went out with the original then the edited image, exactly the bytes on disk
+    request = next(r for r in server.requests if "invert block 0 '" in r.text())
+    folder = Path(manifest).parent
+    assert request.images() == [(folder / "src0.png").read_bytes(), (folder / "edit0.png").read_bytes()]
+    assert "Instruction Adherence Score" in request.text()
+
+
+def test_rescoring_an_unchanged_dataset_hits_the_cache(server: Loopback, make_dataset) -> None:
+    manifest = make_dataset("k", 3)
+    inputs = [DatasetInput("k", str(manifest))]
+    for expected_requests in (3, 3):
+        provider = get_provider("gemini:gemini-2.5-flash", base_url=server.url, max_retries=0)
+        try:
+            run = score_datasets(inputs, metrics=["judge"], judge=provider_judge(provider))
+        finally:
+            provider.close()
+        assert len(server.requests) == expected_requests
+    assert all(r["eval"]["judge"]["cached"] for r in run.scored)  # ok, blocked and unparsed answers are all cached
