@@ -122,7 +122,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _grayscale,
     ),
     _op("sepia", r"sepia(?:[\s-]toned?)?|vintage", _sepia),
-    _op("warmer", r"warm(?:er|ed)?|golden", _gains(WARM_GAINS)),
+    _op("warmer", r"warm(?:er|ed|th)?|golden", _gains(WARM_GAINS)),
     _op("cooler", r"cool(?:er|ed)?|cold(?:er)?|bluer|bluish", _gains(COOL_GAINS)),
     _op(
         "brighter",

@@ -150,6 +150,7 @@ def test_remove_cannot_share_an_instruction(square_mask: np.ndarray) -> None:
         ("lower the brightness", ["darker"]),
         ("increase the brightness", ["brighter"]),
         ("make it warmer and blur it", ["warmer", "blur"]),
+        ("add some warmth", ["warmer"]),
         ("turn the photo into a comic book drawing", ["cartoon"]),
         ("make it a line drawing", ["pencil_sketch"]),
     ],
