@@ -154,7 +154,7 @@ FILLER = frozenset(
     """
     a an the it its it's this that these those image photo photograph picture pic scene shot whole entire
     overall everything all make makes making turn convert apply give add look looks like more much bit
-    little slightly somewhat very really quite lot please and then also to into in of with as so too be
+    little slightly somewhat some very really quite lot please and then also to into in of with as so too be
     is should up effect filter style styled tone tones toned toning version mode colors colours color colour
     render rendered transform change drawing
     """.split()
