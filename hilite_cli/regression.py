@@ -7,14 +7,38 @@ says what regressed without opening the report. The CLI exits `EXIT_REGRESSION` 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import orjson
+
+from hilite_cli.config import load_config
 from hilite_cli.score_results import METRIC_KEYS, SCHEMA
 
 EXIT_REGRESSION = 3
 # Descriptive metrics where neither direction is "better" are never gated by max_drop.
 HIGHER_IS_BETTER: tuple[str, ...] = tuple(k for k in METRIC_KEYS if k != "changed_fraction")
 _EPS = 1e-12  # a drop of exactly max_drop, up to float noise, is still allowed
+
+
+def default_max_drop() -> float:
+    """`--max-drop` when not given: configs/metrics.toml [regression] max_drop."""
+    return float(load_config("metrics")["regression"]["max_drop"])
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """Load a `--json` results file (e.g. the `--baseline`), refusing anything of another schema."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"results file not found: {path}")
+    try:
+        results = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(results, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    _check_schema(results, str(path))
+    return results
 
 
 def parse_thresholds(specs: Sequence[str], option: str = "--fail-under") -> dict[str, float]:

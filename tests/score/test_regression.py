@@ -74,3 +74,17 @@ def test_parse_thresholds() -> None:
 def test_not_a_results_file(baseline: dict) -> None:
     with pytest.raises(ValueError, match="not a score-dataset results file"):
         check_regression(baseline, {"datasets": {}}, max_drop=0.05)
+
+
+def test_read_results_round_trip(baseline: dict, tmp_path: Path) -> None:
+    from hilite_cli.regression import default_max_drop, read_results
+
+    path = tmp_path / "baseline.json"
+    path.write_bytes(orjson.dumps(baseline))
+    assert read_results(path) == baseline
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_results(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="not found"):
+        read_results(tmp_path / "missing.json")
+    assert default_max_drop() == 0.05
