@@ -1,0 +1,94 @@
+"""In-process transformers VLM (Qwen2.5-VL in NHR's plausibility gate), loaded once, greedy decoding.
+
+transformers' Qwen-VL *processor* classes need torchvision (for video), which this project does not
+install. So inputs are built here: the image processor's PIL backend makes the pixel patches, and
+the chat prompt is written with the right number of image-pad tokens (`qwen_vl_inputs`, the seam a
+different model family would replace).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Any
+
+from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.cache import ResponseCache
+from hilite_cli.providers.errors import ProviderConfigError
+
+SYSTEM = "You are a helpful assistant."
+
+
+def qwen_vl_inputs(tokenizer: Any, image_processor: Any, prompt: str, images: list[bytes]) -> dict[str, Any]:
+    """Qwen2/2.5-VL chat-format model inputs: one `<|vision_start|><|image_pad|>×n<|vision_end|>` per image."""
+    from PIL import Image
+
+    pictures = [Image.open(io.BytesIO(data)).convert("RGB") for data in images]
+    vision: dict[str, Any] = {}
+    pads = ""
+    if pictures:
+        vision = dict(image_processor(images=pictures, return_tensors="pt"))
+        merge = image_processor.merge_size**2
+        for grid in vision["image_grid_thw"]:
+            pads += "<|vision_start|>" + "<|image_pad|>" * int(grid.prod() // merge) + "<|vision_end|>"
+    text = (
+        f"<|im_start|>system\n{SYSTEM}<|im_end|>\n"
+        f"<|im_start|>user\n{pads}{prompt}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    tokens = dict(tokenizer(text, return_tensors="pt", add_special_tokens=False))
+    return {**tokens, **vision}
+
+
+class LocalProvider(Provider):
+    name = "local"
+
+    def __init__(self, model: str, settings: Settings, cache: ResponseCache | None, *, device: str | None,
+                 dtype: str) -> None:
+        super().__init__(model, settings, cache)
+        self.device = device
+        self.dtype = dtype
+        self._loaded: tuple[Any, Any, Any] | None = None
+        self._lock = threading.Lock()  # one model instance: generate one request at a time
+
+    def _load(self) -> tuple[Any, Any, Any]:
+        """(model, tokenizer, image processor), loaded on first use so fully cached runs load nothing."""
+        if self._loaded is None:
+            import torch
+            from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
+
+            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.model)
+                image_processor = AutoImageProcessor.from_pretrained(self.model, backend="pil")
+                vlm = AutoModelForImageTextToText.from_pretrained(self.model, dtype=self.dtype)
+            except (OSError, ValueError) as exc:
+                raise ProviderConfigError(
+                    f"cannot load local VLM `{self.model}`: {exc}. Download it first (huggingface-cli download "
+                    f"{self.model}) or pass --provider local:/path/to/model"
+                ) from None
+            self._loaded = (vlm.to(device).eval(), tokenizer, image_processor)
+        return self._loaded
+
+    def _attempt(self, ask: Ask) -> Answer:
+        import torch
+
+        with self._lock:
+            vlm, tokenizer, image_processor = self._load()
+            inputs = qwen_vl_inputs(tokenizer, image_processor, ask.prompt, ask.images)
+            inputs = {k: v.to(vlm.device) for k, v in inputs.items()}
+            limit = ask.max_output_tokens or self.settings.max_output_tokens
+            with torch.inference_mode():
+                output = vlm.generate(**inputs, do_sample=False, max_new_tokens=limit,
+                                      pad_token_id=tokenizer.pad_token_id)
+        new = output[0, inputs["input_ids"].shape[1]:]
+        text = tokenizer.decode(new, skip_special_tokens=True)
+        eos = vlm.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
+        if len(new) >= limit and int(new[-1]) not in eos_ids:
+            return self.answer("truncated", raw=text, reason=f"generation hit max_new_tokens={limit}")
+        return self.from_text(ask, text)
+
+    def close(self) -> None:
+        self._loaded = None
+        super().close()
