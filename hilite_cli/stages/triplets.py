@@ -1,0 +1,50 @@
+"""Triplet records ⟨source, instruction, edited⟩ and how a validated candidate becomes one.
+
+A triplet's id is defined by its content, whatever its kind: the source image's hash, the
+instruction, and the edited image's hash. Triplets carry both hashes (`sha256: {source, edited}`),
+so later stages group by image content without re-reading files and a dataset can be audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hilite_cli.records import Record, stable_id
+
+# Candidate fields that a triplet renames (image -> source, output -> edited, id -> parents) or drops.
+_CANDIDATE_ONLY: frozenset[str] = frozenset({"id", "parent", "image", "output", "passed"})
+
+
+def triplet_id(source_sha: str, instruction: str, edited_sha: str) -> str:
+    return stable_id(source_sha, instruction, edited_sha)
+
+
+def is_triplet(record: Record) -> bool:
+    return "kind" in record and "source" in record and "edited" in record
+
+
+def is_scored_candidate(record: Record) -> bool:
+    """What `validate --keep all` emits: a candidate with scores, judge and a `passed` verdict."""
+    return "output" in record and "image" in record and "passed" in record and not is_triplet(record)
+
+
+def forward_triplet(scored: Record, source_sha: str, edited_sha: str) -> Record:
+    """The forward triplet ⟨I_0, p_e, I_e⟩ of a candidate that passed validation.
+
+    Unknown fields (t2i_prompt, model, seed, params, user metadata) travel along; the candidate's
+    id becomes `parents[0]` and its task id (`parent`) becomes `task`.
+    """
+    carried = {k: v for k, v in scored.items() if k not in _CANDIDATE_ONLY}
+    triplet: dict[str, Any] = {
+        **carried,
+        "id": triplet_id(source_sha, scored["instruction"], edited_sha),
+        "source": scored["image"],
+        "instruction": scored["instruction"],
+        "edited": scored["output"],
+        "kind": "forward",
+        "parents": [scored["id"]],
+        "sha256": {"source": source_sha, "edited": edited_sha},
+    }
+    if scored.get("parent") is not None:
+        triplet["task"] = scored["parent"]
+    return triplet

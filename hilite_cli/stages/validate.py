@@ -1,0 +1,236 @@
+"""`validate`: NHR's hard filter and best-of selection (Algorithm 3, lines 5–11; sections 3.2–3.3).
+
+Each candidate is scored with prompt A.2 by the judge at temperature 0: scores = {instruction,
+aesthetics, geometric = sqrt(aes * adh)}. It passes when both scores reach their thresholds and
+every requested check (`lowlevel`, `unwanted` = A.3, `aesthetic` = A.4) passes. As in NHR's
+pre-filter (Algorithm 2, lines 14–17), the semantic checks are asked only of candidates whose
+scores already pass; the pixel-level check runs on every candidate.
+
+What goes out, by mode:
+- `select="best"`: one forward TRIPLET per (source image, instruction) group: the passing
+  candidate with the highest geometric mean (ties: the smaller candidate id). Groups where
+  nothing passes produce nothing and are counted. Needs the whole stream: emitted in `finish()`.
+- `keep="passed"`: a forward TRIPLET for every passing candidate, as it is scored.
+- `keep="all"` (default): every candidate as a SCORED record (`scores, checks, judge, thresholds,
+  passed`), for KTO/DPO exports and calibration. `invert` and `bootstrap` accept these too and
+  take only the passed ones.
+
+A judge answer that failed (refused, blocked, truncated, unparsed, http_error, timeout) never
+passes: the candidate goes to the errors manifest as `judge_<status>`, still carrying its null
+scores and the judge's raw text and reason, in every mode. The `offline` judge is not a failure:
+it asks nothing, so semantic scores are null with status `unavailable` and nothing passes; only
+the pixel-level check runs (`checks` defaults to `lowlevel` for it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from hilite_cli.records import Candidate, Record, RecordError, validate_as, with_error
+from hilite_cli.stages.base import Stage
+from hilite_cli.stages.judging import (
+    ImageFiles,
+    aesthetic_ask,
+    failed_status,
+    forward_thresholds,
+    judge_block,
+    open_provider,
+    scores_from,
+    scoring_ask,
+    unwanted_ask,
+    yesno_check,
+)
+from hilite_cli.stages.triplets import forward_triplet
+
+CHECKS: tuple[str, ...] = ("lowlevel", "unwanted", "aesthetic")
+SEMANTIC_CHECKS: dict[str, str] = {"unwanted": "a3_unwanted", "aesthetic": "a4_aesthetics"}
+Select = Literal["none", "best"]
+Keep = Literal["all", "passed"]
+
+
+def parse_checks(checks: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """`"lowlevel,unwanted"` or a list -> a validated tuple; None stays None (the judge's default)."""
+    if checks is None:
+        return None
+    names = [c.strip() for c in (checks.split(",") if isinstance(checks, str) else checks) if c.strip()]
+    unknown = sorted(set(names) - set(CHECKS))
+    if unknown:
+        raise ValueError(f"`checks` must be a subset of {', '.join(CHECKS)}, got {', '.join(unknown)}")
+    return tuple(dict.fromkeys(names))
+
+
+class ValidateStage(Stage):
+    name: ClassVar[str] = "validate"
+
+    def __init__(
+        self,
+        judge: str | Any = "gemini",
+        *,
+        threshold: float | None = None,
+        t_aes: float | None = None,
+        t_adh: float | None = None,
+        checks: str | list[str] | tuple[str, ...] | None = None,
+        select: Select = "none",
+        keep: Keep = "all",
+        batch_size: int = 16,
+        provider_options: dict[str, Any] | None = None,
+    ) -> None:
+        if select not in ("none", "best"):
+            raise ValueError(f"`select` must be none or best, got {select!r}")
+        if keep not in ("all", "passed"):
+            raise ValueError(f"`keep` must be all or passed, got {keep!r}")
+        if batch_size < 1:
+            raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
+        self.judge_spec = judge
+        self.thresholds = forward_thresholds(threshold, t_aes, t_adh)
+        self.checks = parse_checks(checks)
+        self.select = select
+        self.keep = keep
+        self.batch_size = batch_size
+        self.provider_options = provider_options
+        self.stats: Counter[str] = Counter()
+        self._provider: Any = None
+        self._owned = False
+        self._images = ImageFiles()
+        # select=best: group key -> best passing triplet so far; groups in first-seen order.
+        self._groups: dict[tuple[str, str], Record | None] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def setup(self) -> None:
+        self._provider, self._owned = open_provider(self.judge_spec, self.provider_options)
+        if self.checks is None:
+            self.checks = ("lowlevel",) if self._provider.name == "offline" else ()
+
+    def teardown(self) -> None:
+        if self._owned and self._provider is not None:
+            self._provider.close()
+        self._provider = None
+
+    # -- per batch -----------------------------------------------------------------------------
+    def __call__(self, batch: list[Record]) -> list[Record]:
+        out: list[Record] = []
+        ready: list[tuple[Record, bytes, bytes]] = []
+        for record in batch:
+            try:
+                validate_as(Candidate, record)
+                ready.append((record, self._images.data(record["image"]), self._images.data(record["output"])))
+            except RecordError as exc:
+                out.append(with_error(record, self.name, exc.kind, exc.message))
+            except Exception as exc:  # noqa: BLE001 - an unreadable image fails its record only
+                out.append(with_error(record, self.name, getattr(exc, "kind", type(exc).__name__), str(exc)))
+        if not ready:
+            return out
+        self.stats["candidates"] += len(ready)
+
+        # 1. the hard filter's scores (A.2), all in flight together
+        answers = self._provider.ask_many([scoring_ask(src, edi, rec["instruction"]) for rec, src, edi in ready])
+        scored = [self._scored(rec, answer) for (rec, _, _), answer in zip(ready, answers, strict=True)]
+        # 2. pixel-level check on every candidate
+        if "lowlevel" in self.checks:
+            for record in scored:
+                record["checks"]["lowlevel"] = self._lowlevel(record)
+        # 3. semantic checks, asked only of candidates whose scores pass
+        self._semantic_checks(scored, ready)
+        # 4. verdicts and output per mode
+        for record in scored:
+            out.extend(self._emit(record))
+        return out
+
+    def finish(self) -> list[Record]:
+        if self.select != "best":
+            return []
+        chosen = [best for best in self._groups.values() if best is not None]
+        self.stats["groups"] = len(self._groups)
+        self.stats["groups_without_pass"] = len(self._groups) - len(chosen)
+        self.stats["selected"] = len(chosen)
+        return chosen
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _scored(self, record: Record, answer: Any) -> Record:
+        return {
+            **record,
+            "scores": scores_from(answer),
+            "checks": {},
+            "judge": judge_block(answer, "a2_evaluation"),
+            "thresholds": self.thresholds.to_dict(),
+        }
+
+    def _lowlevel(self, record: Record) -> Record:
+        from hilite_cli.images import load_image
+        from hilite_cli.metrics.lowlevel import lowlevel_check
+
+        source = np.asarray(load_image(record["image"]))
+        edited = np.asarray(load_image(record["output"]))
+        if source.shape != edited.shape:
+            return {"passed": False, "reason": "size_mismatch",
+                    "message": f"source {source.shape[1]}x{source.shape[0]} vs edited {edited.shape[1]}x{edited.shape[0]}"}
+        return lowlevel_check(source, edited).to_dict()
+
+    def _semantic_checks(self, scored: list[Record], ready: list[tuple[Record, bytes, bytes]]) -> None:
+        wanted = [c for c in self.checks if c in SEMANTIC_CHECKS]
+        if not wanted:
+            return
+        asks, targets = [], []
+        for record, (_, src, edi) in zip(scored, ready, strict=True):
+            for check in wanted:
+                if not self.thresholds.passes(record["scores"]):
+                    record["checks"][check] = {"passed": None, "status": "skipped",
+                                               "reason": "not asked: scores below thresholds or missing"}
+                    continue
+                asks.append(unwanted_ask(src, edi, record["instruction"]) if check == "unwanted" else aesthetic_ask(edi))
+                targets.append((record, check))
+        for (record, check), answer in zip(targets, self._provider.ask_many(asks), strict=True):
+            record["checks"][check] = yesno_check(answer, SEMANTIC_CHECKS[check])
+
+    def _failure(self, record: Record) -> tuple[str, str] | None:
+        """(kind, message) when a model answer failed: that is an error, never a low score."""
+        questions = [("A.2 judge", record["judge"])]
+        questions += [(f"{name} check", record["checks"][name]) for name in SEMANTIC_CHECKS if name in record["checks"]]
+        for what, block in questions:
+            if status := failed_status(block["status"]):
+                return f"judge_{status}", f"candidate {record['id']}: {what} answer {status}: {block['reason']}"
+        return None
+
+    def _emit(self, record: Record) -> list[Record]:
+        failure = self._failure(record)
+        passed = failure is None and self.thresholds.passes(record["scores"]) and all(
+            record["checks"][c].get("passed") is True for c in self.checks
+        )
+        record["passed"] = passed
+        if self.select == "best":
+            self._groups.setdefault(self._group_key(record), None)
+        if failure is not None:
+            self.stats["judge_failures"] += 1
+            return [with_error(record, self.name, *failure)]
+        self.stats["passed" if passed else "not_passed"] += 1
+        if self.select == "best":
+            if passed:
+                self._offer(record)
+            return []
+        if self.keep == "passed":
+            return [self._triplet(record)] if passed else []
+        return [record]
+
+    def _group_key(self, record: Record) -> tuple[str, str]:
+        return self._images.sha(record["image"]), record["instruction"]
+
+    def _triplet(self, record: Record) -> Record:
+        return forward_triplet(record, self._images.sha(record["image"]), self._images.sha(record["output"]))
+
+    def _offer(self, record: Record) -> None:
+        """Keep the argmax-geometric passing candidate of its group (ties: smaller candidate id)."""
+        key = self._group_key(record)
+        best = self._groups.get(key)
+        triplet = self._triplet(record)
+        if best is None or _better(triplet, best):
+            self._groups[key] = triplet
+
+
+
+def _better(a: Record, b: Record) -> bool:
+    """Higher geometric mean wins; among equals the smaller candidate id, whatever the input order."""
+    ga, gb = a["scores"]["geometric"], b["scores"]["geometric"]
+    return ga > gb or (ga == gb and a["parents"][0] < b["parents"][0])
