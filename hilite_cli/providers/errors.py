@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 
-class ProviderConfigError(Exception):
+class ProviderConfigError(ValueError):
     """The provider cannot be built as asked (unknown backend, missing key, missing package): a usage error."""
 
 
