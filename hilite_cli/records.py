@@ -24,6 +24,7 @@ PATH_FIELDS: tuple[str, ...] = (
     "output",
     "source",
     "edited",
+    "sheet",
 )
 
 JudgeStatus = Literal["ok", "refused", "blocked", "truncated", "unparsed", "http_error", "timeout", "unavailable"]

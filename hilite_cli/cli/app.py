@@ -12,7 +12,7 @@ import sys
 import typer
 
 from hilite_cli import __version__
-from hilite_cli.cli import debias, export, mask, models
+from hilite_cli.cli import debias, edit, export, mask, models, route, score_dataset
 
 app = typer.Typer(
     name="hilite",
@@ -37,8 +37,11 @@ def _root(
     """Instruction-guided image editing and edit-dataset mining, as chainable JSONL stages."""
 
 
+app.command("route", help=route.HELP, short_help=route.SHORT)(route.command)
+app.command("edit", help=edit.HELP, short_help=edit.SHORT)(edit.command)
 app.command("mask", help=mask.HELP, short_help=mask.SHORT)(mask.command)
 app.command("models", help=models.HELP, short_help=models.SHORT)(models.command)
+app.command("score-dataset", help=score_dataset.HELP, short_help=score_dataset.SHORT)(score_dataset.command)
 app.command("debias", help=debias.HELP, short_help=debias.SHORT)(debias.command)
 app.command("export", help=export.HELP, short_help=export.SHORT)(export.command)
 

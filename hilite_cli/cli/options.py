@@ -22,3 +22,16 @@ Executor = Annotated[
     str, typer.Option("--executor", help="local (this process) or ray (RAY_ADDRESS, or a local Ray instance).")
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Ray workers (actors); each loads the stage once.")]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option("--base-url", help="Server URL: an OpenAI-compatible server (vLLM, SGLang, Ollama) or a Gemini proxy."),
+]
+Concurrency = Annotated[int | None, typer.Option("--concurrency", min=1, help="Provider calls in flight at once.")]
+Timeout = Annotated[float | None, typer.Option("--timeout", help="Seconds allowed per provider call.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Bypass the response cache (answers are still stored).")]
+Weights = Annotated[
+    list[str] | None,
+    typer.Option("--weights", help="NAME=DIR: load model NAME from a local folder instead of the HF cache (repeatable)."),
+]
+Device = Annotated[str | None, typer.Option("--device", help="cuda, cuda:1, cpu … [default: cuda if available].")]
+Dtype = Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16 or float32 [default: by device].")]

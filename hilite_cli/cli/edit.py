@@ -1,0 +1,118 @@
+"""`hilite edit`: run the routed (or chosen) editors, M seeds each, and keep candidates."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hilite_cli.cli.oneoff import is_image_path, single_line
+from hilite_cli.cli.options import (
+    BaseUrl, Device, Dtype, Errors, Executor, InputManifest, Output, Progress, Resume, Weights, Workers,
+)
+from hilite_cli.cli.params import parse_list, parse_weights
+from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+
+SHORT = "Run editors on each task (route records, or tasks with --models): M seeds per model, anonymised slots."
+HELP = f"""{SHORT}
+
+\b
+  hilite edit photo.jpg "make it black and white" --out out/          # route, edit, contact sheet
+  hilite edit photo.jpg "make it black and white" --out out/ --pick B --instruction-match 5 --original-match 4
+  hilite route tasks.jsonl | hilite edit - --out edits/ --top-k 3 --seeds 4 > candidates.jsonl
+  hilite edit tasks.jsonl --models instruct-pix2pix,classic --seeds 4 --weights instruct-pix2pix=/w/ip2p -o c.jsonl
+
+One candidate record per (model, seed), with its image under --out and a `slot` letter in a
+shuffled order (as HILITE shows them, model names hidden); --sheet writes a contact sheet per task
+labelled by slot only. The seeds of one (image, instruction, model) run as one batched call.
+The one-off form keeps its candidates in OUT/candidates.jsonl; run it again with --pick SLOT to keep
+one and record HILITE-style feedback in OUT/feedback.jsonl.
+"""
+
+
+def command(
+    input: InputManifest,
+    instruction: Annotated[str | None, typer.Argument(help="The instruction, when INPUT is one image.")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated models to run instead of routed ones.")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Run the best K routed models.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Attempts (seeds 0..M-1) per model, in one batched call.")] = 1,
+    steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps [default: per model].")] = None,
+    text_influence: Annotated[float | None, typer.Option(help="How strictly to follow the text (guidance).")] = None,
+    image_influence: Annotated[float | None, typer.Option(help="How much of the source to keep.")] = None,
+    shuffle: Annotated[bool, typer.Option("--shuffle/--no-shuffle", help="Shuffle slot letters per task.")] = True,
+    sheet: Annotated[bool, typer.Option("--sheet/--no-sheet", help="Write a contact sheet per task under OUT/sheets/.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Folder for candidate images.")] = Path("edits"),
+    provider: Annotated[str, typer.Option(help="One-off form: router provider (offline rules by default).")] = "offline",
+    base_url: BaseUrl = None,
+    reference: Annotated[Path | None, typer.Option(help="One-off: reference image.")] = None,
+    mask: Annotated[Path | None, typer.Option(help="One-off: mask of the region to edit.")] = None,
+    pick: Annotated[str | None, typer.Option(help="One-off: keep the candidate in this slot and record feedback.")] = None,
+    instruction_match: Annotated[int | None, typer.Option(min=1, max=5, help="--pick: how well it matches the instruction, 1–5.")] = None,
+    original_match: Annotated[int | None, typer.Option(min=1, max=5, help="--pick: how well it keeps the original, 1–5.")] = None,
+    offensive: Annotated[str | None, typer.Option(help="--pick: describe what is offensive (omit if nothing is).")] = None,
+    comment: Annotated[str | None, typer.Option(help="--pick: free-text feedback.")] = None,
+    reveal: Annotated[bool, typer.Option("--reveal", help="One-off: show model names in the table.")] = False,
+    weights: Weights = None,
+    device: Device = None,
+    dtype: Dtype = None,
+    output: Output = "-",
+    errors: Errors = None,
+    resume: Resume = False,
+    progress: Progress = True,
+    executor: Executor = "local",
+    workers: Workers = 1,
+) -> None:
+    from hilite_cli.stages.edit import EditStage
+    from hilite_cli.stages.sheets import WithContactSheets
+
+    try:
+        stage: Any = EditStage(
+            out_dir=out, models=parse_list(models), top_k=top_k, seeds=seeds, steps=steps,
+            text_influence=text_influence, image_influence=image_influence, weights=parse_weights(weights),
+            device=device, dtype=dtype, shuffle=shuffle,
+        )
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+
+    if not is_image_path(input):
+        if instruction or pick:
+            raise usage_error(f"an instruction and --pick go with one image, but {input!r} is a manifest")
+        if sheet:
+            stage = WithContactSheets(stage, out / "sheets")
+        summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor,
+                               workers=workers)
+        exit_with(summary)
+        return
+
+    if not instruction:
+        raise usage_error('one-off form: hilite edit IMAGE "INSTRUCTION" --out DIR')
+    from hilite_cli.cli.one_off_edit import pick_candidate, print_candidates, route_task
+    from hilite_cli.records import stable_id
+
+    task = {"image": str(Path(input).resolve()), "instruction": instruction}
+    if reference:
+        task["reference_image"] = str(reference.resolve())
+    if mask:
+        task["mask"] = str(mask.resolve())
+    [line] = single_line(task)
+    if models:
+        record = {**line.record, "models": [{"name": n, "rank": i + 1} for i, n in enumerate(parse_list(models))]}
+    else:
+        record = route_task(line.record, provider, top_k, base_url)
+    # The one-off keeps its candidates across runs (so --pick reuses them); a different model set or
+    # different knobs make a different run.
+    record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k)
+    manifest = out / "candidates.jsonl"
+    summary = run_manifest(WithContactSheets(stage, out / "sheets"), single_line(record), str(manifest),
+                           errors, resume=True, progress=progress)
+    candidates = print_candidates(manifest, record["id"], reveal=reveal)
+    if pick:
+        pick_candidate(out, record, candidates, pick, instruction_match=instruction_match,
+                       original_match=original_match, offensive=offensive, comment=comment)
+    if summary.failed and not candidates:
+        raise typer.Exit(1)
+    if summary.failed:
+        print("some models failed for this task (see the errors manifest); the others' candidates are above",
+              file=sys.stderr)

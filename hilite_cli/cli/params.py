@@ -1,0 +1,24 @@
+"""Parsing of option values shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hilite_cli.cli.runner import usage_error
+
+
+def parse_weights(values: list[str] | None) -> dict[str, Path]:
+    """`["instruct-pix2pix=/w/ip2p", …]` → `{name: Path}`; a malformed entry is a usage error."""
+    weights: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, folder = value.partition("=")
+        if not sep or not name or not folder:
+            raise usage_error(f"--weights expects NAME=DIR, got {value!r}")
+        if not Path(folder).is_dir():
+            raise usage_error(f"--weights {name}: {folder} is not a folder")
+        weights[name] = Path(folder)
+    return weights
+
+
+def parse_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]

@@ -1,0 +1,124 @@
+"""`hilite score-dataset`: NHR Table-4 style quality tables, HILITE metrics, and a CI regression gate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, NoCache, Output, Progress, Timeout
+from hilite_cli.cli.runner import usage_error
+
+SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
+HELP = f"""{SHORT}
+
+\b
+  hilite score-dataset nhr.jsonl magicbrush.jsonl --name nhr --name magicbrush --sample 5000 \\
+      --metrics judge,ssim --judge gemini:gemini-2.5-flash --json scores.json --report report.html
+  hilite score-dataset triplets.jsonl --metrics ssim,lowlevel --baseline last.json --max-drop 0.05 \\
+      --fail-under ssim=0.5        # exit code 3 on regression, one line per failing metric
+
+Each manifest is one dataset of triplets (`source`, `edited`, `instruction`). Per dataset: n, mean
+Instruction, Aesthetics and geometric mean (judge, prompt A.2; or the scores already on the records),
+SSIM, CLIP image-image cosine and text-image direction, low-level pass rate — each with a bootstrap
+95% interval, and per-category breakdowns when records carry a category. Scores that could not be
+obtained are null and counted, never defaulted. Judge answers are cached, so re-scoring an
+unchanged dataset makes no new calls.
+"""
+
+
+def command(
+    manifests: Annotated[list[str], typer.Argument(help="Triplet manifests, one per dataset (- for stdin).")],
+    name: Annotated[list[str] | None, typer.Option("--name", help="Dataset name, once per manifest [default: file stem].")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, help="Score a seeded random sample of N per dataset (NHR: 5000).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling and bootstrap seed [default: configs/metrics.toml].")] = None,
+    metrics: Annotated[str | None, typer.Option(help="Comma-separated: judge, ssim, clip, lowlevel [default: configs].")] = None,
+    judge: Annotated[str | None, typer.Option(help="Judge provider for `judge`, e.g. gemini:gemini-2.5-flash.")] = None,
+    clip_model: Annotated[str | None, typer.Option(help="CLIP hub id or local folder [default: configs/metrics.toml].")] = None,
+    device: Annotated[str | None, typer.Option(help="Device for CLIP.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results (the --baseline format).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a report: .html (self-contained) or .md.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Results JSON of an earlier run to compare against.")] = None,
+    max_drop: Annotated[float | None, typer.Option(help="Largest allowed fall of any mean vs --baseline [default: configs].")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE floor for every dataset's mean (repeatable).")] = None,
+    base_url: BaseUrl = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
+    no_cache: NoCache = False,
+    output: Output = "-",
+    errors: Errors = None,
+    progress: Progress = True,
+) -> None:
+    import orjson
+    from rich.console import Console
+
+    from hilite_cli.manifest import ManifestWriter, default_errors_path
+    from hilite_cli.regression import EXIT_REGRESSION, check_regression, default_max_drop, parse_thresholds, read_results
+    from hilite_cli.score_results import print_results
+    from hilite_cli.stages.score_dataset import DatasetInput, parse_metrics, score_datasets, score_settings
+
+    names = list(name or [])
+    if names and len(names) != len(manifests):
+        raise usage_error(f"give one --name per manifest ({len(manifests)} manifests, {len(names)} names)")
+    names = names or [Path(m).stem if m != "-" else "stdin" for m in manifests]
+    for m in manifests:
+        if m != "-" and not Path(m).is_file():
+            raise usage_error(f"input manifest not found: {m}")
+    try:
+        chosen = parse_metrics(metrics if metrics is not None else score_settings()["metrics"])
+        floors = parse_thresholds(fail_under or [])
+        base = read_results(baseline) if baseline else None
+        judge_fn = None
+        if "judge" in chosen:
+            if not judge:
+                raise ValueError("the `judge` metric needs --judge PROVIDER[:MODEL]")
+            from hilite_cli.providers import get_provider
+            from hilite_cli.stages.score_judge import provider_judge
+
+            judge_fn = provider_judge(get_provider(judge, base_url=base_url, concurrency=concurrency,
+                                                   timeout=timeout, use_cache=not no_cache))
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+
+    from tqdm import tqdm
+
+    bar = tqdm(desc="score-dataset", unit="rec", file=sys.stderr, disable=None if progress else True, leave=False)
+    try:
+        run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
+                             sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
+                             clip_device=device, on_batch=bar.update)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    finally:
+        bar.close()
+
+    with ManifestWriter(output) as out:
+        for rec in run.scored:
+            out.write(rec)
+    if run.failed:
+        with ManifestWriter(errors or default_errors_path(output, "score-dataset"), dedupe=False) as err:
+            for rec in run.failed:
+                err.write(rec)
+                print(f"hilite score-dataset: {rec['error']['message']}", file=sys.stderr)
+    print_results(run.results, Console(stderr=True))
+    if json_path:
+        json_path.write_bytes(orjson.dumps(run.results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    if report:
+        from hilite_cli.report import write_report
+
+        try:
+            written = write_report(run.results, report)
+        except ValueError as exc:
+            raise usage_error(str(exc)) from None
+        print(f"report: {', '.join(str(p) for p in written)}", file=sys.stderr)
+
+    reasons = check_regression(run.results, base, max_drop=max_drop if max_drop is not None else default_max_drop(),
+                               fail_under=floors) if (base or floors) else []
+    for reason in reasons:
+        print(f"regression: {reason}", file=sys.stderr)
+    if reasons:
+        raise typer.Exit(EXIT_REGRESSION)
+    if run.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,57 @@
+"""`hilite route` and `hilite edit` as a user runs them, with the weights-free classic editor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+from PIL import Image
+
+from support.cli import hilite
+from support.photos import save_photo
+
+
+def test_route_one_off_offline(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "astronaut", 32)
+    res = hilite("route", str(img), "make the sky stormy", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    [rec] = [orjson.loads(x) for x in res.stdout.splitlines()]
+    assert rec["router"]["provider"] == "offline" and rec["models"] and rec["intent"]
+    assert all(m["name"] not in ("paint-by-example", "anydoor") for m in rec["models"])  # no mask, no reference
+
+
+def test_one_off_edit_then_pick_records_feedback(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "chelsea", 48)
+    args = ("edit", str(img), "make it black and white", "--models", "classic", "--out", "out")
+    res = hilite(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert b"A" in res.stdout and b"contact sheet" in res.stdout
+    [cand] = [orjson.loads(x) for x in (tmp_path / "out" / "candidates.jsonl").read_bytes().splitlines()]
+    gray = np.asarray(Image.open(tmp_path / "out" / cand["output"]))
+    assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
+    assert (tmp_path / "out" / cand["sheet"]).is_file()
+
+    res = hilite(*args, "--pick", "a", "--instruction-match", "5", "--original-match", "4", "--comment", "nice",
+                 cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert b"1 skipped" in res.stderr  # the candidates were reused, not recomputed
+    [fb] = [orjson.loads(x) for x in (tmp_path / "out" / "feedback.jsonl").read_bytes().splitlines()]
+    assert fb["chosen_slot"] == "A" and fb["chosen_model"] == "classic" and fb["matches_instruction"] == 5
+    assert fb["matches_original"] == 4 and fb["offensive"] is False and fb["comment"] == "nice"
+    assert (tmp_path / "out" / fb["output"]).is_file()
+
+
+def test_manifest_edit_with_sheets_and_refusal(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "coffee", 32)
+    tasks = [{"id": "a", "image": img.name, "instruction": "make it warmer"},
+             {"id": "b", "image": img.name, "instruction": "add a dragon"}]
+    (tmp_path / "t.jsonl").write_bytes(b"\n".join(orjson.dumps(t) for t in tasks) + b"\n")
+    res = hilite("edit", "t.jsonl", "--models", "classic", "--seeds", "2", "--sheet", "--out", "e", "-o", "c.jsonl",
+                 cwd=tmp_path)
+    assert res.returncode == 1
+    cands = [orjson.loads(x) for x in (tmp_path / "c.jsonl").read_bytes().splitlines()]
+    assert [c["parent"] for c in cands] == ["a", "a"] and sorted(c["slot"] for c in cands) == ["A", "B"]
+    assert (tmp_path / "e" / "sheets" / "a.png").is_file()
+    [err] = [orjson.loads(x) for x in (tmp_path / "c.jsonl.errors.jsonl").read_bytes().splitlines()]
+    assert err["id"] == "b" and err["error"]["kind"] == "unsupported_instruction"
