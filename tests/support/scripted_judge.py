@@ -4,7 +4,8 @@ The script is keyed by what identifies each question in the request itself, neve
 so answers stay right under concurrency and retries:
 - A.2 scores: (instruction, sha256 of the EDITED image, i.e. the second image sent);
 - A.3 / A.4 yes/no: (prompt, sha256 of the edited image) — A.4 sends only the edited image;
-- A.6 inversions: the forward instruction, with a second answer for the retry request.
+- A.6 inversions: the forward instruction, with a second answer for the retry request;
+- bootstrap's rewrite of two steps into one instruction: (step 1, step 2).
 An unscripted question gets a 501, which the client reports as `http_error`.
 """
 
@@ -24,6 +25,7 @@ from hilite_cli.records import Record
 _A2 = re.compile(r"\*\*Editing Instruction\*\*:\n' (?P<instruction>.*) '\n", re.DOTALL)
 _A3 = re.compile(r'according to the following instruction:\n\n"(?P<instruction>.*)"\nExamine', re.DOTALL)
 _A6 = re.compile(r'Editing instruction: "(?P<instruction>.*)"\nWrite', re.DOTALL)
+_MERGE = re.compile(r'Step 1: "(?P<first>.*)"\nStep 2: "(?P<second>.*)"\nWrite', re.DOTALL)
 RETRY_MARK = "Your previous answer used a forbidden word"
 
 
@@ -47,6 +49,7 @@ class ScriptedJudge:
     unwanted: dict[str, Reply | str] = field(default_factory=dict)  # edited sha -> A.3 reply
     aesthetic: dict[str, Reply | str] = field(default_factory=dict)  # edited sha -> A.4 reply
     inversions: dict[str, tuple[Reply | str, ...]] = field(default_factory=dict)  # forward instr -> (first, retry)
+    merges: dict[tuple[str, str], Reply | str] = field(default_factory=dict)  # bootstrap's two steps -> rewrite
     asked: list[tuple[str, str]] = field(default_factory=list)  # (prompt kind, key) per request
 
     def score(self, instruction: str, edited: str | Path, reply: Reply | str) -> None:
@@ -67,6 +70,9 @@ class ScriptedJudge:
             retry = RETRY_MARK in text
             reply = replies[1 if retry else 0] if len(replies) > (1 if retry else 0) else None
             return self._answer("a6-retry" if retry else "a6", match["instruction"], reply)
+        if match := _MERGE.search(text):
+            key = (match["first"], match["second"])
+            return self._answer("merge", key, self.merges.get(key))
         return Raw(501, {"error": {"code": 501, "message": "scripted judge: unknown prompt"}})
 
     def _answer(self, kind: str, key: Any, reply: Reply | str | None) -> Reply | str:
