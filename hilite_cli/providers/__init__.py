@@ -27,7 +27,9 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     backend, _, model = spec.strip().partition(":")
     backend = backend.lower()
     if backend not in BACKENDS:
-        raise ProviderConfigError(f"unknown provider `{spec}`: expected one of {', '.join(BACKENDS)}, optionally `:MODEL`")
+        raise ProviderConfigError(
+            f"unknown provider `{spec}`: expected one of {', '.join(BACKENDS)}, optionally `:MODEL`"
+        )
     return backend, (model or None)
 
 
@@ -86,4 +88,6 @@ def _build(
         )
     from hilite_cli.providers.local import LocalProvider
 
-    return LocalProvider(model, settings, cache, device=section.get("device") or None, dtype=section.get("dtype", "auto"))
+    return LocalProvider(
+        model, settings, cache, device=section.get("device") or None, dtype=section.get("dtype", "auto")
+    )

@@ -98,9 +98,13 @@ class Provider:
         }
 
     # -- shared machinery ----------------------------------------------------------------------
-    def answer(self, status: JudgeStatus, *, value: Any = None, raw: str | None = None, reason: str | None = None) -> Answer:
+    def answer(
+        self, status: JudgeStatus, *, value: Any = None, raw: str | None = None, reason: str | None = None
+    ) -> Answer:
         """The one place answers are made, so every raw text and reason is scrubbed of keys."""
-        return Answer(status=status, value=value, raw=scrub(raw), reason=scrub(reason), provider=self.name, model=self.model)
+        return Answer(
+            status=status, value=value, raw=scrub(raw), reason=scrub(reason), provider=self.name, model=self.model
+        )
 
     def from_text(self, ask: Ask, text: str) -> Answer:
         """An answer from a complete reply text, parsed as the Ask expects (after scrubbing keys)."""

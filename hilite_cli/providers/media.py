@@ -18,7 +18,9 @@ def image_mime(data: bytes) -> str:
             return mime
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
-    raise ValueError("image bytes are not PNG, JPEG, GIF or WebP; encode the image first (hilite_cli.images.encode_image)")
+    raise ValueError(
+        "image bytes are not PNG, JPEG, GIF or WebP; encode the image first (hilite_cli.images.encode_image)"
+    )
 
 
 def data_url(data: bytes) -> str:

@@ -56,7 +56,9 @@ class OpenAIProvider(Provider):
 
     def request(self, ask: Ask) -> dict[str, Any]:
         """The chat.completions arguments for `ask` (images first, then the prompt, as in the papers)."""
-        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": data_url(img)}} for img in ask.images]
+        content: list[dict[str, Any]] = [
+            {"type": "image_url", "image_url": {"url": data_url(img)}} for img in ask.images
+        ]
         content.append({"type": "text", "text": ask.prompt})
         kwargs: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}
         limit = ask.max_output_tokens or self.settings.max_output_tokens
@@ -98,7 +100,9 @@ class OpenAIProvider(Provider):
         if choice.finish_reason == "content_filter":
             return self.answer("blocked", raw=text, reason="generation stopped by the content filter")
         if choice.finish_reason == "length":
-            return self.answer("truncated", raw=text, reason="generation hit the output token limit (finish_reason length)")
+            return self.answer(
+                "truncated", raw=text, reason="generation hit the output token limit (finish_reason length)"
+            )
         if text is None:
             return self.answer("unparsed", reason=f"response has no text (finish_reason {choice.finish_reason})")
         return self.from_text(ask, text)
@@ -117,6 +121,7 @@ def _response_format(ask: Ask) -> dict[str, Any]:
 
         schema = to_strict_json_schema(ask.schema)
         if schema.get("type") == "object":
-            return {"type": "json_schema", "json_schema": {"name": ask.schema.__name__, "schema": schema, "strict": True}}
+            spec = {"name": ask.schema.__name__, "schema": schema, "strict": True}
+            return {"type": "json_schema", "json_schema": spec}
         return {"type": "text"}
     return {"type": "json_object"}

@@ -126,7 +126,9 @@ class RouteStage(Stage):
         if self.provider is None:
             router = {"provider": "offline", "model": "rules", "prompt_version": RULES_VERSION}
             return [(rule_decision(t.instruction, self.routing["rules"]), router) for t in tasks]
-        router = {"provider": self.provider.name, "model": self.provider.model, "prompt_version": prompt_version("route")}
+        router = {
+            "provider": self.provider.name, "model": self.provider.model, "prompt_version": prompt_version("route")
+        }
         asks: list[Ask | RecordError] = []
         for task in tasks:
             try:

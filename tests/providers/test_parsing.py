@@ -6,7 +6,9 @@ from hilite_cli.providers.parsing import interpret, parse_json, parse_yesno
 from hilite_cli.providers.schemas import DesignBatch, EditScores, RouteDecision
 
 
-@pytest.mark.parametrize(("text", "value"), [("yes", True), ("No.", False), ("'Yes'", True), ("  no, it does not", False)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("yes", True), ("No.", False), ("'Yes'", True), ("  no, it does not", False)]
+)
 def test_yesno(text: str, value: bool) -> None:
     parsed = parse_yesno(text)
     assert parsed.status == "ok" and parsed.value is value
