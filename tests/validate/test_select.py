@@ -148,3 +148,17 @@ def test_judge_requests_carry_original_then_edited_and_the_instruction(pool: lis
     assert "' Remove the cat. '" in request.text()
     config = request.body["generationConfig"] if backend == "gemini" else request.body
     assert config["temperature"] == 0.0
+
+
+def test_hilite_candidates_from_several_models_compete_in_one_group(tmp_path: Path, judge: ScriptedJudge, spec: str,
+                                                                    options: dict[str, Any]) -> None:
+    """HILITE: one task routed to several models; the judge picks the best model's output."""
+    src = write_source(tmp_path / "task.png", 11)
+    results = {"instruct-pix2pix": (4.8, 4.7), "flux-kontext": (4.9, 5.0), "classic": (5.0, 2.0)}
+    records = []
+    for i, (model, reply) in enumerate(results.items()):
+        out = write_block_edit(src, tmp_path / f"{model}.png", (i, 99, 0))
+        judge.score("Turn the sky orange.", out, scores(*reply))
+        records.append(candidate(f"task1-{model}", src, "Turn the sky orange.", out, model=model))
+    out, _, _ = run_through(ValidateStage(spec, select="best", provider_options=options), records, tmp_path / "run")
+    assert [(t["model"], t["parents"]) for t in out] == [("flux-kontext", ["task1-flux-kontext"])]
