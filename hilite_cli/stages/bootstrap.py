@@ -130,6 +130,8 @@ class BootstrapStage(Stage):
 
     # -- stream --------------------------------------------------------------------------------
     def __call__(self, batch: list[Record]) -> list[Record]:
+        from hilite_cli.images import ImageError
+
         out: list[Record] = []
         for record in batch:
             try:
@@ -140,8 +142,8 @@ class BootstrapStage(Stage):
                 self._seen.add(triplet["id"])
             except RecordError as exc:
                 out.append(with_error(record, self.name, exc.kind, exc.message))
-            except Exception as exc:  # noqa: BLE001 - an unreadable image fails its record only
-                out.append(with_error(record, self.name, getattr(exc, "kind", type(exc).__name__), str(exc)))
+            except ImageError as exc:  # an unreadable image fails its record only
+                out.append(with_error(record, self.name, exc.kind, str(exc)))
             else:
                 out += [triplet] if self.keep_inputs else []
         return out

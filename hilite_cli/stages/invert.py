@@ -140,6 +140,8 @@ class InvertStage(Stage):
 
     # -- per batch -----------------------------------------------------------------------------
     def __call__(self, batch: list[Record]) -> list[Record]:
+        from hilite_cli.images import ImageError
+
         out: list[Record] = []
         jobs: list[_Job] = []
         for record in batch:
@@ -152,8 +154,8 @@ class InvertStage(Stage):
                     out += [forward] if self.forward else []
             except RecordError as exc:
                 out.append(with_error(record, self.name, exc.kind, exc.message))
-            except Exception as exc:  # noqa: BLE001 - an unreadable image fails its record only
-                out.append(with_error(record, self.name, getattr(exc, "kind", type(exc).__name__), str(exc)))
+            except ImageError as exc:  # an unreadable image fails its record only
+                out.append(with_error(record, self.name, exc.kind, str(exc)))
         self._invert(jobs)
         if self.backward_check:
             self._backward(jobs)
@@ -261,14 +263,16 @@ class InvertStage(Stage):
 
     def _backward(self, jobs: list[_Job]) -> None:
         """NHR's backward consistency filter: re-score each inverse; a low or missing score fails the pair."""
+        from hilite_cli.images import ImageError
+
         done, asks = [], []
         for job in jobs:
             if job.inverse is None:
                 continue
             try:
                 images = self._images.data(job.inverse["source"]), self._images.data(job.inverse["edited"])
-            except Exception as exc:  # noqa: BLE001 - an unreadable image fails its pair only
-                job.failure = (getattr(exc, "kind", type(exc).__name__), str(exc))
+            except ImageError as exc:  # an unreadable image fails its pair only
+                job.failure = (exc.kind, str(exc))
                 self.stats["backward_removed_pairs"] += 1
                 continue
             done.append(job)

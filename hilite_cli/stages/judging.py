@@ -51,7 +51,7 @@ def inverse_thresholds(t_inv_aes: float | None, t_inv_adh: float | None) -> Thre
 
 
 class ImageFiles:
-    """Encoded bytes and content hashes of image files, read once per path.
+    """Encoded bytes and content hashes of image files, read once per path; problems raise ImageError.
 
     Sources are shared by many candidates (seeds x models), so their bytes and hashes are kept
     for the most recent `capacity` paths instead of being re-read for every candidate.
@@ -73,10 +73,13 @@ class ImageFiles:
     def sha(self, path: str) -> str:
         """sha256 of the file as stored: the image's identity for ids and grouping."""
         if path not in self._sha:
-            from hilite_cli.images import file_sha256
+            from hilite_cli.images import ImageError, file_sha256
 
             _require_file(path)
-            self._sha[path] = file_sha256(path)
+            try:
+                self._sha[path] = file_sha256(path)
+            except OSError as exc:
+                raise ImageError(f"{path}: cannot read ({exc})") from None
         return self._sha[path]
 
 
@@ -88,11 +91,14 @@ def _require_file(path: str) -> None:
 
 
 def _sendable(path: str) -> bytes:
-    from hilite_cli.images import encode_image, load_image
+    from hilite_cli.images import ImageError, encode_image, load_image
     from hilite_cli.providers.media import image_mime
 
     _require_file(path)
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc})") from None
     try:
         image_mime(data)
     except ValueError:

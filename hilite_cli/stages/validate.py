@@ -111,6 +111,8 @@ class ValidateStage(Stage):
 
     # -- per batch -----------------------------------------------------------------------------
     def __call__(self, batch: list[Record]) -> list[Record]:
+        from hilite_cli.images import ImageError
+
         out: list[Record] = []
         ready: list[tuple[Record, bytes, bytes]] = []
         for record in batch:
@@ -119,8 +121,8 @@ class ValidateStage(Stage):
                 ready.append((record, self._images.data(record["image"]), self._images.data(record["output"])))
             except RecordError as exc:
                 out.append(with_error(record, self.name, exc.kind, exc.message))
-            except Exception as exc:  # noqa: BLE001 - an unreadable image fails its record only
-                out.append(with_error(record, self.name, getattr(exc, "kind", type(exc).__name__), str(exc)))
+            except ImageError as exc:  # an unreadable image fails its record only
+                out.append(with_error(record, self.name, exc.kind, str(exc)))
         if not ready:
             return out
         self.stats["candidates"] += len(ready)

@@ -187,3 +187,14 @@ def test_backward_check_needs_forwards_and_a_real_judge(tmp_path: Path) -> None:
 )
 def test_clean_instruction(reply: str, expected: str | None) -> None:
     assert clean_instruction(reply) == expected
+
+
+def test_missing_image_and_non_triplet_fail_alone(tmp_path: Path, judge: ScriptedJudge, spec: str,
+                                                  options: dict[str, Any]) -> None:
+    good = forward(tmp_path, "good", "Remove the cat.", (1, 1, 1))
+    gone = {**forward(tmp_path, "gone", "Remove the cat.", (2, 2, 2)), "edited": str(tmp_path / "deleted.png")}
+    judge.inversions["Remove the cat."] = ("Add a cat.",)
+    records = [good, gone, {"id": "task", "image": good["source"], "instruction": "Remove the cat."}]
+    out, errors, _ = run_through(InvertStage(spec, provider_options=options), records, tmp_path / "run")
+    assert [r["kind"] for r in out] == ["forward", "inverse"]
+    assert {e["id"]: e["error"]["kind"] for e in errors} == {"gone": "bad_image", "task": "invalid_record"}
