@@ -17,5 +17,8 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("HILITE_CACHE_DIR", str(state / "cache"))
     monkeypatch.setenv("HF_HOME", str(state / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from hilite_cli.config import load_config
+
+    load_config.cache_clear()
     for key in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "OPENAI_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
