@@ -33,7 +33,7 @@ from hilite_cli.config import load_config
 from hilite_cli.records import Record, RecordError, Triplet, validate_as, with_error
 from hilite_cli.stages.base import Stage
 from hilite_cli.stages.invert import clean_instruction
-from hilite_cli.stages.judging import ImageFiles, open_provider
+from hilite_cli.stages.judging import ImageFiles, backend_name, open_provider
 from hilite_cli.stages.triplets import forward_triplet, is_scored_candidate, is_triplet, triplet_id
 
 _SLOT = re.compile(r"\{\{(first|second)\}\}")
@@ -100,6 +100,8 @@ class BootstrapStage(Stage):
     ) -> None:
         if max_per_source is not None and max_per_source < 1:
             raise ValueError(f"`max_per_source` must be at least 1, got {max_per_source}")
+        if llm is not None:
+            backend_name(llm)  # an unknown provider is a usage error now, not after the whole stream
         settings = load_config("augment")["bootstrap"]
         self.template = str(settings["template"])
         if "{a}" not in self.template or "{b}" not in self.template:

@@ -34,6 +34,7 @@ from hilite_cli.records import Record, RecordError, Triplet, validate_as, with_e
 from hilite_cli.stages.base import Stage
 from hilite_cli.stages.judging import (
     ImageFiles,
+    backend_name,
     failed_status,
     inverse_thresholds,
     judge_block,
@@ -104,8 +105,12 @@ class InvertStage(Stage):
         if backward_check and not forward:
             raise ValueError("`backward_check` drops forward twins, so it needs forward triplets passed through "
                              "(forward=True / --forward)")
+        if backward_check and backend_name(judge) == "offline":
+            raise ValueError("the backward check re-scores inverses with a judge model; the offline provider "
+                             "makes no judgements: pass --judge gemini|openai|local")
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
+        backend_name(llm)  # an unknown provider is a usage error now, not after the first batch
         settings = load_config("augment")["invert"]
         self.llm_spec = llm
         self.judge_spec = judge
@@ -129,9 +134,6 @@ class InvertStage(Stage):
         if self.backward_check:
             self._judge, owned = open_provider(self.judge_spec, self.provider_options)
             self._owned += [self._judge] if owned else []
-            if self._judge.name == "offline":
-                raise ValueError("the backward check re-scores inverses with a judge model; the offline provider "
-                                 "makes none: pass --judge gemini|openai|local")
 
     def teardown(self) -> None:
         for provider in self._owned:

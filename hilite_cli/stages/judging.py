@@ -190,3 +190,12 @@ def open_provider(spec: str | Any, options: dict[str, Any] | None) -> tuple[Any,
     from hilite_cli.providers import get_provider
 
     return get_provider(spec, **(options or {})), True
+
+
+def backend_name(provider: str | Any) -> str:
+    """The backend of a `PROVIDER[:MODEL]` spec (an unknown one raises ProviderConfigError) or provider object."""
+    if isinstance(provider, str):
+        from hilite_cli.providers import parse_spec
+
+        return parse_spec(provider)[0]
+    return str(provider.name)

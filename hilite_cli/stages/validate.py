@@ -34,6 +34,7 @@ from hilite_cli.stages.base import Stage
 from hilite_cli.stages.judging import (
     ImageFiles,
     aesthetic_ask,
+    backend_name,
     failed_status,
     forward_thresholds,
     judge_block,
@@ -84,6 +85,7 @@ class ValidateStage(Stage):
             raise ValueError(f"`keep` must be all or passed, got {keep!r}")
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
+        backend_name(judge)  # an unknown provider is a usage error now, not after the first batch
         self.judge_spec = judge
         self.thresholds = forward_thresholds(threshold, t_aes, t_adh)
         self.checks = parse_checks(checks)

@@ -140,3 +140,13 @@ def test_non_triplets_are_refused(tmp_path: Path) -> None:
 )
 def test_concatenate(first: str, second: str, expected: str) -> None:
     assert concatenate(first, second, "{a} and {b}") == expected
+
+
+def test_unknown_provider_is_a_usage_error_at_construction() -> None:
+    from hilite_cli.providers import ProviderConfigError
+    from hilite_cli.stages.invert import InvertStage
+    from hilite_cli.stages.validate import ValidateStage
+
+    for build in (lambda: BootstrapStage("claude"), lambda: InvertStage("claude"), lambda: ValidateStage("claude")):
+        with pytest.raises(ProviderConfigError, match="unknown provider"):
+            build()
