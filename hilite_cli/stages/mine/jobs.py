@@ -1,0 +1,128 @@
+"""The job queue of NHR 3.5's budget-aware random scheduler, and the state file that makes it resumable.
+
+A job is one (source, instruction, seed) edit attempt; up to N x k x M of them are enumerated from
+the sources that passed the gate. The scheduler fixes one seeded permutation of all jobs (so a
+resumed run with the same `--seed` continues the same uniform draw without replacement), skips
+the ones the state file already holds, and hands them out in windows: the jobs of a window that
+share a (source, instruction) form one group, run as ONE batched `Editor.edit` call with their
+seeds. Uniform sampling means a small window seldom holds two seeds of one pair, so the window is
+large by default (configs/mining.toml) to let seeds batch.
+
+The state file (`<pool>.state.jsonl`) has one line per finished source or job, each written with
+a single `os.write` on an O_APPEND descriptor, so a kill leaves at most one torn last line, which
+a resumed run cuts off.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hilite_cli.manifest import repair_torn_tail
+from hilite_cli.records import Record, stable_id
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    source: str
+    instruction: str
+    seed: int
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.source, self.instruction)
+
+
+def enumerate_jobs(sources: list[tuple[str, list[str]]], attempts: int) -> list[Job]:
+    """Every (source, instruction, seed) with seeds 0..M-1, from (source id, instructions) pairs."""
+    return [
+        Job(stable_id("job", source, instruction, seed), source, instruction, seed)
+        for source, instructions in sources
+        for instruction in instructions
+        for seed in range(attempts)
+    ]
+
+
+class Scheduler:
+    """Uniform draws without replacement, in windows grouped by (source, instruction)."""
+
+    def __init__(
+        self, jobs: list[Job], *, done: set[str], seed: int, window: int, passed_pairs: set[tuple[str, str]] | None = None
+    ) -> None:
+        if window < 1:
+            raise ValueError(f"`window` must be >= 1, got {window}")
+        order = sorted(jobs, key=lambda j: j.id)
+        random.Random(seed).shuffle(order)
+        self._queue = deque(j for j in order if j.id not in done)
+        self.window = window
+        # With --until-first-pass, pairs that already passed: their undrawn jobs are dropped.
+        self.passed_pairs = passed_pairs
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def runnable(self, job: Job) -> bool:
+        return self.passed_pairs is None or job.pair not in self.passed_pairs
+
+    def next_window(self) -> list[list[Job]]:
+        """The next groups to run, in order of first draw; empty when the queue is exhausted."""
+        groups: dict[tuple[str, str], list[Job]] = {}
+        drawn = 0
+        while self._queue and drawn < self.window:
+            job = self._queue.popleft()
+            if not self.runnable(job):
+                continue
+            groups.setdefault(job.pair, []).append(job)
+            drawn += 1
+        return list(groups.values())
+
+
+class StateFile:
+    """Append-only record of finished sources and jobs (id -> outcome, GPU seconds), thread-safe."""
+
+    def __init__(self, path: Path, *, resume: bool) -> None:
+        self.path = path
+        self.sources: dict[str, Record] = {}
+        self.jobs: dict[str, Record] = {}
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if resume:
+            repair_torn_tail(path)
+            self._load()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if resume else os.O_TRUNC)
+        self._fd = os.open(path, flags, 0o644)
+
+    def _load(self) -> None:
+        if not self.path.is_file():
+            return
+        with self.path.open("rb") as fh:
+            for raw in fh:
+                if raw.strip():
+                    self._index(orjson.loads(raw))
+
+    def _index(self, entry: Record) -> None:
+        (self.sources if entry["type"] == "source" else self.jobs)[entry["id"]] = entry
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Write one entry as one line in one system call, then index it."""
+        line = orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        with self._lock:
+            os.write(self._fd, line)
+            self._index(entry)
+
+    def gpu_seconds(self) -> float:
+        """GPU seconds recorded so far (generation + edits of every finished source and job)."""
+        with self._lock:
+            entries = [*self.sources.values(), *self.jobs.values()]
+        return sum(float(e.get("gpu_s") or 0.0) for e in entries)
+
+    def close(self) -> None:
+        os.close(self._fd)

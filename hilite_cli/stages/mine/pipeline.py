@@ -1,0 +1,430 @@
+"""The mining loop (Algorithm 2 over every spec, NHR 3.5's scheduler), with GPU work and provider
+calls overlapped.
+
+The main thread only runs model calls: T2I generations, then edit groups drawn by the scheduler.
+Everything else for a finished image (PNG encoding, the gate or the pre-filter's provider calls,
+the low-level check, atomic image writes, manifest and state appends) runs in a thread pool while
+the next model call runs. At most `max_pending` edits wait for the pre-filter; beyond that the
+loop waits (and the GPU idles, which the busy fraction shows honestly).
+
+Order of writes for one job: edited image (atomic, content-addressed) -> pool line -> state line.
+A kill between any two leaves a job that is not in the state, so a resumed run redoes it; its
+candidate id is the same, and the pool writer (opened with resume) never writes an id twice.
+
+GPU time is the wall-clock inside model calls x `gpus`; the budget counts what the state file
+records from earlier runs plus this run's model time. Busy fraction = model time / wall time of
+the mining loop (model loading reported apart).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from hilite_cli.images import ImageError, content_hash, encode_image, load_image, safe_join, write_bytes_atomic
+from hilite_cli.manifest import ManifestWriter
+from hilite_cli.models.base import Editor, TextToImage
+from hilite_cli.models.registry import effective_params, get_spec
+from hilite_cli.providers import Provider
+from hilite_cli.records import Record, RecordError, stable_id, with_error
+from hilite_cli.stages.mine.jobs import Job, Scheduler, StateFile, enumerate_jobs
+from hilite_cli.stages.mine.prefilter import Prefilter
+from hilite_cli.stages.mine.sources import USABLE, SourcePlan, gate_source, plan_sources, resolution_bounds
+from hilite_cli.stages.mine.stats import Session, compute_stats
+
+Loader = Callable[..., Editor | TextToImage]
+Progress = Callable[[str, str], None]
+SOURCE_CACHE = 16
+
+
+def _default_loader(name: str, **kwargs: Any) -> Editor | TextToImage:
+    from hilite_cli.models.loader import load_model
+
+    return load_model(name, **kwargs)
+
+
+@dataclass
+class MineSettings:
+    """Everything a run needs besides its specs and providers (options over configs/mining.toml)."""
+
+    out_dir: Path
+    pool: Path
+    errors: Path
+    n_sources: int
+    attempts: int
+    t2i: str
+    editor: str
+    seed: int
+    window: int
+    postprocess_workers: int
+    max_pending: int
+    t2i_params: dict[str, Any] = field(default_factory=dict)
+    edit_params: dict[str, Any] = field(default_factory=dict)
+    bounds: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, Path] = field(default_factory=dict)
+    device: str | None = None
+    dtype: str | None = None
+    keep_rejected: bool = False
+    budget_gpu_hours: float | None = None
+    gpus: int = 1
+    until_first_pass: bool = False
+    overlap: bool = True
+    resume: bool = False
+
+    @property
+    def state_path(self) -> Path:
+        return Path(f"{self.pool}.state.jsonl")
+
+
+def write_png(data: bytes, out_dir: Path, subdir: str) -> Path:
+    """Content-addressed, atomic write of already-encoded PNG bytes (the same naming as images.save_image)."""
+    target = safe_join(out_dir, f"{subdir}/{content_hash(data)[:16]}.png")
+    if not target.exists():
+        write_bytes_atomic(target, data)
+    return target
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A usable source, loaded once for all its edit groups."""
+
+    entry: Record
+    image: Image.Image
+    png: bytes
+    array: np.ndarray
+
+
+class MiningRun:
+    """One `hilite mine` run over prepared specs; `run()` returns the Table-3 style stats."""
+
+    def __init__(
+        self,
+        settings: MineSettings,
+        specs: list[Record],
+        *,
+        gate: Provider | None,
+        prefilter: Prefilter,
+        loader: Loader = _default_loader,
+        input_errors: list[Record] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.s = settings
+        self.specs = specs
+        self.input_errors = input_errors or []
+        self.gate = gate
+        self.prefilter = prefilter
+        self.loader = loader
+        self.progress = progress or (lambda kind, outcome: None)
+        self.editor_spec = get_spec(settings.editor)
+        if self.editor_spec.kind == "t2i" or self.editor_spec.prompt_style != "instruction":
+            raise ValueError(
+                f"--editor {settings.editor}: mining needs an instruction-following editor (prompt_style "
+                f"'instruction'), got kind {self.editor_spec.kind!r} with prompt_style {self.editor_spec.prompt_style!r}"
+            )
+        self.edit_params = effective_params(self.editor_spec, settings.edit_params)
+        needs_t2i = any("t2i_prompt" in s for s in specs)
+        self.t2i_spec = get_spec(settings.t2i) if needs_t2i else None
+        if self.t2i_spec is not None and self.t2i_spec.kind != "t2i":
+            raise ValueError(f"--t2i {settings.t2i}: not a text-to-image model (kind {self.t2i_spec.kind!r})")
+        self.t2i_params = effective_params(self.t2i_spec, settings.t2i_params) if self.t2i_spec else {}
+        bounds = resolution_bounds(self.t2i_spec, settings.bounds) if self.t2i_spec else {}
+        self.plans = plan_sources(
+            specs, n_sources=settings.n_sources, t2i_spec=self.t2i_spec, bounds=bounds, t2i_params=self.t2i_params
+        )
+        self.passed_pairs: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._sources: OrderedDict[str, _Source] = OrderedDict()
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        s = self.s
+        s.out_dir.mkdir(parents=True, exist_ok=True)
+        self.state = StateFile(s.state_path, resume=s.resume)
+        self.out = ManifestWriter(str(s.pool), resume=s.resume)
+        self.errors = ManifestWriter(str(s.errors), resume=s.resume, lazy=True)
+        for record in self.input_errors:
+            self.errors.write(record)
+        self.spent_before = self.state.gpu_seconds()
+        self.passed_pairs = {(j["source"], j["instruction"]) for j in self.state.jobs.values() if j["outcome"] == "passed"}
+        session = Session(start=time.perf_counter())
+        universe: list[Job] = []
+        try:
+            with ThreadPoolExecutor(max_workers=s.postprocess_workers, thread_name_prefix="mine-post") as pool:
+                self.workers = pool
+                self._make_sources(session)
+                universe = self._jobs()
+                if session.stop_reason != "budget":
+                    self._edit(session, universe)
+        finally:
+            session.wall_s = time.perf_counter() - session.start
+            self.out.close()
+            self.errors.close()
+            self.state.close()
+        return compute_stats(
+            plans=self.plans,
+            state=self.state,
+            universe=universe,
+            settings=self._stats_settings(),
+            session=session,
+            errors_written=len(self.errors.seen),
+        )
+
+    def _stats_settings(self) -> dict[str, Any]:
+        s = self.s
+        return {
+            "t2i": s.t2i if self.t2i_spec else None,
+            "editor": s.editor,
+            "gate": _provider_name(self.gate) if self.gate else None,
+            "prefilter": _provider_name(self.prefilter.provider),
+            "n_sources": s.n_sources,
+            "attempts": s.attempts,
+            "budget_gpu_hours": s.budget_gpu_hours,
+            "gpus": s.gpus,
+            "until_first_pass": s.until_first_pass,
+            "seed": s.seed,
+            "window": s.window,
+            "overlap": s.overlap,
+            "lowlevel": self.prefilter.lowlevel,
+            "t_aes": self.prefilter.thresholds.t_aes,
+            "t_adh": self.prefilter.thresholds.t_adh,
+        }
+
+    def _budget_left(self, session: Session) -> bool:
+        if self.s.budget_gpu_hours is None:
+            return True
+        return (self.spent_before + session.busy_s) * self.s.gpus < self.s.budget_gpu_hours * 3600
+
+    def _load(self, name: str, session: Session) -> Any:
+        t0 = time.perf_counter()
+        model = self.loader(name, weights=self.s.weights, device=self.s.device, dtype=self.s.dtype)
+        session.load_s += time.perf_counter() - t0
+        return model
+
+    def _drain(self, pending: list[Future[None]], keep: int) -> list[Future[None]]:
+        """Wait until at most `keep` futures are pending; re-raise what a worker raised."""
+        while len(pending) > keep:
+            done, rest = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                f.result()
+            pending = list(rest)
+        finished = [f for f in pending if f.done()]
+        for f in finished:
+            f.result()
+        return [f for f in pending if not f.done()]
+
+    def _submit(self, pending: list[Future[None]], fn: Callable[..., None], *args: Any) -> list[Future[None]]:
+        pending.append(self.workers.submit(fn, *args))
+        return self._drain(pending, self.s.max_pending)
+
+    def _settle(self, pending: list[Future[None]]) -> list[Future[None]]:
+        """Without overlap, wait for the pool after every model call (the baseline the bench compares)."""
+        return pending if self.s.overlap else self._drain(pending, 0)
+
+    def _write(self, writer: ManifestWriter, record: Record) -> None:
+        with self._write_lock:
+            writer.write(record)
+
+    # -- sources (Algorithm 2, lines 2-6) -----------------------------------------------------------
+    def _make_sources(self, session: Session) -> None:
+        todo = [p for p in self.plans if p.id not in self.state.sources]
+        t2i = self._load(self.s.t2i, session) if any(p.kind == "t2i" for p in todo) else None
+        pending: list[Future[None]] = []
+        for plan in todo:
+            if plan.kind == "photo":
+                pending = self._submit(pending, self._finish_source, plan, None, 0.0)
+                continue
+            if not self._budget_left(session):
+                session.stop_reason = "budget"
+                break
+            t0 = time.perf_counter()
+            try:
+                image = t2i.generate(plan.t2i_prompt, seeds=[plan.seed], width=plan.width, height=plan.height, params=self.t2i_params)[0]
+            except RecordError as exc:
+                dt = time.perf_counter() - t0
+                session.busy_s += dt
+                self._source_failed(plan, exc.kind, exc.message, dt)
+                continue
+            dt = time.perf_counter() - t0
+            session.busy_s += dt
+            pending = self._settle(self._submit(pending, self._finish_source, plan, image, dt))
+        self._drain(pending, 0)
+
+    def _source_entry(self, plan: SourcePlan, outcome: str, image: str | None, gate: Record | None, gpu_s: float) -> Record:
+        entry: Record = {"type": "source", "id": plan.id, "kind": plan.kind, "outcome": outcome, "image": image,
+                         "generated": plan.kind == "t2i" and image is not None, "specs": plan.specs, "gate": gate,
+                         "gpu_s": gpu_s}
+        if plan.kind == "t2i":
+            entry |= {"t2i_prompt": plan.t2i_prompt, "t2i_model": self.s.t2i, "t2i_params": self.t2i_params,
+                      "seed": plan.seed, "width": plan.width, "height": plan.height}
+        return entry
+
+    def _source_failed(
+        self, plan: SourcePlan, kind: str, message: str, gpu_s: float, *, image: str | None = None, gate: Record | None = None
+    ) -> None:
+        entry = self._source_entry(plan, f"failed:{kind}", image, gate, gpu_s)
+        self._write(self.errors, with_error(_public(entry), "mine.sources", kind, message))
+        self.state.append(entry)
+        self.progress("source", entry["outcome"])
+
+    def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float) -> None:
+        """Worker: write the source, ask the gate, record the outcome."""
+        path = None
+        try:
+            if image is not None:
+                png = encode_image(image)
+                path = str(write_png(png, self.s.out_dir, "sources"))
+            else:
+                png = encode_image(load_image(plan.image))
+                path = plan.image
+            outcome, gate = gate_source(self.gate, plan, png)
+        except (RecordError, ImageError) as exc:
+            self._source_failed(plan, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, image=path)
+            return
+        if outcome.startswith("failed:"):
+            self._source_failed(plan, outcome.removeprefix("failed:"), gate.get("reason") or outcome, gpu_s, image=path, gate=gate)
+            return
+        entry = self._source_entry(plan, outcome, path, gate, gpu_s)
+        self.state.append(entry)
+        self.progress("source", outcome)
+
+    # -- jobs (Algorithm 2, lines 7-18) -------------------------------------------------------------
+    def _jobs(self) -> list[Job]:
+        usable = [(p.id, p.instructions) for p in self.plans if self.state.sources.get(p.id, {}).get("outcome") in USABLE]
+        return enumerate_jobs(usable, self.s.attempts)
+
+    def _source(self, source_id: str) -> _Source:
+        """The source image, PNG bytes and pixels, loaded once and kept for the next groups."""
+        if source_id in self._sources:
+            self._sources.move_to_end(source_id)
+            return self._sources[source_id]
+        entry = self.state.sources[source_id]
+        image = load_image(entry["image"])
+        png = Path(entry["image"]).read_bytes() if entry["kind"] == "t2i" else encode_image(image)
+        loaded = _Source(entry, image, png, np.asarray(image))
+        self._sources[source_id] = loaded
+        while len(self._sources) > SOURCE_CACHE:
+            self._sources.popitem(last=False)
+        return loaded
+
+    def _edit(self, session: Session, universe: list[Job]) -> None:
+        scheduler = Scheduler(
+            universe, done=set(self.state.jobs), seed=self.s.seed, window=self.s.window,
+            passed_pairs=self.passed_pairs if self.s.until_first_pass else None,
+        )
+        if not len(scheduler):
+            return
+        editor = self._load(self.s.editor, session)
+        pending: list[Future[None]] = []
+        while groups := scheduler.next_window():
+            for group in groups:
+                if not self._budget_left(session):
+                    session.stop_reason = "budget"
+                    self._drain(pending, 0)
+                    return
+                with self._lock:
+                    group = [j for j in group if scheduler.runnable(j)]
+                if group:
+                    pending = self._run_group(session, editor, group, pending)
+        self._drain(pending, 0)
+
+    def _run_group(self, session: Session, editor: Editor, group: list[Job], pending: list[Future[None]]) -> list[Future[None]]:
+        """ONE batched edit call for the seeds of one (source, instruction); pre-filter in the pool."""
+        try:
+            source = self._source(group[0].source)
+        except ImageError as exc:
+            for job in group:
+                self._job_failed(job, exc.kind, str(exc), 0.0, edited=False)
+            return pending
+        t0 = time.perf_counter()
+        try:
+            images = editor.edit(source.image, prompt=group[0].instruction, seeds=[j.seed for j in group], params=self.edit_params)
+            if len(images) != len(group):
+                raise RecordError("model_output", f"{self.s.editor} returned {len(images)} images for {len(group)} seeds")
+        except RecordError as exc:
+            dt = time.perf_counter() - t0
+            session.busy_s += dt
+            for job in group:
+                self._job_failed(job, exc.kind, exc.message, dt / len(group), edited=False)
+            return pending
+        dt = time.perf_counter() - t0
+        session.busy_s += dt
+        for job, image in zip(group, images, strict=True):
+            pending = self._submit(pending, self._finish_job, job, source, image, dt / len(group))
+        return self._settle(pending)
+
+    def _job_entry(
+        self, job: Job, outcome: str, gpu_s: float, *, edited: bool, candidate: str | None = None, semantic: str | None = None
+    ) -> Record:
+        return {"type": "job", "id": job.id, "source": job.source, "instruction": job.instruction, "seed": job.seed,
+                "outcome": outcome, "edited": edited, "semantic": semantic, "candidate": candidate, "gpu_s": gpu_s}
+
+    def _job_failed(self, job: Job, kind: str, message: str, gpu_s: float, *, edited: bool) -> None:
+        entry = self._job_entry(job, f"failed:{kind}", gpu_s, edited=edited)
+        self._write(self.errors, with_error(_public(entry), "mine.jobs", kind, message))
+        self.state.append(entry)
+        self.progress("job", entry["outcome"])
+
+    def candidate_id(self, job: Job) -> str:
+        return stable_id("candidate", job.source, job.instruction, self.s.editor, job.seed, self.edit_params)
+
+    def _finish_job(self, job: Job, source: _Source, edited: Image.Image, gpu_s: float) -> None:
+        """Worker: pre-filter one edit, write it if it is kept, record the job's outcome."""
+        try:
+            png = encode_image(edited)
+            verdict = self.prefilter.judge(job.instruction, source.png, png, source.array, np.asarray(edited.convert("RGB")))
+            if verdict.failure is not None:
+                self._job_failed(job, *verdict.failure, gpu_s, edited=True)
+                return
+            outcome = "passed" if verdict.passed else f"rejected:{verdict.rejected_at}"
+            cid = None
+            if verdict.passed or self.s.keep_rejected:
+                cid = self.candidate_id(job)
+                output = write_png(png, self.s.out_dir, "edits")
+                self._write(self.out, self._candidate(job, source.entry, cid, output, verdict.fields))
+        except (RecordError, ImageError) as exc:
+            self._job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, edited=True)
+            return
+        if verdict.passed:
+            with self._lock:
+                self.passed_pairs.add(job.pair)
+        semantic = verdict.fields["prefilter"]["semantic"]
+        self.state.append(self._job_entry(job, outcome, gpu_s, edited=True, candidate=cid, semantic=semantic))
+        self.progress("job", outcome)
+
+    def _candidate(self, job: Job, source: Record, cid: str, output: Path, fields: Record) -> Record:
+        """The candidate record (DESIGN.md) plus pre-filter results and the source's provenance."""
+        origin = {k: source.get(k) for k in ("kind", "specs", "t2i_model", "t2i_params", "seed", "width", "height", "gate") if k in source}
+        return {
+            "id": cid,
+            "parent": job.source,
+            "image": source["image"],
+            "instruction": job.instruction,
+            "model": self.s.editor,
+            "prompt": job.instruction,
+            "seed": job.seed,
+            "params": self.edit_params,
+            "output": str(output),
+            "t2i_prompt": source.get("t2i_prompt"),
+            "origin": origin,
+            "job": job.id,
+            **fields,
+        }
+
+
+def _public(entry: Record) -> Record:
+    """A state entry as an error record: without the bookkeeping fields."""
+    return {k: v for k, v in entry.items() if k not in ("type", "gpu_s")}
+
+
+def _provider_name(provider: Provider) -> str:
+    return f"{provider.name}:{provider.model}" if provider.model else provider.name

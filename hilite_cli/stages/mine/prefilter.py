@@ -1,0 +1,128 @@
+"""The soft pre-filter (Algorithm 2, lines 14-18): A.2 scores against T_aes / T_adh, then the A.3
+(unwanted modifications) and A.4 (aesthetics) yes/no checks, then the low-level check.
+
+Every score and check that ran is recorded on the candidate, passed or not, with the first stage
+that rejected it (`rejected_at`: a2, a3, a4 or lowlevel). The low-level check is local and cheap,
+so it is always computed and recorded, but it only decides after the semantic steps passed, as in
+the paper's order (Table 3 counts it after the pre-filter).
+
+A provider that cannot judge at all (the offline one answers `unavailable`) does not invent
+scores: the semantic steps are recorded as not run (null scores, status unavailable) and only the
+low-level check decides; the stats say so loudly. Any other failed answer (HTTP error, block,
+unparsable reply) is a failure of that job, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hilite_cli.metrics.geometric import geometric_mean
+from hilite_cli.metrics.lowlevel import lowlevel_check
+from hilite_cli.prompts import prompt_version, render_prompt
+from hilite_cli.providers import Answer, Ask, Provider
+from hilite_cli.providers.schemas import EditScores
+from hilite_cli.records import Record
+
+STAGES: tuple[str, ...] = ("a2", "a3", "a4", "lowlevel")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    t_aes: float
+    t_adh: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The pre-filter's decision for one edit, and the fields it adds to the candidate."""
+
+    passed: bool
+    rejected_at: str | None
+    failure: tuple[str, str] | None  # (kind, message) when a step could not be completed
+    fields: Record
+
+
+def _answer_meta(answer: Answer, prompt: str) -> Record:
+    return {
+        "status": answer.status,
+        "provider": answer.provider,
+        "model": answer.model,
+        "prompt": f"{prompt}@{prompt_version(prompt)}",
+        "raw": answer.raw,
+        "reason": answer.reason,
+    }
+
+
+def _check(answer: Answer | None, prompt: str) -> Record | None:
+    """A yes/no check as recorded: None when it did not run."""
+    if answer is None:
+        return None
+    return {"passed": answer.value if answer.status == "ok" else None, **_answer_meta(answer, prompt)}
+
+
+class Prefilter:
+    """Runs A.2 -> (A.3, A.4) -> low-level for one (source, instruction, edit)."""
+
+    def __init__(self, provider: Provider, thresholds: Thresholds, *, lowlevel: bool = True) -> None:
+        self.provider = provider
+        self.thresholds = thresholds
+        self.lowlevel = lowlevel
+
+    def judge(self, instruction: str, source_png: bytes, edited_png: bytes, source: np.ndarray, edited: np.ndarray) -> Verdict:
+        low = lowlevel_check(source, edited).to_dict() if self.lowlevel else None
+        a2 = self.provider.ask(
+            Ask(prompt=render_prompt("a2_evaluation", instruction=instruction), images=[source_png, edited_png], expect="json", schema=EditScores)
+        )
+        scores: dict[str, Any] = {"instruction": None, "aesthetics": None, "geometric": None}
+        a3 = a4 = None
+        rejected_at: str | None = None
+        failure: tuple[str, str] | None = None
+        semantic = a2.status != "unavailable"
+        if a2.status == "ok":
+            value: EditScores = a2.value
+            scores = {
+                "instruction": value.InstructionAdherence,
+                "aesthetics": value.ImageAesthetic,
+                "geometric": geometric_mean(value.InstructionAdherence, value.ImageAesthetic),
+            }
+            if value.ImageAesthetic < self.thresholds.t_aes or value.InstructionAdherence < self.thresholds.t_adh:
+                rejected_at = "a2"
+            else:
+                a3, a4 = self.provider.ask_many([
+                    Ask(prompt=render_prompt("a3_unwanted", instruction=instruction), images=[source_png, edited_png], expect="yesno"),
+                    Ask(prompt=render_prompt("a4_aesthetics"), images=[edited_png], expect="yesno"),
+                ])
+                rejected_at, failure = self._checks(a3, a4)
+        elif a2.status != "unavailable":
+            failure = (f"prefilter_a2_{a2.status}", a2.reason or f"A.2 answer {a2.status}")
+        if rejected_at is None and failure is None and low is not None and not low["passed"]:
+            rejected_at = "lowlevel"
+        passed = rejected_at is None and failure is None
+        fields = {
+            "scores": scores,
+            "judge": _answer_meta(a2, "a2_evaluation"),
+            "checks": {"unwanted": _check(a3, "a3_unwanted"), "aesthetic": _check(a4, "a4_aesthetics"), "lowlevel": low},
+            "prefilter": {
+                "semantic": "run" if semantic else "not_run",
+                "t_aes": self.thresholds.t_aes,
+                "t_adh": self.thresholds.t_adh,
+                "lowlevel": self.lowlevel,
+            },
+            "passed": passed,
+            "rejected_at": rejected_at,
+        }
+        return Verdict(passed, rejected_at, failure, fields)
+
+    @staticmethod
+    def _checks(a3: Answer, a4: Answer) -> tuple[str | None, tuple[str, str] | None]:
+        """(rejected_at, failure) from the A.3 and A.4 answers."""
+        for name, answer in (("a3", a3), ("a4", a4)):
+            if answer.status not in ("ok", "unavailable"):
+                return None, (f"prefilter_{name}_{answer.status}", answer.reason or f"{name.upper()} answer {answer.status}")
+        for name, answer in (("a3", a3), ("a4", a4)):
+            if answer.status == "ok" and not answer.value:
+                return name, None
+        return None, None
