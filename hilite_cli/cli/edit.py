@@ -35,7 +35,7 @@ one and record HILITE-style feedback in OUT/feedback.jsonl.
 def command(
     input: InputManifest,
     instruction: Annotated[str | None, typer.Argument(help="The instruction, when INPUT is one image.")] = None,
-    models: Annotated[str | None, typer.Option(help="Comma-separated models to run instead of routed ones.")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated models: the list for tasks, a filter on routed models.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, help="Run the best K routed models.")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Attempts (seeds 0..M-1) per model, in one batched call.")] = 1,
     steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps [default: per model].")] = None,

@@ -136,10 +136,20 @@ class EditStage(Stage):
         return editor
 
     def _routed(self, record: Record) -> list[RoutedModel]:
-        """The models to run: the record's routed models (top_k by rank), else the `models` option."""
+        """The models to run: the record's routed models (top_k by rank), else the `models` option.
+
+        With both, `models` restricts the routed list (rank order kept), so a pipeline can route with
+        an LLM and still run only the editors whose weights it has.
+        """
         if record.get("models") is not None:
             entries = [validate_as(RoutedModel, m) for m in record["models"]]
             entries.sort(key=lambda m: m.rank)
+            if self.models:
+                entries = [m for m in entries if m.name in self.models]
+                if not entries:
+                    raise RecordError(
+                        "no_models", f"none of the routed models is among --models {','.join(self.models)}"
+                    )
         elif self.models:
             entries = [RoutedModel(name=name, rank=i + 1) for i, name in enumerate(self.models)]
         else:

@@ -55,3 +55,14 @@ def test_manifest_edit_with_sheets_and_refusal(tmp_path: Path) -> None:
     assert (tmp_path / "e" / "sheets" / "a.png").is_file()
     [err] = [orjson.loads(x) for x in (tmp_path / "c.jsonl.errors.jsonl").read_bytes().splitlines()]
     assert err["id"] == "b" and err["error"]["kind"] == "unsupported_instruction"
+
+
+def test_route_pipe_edit_with_models_filter(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "rocket", 32)
+    (tmp_path / "t.jsonl").write_bytes(orjson.dumps({"id": "r", "image": img.name, "instruction": "make it cooler"}) + b"\n")
+    routed = hilite("route", "t.jsonl", cwd=tmp_path)
+    assert routed.returncode == 0, routed.stderr
+    res = hilite("edit", "-", "--models", "classic", "--out", "e", stdin=routed.stdout, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    [cand] = [orjson.loads(x) for x in res.stdout.splitlines()]
+    assert cand["model"] == "classic" and cand["parent"] == "r" and (tmp_path / cand["output"]).is_file()
