@@ -19,7 +19,7 @@ from support.scripted_judge import (
     write_source,
 )
 
-from hilite_cli.records import Triplet, stable_id
+from hilite_cli.records import Scored, Triplet, stable_id
 from hilite_cli.stages.validate import ValidateStage
 
 # (source, instruction) -> per candidate: (adherence, aesthetics), or a non-score reply
@@ -116,6 +116,7 @@ def test_keep_all_emits_every_scored_candidate_with_its_verdict(pool: list[dict[
     passed = {r["id"] for r in out if r["passed"]}
     assert passed == {"c01", "c00", "c20", "c22"}
     for r in out:
+        Scored.model_validate(r)
         assert "output" in r and r["thresholds"] == {"aesthetics": 4.7, "instruction": 4.7}
         assert r["judge"]["status"] == "ok" and r["checks"] == {}
 
@@ -162,3 +163,14 @@ def test_hilite_candidates_from_several_models_compete_in_one_group(tmp_path: Pa
         records.append(candidate(f"task1-{model}", src, "Turn the sky orange.", out, model=model))
     out, _, _ = run_through(ValidateStage(spec, select="best", provider_options=options), records, tmp_path / "run")
     assert [(t["model"], t["parents"]) for t in out] == [("flux-kontext", ["task1-flux-kontext"])]
+
+
+def test_a_rerun_is_answered_from_the_response_cache(pool: list[dict[str, Any]], options: dict[str, Any], spec: str,
+                                                     server: Any, tmp_path: Path) -> None:
+    first, first_errors, _ = run_through(ValidateStage(spec, select="best", provider_options=options), _strip(pool),
+                                         tmp_path / "first")
+    asked = len(server.requests)
+    again, again_errors, _ = run_through(ValidateStage(spec, select="best", provider_options=options), _strip(pool),
+                                         tmp_path / "again")
+    assert len(server.requests) == asked  # refusals and unparsed answers are deterministic: cached too
+    assert again == first and [e["error"] for e in again_errors] == [e["error"] for e in first_errors]
