@@ -170,7 +170,8 @@ class BootstrapStage(Stage):
             return forward_triplet(record, self._images.sha(record["image"]), self._images.sha(record["output"]))
         if not is_triplet(record):
             raise RecordError("invalid_record", "bootstrap takes forward and inverse triplets (validate, invert) "
-                                                "or scored candidates (validate --keep all)")
+                                                "or scored candidates (validate --keep all); run edit/mine output "
+                                                "through validate first")
         validate_as(Triplet, record)
         return record
 

@@ -175,7 +175,8 @@ class InvertStage(Stage):
             return forward_triplet(record, self._images.sha(record["image"]), self._images.sha(record["output"]))
         if not is_triplet(record):
             raise RecordError("invalid_record", "invert takes triplets (validate --select best or --keep passed) "
-                                                "or scored candidates (validate --keep all)")
+                                                "or scored candidates (validate --keep all); run edit/mine output "
+                                                "through validate first")
         validate_as(Triplet, record)
         return record
 

@@ -24,8 +24,12 @@ def is_triplet(record: Record) -> bool:
 
 
 def is_scored_candidate(record: Record) -> bool:
-    """What `validate --keep all` emits: a candidate with scores, judge and a `passed` verdict."""
-    return "output" in record and "image" in record and "passed" in record and not is_triplet(record)
+    """What `validate --keep all` emits: a candidate with validate's `thresholds` and `passed` verdict.
+
+    `mine` candidates carry a `passed` too, from the soft pre-filter; that is not a hard-filter pass,
+    so without validate's `thresholds` a candidate is not taken for a validated one.
+    """
+    return {"output", "image", "passed", "thresholds"} <= record.keys() and not is_triplet(record)
 
 
 def forward_triplet(scored: Record, source_sha: str, edited_sha: str) -> Record:

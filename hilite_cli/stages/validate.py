@@ -20,6 +20,9 @@ passes: the candidate goes to the errors manifest as `judge_<status>`, still car
 scores and the judge's raw text and reason, in every mode. The `offline` judge is not a failure:
 it asks nothing, so semantic scores are null with status `unavailable` and nothing passes; only
 the pixel-level check runs (`checks` defaults to `lowlevel` for it).
+
+A candidate that arrives already judged (mine's soft pre-filter sets scores/checks/judge/passed)
+keeps that judgement under `prior`; the fields themselves are validate's own from then on.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from hilite_cli.stages.triplets import forward_triplet
 
 CHECKS: tuple[str, ...] = ("lowlevel", "unwanted", "aesthetic")
 SEMANTIC_CHECKS: dict[str, str] = {"unwanted": "a3_unwanted", "aesthetic": "a4_aesthetics"}
+# What a judgement writes on a candidate; an input that already has them keeps them under `prior`.
+_VERDICT_FIELDS: tuple[str, ...] = ("scores", "checks", "judge", "thresholds", "passed")
 Select = Literal["none", "best"]
 Keep = Literal["all", "passed"]
 
@@ -154,8 +159,11 @@ class ValidateStage(Stage):
 
     # -- steps ---------------------------------------------------------------------------------
     def _scored(self, record: Record, answer: Any) -> Record:
+        """The candidate with this judgement; an earlier one (mine's pre-filter, a previous validate) moves to `prior`."""
+        prior = {k: record[k] for k in _VERDICT_FIELDS if k in record}
         return {
-            **record,
+            **{k: v for k, v in record.items() if k not in _VERDICT_FIELDS},
+            **({"prior": prior} if prior else {}),
             "scores": scores_from(answer),
             "checks": {},
             "judge": judge_block(answer, "a2_evaluation"),

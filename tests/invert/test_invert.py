@@ -121,12 +121,19 @@ def test_scored_candidates_are_accepted_and_only_passed_ones_inverted(tmp_path: 
     scored = [
         {"id": f"c{i}", "parent": "task", "image": src, "instruction": "Remove the cat.", "model": "m",
          "output": edits[i], "scores": {"instruction": 5.0, "aesthetics": 5.0, "geometric": 5.0},
-         "judge": {"provider": "gemini", "status": "ok"}, "passed": i == 0}
+         "judge": {"provider": "gemini", "status": "ok"}, "passed": i == 0,
+         "thresholds": {"aesthetics": 4.7, "instruction": 4.7}}
         for i in range(2)
     ]
+    # a mine candidate passed only the soft pre-filter: it must go through validate first
+    prefiltered = {**scored[0], "id": "mined"}
+    del prefiltered["thresholds"]
+    scored.append(prefiltered)
     stage = InvertStage(spec, provider_options=options)
     out, errors, _ = run_through(stage, scored, tmp_path / "run")
-    assert errors == [] and [r["kind"] for r in out] == ["forward", "inverse"]
+    assert [(e["id"], e["error"]["kind"]) for e in errors] == [("mined", "invalid_record")]
+    assert "through validate first" in errors[0]["error"]["message"]
+    assert [r["kind"] for r in out] == ["forward", "inverse"]
     assert out[0]["parents"] == ["c0"] and out[1]["parents"] == [out[0]["id"]]
     assert stage.stats["not_passed_candidates"] == 1
 

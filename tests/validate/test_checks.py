@@ -109,3 +109,15 @@ def test_option_checking() -> None:
         ValidateStage("offline", select="first")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="`keep`"):
         ValidateStage("offline", keep="some")  # type: ignore[arg-type]
+
+
+def test_an_earlier_judgement_is_kept_under_prior(tmp_path: Path) -> None:
+    """mine's candidates arrive with the soft pre-filter's verdict; validate's own replaces it, visibly."""
+    src = write_source(tmp_path / "s.png", 5)
+    out_path = write_block_edit(src, tmp_path / "e.png", (7, 7, 7))
+    mined = candidate("m", src, INSTRUCTION, out_path, passed=True, scores={"instruction": 5.0, "aesthetics": 5.0},
+                      judge={"provider": "openai", "model": "qwen", "status": "ok"}, checks={"unwanted": {"passed": True}})
+    out, _, _ = run_through(ValidateStage("offline"), [mined], tmp_path)
+    assert out[0]["passed"] is False and out[0]["judge"]["status"] == "unavailable"
+    assert out[0]["prior"] == {"passed": True, "scores": mined["scores"], "judge": mined["judge"],
+                               "checks": mined["checks"]}
