@@ -3,8 +3,10 @@
 Each forward triplet ⟨I_0, p, I_e⟩ gets an inverse ⟨I_e, p⁻¹, I_0⟩ whose instruction an LLM writes
 with prompt A.6, verbatim, given the original T2I prompt as the scene description. A record
 without `t2i_prompt` uses its `caption` if it has one, else an empty description; which one was
-used is recorded in `inversion.description`. Nothing is inverted by rule: the offline provider
-answers `unavailable`, and that forward goes to the errors manifest with the reason.
+used is recorded in `inversion.description`. With `llm="offline"` no model is asked: explicit
+rules (configs/augment.toml [[invert.rules]]) invert the global tone and style edits the classic
+editor makes, recorded as `inversion.provider = "offline", model = "rules"`; a forward no rule
+covers goes to the errors manifest with the reason.
 
 An inversion that uses a word A.6 forbids (configs/augment.toml [invert] banned_words) is
 refused and asked once more with a reminder appended (so the cache cannot return the same
@@ -121,6 +123,7 @@ class InvertStage(Stage):
         self.provider_options = provider_options
         self.banned = banned_pattern(list(settings["banned_words"]))
         self.retry_reminder = str(settings["retry_reminder"])
+        self.rules = [(re.compile(r["match"], re.IGNORECASE), str(r["inverse"])) for r in settings.get("rules", [])]
         self.stats: Counter[str] = Counter()
         self._images = ImageFiles()
         self._llm: Any = None
@@ -189,10 +192,32 @@ class InvertStage(Stage):
                 return _Job(forward, source_sha, edited_sha, forward[name], name)
         return _Job(forward, source_sha, edited_sha, "", "none")
 
+    def _invert_by_rules(self, jobs: list[_Job]) -> None:
+        """The offline inverter: the first rule whose pattern matches writes the inverse, or the job fails."""
+        from hilite_cli.providers import Answer
+
+        for job in jobs:
+            job.attempts = 1
+            instruction = job.forward["instruction"]
+            text = next((inverse for pattern, inverse in self.rules if pattern.search(instruction)), None)
+            if text is None:
+                self.stats["inversion_failed"] += 1
+                job.failure = ("invert_no_rule", f"forward {job.forward['id']}: the offline inverter has no rule for "
+                                                 f"{instruction!r}; pass --llm PROVIDER to write it with prompt A.6")
+                continue
+            answer = Answer(status="ok", value=text, raw=text, provider="offline", model="rules")
+            job.inverse = self._inverse(job, text, answer)
+            job.inverse["inversion"].update(prompt="rules", prompt_version="configs/augment.toml [[invert.rules]]")
+            self.stats["inverted"] += 1
+
     def _invert(self, jobs: list[_Job]) -> None:
         """Ask A.6 for every job; ask once more, with a reminder, those that used a banned word."""
         from hilite_cli.prompts import render_prompt
         from hilite_cli.providers import Ask
+
+        if self._llm.name == "offline":
+            self._invert_by_rules(jobs)
+            return
 
         pending = jobs
         for attempt in (1, 2):

@@ -18,8 +18,11 @@ What goes out, by mode:
 A judge answer that failed (refused, blocked, truncated, unparsed, http_error, timeout) never
 passes: the candidate goes to the errors manifest as `judge_<status>`, still carrying its null
 scores and the judge's raw text and reason, in every mode. The `offline` judge is not a failure:
-it asks nothing, so semantic scores are null with status `unavailable` and nothing passes; only
-the pixel-level check runs (`checks` defaults to `lowlevel` for it).
+it asks nothing, so semantic scores are null with status `unavailable`. The semantic thresholds
+then cannot apply: a candidate passes on the pixel-level check alone and says so in `passed_on`
+(`checks` must be `lowlevel` for it, its default), and `select best`, having no scores to rank,
+keeps the passing candidate with the smallest id and says so in `selection`. These are pixel-level
+verdicts, not quality judgements: a dataset validated offline is a plumbing check, not a dataset.
 
 A candidate that arrives already judged (mine's soft pre-filter sets scores/checks/judge/passed)
 keeps that judgement under `prior`; the fields themselves are validate's own from then on.
@@ -104,12 +107,16 @@ class ValidateStage(Stage):
         self._images = ImageFiles()
         # select=best: group key -> best passing triplet so far; groups in first-seen order.
         self._groups: dict[tuple[str, str], Record | None] = {}
+        self._pixel_only = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     def setup(self) -> None:
         self._provider, self._owned = open_provider(self.judge_spec, self.provider_options)
+        self._pixel_only = self._provider.name == "offline"
         if self.checks is None:
-            self.checks = ("lowlevel",) if self._provider.name == "offline" else ()
+            self.checks = ("lowlevel",) if self._pixel_only else ()
+        if self._pixel_only and tuple(self.checks) != ("lowlevel",):
+            raise ValueError("the offline judge runs only the pixel-level check: use --checks lowlevel")
 
     def teardown(self) -> None:
         if self._owned and self._provider is not None:
@@ -208,10 +215,11 @@ class ValidateStage(Stage):
 
     def _emit(self, record: Record) -> list[Record]:
         failure = self._failure(record)
-        passed = failure is None and self.thresholds.passes(record["scores"]) and all(
-            record["checks"][c].get("passed") is True for c in self.checks
-        )
+        semantic = self._pixel_only or self.thresholds.passes(record["scores"])
+        passed = failure is None and semantic and all(record["checks"][c].get("passed") is True for c in self.checks)
         record["passed"] = passed
+        if self._pixel_only:
+            record["passed_on"] = "pixel-level check only: the offline judge gives no semantic scores"
         if self.select == "best":
             self._groups.setdefault(self._group_key(record), None)
         if failure is not None:
@@ -238,6 +246,8 @@ class ValidateStage(Stage):
         best = self._groups.get(key)
         triplet = self._triplet(record)
         if best is None or _better(triplet, best):
+            if self._pixel_only:
+                triplet["selection"] = "smallest candidate id among passing ones: no semantic scores to rank"
             self._groups[key] = triplet
 
 
@@ -245,4 +255,6 @@ class ValidateStage(Stage):
 def _better(a: Record, b: Record) -> bool:
     """Higher geometric mean wins; among equals the smaller candidate id, whatever the input order."""
     ga, gb = a["scores"]["geometric"], b["scores"]["geometric"]
+    if ga is None or gb is None:  # offline: nothing to rank by
+        return a["parents"][0] < b["parents"][0]
     return ga > gb or (ga == gb and a["parents"][0] < b["parents"][0])

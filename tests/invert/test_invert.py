@@ -93,11 +93,17 @@ def test_banned_words_are_refused_and_asked_once_more(tmp_path: Path, judge: Scr
     assert stage.stats["inversion_refused"] == 1
 
 
-def test_offline_llm_inverts_nothing_and_says_why(tmp_path: Path) -> None:
-    fwd = forward(tmp_path, "f1", "Remove the cat.", (200, 0, 0))
-    out, errors, _ = run_through(InvertStage("offline", forward=False), [fwd], tmp_path / "run")
-    assert out == []
-    assert errors[0]["error"]["kind"] == "invert_unavailable" and "offline" in errors[0]["error"]["message"]
+def test_offline_inverter_uses_explicit_rules_and_refuses_the_rest(tmp_path: Path) -> None:
+    cat = forward(tmp_path, "f1", "Remove the cat.", (200, 0, 0))
+    warm = forward(tmp_path, "f2", "Make it warmer", (0, 200, 0), seed=1)
+    gray = forward(tmp_path, "f3", "make it black and white", (0, 0, 200), seed=2)
+    out, errors, _ = run_through(InvertStage("offline", forward=False), [cat, warm, gray], tmp_path / "run")
+    assert [(r["parents"], r["instruction"]) for r in out] == [
+        (["f2"], "Make the colours cooler."), (["f3"], "Give the image full, natural colour.")]
+    assert all(r["inversion"]["provider"] == "offline" and r["inversion"]["model"] == "rules" for r in out)
+    assert out[0]["source"] == warm["edited"] and out[0]["edited"] == warm["source"]
+    assert [(e["id"], e["error"]["kind"]) for e in errors] == [("f1", "invert_no_rule")]
+    assert "--llm" in errors[0]["error"]["message"]
 
 
 def test_description_falls_back_to_caption_then_empty(tmp_path: Path, judge: ScriptedJudge, spec: str,

@@ -57,7 +57,7 @@ def test_checks_decide_with_the_scores_and_are_asked_only_when_scores_pass(
     assert judge.count("a3") == 4 and judge.count("a4") == 4  # not asked for the low-scoring edit
 
 
-def test_offline_judge_runs_only_pixel_checks_and_invents_no_score(tmp_path: Path) -> None:
+def test_offline_judge_passes_on_pixel_checks_alone_and_invents_no_score(tmp_path: Path) -> None:
     src = write_source(tmp_path / "s.png", 2)
     good = write_block_edit(src, tmp_path / "good.png", (1, 2, 3))
     speckled = write_speckle_edit(src, tmp_path / "speckled.png")
@@ -69,12 +69,18 @@ def test_offline_judge_runs_only_pixel_checks_and_invents_no_score(tmp_path: Pat
     for record in out:
         assert record["scores"] == {"instruction": None, "aesthetics": None, "geometric": None}
         assert record["judge"]["status"] == "unavailable" and "offline" in record["judge"]["reason"]
-        assert record["passed"] is False
+        assert "pixel-level check only" in record["passed_on"]
     assert {r["id"]: r["checks"]["lowlevel"]["passed"] for r in out} == {"good": True, "speckled": False}
+    assert {r["id"]: r["passed"] for r in out} == {"good": True, "speckled": False}
 
     best = ValidateStage("offline", select="best")
     chosen, errors, _ = run_through(best, records, tmp_path / "best")
-    assert chosen == [] and errors == [] and best.stats["groups_without_pass"] == 1
+    assert errors == [] and [c["parents"] for c in chosen] == [["good"]]
+    assert chosen[0]["scores"]["geometric"] is None and "no semantic scores" in chosen[0]["selection"]
+    assert best.stats["groups_without_pass"] == 0
+
+    with pytest.raises(ValueError, match="only the pixel-level check"):
+        ValidateStage("offline", checks="lowlevel,unwanted").setup()
 
 
 def test_lowlevel_refuses_to_compare_different_sizes(tmp_path: Path) -> None:
@@ -118,6 +124,6 @@ def test_an_earlier_judgement_is_kept_under_prior(tmp_path: Path) -> None:
     mined = candidate("m", src, INSTRUCTION, out_path, passed=True, scores={"instruction": 5.0, "aesthetics": 5.0},
                       judge={"provider": "openai", "model": "qwen", "status": "ok"}, checks={"unwanted": {"passed": True}})
     out, _, _ = run_through(ValidateStage("offline"), [mined], tmp_path)
-    assert out[0]["passed"] is False and out[0]["judge"]["status"] == "unavailable"
+    assert out[0]["judge"]["status"] == "unavailable" and out[0]["scores"]["instruction"] is None
     assert out[0]["prior"] == {"passed": True, "scores": mined["scores"], "judge": mined["judge"],
                                "checks": mined["checks"]}
