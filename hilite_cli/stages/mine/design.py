@@ -40,10 +40,21 @@ def spec_id(t2i_prompt: str, edits: list[str]) -> str:
     return stable_id("prompt_spec", t2i_prompt, edits)
 
 
+def _singular(word: str) -> str:
+    """A rough English singular, enough to match "benches" with "bench" and "puppies" with "puppy"."""
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses", "zes")):
+        return word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def content_words(text: str) -> set[str]:
-    """Lower-case words that may name an object, with a plural `s` dropped."""
+    """Lower-case words that may name an object, in singular form."""
     words = {w.strip("'-") for w in _WORD.findall(text.lower())}
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words if w} - _NOT_OBJECTS
+    return {_singular(w) for w in words if w} - _NOT_OBJECTS
 
 
 def composite_problem(edits: list[str]) -> str | None:

@@ -1,0 +1,55 @@
+"""Fixtures for `hilite mine`: tiny random-weight T2I and editor pipelines, the loopback judge,
+and an in-process runner of the real command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mine.helpers import KEY, MODELS, Judge, Mined, base_args, collect
+from support.loopback import Loopback
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from support.tiny_models import build
+
+    root = tmp_path_factory.mktemp("tiny-weights")
+    return {name: build(name, root / name) for name in MODELS}
+
+
+@pytest.fixture
+def judge() -> Judge:
+    return Judge()
+
+
+@pytest.fixture
+def server(judge: Judge) -> Iterator[Loopback]:
+    with Loopback(answer=judge) as srv:
+        yield srv
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    return KEY
+
+
+@pytest.fixture
+def mine(tmp_path: Path, tiny_weights: dict[str, Path]) -> Any:
+    """Run the command in this process (models stay loaded between runs) and collect its outputs."""
+    from typer.testing import CliRunner
+
+    def run(*args: str, folder: Path = tmp_path) -> Mined:
+        import typer
+
+        from hilite_cli.cli import mine as mine_cli
+
+        app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        app.command()(mine_cli.command)
+        result = CliRunner().invoke(app, [*args, *base_args(folder, tiny_weights)], catch_exceptions=False)
+        return collect(folder, result.exit_code, result.output)
+
+    return run

@@ -1,0 +1,83 @@
+"""The scheduler's uniform draw without replacement, its windows, and the state file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hilite_cli.stages.mine.jobs import Scheduler, StateFile, enumerate_jobs
+
+
+def _jobs(sources: int = 3, instructions: int = 2, attempts: int = 4):
+    return enumerate_jobs([(f"s{i}", [f"edit {k}" for k in range(instructions)]) for i in range(sources)], attempts)
+
+
+def _drain(scheduler: Scheduler) -> list[list]:
+    groups = []
+    while window := scheduler.next_window():
+        groups.extend(window)
+    return groups
+
+
+def test_enumerates_n_k_m_distinct_jobs() -> None:
+    jobs = _jobs(3, 2, 4)
+    assert len(jobs) == 24
+    assert len({j.id for j in jobs}) == 24
+    assert {j.seed for j in jobs} == {0, 1, 2, 3}
+
+
+def test_every_job_is_drawn_exactly_once_in_seeded_order() -> None:
+    jobs = _jobs()
+    order_a = [j.id for g in _drain(Scheduler(jobs, done=set(), seed=7, window=5)) for j in g]
+    order_b = [j.id for g in _drain(Scheduler(list(reversed(jobs)), done=set(), seed=7, window=5)) for j in g]
+    order_c = [j.id for g in _drain(Scheduler(jobs, done=set(), seed=8, window=5)) for j in g]
+    assert sorted(order_a) == sorted(j.id for j in jobs)
+    assert len(set(order_a)) == len(order_a)
+    assert order_a == order_b  # the input order does not matter, the seed does
+    assert order_a != order_c
+
+
+def test_groups_share_source_and_instruction_and_batch_their_seeds() -> None:
+    jobs = _jobs(2, 2, 3)
+    groups = _drain(Scheduler(jobs, done=set(), seed=0, window=len(jobs)))
+    assert len(groups) == 4  # one window holds everything: one group per (source, instruction)
+    for group in groups:
+        assert len({j.pair for j in group}) == 1
+        assert sorted(j.seed for j in group) == [0, 1, 2]
+
+
+def test_resume_skips_done_jobs_and_keeps_the_draw_order() -> None:
+    jobs = _jobs()
+    full = [j.id for g in _drain(Scheduler(jobs, done=set(), seed=3, window=1)) for j in g]
+    done = set(full[:10])
+    rest = [j.id for g in _drain(Scheduler(jobs, done=done, seed=3, window=1)) for j in g]
+    assert rest == full[10:]
+
+
+def test_until_first_pass_drops_the_rest_of_a_passed_pair() -> None:
+    jobs = _jobs(1, 2, 4)
+    passed: set[tuple[str, str]] = set()
+    scheduler = Scheduler(jobs, done=set(), seed=1, window=1, passed_pairs=passed)
+    first = scheduler.next_window()[0][0]
+    passed.add(first.pair)
+    rest = [j for g in _drain(scheduler) for j in g]
+    assert all(j.pair != first.pair for j in rest)
+    assert len(rest) == 4
+
+
+def test_state_file_appends_and_a_torn_line_is_cut_on_resume(tmp_path: Path) -> None:
+    path = tmp_path / "pool.jsonl.state.jsonl"
+    state = StateFile(path, resume=False)
+    state.append({"type": "source", "id": "s", "outcome": "gated", "gpu_s": 1.5})
+    state.append({"type": "job", "id": "j1", "outcome": "passed", "gpu_s": 0.25})
+    state.close()
+    with path.open("ab") as fh:
+        fh.write(b'{"type":"job","id":"j2","outc')  # a kill mid-write
+    resumed = StateFile(path, resume=True)
+    assert set(resumed.jobs) == {"j1"}
+    assert resumed.gpu_seconds() == 1.75
+    resumed.append({"type": "job", "id": "j2", "outcome": "rejected:a2", "gpu_s": 0.25})
+    resumed.close()
+    assert len(path.read_text().splitlines()) == 3
+    fresh = StateFile(path, resume=False)
+    assert fresh.jobs == {} and path.read_bytes() == b""
+    fresh.close()
