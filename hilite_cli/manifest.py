@@ -133,9 +133,12 @@ class ManifestWriter:
     so a re-run never writes a record twice.
     """
 
-    def __init__(self, path: str, *, resume: bool = False, lazy: bool = False, dedupe: bool = True) -> None:
+    def __init__(
+        self, path: str, *, resume: bool = False, lazy: bool = False, dedupe: bool = True, tee: list[Record] | None = None
+    ) -> None:
         self.path = path
         self.dedupe = dedupe
+        self.tee = tee  # also keeps what it writes (absolute paths), for exports after the run
         self.base = manifest_dir(path)
         self.count = 0
         self.seen: set[str] = set()
@@ -170,6 +173,8 @@ class ManifestWriter:
             self.seen.add(str(rid))
         fh = self._open()
         fh.write(orjson.dumps(relativize_paths(record, self.base), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        if self.tee is not None:
+            self.tee.append(record)
         fh.flush()
         self.count += 1
         return True

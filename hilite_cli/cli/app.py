@@ -12,7 +12,7 @@ import sys
 import typer
 
 from hilite_cli import __version__
-from hilite_cli.cli import debias, edit, export, mask, models, route, score_dataset
+from hilite_cli.cli import bootstrap, debias, edit, export, invert, mask, models, route, score_dataset, validate
 
 app = typer.Typer(
     name="hilite",
@@ -41,15 +41,39 @@ app.command("route", help=route.HELP, short_help=route.SHORT)(route.command)
 app.command("edit", help=edit.HELP, short_help=edit.SHORT)(edit.command)
 app.command("mask", help=mask.HELP, short_help=mask.SHORT)(mask.command)
 app.command("models", help=models.HELP, short_help=models.SHORT)(models.command)
+app.command("validate", help=validate.HELP, short_help=validate.SHORT)(validate.command)
+app.command("invert", help=invert.HELP, short_help=invert.SHORT)(invert.command)
+app.command("bootstrap", help=bootstrap.HELP, short_help=bootstrap.SHORT)(bootstrap.command)
 app.command("score-dataset", help=score_dataset.HELP, short_help=score_dataset.SHORT)(score_dataset.command)
 app.command("debias", help=debias.HELP, short_help=debias.SHORT)(debias.command)
 app.command("export", help=export.HELP, short_help=export.SHORT)(export.command)
 
 
+# Options that take two words (`--export kto FILE`); Typer options take one, so the pair is joined
+# into `kto=FILE` before parsing.
+PAIR_OPTIONS = frozenset({"--export"})
+
+
+def join_pair_options(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        out.append(word)
+        if word in PAIR_OPTIONS:
+            first = next(words, None)
+            if first is None:
+                break
+            if "=" not in first:
+                second = next(words, None)
+                first = f"{first}={second}" if second is not None else first
+            out.append(first)
+    return out
+
+
 def main() -> None:
     """Entry point: known errors become one actionable line; tracebacks only with HILITE_DEBUG=1."""
     try:
-        app()
+        app(args=join_pair_options(sys.argv[1:]), prog_name="hilite")
     except KeyboardInterrupt:
         print("hilite: interrupted", file=sys.stderr)
         sys.exit(130)

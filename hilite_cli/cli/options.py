@@ -35,3 +35,4 @@ Weights = Annotated[
 ]
 Device = Annotated[str | None, typer.Option("--device", help="cuda, cuda:1, cpu … [default: cuda if available].")]
 Dtype = Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16 or float32 [default: by device].")]
+MaxRetries = Annotated[int | None, typer.Option("--max-retries", min=0, help="Retries on 429/5xx/timeouts per call.")]

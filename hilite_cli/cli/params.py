@@ -22,3 +22,10 @@ def parse_weights(values: list[str] | None) -> dict[str, Path]:
 
 def parse_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def provider_options(base_url: str | None, concurrency: int | None, timeout: float | None, max_retries: int | None,
+                     no_cache: bool) -> dict[str, object]:
+    """The `get_provider` keyword arguments the shared provider options produce."""
+    return {"base_url": base_url, "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
+            "use_cache": not no_cache}

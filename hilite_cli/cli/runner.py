@@ -29,6 +29,7 @@ def run_manifest(
     progress: bool = True,
     executor: str = "local",
     workers: int = 1,
+    tee: list | None = None,
 ) -> RunSummary:
     """Run `stage` over `input` (a manifest path or prepared lines) and exit like the design says."""
     if resume and output == STDIO:
@@ -38,7 +39,7 @@ def run_manifest(
     lines = read_manifest(input) if isinstance(input, str) else input
     errors_path = errors or default_errors_path(output, stage.name)
     try:
-        out = ManifestWriter(output, resume=resume)
+        out = ManifestWriter(output, resume=resume, tee=tee)
     except OSError as exc:
         raise usage_error(f"cannot open output {output}: {exc}") from None
     err = ManifestWriter(errors_path, lazy=True, dedupe=False)

@@ -31,6 +31,7 @@ keeps that judgement under `prior`; the fields themselves are validate's own fro
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -86,7 +87,10 @@ class ValidateStage(Stage):
         keep: Keep = "all",
         batch_size: int = 16,
         provider_options: dict[str, Any] | None = None,
+        on_scored: Callable[[Record], None] | None = None,
     ) -> None:
+        """`on_scored` sees every judged candidate (passed or not, failures included), whatever the mode:
+        KTO/DPO exports need all of them even when only the best goes out."""
         if select not in ("none", "best"):
             raise ValueError(f"`select` must be none or best, got {select!r}")
         if keep not in ("all", "passed"):
@@ -101,6 +105,7 @@ class ValidateStage(Stage):
         self.keep = keep
         self.batch_size = batch_size
         self.provider_options = provider_options
+        self.on_scored = on_scored
         self.stats: Counter[str] = Counter()
         self._provider: Any = None
         self._owned = False
@@ -220,6 +225,8 @@ class ValidateStage(Stage):
         record["passed"] = passed
         if self._pixel_only:
             record["passed_on"] = "pixel-level check only: the offline judge gives no semantic scores"
+        if self.on_scored is not None:
+            self.on_scored(record)
         if self.select == "best":
             self._groups.setdefault(self._group_key(record), None)
         if failure is not None:

@@ -1,0 +1,56 @@
+"""`hilite bootstrap`: NHR compositional triplets between edits of the same source."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated
+
+import typer
+
+from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, MaxRetries, NoCache, Output, Progress, Timeout
+from hilite_cli.cli.params import provider_options
+from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+
+SHORT = "Compose new triplets ⟨I_e1, inverse(e1) + e2, I_e2⟩ from edits of the same source (NHR Figure 2)."
+HELP = f"""{SHORT}
+
+\b
+  hilite bootstrap triplets.jsonl inverse.jsonl > composed.jsonl
+  hilite invert triplets.jsonl --llm gemini | hilite bootstrap - --llm gemini:gemini-2.5-flash --max-per-source 10
+
+Needs forward triplets and their inverses (from `hilite invert`). Every ordered pair of distinct
+edits of one source becomes a triplet whose instruction joins the inverse of the first edit with
+the second ("… and …", configs/augment.toml), or an LLM's one-instruction rewrite with --llm.
+Images of different sources are never paired. Inputs pass through unless --only-composed.
+"""
+
+
+def command(
+    inputs: Annotated[list[str], typer.Argument(help="Triplet manifests (forward and inverse), or - for stdin.")],
+    llm: Annotated[str | None, typer.Option(help="PROVIDER[:MODEL] to rewrite each composition into one instruction.")] = None,
+    max_per_source: Annotated[int | None, typer.Option(min=1, help="Keep at most N compositions per source.")] = None,
+    keep_inputs: Annotated[bool, typer.Option("--keep-inputs/--only-composed", help="Pass the input triplets through.")] = True,
+    base_url: BaseUrl = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
+    max_retries: MaxRetries = None,
+    no_cache: NoCache = False,
+    output: Output = "-",
+    errors: Errors = None,
+    progress: Progress = True,
+) -> None:
+    from pathlib import Path
+
+    from hilite_cli.manifest import read_manifest
+    from hilite_cli.stages.bootstrap import BootstrapStage
+
+    for path in inputs:
+        if path != "-" and not Path(path).is_file():
+            raise usage_error(f"input manifest not found: {path}")
+    try:
+        stage = BootstrapStage(llm, max_per_source=max_per_source, keep_inputs=keep_inputs,
+                               provider_options=provider_options(base_url, concurrency, timeout, max_retries, no_cache))
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    lines = itertools.chain.from_iterable(read_manifest(p) for p in inputs)
+    exit_with(run_manifest(stage, lines, output, errors, progress=progress))

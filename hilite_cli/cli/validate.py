@@ -1,0 +1,96 @@
+"""`hilite validate`: NHR's hard filter, best-of selection, and training exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hilite_cli.cli.options import (
+    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume, Timeout,
+)
+from hilite_cli.cli.params import provider_options
+from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+
+SHORT = "Score candidates with a judge (prompt A.2), threshold, keep the best per (source, instruction), export."
+HELP = f"""{SHORT}
+
+\b
+  hilite validate candidates.jsonl --judge gemini:gemini-2.5-flash --threshold 4.7 --select best > triplets.jsonl
+  hilite validate pool.jsonl --judge openai:gpt-4.1 --checks lowlevel,unwanted,aesthetic --keep all \\
+      --export kto kto.jsonl --export dpo dpo.jsonl --min-margin 0.3 -o scored.jsonl
+  hilite validate candidates.jsonl --judge offline --select best --dataset ds/ --format ip2p
+
+Modes: --select best emits one forward triplet per (source, instruction): the passing candidate with
+the highest geometric mean √(aes·adh), and nothing where none passes. --keep passed emits a triplet
+per passing candidate; --keep all (default) emits every scored candidate with `passed`. Judge
+answers that are refused, blocked, truncated or unparseable never pass and go to the errors
+manifest. --judge offline runs only the pixel-level check and leaves semantic scores null.
+"""
+
+
+def command(
+    input: InputManifest,
+    judge: Annotated[str, typer.Option(help="Judge PROVIDER[:MODEL]; offline runs only the pixel-level check.")] = "gemini",
+    threshold: Annotated[float | None, typer.Option(help="Both thresholds at once [configs/thresholds.toml: 4.7].")] = None,
+    t_aes: Annotated[float | None, typer.Option("--t-aes", help="Aesthetics threshold.")] = None,
+    t_adh: Annotated[float | None, typer.Option("--t-adh", help="Instruction-adherence threshold.")] = None,
+    checks: Annotated[str | None, typer.Option(help="Comma list of lowlevel, unwanted (A.3), aesthetic (A.4).")] = None,
+    select: Annotated[str, typer.Option(help="none, or best: argmax passing candidate per (source, instruction).")] = "none",
+    keep: Annotated[str, typer.Option(help="all: every scored candidate; passed: a triplet per pass.")] = "all",
+    batch_size: Annotated[int, typer.Option(min=1, help="Candidates judged together (calls overlap).")] = 16,
+    export: Annotated[
+        list[str] | None,
+        typer.Option(help="kto FILE or dpo FILE (or kto=FILE): preference data from every scored candidate (repeatable)."),
+    ] = None,
+    min_margin: Annotated[float, typer.Option(help="dpo: smallest geometric-mean gap that makes a pair.")] = 0.0,
+    dataset: Annotated[Path | None, typer.Option(help="Also write the passing triplets as a dataset folder.")] = None,
+    format: Annotated[str, typer.Option("--format", help="Dataset format: ip2p, nhr, webdataset, trl.")] = "ip2p",
+    base_url: BaseUrl = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
+    max_retries: MaxRetries = None,
+    no_cache: NoCache = False,
+    output: Output = "-",
+    errors: Errors = None,
+    resume: Resume = False,
+    progress: Progress = True,
+) -> None:
+    from hilite_cli.cli.export import DATASET_FORMATS, export_records, report_export
+    from hilite_cli.stages.validate import ValidateStage
+
+    exports: list[tuple[str, Path]] = []
+    for value in export or []:
+        kind, sep, path = value.partition("=")
+        if kind not in ("kto", "dpo") or not sep or not path:
+            raise usage_error(f"--export takes kto FILE or dpo FILE, got {value!r}")
+        exports.append((kind, Path(path)))
+    if dataset and format not in DATASET_FORMATS:
+        raise usage_error(f"--format must be one of {', '.join(DATASET_FORMATS)}, got {format!r}")
+    if resume and select == "best":
+        raise usage_error("--select best needs every candidate of a group in one run: re-run without --resume "
+                          "(judge answers are cached, so it costs no new calls)")
+    scored: list[dict[str, Any]] = []
+    try:
+        stage = ValidateStage(judge, threshold=threshold, t_aes=t_aes, t_adh=t_adh, checks=checks, select=select,
+                              keep=keep, batch_size=batch_size,
+                              provider_options=provider_options(base_url, concurrency, timeout, max_retries, no_cache),
+                              on_scored=scored.append if exports else None)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    kept: list[dict[str, Any]] = []
+    summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress,
+                           tee=kept if dataset else None)
+    failed = 0
+    errors_base = errors or (f"{output}" if output != "-" else "hilite-validate")
+    for kind, path in exports:
+        result = export_records(scored, kind, path, min_margin=min_margin, t_aes=stage.thresholds.aesthetics,
+                                t_adh=stage.thresholds.instruction)
+        failed += report_export(result, f"{errors_base}.{kind}.errors.jsonl")
+    if dataset:
+        triplets = [r for r in kept if r.get("kind") or r.get("passed")]
+        failed += report_export(export_records(triplets, format, dataset), f"{errors_base}.dataset.errors.jsonl")
+    if failed:
+        raise typer.Exit(1)
+    exit_with(summary)
