@@ -12,7 +12,7 @@ import sys
 import typer
 
 from hilite_cli import __version__
-from hilite_cli.cli import bootstrap, debias, edit, export, invert, mask, models, route, score_dataset, validate
+from hilite_cli.cli import bootstrap, debias, edit, export, invert, mask, mine, models, route, score_dataset, validate
 
 app = typer.Typer(
     name="hilite",
@@ -41,6 +41,7 @@ app.command("route", help=route.HELP, short_help=route.SHORT)(route.command)
 app.command("edit", help=edit.HELP, short_help=edit.SHORT)(edit.command)
 app.command("mask", help=mask.HELP, short_help=mask.SHORT)(mask.command)
 app.command("models", help=models.HELP, short_help=models.SHORT)(models.command)
+app.command("mine", help=mine.HELP, short_help=mine.SHORT)(mine.command)
 app.command("validate", help=validate.HELP, short_help=validate.SHORT)(validate.command)
 app.command("invert", help=invert.HELP, short_help=invert.SHORT)(invert.command)
 app.command("bootstrap", help=bootstrap.HELP, short_help=bootstrap.SHORT)(bootstrap.command)
