@@ -1,0 +1,144 @@
+"""Load a registered model once per process: weights from the HF cache by hub id, or a local folder.
+
+Device and dtype are chosen here (CUDA: bf16 where supported, else fp16; CPU: fp32) and can be
+overridden. Missing weights become a `ModelLoadError` that says how to fetch them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hilite_cli.models.base import Editor, ModelLoadError, ModelSpec, TextToImage
+from hilite_cli.models.registry import get_spec
+
+_DTYPES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "float16": "float16", "bf16": "bfloat16", "bfloat16": "bfloat16"}
+_PIPELINES: dict[tuple[str, str, str, str], Any] = {}
+
+
+def resolve_device(device: str | None) -> str:
+    """`device` as given, else "cuda" when a GPU is visible, else "cpu"."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(device: str, dtype: str | None) -> Any:
+    """A torch dtype: the one named, else bf16/fp16 on CUDA and fp32 elsewhere (CPU half is slow and lossy)."""
+    import torch
+
+    if dtype:
+        if dtype not in _DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; choose one of {sorted(_DTYPES)}")
+        return getattr(torch, _DTYPES[dtype])
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _fetch_hint(spec: ModelSpec, source: str, exc: BaseException) -> str:
+    offline = " (HF_HUB_OFFLINE is set, so nothing is downloaded)" if os.environ.get("HF_HUB_OFFLINE") else ""
+    return (
+        f"cannot load weights for model {spec.name!r} from {source}{offline}: {type(exc).__name__}: {exc}. "
+        f"Fetch them with `huggingface-cli download {spec.hub_id}` or pass `--weights {spec.name}=DIR` "
+        "with a diffusers pipeline folder."
+    )
+
+
+def _components(spec: ModelSpec, local: Path | None, dtype: Any) -> dict[str, Any]:
+    """Components the pipeline folder does not hold: the ControlNet lives in its own hub repo."""
+    hub_id = spec.options.get("controlnet_hub_id")
+    if not hub_id or (local is not None and (local / "controlnet").is_dir()):
+        return {}
+    from diffusers import ControlNetModel
+
+    return {"controlnet": ControlNetModel.from_pretrained(hub_id, torch_dtype=dtype)}
+
+
+def _assemble_paint_by_example(source: str, dtype: Any) -> Any:
+    """Paint-by-Example component by component.
+
+    The pipeline is deprecated in diffusers and its model_index.json names an image-encoder module
+    that diffusers no longer resolves, so `from_pretrained` on the folder fails; the subfolders load fine.
+    """
+    from diffusers import AutoencoderKL, PaintByExamplePipeline, PNDMScheduler, UNet2DConditionModel
+    from diffusers.pipelines.deprecated.paint_by_example import PaintByExampleImageEncoder
+    from transformers import AutoImageProcessor
+
+    return PaintByExamplePipeline(
+        vae=AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype),
+        image_encoder=PaintByExampleImageEncoder.from_pretrained(source, subfolder="image_encoder", torch_dtype=dtype),
+        unet=UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype),
+        scheduler=PNDMScheduler.from_pretrained(source, subfolder="scheduler"),
+        safety_checker=None,
+        feature_extractor=AutoImageProcessor.from_pretrained(source, subfolder="feature_extractor"),
+        requires_safety_checker=False,
+    )
+
+
+def _attach_adapters(spec: ModelSpec, pipe: Any) -> None:
+    """IP-Adapter weights and InstantStyle block scales for style-transfer specs."""
+    repo = spec.options.get("ip_adapter_repo")
+    if not repo:
+        return
+    pipe.load_ip_adapter(repo, subfolder=spec.options.get("ip_adapter_subfolder"), weight_name=spec.options["ip_adapter_weight"])
+    pipe.set_ip_adapter_scale(spec.options.get("ip_adapter_scale", 1.0))
+
+
+def load_pipeline(spec: ModelSpec, *, weights: Path | None, device: str, dtype: Any) -> Any:
+    """The diffusers pipeline for `spec`, loaded once per (model, source, device, dtype) and reused."""
+    source = str(weights) if weights is not None else spec.hub_id
+    key = (spec.name, source, device, str(dtype))
+    if key in _PIPELINES:
+        return _PIPELINES[key]
+    if weights is not None and not Path(weights).is_dir():
+        raise ModelLoadError(f"--weights {spec.name}={weights}: not a directory holding a diffusers pipeline", "weights_missing")
+    import diffusers
+
+    try:
+        if spec.pipeline == "PaintByExamplePipeline":
+            pipe = _assemble_paint_by_example(source, dtype)
+        else:
+            pipeline_cls = getattr(diffusers, spec.pipeline)
+            pipe = pipeline_cls.from_pretrained(source, torch_dtype=dtype, **_components(spec, weights, dtype))
+        _attach_adapters(spec, pipe)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(_fetch_hint(spec, source, exc), "weights_missing") from exc
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    _PIPELINES[key] = pipe
+    return pipe
+
+
+def clear_cache() -> None:
+    """Drop every loaded pipeline (teardown, tests)."""
+    _PIPELINES.clear()
+
+
+def load_model(
+    name: str,
+    *,
+    weights: dict[str, Path] | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> Editor | TextToImage:
+    """The Editor (or TextToImage for kind "t2i") registered as `name`, ready to run."""
+    spec = get_spec(name)
+    if spec.kind == "classic":
+        from hilite_cli.models.classic import ClassicEditor
+
+        return ClassicEditor(spec)
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dev, dtype)
+    local = (weights or {}).get(name)
+    pipe = load_pipeline(spec, weights=Path(local) if local is not None else None, device=dev, dtype=torch_dtype)
+    if spec.kind == "t2i":
+        from hilite_cli.models.t2i import DiffusersTextToImage
+
+        return DiffusersTextToImage(spec, pipe, dev)
+    from hilite_cli.models.diffusers_editors import make_editor
+
+    return make_editor(spec, pipe, dev)

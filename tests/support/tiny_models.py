@@ -1,0 +1,334 @@
+"""Tiny random-weight diffusers pipelines of each registered family, saved as local weight folders.
+
+The sizes follow diffusers' own `get_dummy_components` test configs. Tokenizers are written from a
+local vocabulary (CLIP: vocab.json + merges.txt; T5: a unigram list), so nothing is downloaded.
+Tests load the saved folders through `load_model(name, weights={name: dir})`, the same path as real
+weights. `build(name, dir)` dispatches on the registry name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CLIP_VOCAB_SIZE = 1000
+T5_WORDS = "a an the of in on with cat dog make it winter snow red blue photo painting remove add".split()
+
+
+def _byte_chars() -> list[str]:
+    """GPT-2/CLIP byte-to-unicode alphabet: every byte maps to one printable character."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = [], 0
+    for b in range(256):
+        if b in keep:
+            chars.append(chr(b))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    return chars
+
+
+def write_clip_tokenizer(directory: Path) -> Any:
+    """A CLIPTokenizer over single characters, written as vocab.json + merges.txt and loaded back."""
+    from transformers import CLIPTokenizer
+
+    directory.mkdir(parents=True, exist_ok=True)
+    chars = _byte_chars()
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
+    (directory / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    (directory / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    return CLIPTokenizer(
+        vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"), model_max_length=77
+    )
+
+
+def make_t5_tokenizer() -> Any:
+    """A T5Tokenizer from an in-memory unigram vocabulary (special tokens first, as T5 expects)."""
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [(f"▁{w}", -3.0) for w in T5_WORDS]
+    pieces += [(c, -5.0) for c in "abcdefghijklmnopqrstuvwxyz.,!?'"]
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=64)
+
+
+def _clip_text_config(**extra: Any) -> Any:
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=2,
+        hidden_size=32,
+        intermediate_size=37,
+        layer_norm_eps=1e-05,
+        num_attention_heads=4,
+        num_hidden_layers=5,
+        pad_token_id=1,
+        vocab_size=CLIP_VOCAB_SIZE,
+        **extra,
+    )
+
+
+def _sd_vae() -> Any:
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+    )
+
+
+def _sd_unet(in_channels: int, cross_attention_dim: int = 32) -> Any:
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=in_channels,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+    )
+
+
+def _save(pipe: Any, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(directory, safe_serialization=True)
+    return directory
+
+
+def build_instruct_pix2pix(directory: Path) -> Path:
+    """InstructPix2Pix: 8-channel UNet input (noise latents + source-image latents)."""
+    import torch
+    from diffusers import PNDMScheduler, StableDiffusionInstructPix2PixPipeline
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(0)
+    unet = _sd_unet(in_channels=8)
+    torch.manual_seed(0)
+    vae = _sd_vae()
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(_clip_text_config())
+    pipe = StableDiffusionInstructPix2PixPipeline(
+        unet=unet,
+        scheduler=PNDMScheduler(skip_prk_steps=True),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=write_clip_tokenizer(directory / "tokenizer"),
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
+    )
+    return _save(pipe, directory)
+
+
+def build_ledits(directory: Path) -> Path:
+    """LEDITS++ over a tiny SD 1.5-shaped model (the registry's InfEdit substitute)."""
+    import torch
+    from diffusers import DPMSolverMultistepScheduler, LEditsPPPipelineStableDiffusion, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(0)
+    # SD-shaped block layout: LEDITS++ reads cross-attention maps at 1/4 of the latent size.
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 32, 32, 32),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=8,
+    )
+    torch.manual_seed(0)
+    vae = _sd_vae()
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(_clip_text_config())
+    pipe = LEditsPPPipelineStableDiffusion(
+        unet=unet,
+        scheduler=DPMSolverMultistepScheduler(algorithm_type="sde-dpmsolver++", solver_order=2, steps_offset=1),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=write_clip_tokenizer(directory / "tokenizer"),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    return _save(pipe, directory)
+
+
+def build_paint_by_example(directory: Path) -> Path:
+    """Paint-by-Example: 9-channel UNet (latents + mask + masked image), CLIP-vision example encoder."""
+    import torch
+    from diffusers import PaintByExamplePipeline, PNDMScheduler
+    from diffusers.pipelines.deprecated.paint_by_example import PaintByExampleImageEncoder
+    from transformers import CLIPImageProcessor, CLIPVisionConfig
+
+    torch.manual_seed(0)
+    unet = _sd_unet(in_channels=9)
+    torch.manual_seed(0)
+    vae = _sd_vae()
+    torch.manual_seed(0)
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        projection_dim=32,
+        intermediate_size=37,
+        layer_norm_eps=1e-05,
+        num_attention_heads=4,
+        num_hidden_layers=5,
+        image_size=32,
+        patch_size=4,
+    )
+    pipe = PaintByExamplePipeline(
+        vae=vae,
+        image_encoder=PaintByExampleImageEncoder(vision, proj_size=32),
+        unet=unet,
+        scheduler=PNDMScheduler(skip_prk_steps=True),
+        safety_checker=None,
+        feature_extractor=CLIPImageProcessor(crop_size=32, size=32),
+        requires_safety_checker=False,
+    )
+    return _save(pipe, directory)
+
+
+def _flux_components(directory: Path) -> dict[str, Any]:
+    """FLUX components after diffusers' Flux tests: 1+1 transformer blocks, 1-channel VAE latents."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+    from transformers import CLIPTextModel, T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=[4, 4, 8],
+    )
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(_clip_text_config(hidden_act="gelu", projection_dim=32))
+    tokenizer_2 = make_t5_tokenizer()
+    torch.manual_seed(0)
+    text_encoder_2 = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer_2), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                 relative_attention_num_buckets=8, decoder_start_token_id=0)
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        sample_size=32,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4,),
+        layers_per_block=1,
+        latent_channels=1,
+        norm_num_groups=1,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+    return {
+        "scheduler": FlowMatchEulerDiscreteScheduler(),
+        "text_encoder": text_encoder,
+        "text_encoder_2": text_encoder_2,
+        "tokenizer": write_clip_tokenizer(directory / "tokenizer"),
+        "tokenizer_2": tokenizer_2,
+        "transformer": transformer,
+        "vae": vae,
+    }
+
+
+def build_flux_schnell(directory: Path) -> Path:
+    from diffusers import FluxPipeline
+
+    return _save(FluxPipeline(**_flux_components(directory)), directory)
+
+
+def build_flux_kontext(directory: Path) -> Path:
+    from diffusers import FluxKontextPipeline
+
+    return _save(FluxKontextPipeline(**_flux_components(directory), image_encoder=None, feature_extractor=None), directory)
+
+
+def build_controlnet_sdxl(directory: Path) -> Path:
+    """SDXL + ControlNet after diffusers' ControlNet-SDXL tests (two CLIP encoders, text_time embeds)."""
+    import torch
+    from diffusers import (
+        ControlNetModel,
+        EulerDiscreteScheduler,
+        StableDiffusionXLControlNetPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    shared = dict(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        in_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64,
+    )
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=32, out_channels=4, up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), **shared
+    )
+    torch.manual_seed(0)
+    controlnet = ControlNetModel(conditioning_embedding_out_channels=(16, 32), **shared)
+    torch.manual_seed(0)
+    vae = _sd_vae()
+    config = _clip_text_config(hidden_act="gelu", projection_dim=32)
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(config)
+    torch.manual_seed(0)
+    text_encoder_2 = CLIPTextModelWithProjection(config)
+    pipe = StableDiffusionXLControlNetPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=write_clip_tokenizer(directory / "tokenizer"),
+        tokenizer_2=write_clip_tokenizer(directory / "tokenizer_2"),
+        unet=unet,
+        controlnet=controlnet,
+        scheduler=EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear", timestep_spacing="leading"
+        ),
+        feature_extractor=None,
+        image_encoder=None,
+    )
+    return _save(pipe, directory)
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "instruct-pix2pix": build_instruct_pix2pix,
+    "controlnet-sdxl-canny": build_controlnet_sdxl,
+    "paint-by-example": build_paint_by_example,
+    "anydoor": build_paint_by_example,
+    "infedit": build_ledits,
+    "flux-kontext": build_flux_kontext,
+    "flux-schnell": build_flux_schnell,
+}
+
+
+def build(name: str, directory: Path) -> Path:
+    """Build and save the tiny pipeline registered as `name` into `directory`."""
+    return BUILDERS[name](Path(directory))
