@@ -16,7 +16,7 @@ from typing import IO, BinaryIO
 
 import orjson
 
-from hilite_cli.records import PATH_FIELDS, Record, stable_id
+from hilite_cli.core import PATH_FIELDS, Record, stable_id
 
 STDIO = "-"
 

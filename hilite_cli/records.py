@@ -6,43 +6,15 @@ the pydantic models below validate the fields a stage needs before it reads them
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-Record = dict[str, Any]
+from hilite_cli.core import PATH_FIELDS, Record, RecordError, stable_id, with_error
 
-# Fields that hold image paths: resolved against the manifest's directory on read,
-# written relative to the output manifest's directory.
-PATH_FIELDS: tuple[str, ...] = (
-    "image",
-    "mask",
-    "reference_image",
-    "reference_mask",
-    "output",
-    "source",
-    "edited",
-    "sheet",
-)
+__all__ = ["PATH_FIELDS", "Record", "RecordError", "stable_id", "validate_as", "with_error"]
 
 JudgeStatus = Literal["ok", "refused", "blocked", "truncated", "unparsed", "http_error", "timeout", "unavailable"]
-
-
-def stable_id(*parts: Any) -> str:
-    """A short, stable hash of what defines a record (bytes, strings or JSON-able values)."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, bytes):
-            data = part
-        elif isinstance(part, str):
-            data = part.encode()
-        else:
-            data = orjson.dumps(part, option=orjson.OPT_SORT_KEYS)
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()[:16]
 
 
 class _Loose(BaseModel):
@@ -143,15 +115,6 @@ class ErrorInfo(BaseModel):
     message: str
 
 
-class RecordError(Exception):
-    """Raised by a stage for one record: the executor turns it into an error record."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
 def validate_as(model: type[_Loose], record: Record) -> _Loose:
     """Validate `record` as `model`, turning pydantic's report into one readable RecordError."""
     try:
@@ -163,6 +126,3 @@ def validate_as(model: type[_Loose], record: Record) -> _Loose:
         raise RecordError("invalid_record", f"not a valid {model.__name__.lower()} record: {problems}") from None
 
 
-def with_error(record: Record, stage: str, kind: str, message: str) -> Record:
-    """A copy of `record` carrying `error: {stage, kind, message}`."""
-    return {**record, "error": {"stage": stage, "kind": kind, "message": message}}

@@ -16,7 +16,7 @@ def is_image_path(arg: str) -> bool:
 
 def single_line(record: dict) -> list[Line]:
     """Feed one record built from the command line through the same executor as a manifest."""
-    from hilite_cli.records import stable_id
+    from hilite_cli.core import stable_id
 
     record = {"id": stable_id(record), **record}
     return [Line(1, record)]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from hilite_cli.manifest import DoneLedger, Line, ManifestWriter
-from hilite_cli.records import Record, RecordError, with_error
+from hilite_cli.core import Record, RecordError, with_error
 from hilite_cli.stages.base import Stage
 
 Batch = list[tuple[int, Record]]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hilite_cli.engine.local import Batch, run_batch
-from hilite_cli.records import Record
+from hilite_cli.core import Record
 from hilite_cli.stages.base import Stage
 
 

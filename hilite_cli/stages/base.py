@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from hilite_cli.records import Record
+from hilite_cli.core import Record
 
 
 class Stage:
