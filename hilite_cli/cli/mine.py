@@ -179,7 +179,9 @@ def command(
     attempts: Annotated[int | None, typer.Option(min=1, help="M: edit attempts per (source, instruction) [preset: 5].")] = None,
     t2i: Annotated[str | None, typer.Option(help="Text-to-image model [preset: flux-schnell].")] = None,
     editor: Annotated[str | None, typer.Option(help="Instruction editor [preset].")] = None,
-    weights: Annotated[list[str], typer.Option(help="NAME=DIR: load model NAME from a local diffusers folder (repeatable).")] = [],  # noqa: B006 - typer needs a list default
+    weights: Annotated[
+        list[str], typer.Option(help="NAME=DIR: load model NAME from a local diffusers folder (repeatable).")
+    ] = [],  # noqa: B006 - typer needs a list default
     device: Annotated[str | None, typer.Option(help="cuda, cuda:1, cpu … [default: cuda when available].")] = None,
     dtype: Annotated[str | None, typer.Option(help="fp32, fp16 or bf16 [default: bf16/fp16 on CUDA, fp32 on CPU].")] = None,
     t2i_steps: Annotated[int | None, typer.Option(min=1, help="T2I steps [model default: 4 for schnell].")] = None,

@@ -110,7 +110,8 @@ def design_specs(
     for n, answer in enumerate(provider.ask_many(design_asks(count, batch, theme, max_output_tokens))):
         if answer.status != "ok" or not isinstance(answer.value, list):
             why = answer.reason or f"expected a JSON array, got {type(answer.value).__name__}"
-            errors.append(with_error({"id": stable_id("design_batch", n, answer.raw), "raw": answer.raw}, STAGE, f"design_{answer.status}", why))
+            failed = {"id": stable_id("design_batch", n, answer.raw), "raw": answer.raw}
+            errors.append(with_error(failed, STAGE, f"design_{answer.status}", why))
             continue
         for i, item in enumerate(answer.value):
             try:

@@ -44,6 +44,8 @@ from hilite_cli.stages.mine.stats import Session, compute_stats
 Loader = Callable[..., Editor | TextToImage]
 Progress = Callable[[str, str], None]
 SOURCE_CACHE = 16
+# Source provenance copied onto every candidate.
+ORIGIN_FIELDS = ("kind", "specs", "t2i_model", "t2i_params", "seed", "width", "height", "gate")
 
 
 def _default_loader(name: str, **kwargs: Any) -> Editor | TextToImage:
@@ -248,7 +250,9 @@ class MiningRun:
                 break
             t0 = time.perf_counter()
             try:
-                image = t2i.generate(plan.t2i_prompt, seeds=[plan.seed], width=plan.width, height=plan.height, params=self.t2i_params)[0]
+                image = t2i.generate(
+                    plan.t2i_prompt, seeds=[plan.seed], width=plan.width, height=plan.height, params=self.t2i_params
+                )[0]
             except RecordError as exc:
                 dt = time.perf_counter() - t0
                 session.busy_s += dt
@@ -291,7 +295,8 @@ class MiningRun:
             self._source_failed(plan, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, image=path)
             return
         if outcome.startswith("failed:"):
-            self._source_failed(plan, outcome.removeprefix("failed:"), gate.get("reason") or outcome, gpu_s, image=path, gate=gate)
+            kind = outcome.removeprefix("failed:")
+            self._source_failed(plan, kind, gate.get("reason") or outcome, gpu_s, image=path, gate=gate)
             return
         entry = self._source_entry(plan, outcome, path, gate, gpu_s)
         self.state.append(entry)
@@ -347,7 +352,8 @@ class MiningRun:
             return pending
         t0 = time.perf_counter()
         try:
-            images = editor.edit(source.image, prompt=group[0].instruction, seeds=[j.seed for j in group], params=self.edit_params)
+            seeds = [j.seed for j in group]
+            images = editor.edit(source.image, prompt=group[0].instruction, seeds=seeds, params=self.edit_params)
             if len(images) != len(group):
                 raise RecordError("model_output", f"{self.s.editor} returned {len(images)} images for {len(group)} seeds")
         except RecordError as exc:
@@ -403,7 +409,7 @@ class MiningRun:
 
     def _candidate(self, job: Job, source: Record, cid: str, output: Path, fields: Record) -> Record:
         """The candidate record (DESIGN.md) plus pre-filter results and the source's provenance."""
-        origin = {k: source.get(k) for k in ("kind", "specs", "t2i_model", "t2i_params", "seed", "width", "height", "gate") if k in source}
+        origin = {k: source[k] for k in ORIGIN_FIELDS if k in source}
         return {
             "id": cid,
             "parent": job.source,

@@ -73,8 +73,9 @@ class Prefilter:
 
     def judge(self, instruction: str, source_png: bytes, edited_png: bytes, source: np.ndarray, edited: np.ndarray) -> Verdict:
         low = lowlevel_check(source, edited).to_dict() if self.lowlevel else None
+        both = [source_png, edited_png]
         a2 = self.provider.ask(
-            Ask(prompt=render_prompt("a2_evaluation", instruction=instruction), images=[source_png, edited_png], expect="json", schema=EditScores)
+            Ask(prompt=render_prompt("a2_evaluation", instruction=instruction), images=both, expect="json", schema=EditScores)
         )
         scores: dict[str, Any] = {"instruction": None, "aesthetics": None, "geometric": None}
         a3 = a4 = None
@@ -92,7 +93,7 @@ class Prefilter:
                 rejected_at = "a2"
             else:
                 a3, a4 = self.provider.ask_many([
-                    Ask(prompt=render_prompt("a3_unwanted", instruction=instruction), images=[source_png, edited_png], expect="yesno"),
+                    Ask(prompt=render_prompt("a3_unwanted", instruction=instruction), images=both, expect="yesno"),
                     Ask(prompt=render_prompt("a4_aesthetics"), images=[edited_png], expect="yesno"),
                 ])
                 rejected_at, failure = self._checks(a3, a4)

@@ -14,7 +14,7 @@ source with the reason. Real photos have no T2I prompt to check, so the gate doe
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from hilite_cli.images import file_sha256
@@ -41,7 +41,6 @@ class SourcePlan:
     width: int | None = None
     height: int | None = None
     image: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def resolution_bounds(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, float]:
@@ -77,8 +76,8 @@ def plan_sources(
 
     for spec in specs:
         if "image" in spec:
-            extra = {k: v for k, v in spec.items() if k not in ("id", "image", "edits")}
-            add(SourcePlan(stable_id("photo_source", file_sha256(spec["image"])), "photo", [], [], image=spec["image"], extra=extra), spec)
+            sid = stable_id("photo_source", file_sha256(spec["image"]))
+            add(SourcePlan(sid, "photo", [], [], image=spec["image"]), spec)
             continue
         if t2i_spec is None:
             raise ValueError("prompt specs need a T2I model")
