@@ -90,27 +90,32 @@ def _mask_image(mask: np.ndarray, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(arr, mode="L").resize(size, Image.NEAREST)
 
 
-InputBuilder = Callable[[ModelSpec, Image.Image, dict[str, str], "np.ndarray | None", "Image.Image | None"], dict[str, Any]]
+# (spec, working-size source, text inputs, mask, reference, number of seeds) -> image/prompt arguments
+InputBuilder = Callable[[ModelSpec, Image.Image, dict[str, str], Any, Any, int], dict[str, Any]]
 
 
-def _text_and_image(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any) -> dict[str, Any]:
+def _text_and_image(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
     return {"prompt": text["prompt"], "image": src}
 
 
-def _controlnet_canny(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any) -> dict[str, Any]:
+def _controlnet_canny(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
     control = canny_image(src, int(spec.options.get("canny_low", 100)), int(spec.options.get("canny_high", 200)))
     return {"prompt": text["prompt"], "image": control}
 
 
-def _paint_by_example(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any) -> dict[str, Any]:
-    return {"image": src, "mask_image": _mask_image(mask, src.size), "example_image": reference.convert("RGB")}
+def _paint_by_example(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
+    # n copies, one image per copy: the pipeline samples each masked-image latent with the generator
+    # of its batch index, so only an image batch (not num_images_per_prompt) keeps seeds reproducible.
+    masked = _mask_image(mask, src.size)
+    example = reference.convert("RGB")
+    return {"image": [src] * n, "mask_image": [masked] * n, "example_image": [example] * n, "num_images_per_prompt": 1}
 
 
-def _style_reference(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any) -> dict[str, Any]:
+def _style_reference(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
     return {"prompt": text["prompt"], "image": src, "ip_adapter_image": reference.convert("RGB")}
 
 
-def _kontext(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any) -> dict[str, Any]:
+def _kontext(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
     # Kontext rescales height/width to max_area (asking for exactly our area keeps the working size)
     # and, unless told otherwise, resizes the context image to one of its training resolutions.
     return {"prompt": text["prompt"], "image": src, "max_area": src.size[0] * src.size[1], "_auto_resize": False}
@@ -156,10 +161,11 @@ class DiffusersEditor:
         size = working_size(image.size, self.spec.multiple, self.spec.max_side)
         src = image.convert("RGB")
         src = src if src.size == size else src.resize(size, Image.LANCZOS)
-        kwargs = call_kwargs(self.spec, params) | self._inputs(self.spec, src, text, mask, reference)
+        kwargs = call_kwargs(self.spec, params) | {"num_images_per_prompt": len(seeds)}
+        kwargs |= self._inputs(self.spec, src, text, mask, reference, len(seeds))
         if self._takes_size:
             kwargs |= {"width": size[0], "height": size[1]}
-        return kwargs | {"num_images_per_prompt": len(seeds)}
+        return kwargs
 
     def edit(
         self,
