@@ -19,10 +19,12 @@ SHORT = "Mine edit triplets with no human in the loop (NHR): design, generate, g
 HELP = f"""{SHORT}
 
 Inputs (one of):
-  hilite mine specs.jsonl -o pool.jsonl      prompt specs {{t2i_prompt, edits}}, photo specs {{image, edits}}
-                                             or task records {{image, instruction}}
-  hilite mine --design 200 --designer openai:o3 -o pool.jsonl     Algorithm 1 with prompt A.1
-  hilite mine --images photos/ --edits edits.txt -o pool.jsonl    real photos instead of T2I sources
+
+\b
+  hilite mine specs.jsonl -o pool.jsonl        prompt specs {{t2i_prompt, edits}}, photo specs
+                                               {{image, edits}} or task records {{image, instruction}}
+  hilite mine --design 200 --designer openai:o3 -o pool.jsonl   Algorithm 1 (prompt A.1)
+  hilite mine --images photos/ --edits edits.txt -o pool.jsonl  real photos instead of T2I
 
 Each prompt gets N T2I seeds (--n-sources) at random resolutions, gated with A.5 (--gate); every
 (source, instruction) gets M edit attempts (--attempts). The N x k x M jobs are drawn uniformly
