@@ -270,8 +270,8 @@ def command(
             if provider is not None:
                 provider.close()
     _report(result, stats)
-    if result["errors_written"]:
-        print(f"mine: {result['errors_written']} error records in {settings.errors}", file=sys.stderr)
+    if result["error_records"]:
+        print(f"mine: {result['error_records']} error records in {settings.errors}", file=sys.stderr)
         raise typer.Exit(1)
 
 

@@ -18,7 +18,7 @@ def test_kill_then_resume(tmp_path: Path, tiny_weights: dict[str, Path], keys: s
     judge = Judge()
     with Loopback(answer=judge, latency=0.2) as server:
         args = (str(specs), "--prefilter", "openai:qwen-72b", "--base-url", server.openai_url, "--gate", "openai:qwen-7b",
-                "--gate-base-url", server.openai_url, "--attempts", "4", "--window", "4")
+                "--gate-base-url", server.openai_url, "--attempts", "4", "--window", "4", "--steps", "1", "--t2i-steps", "1")
         proc = spawn(tmp_path, tiny_weights, *args)
         pool = tmp_path / "pool.jsonl"
         deadline = time.monotonic() + 240

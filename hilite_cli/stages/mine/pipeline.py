@@ -1,7 +1,8 @@
 """The mining loop (Algorithm 2 over every spec, NHR 3.5's scheduler), with GPU work and provider
 calls overlapped.
 
-The main thread only runs model calls: T2I generations, then edit groups drawn by the scheduler.
+The main thread only runs model calls: T2I generations (one call per source, since each source has
+its own random size), then edit groups drawn by the scheduler (one batched call per group).
 Everything else for a finished image (PNG encoding, the gate or the pre-filter's provider calls,
 the low-level check, atomic image writes, manifest and state appends) runs in a thread pool while
 the next model call runs. At most `max_pending` edits wait for the pre-filter; beyond that the
@@ -142,6 +143,7 @@ class MiningRun:
         self.plans = plan_sources(
             specs, n_sources=settings.n_sources, t2i_spec=self.t2i_spec, bounds=bounds, t2i_params=self.t2i_params
         )
+        self.recorded_params: dict[str, Any] = self.edit_params
         self.passed_pairs: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -178,7 +180,7 @@ class MiningRun:
             universe=universe,
             settings=self._stats_settings(),
             session=session,
-            errors_written=len(self.errors.seen),
+            error_records=len(self.errors.seen),
         )
 
     def _stats_settings(self) -> dict[str, Any]:
@@ -329,6 +331,8 @@ class MiningRun:
         if not len(scheduler):
             return
         editor = self._load(self.s.editor, session)
+        note = getattr(editor, "seed_note", None)
+        self.recorded_params = {**self.edit_params, "note": note} if note else self.edit_params
         pending: list[Future[None]] = []
         while groups := scheduler.next_window():
             for group in groups:
@@ -418,7 +422,7 @@ class MiningRun:
             "model": self.s.editor,
             "prompt": job.instruction,
             "seed": job.seed,
-            "params": self.edit_params,
+            "params": self.recorded_params,
             "output": str(output),
             "t2i_prompt": source.get("t2i_prompt"),
             "origin": origin,

@@ -118,7 +118,7 @@ def compute_stats(
     universe: list[Job],
     settings: dict[str, Any],
     session: Session,
-    errors_written: int,
+    error_records: int,
 ) -> dict[str, Any]:
     """The stats JSON (`--stats FILE`) for a run."""
     sources = _source_stats(plans, state)
@@ -141,7 +141,7 @@ def compute_stats(
             "gpu_busy_s": session.busy_s,
             "gpu_busy_fraction": _ratio(session.busy_s, loop_s),
         },
-        "errors_written": errors_written,
+        "error_records": error_records,
         "notes": _notes(state, jobs),
         "settings": settings,
     }
