@@ -43,7 +43,12 @@ def answer(request: Received) -> str:
 def full_size_ip2p(device: str) -> Any:
     """InstructPix2Pix with the SD 1.5 architecture (UNet 860M, 8 input channels), random weights (fp16 on CUDA)."""
     import torch
-    from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
     from support.tiny_models import write_clip_tokenizer
     from transformers import CLIPTextConfig, CLIPTextModel
 

@@ -206,6 +206,9 @@ def command(
     until_first_pass: Annotated[bool, typer.Option("--until-first-pass", help="Stop retrying an instruction once one attempt passes.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the scheduler's uniform draw.")] = 0,
     window: Annotated[int | None, typer.Option(min=1, help="Jobs drawn per scheduler window [preset].")] = None,
+    post_workers: Annotated[
+        int | None, typer.Option(min=1, help="Threads running the gate/pre-filter beside the GPU loop [preset].")
+    ] = None,
     overlap: Annotated[bool, typer.Option("--overlap/--no-overlap", help="Pre-filter while the next edit runs.")] = True,
     resume: Resume = False,
     progress: Progress = True,
@@ -234,7 +237,7 @@ def command(
         editor=editor or p["editor"],
         seed=seed,
         window=window or int(p["window"]),
-        postprocess_workers=int(p["postprocess_workers"]),
+        postprocess_workers=post_workers or int(p["postprocess_workers"]),
         max_pending=int(p["max_pending"]),
         t2i_params={"steps": t2i_steps or p.get("t2i_steps")},
         edit_params={"steps": steps or p.get("edit_steps"), "text_influence": text_influence, "image_influence": image_influence},

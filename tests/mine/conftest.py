@@ -49,7 +49,7 @@ def mine(tmp_path: Path, tiny_weights: dict[str, Path]) -> Any:
 
         app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         app.command()(mine_cli.command)
-        result = CliRunner().invoke(app, [*args, *base_args(folder, tiny_weights)], catch_exceptions=False)
+        result = CliRunner().invoke(app, [*base_args(folder, tiny_weights), *args], catch_exceptions=False)
         return collect(folder, result.exit_code, result.output)
 
     return run

@@ -99,7 +99,7 @@ def spawn(folder: Path, weights: dict[str, Path], *args: str) -> subprocess.Pope
     """The command as a user runs it: a separate process."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen(
-        [sys.executable, "-c", RUNNER, *args, *base_args(folder, weights)],
+        [sys.executable, "-c", RUNNER, *base_args(folder, weights), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
 

@@ -149,3 +149,21 @@ def test_bad_inputs_are_errors_not_silence(mine, tmp_path: Path) -> None:
     assert m.stats["jobs"]["queue"] == 0
 
     assert mine("--design", "2", str(specs)).code == 2  # two inputs at once
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--images", "photos"),  # --images without --edits
+        ("specs.jsonl", "--gate", "offline", "--no-gate"),
+        ("specs.jsonl", "--preset", "nonesuch"),
+        ("specs.jsonl", "--editor", "flux-schnell"),  # not an editor
+        ("specs.jsonl", "--prefilter", "nonesuch:model"),
+        ("missing.jsonl",),
+    ],
+)
+def test_usage_errors_exit_2(mine, tmp_path: Path, args: tuple[str, ...]) -> None:
+    (tmp_path / "photos").mkdir()
+    write_specs(tmp_path / "specs.jsonl", [{"t2i_prompt": "a cat", "edits": ["make it winter"]}])
+    resolved = [str(tmp_path / a) if a in ("photos", "specs.jsonl", "missing.jsonl") else a for a in args]
+    assert mine(*resolved).code == 2

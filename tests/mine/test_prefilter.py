@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from PIL import Image
 from support.loopback import Loopback, Raw
 
 from hilite_cli.images import encode_image
 from hilite_cli.providers import get_provider
 from hilite_cli.stages.mine.prefilter import Prefilter, Thresholds
-from PIL import Image
 
 T = Thresholds(t_aes=4.7, t_adh=4.7)
 
