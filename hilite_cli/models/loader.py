@@ -79,11 +79,16 @@ def _assemble_paint_by_example(source: str, dtype: Any) -> Any:
     )
 
 
-def _attach_adapters(spec: ModelSpec, pipe: Any) -> None:
-    """IP-Adapter weights and InstantStyle block scales for style-transfer specs."""
+def _attach_adapters(spec: ModelSpec, pipe: Any, local: Path | None) -> None:
+    """IP-Adapter weights and InstantStyle block scales for style-transfer specs.
+
+    A local weights folder may carry the adapter under `ip_adapter/` (same layout as the hub repo).
+    """
     repo = spec.options.get("ip_adapter_repo")
     if not repo:
         return
+    if local is not None and (local / "ip_adapter").is_dir():
+        repo = str(local / "ip_adapter")
     pipe.load_ip_adapter(repo, subfolder=spec.options.get("ip_adapter_subfolder"), weight_name=spec.options["ip_adapter_weight"])
     pipe.set_ip_adapter_scale(spec.options.get("ip_adapter_scale", 1.0))
 
@@ -104,7 +109,7 @@ def load_pipeline(spec: ModelSpec, *, weights: Path | None, device: str, dtype: 
         else:
             pipeline_cls = getattr(diffusers, spec.pipeline)
             pipe = pipeline_cls.from_pretrained(source, torch_dtype=dtype, **_components(spec, weights, dtype))
-        _attach_adapters(spec, pipe)
+        _attach_adapters(spec, pipe, weights)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(_fetch_hint(spec, source, exc), "weights_missing") from exc
     pipe = pipe.to(device)

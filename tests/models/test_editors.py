@@ -15,8 +15,8 @@ from hilite_cli.models.diffusers_editors import DiffusersEditor
 from hilite_cli.models.loader import load_model
 
 SEEDS = [11, 22, 33, 44]
-PARAMS = {"steps": 2, "text_influence": 6.0, "image_influence": 1.2}
-EDITORS = ["instruct-pix2pix", "paint-by-example", "flux-kontext", "controlnet-sdxl-canny", "anydoor"]
+PARAMS = {"steps": 2, "text_influence": 6.0, "image_influence": 0.4}
+EDITORS = ["instruct-pix2pix", "paint-by-example", "flux-kontext", "controlnet-sdxl-canny", "anydoor", "deadiff"]
 
 
 def _inputs(name: str, mask: np.ndarray, photo: Image.Image) -> dict[str, Any]:
@@ -53,8 +53,11 @@ def test_seeds_batch_into_one_call_and_reproduce(
     spec = editor.spec
     assert call[spec.knobs.steps] == 2
     assert call[spec.knobs.text_influence] == 6.0
-    if spec.knobs.image_influence:
-        assert call[spec.knobs.image_influence] == 1.2
+    target = spec.knobs.image_influence
+    if target.startswith("1-"):
+        assert call[target[2:]] == pytest.approx(0.6)
+    elif target:
+        assert call[target] == 0.4
     # outputs: the input's size, four different images, and the same seed gives the same image
     assert len(batch) == 4 and all(img.size == photo.size for img in batch)
     for i in range(4):
@@ -79,7 +82,7 @@ def test_ledits_substitute_batches_inversion_per_seed(tiny_dir: Callable[[str], 
     editor = load_model("infedit", weights={"infedit": tiny_dir("infedit")})
     kwargs = dict(prompt=None, source_prompt="a cat", target_prompt="a cat in snow", params=PARAMS)
     request = editor.request(photo, seeds=[1, 2], **kwargs)
-    assert request["invert"]["num_inversion_steps"] == 2 and request["invert"]["skip"] == 1.2
+    assert request["invert"]["num_inversion_steps"] == 2 and request["invert"]["skip"] == 0.4
     assert request["edit"]["edit_guidance_scale"] == 6.0 and request["edit"]["editing_prompt"] == ["a cat in snow"]
     batch = editor.edit(photo, seeds=[5, 6], **kwargs)
     alone = editor.edit(photo, seeds=[6], **kwargs)
@@ -88,3 +91,16 @@ def test_ledits_substitute_batches_inversion_per_seed(tiny_dir: Callable[[str], 
     same = np.abs(_arr(alone[0]) - _arr(batch[1])).mean()
     # LEDITS++ on CPU drifts more between batch sizes than the others; a seed still picks its image.
     assert other > 1.0 and same < other / 2
+
+
+def test_deadiff_substitute_takes_its_style_from_the_reference(
+    tiny_dir: Callable[[str], Path], photo: Image.Image, recorder: Any
+) -> None:
+    from skimage import data
+
+    editor = load_model("deadiff", weights={"deadiff": tiny_dir("deadiff")})
+    editor.pipe = recorder(editor.pipe)
+    styles = [Image.fromarray(data.coffee()).resize((64, 48)), Image.fromarray(data.rocket()).resize((64, 48))]
+    outs = [editor.edit(photo, prompt=None, target_prompt="an oil painting", seeds=[3], params=PARAMS, reference=s)[0] for s in styles]
+    assert editor.pipe.calls[0]["ip_adapter_image"] is not None
+    assert np.abs(_arr(outs[0]) - _arr(outs[1])).mean() > 0.1

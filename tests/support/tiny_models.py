@@ -264,36 +264,31 @@ def build_flux_kontext(directory: Path) -> Path:
     return _save(FluxKontextPipeline(**_flux_components(directory), image_encoder=None, feature_extractor=None), directory)
 
 
-def build_controlnet_sdxl(directory: Path) -> Path:
-    """SDXL + ControlNet after diffusers' ControlNet-SDXL tests (two CLIP encoders, text_time embeds)."""
+SDXL_UNET = dict(
+    block_out_channels=(32, 64),
+    layers_per_block=2,
+    in_channels=4,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+    attention_head_dim=(2, 4),
+    use_linear_projection=True,
+    addition_embed_type="text_time",
+    addition_time_embed_dim=8,
+    transformer_layers_per_block=(1, 2),
+    projection_class_embeddings_input_dim=80,
+    cross_attention_dim=64,
+)
+
+
+def _sdxl_components(directory: Path) -> dict[str, Any]:
+    """SDXL after diffusers' SDXL tests: two CLIP text encoders, text_time embeddings."""
     import torch
-    from diffusers import (
-        ControlNetModel,
-        EulerDiscreteScheduler,
-        StableDiffusionXLControlNetPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    shared = dict(
-        block_out_channels=(32, 64),
-        layers_per_block=2,
-        in_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 2),
-        projection_class_embeddings_input_dim=80,
-        cross_attention_dim=64,
-    )
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        sample_size=32, out_channels=4, up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), **shared
+        sample_size=32, out_channels=4, up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), **SDXL_UNET
     )
-    torch.manual_seed(0)
-    controlnet = ControlNetModel(conditioning_embedding_out_channels=(16, 32), **shared)
     torch.manual_seed(0)
     vae = _sd_vae()
     config = _clip_text_config(hidden_act="gelu", projection_dim=32)
@@ -301,26 +296,83 @@ def build_controlnet_sdxl(directory: Path) -> Path:
     text_encoder = CLIPTextModel(config)
     torch.manual_seed(0)
     text_encoder_2 = CLIPTextModelWithProjection(config)
-    pipe = StableDiffusionXLControlNetPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        text_encoder_2=text_encoder_2,
-        tokenizer=write_clip_tokenizer(directory / "tokenizer"),
-        tokenizer_2=write_clip_tokenizer(directory / "tokenizer_2"),
-        unet=unet,
-        controlnet=controlnet,
-        scheduler=EulerDiscreteScheduler(
+    return {
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "text_encoder_2": text_encoder_2,
+        "tokenizer": write_clip_tokenizer(directory / "tokenizer"),
+        "tokenizer_2": write_clip_tokenizer(directory / "tokenizer_2"),
+        "unet": unet,
+        "scheduler": EulerDiscreteScheduler(
             beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear", timestep_spacing="leading"
         ),
-        feature_extractor=None,
-        image_encoder=None,
-    )
-    return _save(pipe, directory)
+        "feature_extractor": None,
+        "image_encoder": None,
+    }
+
+
+def build_controlnet_sdxl(directory: Path) -> Path:
+    """SDXL + a ControlNet with the UNet's down-path layout (diffusers' ControlNet-SDXL tests)."""
+    import torch
+    from diffusers import ControlNetModel, StableDiffusionXLControlNetPipeline
+
+    components = _sdxl_components(directory)
+    torch.manual_seed(0)
+    controlnet = ControlNetModel(conditioning_embedding_out_channels=(16, 32), **SDXL_UNET)
+    return _save(StableDiffusionXLControlNetPipeline(**components, controlnet=controlnet), directory)
+
+
+def write_ip_adapter(unet: Any, folder: Path, weight_name: str) -> None:
+    """A random IP-Adapter for `unet` laid out like h94/IP-Adapter: weights + image_encoder/ in `folder`.
+
+    One to_k_ip/to_v_ip pair per cross-attention layer (numbered 1, 3, 5, ... as the released files
+    are), a 4-token image projection, and a tiny CLIP vision encoder taking 224-px inputs.
+    """
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    embed_dim, cross_dim = 32, unet.config.cross_attention_dim
+    image_proj = {
+        "proj.weight": torch.randn(cross_dim * 4, embed_dim) * 0.02,
+        "proj.bias": torch.zeros(cross_dim * 4),
+        "norm.weight": torch.ones(cross_dim),
+        "norm.bias": torch.zeros(cross_dim),
+    }
+    ip_layers: dict[str, Any] = {}
+    key_id = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        to_k = unet.get_submodule(name.removesuffix(".processor")).to_k.weight
+        ip_layers[f"{key_id}.to_k_ip.weight"] = torch.randn(to_k.shape[0], cross_dim) * 0.02
+        ip_layers[f"{key_id}.to_v_ip.weight"] = torch.randn(to_k.shape[0], cross_dim) * 0.02
+        key_id += 2
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({"image_proj": image_proj, "ip_adapter": ip_layers}, folder / weight_name)
+    vision = CLIPVisionConfig(hidden_size=32, projection_dim=embed_dim, intermediate_size=37, num_attention_heads=4,
+                              num_hidden_layers=2, image_size=224, patch_size=32)
+    CLIPVisionModelWithProjection(vision).save_pretrained(folder / "image_encoder")
+
+
+def build_deadiff(directory: Path) -> Path:
+    """SDXL img2img plus, under ip_adapter/, a tiny IP-Adapter in the h94/IP-Adapter layout (DEADiff substitute)."""
+    from diffusers import StableDiffusionXLImg2ImgPipeline
+
+    from hilite_cli.models.registry import get_spec
+
+    components = _sdxl_components(directory)
+    pipe = StableDiffusionXLImg2ImgPipeline(**components, requires_aesthetics_score=False)
+    _save(pipe, directory)
+    options = get_spec("deadiff").options
+    write_ip_adapter(components["unet"], directory / "ip_adapter" / options["ip_adapter_subfolder"], options["ip_adapter_weight"])
+    return directory
 
 
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "instruct-pix2pix": build_instruct_pix2pix,
     "controlnet-sdxl-canny": build_controlnet_sdxl,
+    "deadiff": build_deadiff,
     "paint-by-example": build_paint_by_example,
     "anydoor": build_paint_by_example,
     "infedit": build_ledits,
