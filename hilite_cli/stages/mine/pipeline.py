@@ -8,9 +8,7 @@ the low-level check, atomic image writes, manifest and state appends) runs in a 
 the next model call runs. At most `max_pending` edits wait for the pre-filter; beyond that the
 loop waits (and the GPU idles, which the busy fraction shows honestly).
 
-Order of writes for one job: edited image (atomic, content-addressed) -> pool line -> state line.
-A kill between any two leaves a job that is not in the state, so a resumed run redoes it; its
-candidate id is the same, and the pool writer (opened with resume) never writes an id twice.
+What is written, and in which order, is `recorder.py`'s job.
 
 GPU time is the wall-clock inside model calls x `gpus`; the budget counts what the state file
 records from earlier runs plus this run's model time. Busy fraction = model time / wall time of
@@ -31,19 +29,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hilite_cli.images import ImageError, content_hash, encode_image, load_image, safe_join, write_bytes_atomic
-from hilite_cli.manifest import ManifestWriter
+from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.models.base import Editor, TextToImage
 from hilite_cli.models.registry import effective_params, get_spec
 from hilite_cli.providers import Provider
-from hilite_cli.records import Record, RecordError, stable_id, with_error
-from hilite_cli.stages.mine.jobs import Job, Scheduler, StateFile, enumerate_jobs
+from hilite_cli.records import Record, RecordError, stable_id
+from hilite_cli.stages.mine.jobs import Job, Scheduler, enumerate_jobs
 from hilite_cli.stages.mine.prefilter import Prefilter
+from hilite_cli.stages.mine.recorder import Progress, Recorder, write_png
 from hilite_cli.stages.mine.sources import USABLE, SourcePlan, gate_source, plan_sources, resolution_bounds
 from hilite_cli.stages.mine.stats import Session, compute_stats
 
 Loader = Callable[..., Editor | TextToImage]
-Progress = Callable[[str, str], None]
 SOURCE_CACHE = 16
 # Source provenance copied onto every candidate.
 ORIGIN_FIELDS = ("kind", "specs", "t2i_model", "t2i_params", "seed", "width", "height", "gate")
@@ -88,14 +85,6 @@ class MineSettings:
         return Path(f"{self.pool}.state.jsonl")
 
 
-def write_png(data: bytes, out_dir: Path, subdir: str) -> Path:
-    """Content-addressed, atomic write of already-encoded PNG bytes (the same naming as images.save_image)."""
-    target = safe_join(out_dir, f"{subdir}/{content_hash(data)[:16]}.png")
-    if not target.exists():
-        write_bytes_atomic(target, data)
-    return target
-
-
 @dataclass(frozen=True)
 class _Source:
     """A usable source, loaded once for all its edit groups."""
@@ -126,7 +115,7 @@ class MiningRun:
         self.gate = gate
         self.prefilter = prefilter
         self.loader = loader
-        self.progress = progress or (lambda kind, outcome: None)
+        self.progress = progress
         self.editor_spec = get_spec(settings.editor)
         if self.editor_spec.kind == "t2i" or self.editor_spec.prompt_style != "instruction":
             raise ValueError(
@@ -146,18 +135,17 @@ class MiningRun:
         self.recorded_params: dict[str, Any] = self.edit_params
         self.passed_pairs: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
         self._sources: OrderedDict[str, _Source] = OrderedDict()
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         s = self.s
         s.out_dir.mkdir(parents=True, exist_ok=True)
-        self.state = StateFile(s.state_path, resume=s.resume)
-        self.out = ManifestWriter(str(s.pool), resume=s.resume)
-        self.errors = ManifestWriter(str(s.errors), resume=s.resume, lazy=True)
+        self.rec = Recorder(pool=s.pool, errors=s.errors, state=s.state_path, resume=s.resume, t2i=s.t2i,
+                            t2i_params=self.t2i_params, progress=self.progress)
+        self.state = self.rec.state
         for record in self.input_errors:
-            self.errors.write(record)
+            self.rec.error(record)
         self.spent_before = self.state.gpu_seconds()
         self.passed_pairs = {(j["source"], j["instruction"]) for j in self.state.jobs.values() if j["outcome"] == "passed"}
         session = Session(start=time.perf_counter())
@@ -171,16 +159,14 @@ class MiningRun:
                     self._edit(session, universe)
         finally:
             session.wall_s = time.perf_counter() - session.start
-            self.out.close()
-            self.errors.close()
-            self.state.close()
+            self.rec.close()
         return compute_stats(
             plans=self.plans,
             state=self.state,
             universe=universe,
             settings=self._stats_settings(),
             session=session,
-            error_records=len(self.errors.seen),
+            error_records=self.rec.error_records,
         )
 
     def _stats_settings(self) -> dict[str, Any]:
@@ -234,10 +220,6 @@ class MiningRun:
         """Without overlap, wait for the pool after every model call (the baseline the bench compares)."""
         return pending if self.s.overlap else self._drain(pending, 0)
 
-    def _write(self, writer: ManifestWriter, record: Record) -> None:
-        with self._write_lock:
-            writer.write(record)
-
     # -- sources (Algorithm 2, lines 2-6) -----------------------------------------------------------
     def _make_sources(self, session: Session) -> None:
         todo = [p for p in self.plans if p.id not in self.state.sources]
@@ -258,29 +240,12 @@ class MiningRun:
             except RecordError as exc:
                 dt = time.perf_counter() - t0
                 session.busy_s += dt
-                self._source_failed(plan, exc.kind, exc.message, dt)
+                self.rec.source_failed(plan, exc.kind, exc.message, dt)
                 continue
             dt = time.perf_counter() - t0
             session.busy_s += dt
             pending = self._settle(self._submit(pending, self._finish_source, plan, image, dt))
         self._drain(pending, 0)
-
-    def _source_entry(self, plan: SourcePlan, outcome: str, image: str | None, gate: Record | None, gpu_s: float) -> Record:
-        entry: Record = {"type": "source", "id": plan.id, "kind": plan.kind, "outcome": outcome, "image": image,
-                         "generated": plan.kind == "t2i" and image is not None, "specs": plan.specs, "gate": gate,
-                         "gpu_s": gpu_s}
-        if plan.kind == "t2i":
-            entry |= {"t2i_prompt": plan.t2i_prompt, "t2i_model": self.s.t2i, "t2i_params": self.t2i_params,
-                      "seed": plan.seed, "width": plan.width, "height": plan.height}
-        return entry
-
-    def _source_failed(
-        self, plan: SourcePlan, kind: str, message: str, gpu_s: float, *, image: str | None = None, gate: Record | None = None
-    ) -> None:
-        entry = self._source_entry(plan, f"failed:{kind}", image, gate, gpu_s)
-        self._write(self.errors, with_error(_public(entry), "mine.sources", kind, message))
-        self.state.append(entry)
-        self.progress("source", entry["outcome"])
 
     def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float) -> None:
         """Worker: write the source, ask the gate, record the outcome."""
@@ -294,15 +259,13 @@ class MiningRun:
                 path = plan.image
             outcome, gate = gate_source(self.gate, plan, png)
         except (RecordError, ImageError) as exc:
-            self._source_failed(plan, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, image=path)
+            self.rec.source_failed(plan, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, image=path)
             return
         if outcome.startswith("failed:"):
             kind = outcome.removeprefix("failed:")
-            self._source_failed(plan, kind, gate.get("reason") or outcome, gpu_s, image=path, gate=gate)
+            self.rec.source_failed(plan, kind, gate.get("reason") or outcome, gpu_s, image=path, gate=gate)
             return
-        entry = self._source_entry(plan, outcome, path, gate, gpu_s)
-        self.state.append(entry)
-        self.progress("source", outcome)
+        self.rec.source(plan, outcome, path, gate, gpu_s)
 
     # -- jobs (Algorithm 2, lines 7-18) -------------------------------------------------------------
     def _jobs(self) -> list[Job]:
@@ -352,7 +315,7 @@ class MiningRun:
             source = self._source(group[0].source)
         except ImageError as exc:
             for job in group:
-                self._job_failed(job, exc.kind, str(exc), 0.0, edited=False)
+                self.rec.job_failed(job, exc.kind, str(exc), 0.0, edited=False)
             return pending
         t0 = time.perf_counter()
         try:
@@ -364,25 +327,13 @@ class MiningRun:
             dt = time.perf_counter() - t0
             session.busy_s += dt
             for job in group:
-                self._job_failed(job, exc.kind, exc.message, dt / len(group), edited=False)
+                self.rec.job_failed(job, exc.kind, exc.message, dt / len(group), edited=False)
             return pending
         dt = time.perf_counter() - t0
         session.busy_s += dt
         for job, image in zip(group, images, strict=True):
             pending = self._submit(pending, self._finish_job, job, source, image, dt / len(group))
         return self._settle(pending)
-
-    def _job_entry(
-        self, job: Job, outcome: str, gpu_s: float, *, edited: bool, candidate: str | None = None, semantic: str | None = None
-    ) -> Record:
-        return {"type": "job", "id": job.id, "source": job.source, "instruction": job.instruction, "seed": job.seed,
-                "outcome": outcome, "edited": edited, "semantic": semantic, "candidate": candidate, "gpu_s": gpu_s}
-
-    def _job_failed(self, job: Job, kind: str, message: str, gpu_s: float, *, edited: bool) -> None:
-        entry = self._job_entry(job, f"failed:{kind}", gpu_s, edited=edited)
-        self._write(self.errors, with_error(_public(entry), "mine.jobs", kind, message))
-        self.state.append(entry)
-        self.progress("job", entry["outcome"])
 
     def candidate_id(self, job: Job) -> str:
         return stable_id("candidate", job.source, job.instruction, self.s.editor, job.seed, self.edit_params)
@@ -393,23 +344,21 @@ class MiningRun:
             png = encode_image(edited)
             verdict = self.prefilter.judge(job.instruction, source.png, png, source.array, np.asarray(edited.convert("RGB")))
             if verdict.failure is not None:
-                self._job_failed(job, *verdict.failure, gpu_s, edited=True)
+                self.rec.job_failed(job, *verdict.failure, gpu_s, edited=True)
                 return
             outcome = "passed" if verdict.passed else f"rejected:{verdict.rejected_at}"
             cid = None
             if verdict.passed or self.s.keep_rejected:
                 cid = self.candidate_id(job)
                 output = write_png(png, self.s.out_dir, "edits")
-                self._write(self.out, self._candidate(job, source.entry, cid, output, verdict.fields))
+                self.rec.candidate(self._candidate(job, source.entry, cid, output, verdict.fields))
         except (RecordError, ImageError) as exc:
-            self._job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, edited=True)
+            self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, edited=True)
             return
         if verdict.passed:
             with self._lock:
                 self.passed_pairs.add(job.pair)
-        semantic = verdict.fields["prefilter"]["semantic"]
-        self.state.append(self._job_entry(job, outcome, gpu_s, edited=True, candidate=cid, semantic=semantic))
-        self.progress("job", outcome)
+        self.rec.job(job, outcome, gpu_s, candidate=cid, semantic=verdict.fields["prefilter"]["semantic"])
 
     def _candidate(self, job: Job, source: Record, cid: str, output: Path, fields: Record) -> Record:
         """The candidate record (DESIGN.md) plus pre-filter results and the source's provenance."""
@@ -429,11 +378,6 @@ class MiningRun:
             "job": job.id,
             **fields,
         }
-
-
-def _public(entry: Record) -> Record:
-    """A state entry as an error record: without the bookkeeping fields."""
-    return {k: v for k, v in entry.items() if k not in ("type", "gpu_s")}
 
 
 def _provider_name(provider: Provider) -> str:

@@ -1,0 +1,108 @@
+"""Everything one mining run writes, from any thread: images, pool lines, error records, state entries.
+
+Order of writes for one job: edited image (atomic, content-addressed) -> pool line -> state line.
+A kill between any two leaves a job that is not in the state, so a resumed run redoes it; its
+candidate id is the same, and the pool writer (opened with resume) never writes an id twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hilite_cli.images import content_hash, safe_join, write_bytes_atomic
+from hilite_cli.manifest import ManifestWriter
+from hilite_cli.records import Record, with_error
+from hilite_cli.stages.mine.jobs import Job, StateFile
+from hilite_cli.stages.mine.sources import SourcePlan
+
+Progress = Callable[[str, str], None]
+
+
+def write_png(data: bytes, out_dir: Path, subdir: str) -> Path:
+    """Content-addressed, atomic write of already-encoded PNG bytes (the same naming as images.save_image)."""
+    target = safe_join(out_dir, f"{subdir}/{content_hash(data)[:16]}.png")
+    if not target.exists():
+        write_bytes_atomic(target, data)
+    return target
+
+
+def _public(entry: Record) -> Record:
+    """A state entry as an error record: without the bookkeeping fields."""
+    return {k: v for k, v in entry.items() if k not in ("type", "gpu_s")}
+
+
+class Recorder:
+    """The pool, errors and state writers of one run, behind one lock."""
+
+    def __init__(
+        self, *, pool: Path, errors: Path, state: Path, resume: bool, t2i: str, t2i_params: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> None:
+        self.state = StateFile(state, resume=resume)
+        self.out = ManifestWriter(str(pool), resume=resume)
+        self.errors = ManifestWriter(str(errors), resume=resume, lazy=True)
+        self.t2i = t2i
+        self.t2i_params = t2i_params
+        self.progress = progress or (lambda kind, outcome: None)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.out.close()
+        self.errors.close()
+        self.state.close()
+
+    @property
+    def error_records(self) -> int:
+        """Error records in the errors manifest, this run's and earlier ones'."""
+        return len(self.errors.seen)
+
+    def error(self, record: Record) -> None:
+        with self._lock:
+            self.errors.write(record)
+
+    def candidate(self, record: Record) -> None:
+        with self._lock:
+            self.out.write(record)
+
+    # -- sources -----------------------------------------------------------------------------------
+    def source_entry(self, plan: SourcePlan, outcome: str, image: str | None, gate: Record | None, gpu_s: float) -> Record:
+        entry: Record = {"type": "source", "id": plan.id, "kind": plan.kind, "outcome": outcome, "image": image,
+                         "generated": plan.kind == "t2i" and image is not None, "specs": plan.specs, "gate": gate,
+                         "gpu_s": gpu_s}
+        if plan.kind == "t2i":
+            entry |= {"t2i_prompt": plan.t2i_prompt, "t2i_model": self.t2i, "t2i_params": self.t2i_params,
+                      "seed": plan.seed, "width": plan.width, "height": plan.height}
+        return entry
+
+    def source(self, plan: SourcePlan, outcome: str, image: str, gate: Record, gpu_s: float) -> None:
+        self.state.append(self.source_entry(plan, outcome, image, gate, gpu_s))
+        self.progress("source", outcome)
+
+    def source_failed(
+        self, plan: SourcePlan, kind: str, message: str, gpu_s: float, *, image: str | None = None, gate: Record | None = None
+    ) -> None:
+        entry = self.source_entry(plan, f"failed:{kind}", image, gate, gpu_s)
+        self.error(with_error(_public(entry), "mine.sources", kind, message))
+        self.state.append(entry)
+        self.progress("source", entry["outcome"])
+
+    # -- jobs --------------------------------------------------------------------------------------
+    @staticmethod
+    def job_entry(
+        job: Job, outcome: str, gpu_s: float, *, edited: bool, candidate: str | None = None, semantic: str | None = None
+    ) -> Record:
+        return {"type": "job", "id": job.id, "source": job.source, "instruction": job.instruction, "seed": job.seed,
+                "outcome": outcome, "edited": edited, "semantic": semantic, "candidate": candidate, "gpu_s": gpu_s}
+
+    def job(self, job: Job, outcome: str, gpu_s: float, *, candidate: str | None, semantic: str) -> None:
+        self.state.append(self.job_entry(job, outcome, gpu_s, edited=True, candidate=candidate, semantic=semantic))
+        self.progress("job", outcome)
+
+    def job_failed(self, job: Job, kind: str, message: str, gpu_s: float, *, edited: bool) -> None:
+        entry = self.job_entry(job, f"failed:{kind}", gpu_s, edited=edited)
+        self.error(with_error(_public(entry), "mine.jobs", kind, message))
+        self.state.append(entry)
+        self.progress("job", entry["outcome"])
