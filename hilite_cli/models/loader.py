@@ -41,10 +41,11 @@ def resolve_dtype(device: str, dtype: str | None) -> Any:
 
 def _fetch_hint(spec: ModelSpec, source: str, exc: BaseException) -> str:
     offline = " (HF_HUB_OFFLINE is set, so nothing is downloaded)" if os.environ.get("HF_HUB_OFFLINE") else ""
+    repos = [spec.hub_id, spec.options.get("controlnet_hub_id"), spec.options.get("ip_adapter_repo")]
+    fetch = " and ".join(f"`huggingface-cli download {repo}`" for repo in repos if repo)
     return (
         f"cannot load weights for model {spec.name!r} from {source}{offline}: {type(exc).__name__}: {exc}. "
-        f"Fetch them with `huggingface-cli download {spec.hub_id}` or pass `--weights {spec.name}=DIR` "
-        "with a diffusers pipeline folder."
+        f"Fetch them with {fetch} or pass `--weights {spec.name}=DIR` with a diffusers pipeline folder."
     )
 
 
@@ -112,7 +113,19 @@ def load_pipeline(spec: ModelSpec, *, weights: Path | None, device: str, dtype: 
         _attach_adapters(spec, pipe, weights)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(_fetch_hint(spec, source, exc), "weights_missing") from exc
-    pipe = pipe.to(device)
+    except ImportError as exc:
+        raise ModelLoadError(f"model {spec.name!r} needs a package that is not installed: {exc}", "missing_dependency") from exc
+    import torch
+
+    try:
+        pipe = pipe.to(device)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        raise ModelLoadError(
+            f"model {spec.name!r} does not fit in GPU memory as {dtype}: free the GPU (other loaded models or "
+            "processes) or run with --dtype bf16/fp16",
+            "out_of_memory",
+        ) from None
     pipe.set_progress_bar_config(disable=True)
     _PIPELINES[key] = pipe
     return pipe

@@ -25,6 +25,14 @@ def test_missing_hub_weights_name_the_hub_id_and_both_fixes() -> None:
     assert "--weights instruct-pix2pix=DIR" in message
 
 
+def test_fetch_hint_names_every_repo_a_model_needs() -> None:
+    with pytest.raises(ModelLoadError) as err:
+        load_model("controlnet-sdxl-canny", device="cpu")
+    message = str(err.value)
+    assert "huggingface-cli download stabilityai/stable-diffusion-xl-base-1.0" in message
+    assert "huggingface-cli download diffusers/controlnet-canny-sdxl-1.0" in message
+
+
 def test_weights_folder_that_is_not_a_pipeline(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="paint-by-example"):
         load_model("paint-by-example", weights={"paint-by-example": tmp_path / "missing"}, device="cpu")
