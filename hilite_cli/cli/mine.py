@@ -284,7 +284,9 @@ def _report(result: dict[str, Any], stats: Path | None) -> None:
 
     from hilite_cli.stages.mine.stats import render
 
-    Console(stderr=True).print(*render(result))
+    console = Console(stderr=True)
+    for renderable in render(result):
+        console.print(renderable)
     if stats is not None:
         stats.parent.mkdir(parents=True, exist_ok=True)
         stats.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -75,12 +75,18 @@ def _job_stats(universe: list[Job], state: StateFile, until_first_pass: bool) ->
     }
 
 
+def _gate_method(sources: dict[str, Any], settings: dict[str, Any]) -> str:
+    if sources["photos"] and not sources["t2i_planned"]:
+        return "n/a (real photos)"
+    return settings.get("gate") or "no gate (--no-gate)"
+
+
 def _survival(sources: dict[str, Any], jobs: dict[str, Any], settings: dict[str, Any]) -> list[dict[str, Any]]:
     """Table 3's rows: how many survive each stage, and the change from the row before."""
     semantic_rejects = sum(jobs["rejected_at"][s] for s in ("a2", "a3", "a4"))
     rows = [
         ("generated", settings.get("t2i") or "real photos", sources["generated"] + sources["photos"]),
-        ("gated", settings.get("gate") or "no gate", sources["usable"]),
+        ("gated", _gate_method(sources, settings), sources["usable"]),
         ("edited", settings["editor"], jobs["edited"]),
         ("pre-filtered", settings["prefilter"], jobs["edited"] - semantic_rejects - jobs["failed_after_edit"]),
         ("low-level", "connected components" if settings["lowlevel"] else "off", jobs["passed"]),
@@ -177,7 +183,7 @@ def render(stats: dict[str, Any]) -> list[Any]:
     busy = util["gpu_busy_fraction"]
     limit = budget["limit_gpu_hours"]
     summary = Text(
-        f"GPU hours used {budget['used_gpu_hours']:.4f}"
+        f"GPU hours used {budget['used_gpu_hours']:.4f} ({3600 * budget['used_gpu_hours']:.1f} s)"
         + (f" of {limit}" if limit is not None else "")
         + f"; stopped by {budget['stopped_by']}; GPU busy {('-' if busy is None else f'{100 * busy:.1f} %')} of "
         f"{util['wall_s'] - util['load_s']:.1f} s (model loading {util['load_s']:.1f} s)"
