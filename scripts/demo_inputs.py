@@ -36,4 +36,4 @@ def main(out: Path, size: int = 256) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "demo_out"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "demo_out"), int(sys.argv[2]) if len(sys.argv) > 2 else 256)
