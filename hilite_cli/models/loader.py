@@ -14,7 +14,7 @@ from hilite_cli.models.base import Editor, ModelLoadError, ModelSpec, TextToImag
 from hilite_cli.models.registry import get_spec
 
 _DTYPES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "float16": "float16", "bf16": "bfloat16", "bfloat16": "bfloat16"}
-_PIPELINES: dict[tuple[str, str, str, str], Any] = {}
+_PIPELINES: dict[tuple[str, ...], Any] = {}
 
 
 def resolve_device(device: str | None) -> str:
@@ -95,9 +95,12 @@ def _attach_adapters(spec: ModelSpec, pipe: Any, local: Path | None) -> None:
 
 
 def load_pipeline(spec: ModelSpec, *, weights: Path | None, device: str, dtype: Any) -> Any:
-    """The diffusers pipeline for `spec`, loaded once per (model, source, device, dtype) and reused."""
+    """The diffusers pipeline for `spec`, loaded once per (pipeline, weights, adapters, device, dtype) and reused.
+
+    Registry entries over the same weights (paint-by-example and its AnyDoor stand-in) share one copy.
+    """
     source = str(weights) if weights is not None else spec.hub_id
-    key = (spec.name, source, device, str(dtype))
+    key = (spec.pipeline, source, repr(sorted(spec.options.items())), device, str(dtype))
     if key in _PIPELINES:
         return _PIPELINES[key]
     if weights is not None and not Path(weights).is_dir():

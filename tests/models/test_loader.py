@@ -48,6 +48,13 @@ def test_pipeline_is_loaded_once_per_process(tiny_dir: Callable[[str], Path]) ->
     assert first.pipe is second.pipe
 
 
+def test_entries_over_the_same_weights_share_one_pipeline(tiny_dir: Callable[[str], Path]) -> None:
+    folder = tiny_dir("paint-by-example")
+    pbe = load_model("paint-by-example", weights={"paint-by-example": folder})
+    anydoor = load_model("anydoor", weights={"anydoor": folder})
+    assert pbe.pipe is anydoor.pipe and anydoor.spec.name == "anydoor"
+
+
 def test_wrong_input_kinds_name_the_missing_field(tiny_dir: Callable[[str], Path], photo: Image.Image) -> None:
     editor = load_model("paint-by-example", weights={"paint-by-example": tiny_dir("paint-by-example")})
     with pytest.raises(RecordError, match="mask") as err:
