@@ -215,6 +215,7 @@ def command(
 ) -> None:
     from hilite_cli.config import load_config
     from hilite_cli.manifest import STDIO, default_errors_path
+    from hilite_cli.models.base import ModelLoadError
     from hilite_cli.records import RecordError
     from hilite_cli.stages.mine.pipeline import MineSettings, MiningRun
     from hilite_cli.stages.mine.prefilter import Prefilter, Thresholds
@@ -260,13 +261,17 @@ def command(
     )
     ticker = _Progress(progress)
     try:
-        run = MiningRun(
-            settings, spec_list, gate=gate_provider, prefilter=Prefilter(prefilter_provider, thresholds, lowlevel=lowlevel),
-            input_errors=input_errors, progress=ticker,
-        )
-        result = run.run()
-    except (ValueError, RecordError) as exc:
-        raise usage_error(str(getattr(exc, "message", exc))) from None
+        try:
+            run = MiningRun(
+                settings, spec_list, gate=gate_provider, prefilter=Prefilter(prefilter_provider, thresholds, lowlevel=lowlevel),
+                input_errors=input_errors, progress=ticker,
+            )
+        except (ValueError, RecordError) as exc:  # an editor that cannot mine, an unknown model
+            raise usage_error(str(getattr(exc, "message", exc))) from None
+        try:
+            result = run.run()
+        except ModelLoadError as exc:  # weights missing: say how to get them
+            raise usage_error(exc.message) from None
     finally:
         ticker.stop()
         for provider in (gate_provider, prefilter_provider):

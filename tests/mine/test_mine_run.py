@@ -159,6 +159,7 @@ def test_bad_inputs_are_errors_not_silence(mine, tmp_path: Path) -> None:
         ("specs.jsonl", "--preset", "nonesuch"),
         ("specs.jsonl", "--editor", "flux-schnell"),  # not an editor
         ("specs.jsonl", "--prefilter", "nonesuch:model"),
+        ("specs.jsonl", "--editor", "flux-kontext"),  # no weights here (HF_HUB_OFFLINE): exit 2 before any source
         ("missing.jsonl",),
     ],
 )
@@ -166,4 +167,6 @@ def test_usage_errors_exit_2(mine, tmp_path: Path, args: tuple[str, ...]) -> Non
     (tmp_path / "photos").mkdir()
     write_specs(tmp_path / "specs.jsonl", [{"t2i_prompt": "a cat", "edits": ["make it winter"]}])
     resolved = [str(tmp_path / a) if a in ("photos", "specs.jsonl", "missing.jsonl") else a for a in args]
-    assert mine(*resolved).code == 2
+    m = mine(*resolved)
+    assert m.code == 2
+    assert not [e for e in m.state if e["type"] == "source"]

@@ -133,6 +133,7 @@ class MiningRun:
             specs, n_sources=settings.n_sources, t2i_spec=self.t2i_spec, bounds=bounds, t2i_params=self.t2i_params
         )
         self.recorded_params: dict[str, Any] = self.edit_params
+        self._loaded_editor: Editor | None = None
         self.passed_pairs: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._sources: OrderedDict[str, _Source] = OrderedDict()
@@ -153,6 +154,8 @@ class MiningRun:
         try:
             with ThreadPoolExecutor(max_workers=s.postprocess_workers, thread_name_prefix="mine-post") as pool:
                 self.workers = pool
+                if any(p.id not in self.state.sources for p in self.plans):
+                    self._editor(session)  # fail fast: no GPU time on sources for an editor that cannot load
                 self._make_sources(session)
                 universe = self._jobs()
                 if session.stop_reason != "budget":
@@ -286,6 +289,14 @@ class MiningRun:
             self._sources.popitem(last=False)
         return loaded
 
+    def _editor(self, session: Session) -> Editor:
+        """The editor, loaded once; its seed note (if any) is recorded in every candidate's params."""
+        if self._loaded_editor is None:
+            self._loaded_editor = self._load(self.s.editor, session)
+            note = getattr(self._loaded_editor, "seed_note", None)
+            self.recorded_params = {**self.edit_params, "note": note} if note else self.edit_params
+        return self._loaded_editor
+
     def _edit(self, session: Session, universe: list[Job]) -> None:
         scheduler = Scheduler(
             universe, done=set(self.state.jobs), seed=self.s.seed, window=self.s.window,
@@ -293,9 +304,7 @@ class MiningRun:
         )
         if not len(scheduler):
             return
-        editor = self._load(self.s.editor, session)
-        note = getattr(editor, "seed_note", None)
-        self.recorded_params = {**self.edit_params, "note": note} if note else self.edit_params
+        editor = self._editor(session)
         pending: list[Future[None]] = []
         while groups := scheduler.next_window():
             for group in groups:
