@@ -182,7 +182,7 @@ def command(
     t2i: Annotated[str | None, typer.Option(help="Text-to-image model [preset: flux-schnell].")] = None,
     editor: Annotated[str | None, typer.Option(help="Instruction editor [preset].")] = None,
     weights: Annotated[
-        list[str], typer.Option(help="NAME=DIR: load model NAME from a local diffusers folder (repeatable).")
+        list[str], typer.Option(help="NAME=DIR: load model NAME from a local pipeline folder (save_pretrained layout; repeatable).")
     ] = [],  # noqa: B006 - typer needs a list default
     device: Annotated[str | None, typer.Option(help="cuda, cuda:1, cpu … [default: cuda when available].")] = None,
     dtype: Annotated[str | None, typer.Option(help="fp32, fp16 or bf16 [default: bf16/fp16 on CUDA, fp32 on CPU].")] = None,
