@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hilite_cli.config import load_config
-from hilite_cli.records import Record, RecordError, Triplet, validate_as, with_error
+from hilite_cli.records import Record, RecordError, with_error
 from hilite_cli.stages.base import Stage
 from hilite_cli.stages.invert import clean_instruction
 from hilite_cli.stages.judging import ImageFiles, backend_name, open_provider
-from hilite_cli.stages.triplets import forward_triplet, is_scored_candidate, is_triplet, triplet_id
+from hilite_cli.stages.triplets import triplet_hashes, triplet_id, triplet_of
 
 _SLOT = re.compile(r"\{\{(first|second)\}\}")
 
@@ -163,28 +163,14 @@ class BootstrapStage(Stage):
 
     # -- steps ---------------------------------------------------------------------------------
     def _triplet(self, record: Record) -> Record | None:
-        if is_scored_candidate(record):
-            if not record.get("passed"):
-                self.stats["not_passed_candidates"] += 1
-                return None
-            return forward_triplet(record, self._images.sha(record["image"]), self._images.sha(record["output"]))
-        if not is_triplet(record):
-            raise RecordError("invalid_record", "bootstrap takes forward and inverse triplets (validate, invert) "
-                                                "or scored candidates (validate --keep all); run edit/mine output "
-                                                "through validate first")
-        validate_as(Triplet, record)
-        return record
-
-    def _hashes(self, triplet: Record) -> tuple[str, str]:
-        hashes = triplet.get("sha256") or {}
-        return (hashes.get("source") or self._images.sha(triplet["source"]),
-                hashes.get("edited") or self._images.sha(triplet["edited"]))
+        return triplet_of(record, self._images, self.stats,
+                          "bootstrap takes forward and inverse triplets (validate, invert)")
 
     def _remember(self, triplet: Record) -> None:
         kind = triplet["kind"]
         if kind == "bootstrap":
             return
-        source_sha, edited_sha = self._hashes(triplet)
+        source_sha, edited_sha = triplet_hashes(triplet, self._images)
         if kind == "inverse":
             if not triplet["parents"]:
                 raise RecordError("invalid_record", f"inverse {triplet['id']} names no forward in `parents`")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hilite_cli.config import load_config
-from hilite_cli.records import Record, RecordError, Triplet, validate_as, with_error
+from hilite_cli.records import Record, RecordError, with_error
 from hilite_cli.stages.base import Stage
 from hilite_cli.stages.judging import (
     ImageFiles,
@@ -44,7 +44,7 @@ from hilite_cli.stages.judging import (
     scores_from,
     scoring_ask,
 )
-from hilite_cli.stages.triplets import forward_triplet, is_scored_candidate, is_triplet, triplet_id
+from hilite_cli.stages.triplets import triplet_hashes, triplet_id, triplet_of
 
 # Forward fields that describe the forward judgement, not the inverse triplet.
 _FORWARD_ONLY: frozenset[str] = frozenset(
@@ -171,22 +171,11 @@ class InvertStage(Stage):
     # -- steps ---------------------------------------------------------------------------------
     def _forward(self, record: Record) -> Record | None:
         """The forward triplet a record stands for; None when it is a candidate that did not pass."""
-        if is_scored_candidate(record):
-            if not record.get("passed"):
-                self.stats["not_passed_candidates"] += 1
-                return None
-            return forward_triplet(record, self._images.sha(record["image"]), self._images.sha(record["output"]))
-        if not is_triplet(record):
-            raise RecordError("invalid_record", "invert takes triplets (validate --select best or --keep passed) "
-                                                "or scored candidates (validate --keep all); run edit/mine output "
-                                                "through validate first")
-        validate_as(Triplet, record)
-        return record
+        return triplet_of(record, self._images, self.stats,
+                          "invert takes triplets (validate --select best or --keep passed)")
 
     def _job(self, forward: Record) -> _Job:
-        hashes = forward.get("sha256") or {}
-        source_sha = hashes.get("source") or self._images.sha(forward["source"])
-        edited_sha = hashes.get("edited") or self._images.sha(forward["edited"])
+        source_sha, edited_sha = triplet_hashes(forward, self._images)
         for name in ("t2i_prompt", "caption"):
             if isinstance(forward.get(name), str) and forward[name].strip():
                 return _Job(forward, source_sha, edited_sha, forward[name], name)

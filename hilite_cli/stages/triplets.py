@@ -7,9 +7,13 @@ so later stages group by image content without re-reading files and a dataset ca
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 
-from hilite_cli.records import Record, stable_id
+from hilite_cli.records import Record, RecordError, Triplet, stable_id, validate_as
+
+if TYPE_CHECKING:
+    from hilite_cli.stages.judging import ImageFiles
 
 # Candidate fields that a triplet renames (image -> source, output -> edited, id -> parents) or drops.
 _CANDIDATE_ONLY: frozenset[str] = frozenset({"id", "parent", "image", "output", "passed"})
@@ -52,3 +56,29 @@ def forward_triplet(scored: Record, source_sha: str, edited_sha: str) -> Record:
     if scored.get("parent") is not None:
         triplet["task"] = scored["parent"]
     return triplet
+
+
+def triplet_of(record: Record, images: ImageFiles, stats: Counter[str], takes: str) -> Record | None:
+    """The triplet a stage's input stands for: a valid triplet itself, or a passed candidate's forward.
+
+    Stages downstream of validate accept both, so `validate --keep all` output can feed them; a
+    candidate that did not pass is None and counted in `stats["not_passed_candidates"]`. Anything
+    else is an invalid record whose message starts with `takes` (what the stage accepts).
+    """
+    if is_scored_candidate(record):
+        if not record.get("passed"):
+            stats["not_passed_candidates"] += 1
+            return None
+        return forward_triplet(record, images.sha(record["image"]), images.sha(record["output"]))
+    if not is_triplet(record):
+        raise RecordError("invalid_record", f"{takes} or scored candidates (validate --keep all); run edit/mine "
+                                            "output through validate first")
+    validate_as(Triplet, record)
+    return record
+
+
+def triplet_hashes(triplet: Record, images: ImageFiles) -> tuple[str, str]:
+    """(source, edited) content hashes: the ones the triplet carries, else read from the files."""
+    hashes = triplet.get("sha256") or {}
+    return (hashes.get("source") or images.sha(triplet["source"]),
+            hashes.get("edited") or images.sha(triplet["edited"]))
