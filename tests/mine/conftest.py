@@ -39,17 +39,13 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def mine(tmp_path: Path, tiny_weights: dict[str, Path]) -> Any:
-    """Run the command in this process (models stay loaded between runs) and collect its outputs."""
+    """Run `hilite mine` in this process (models stay loaded between runs) and collect its outputs."""
     from typer.testing import CliRunner
 
     def run(*args: str, folder: Path = tmp_path) -> Mined:
-        import typer
+        from hilite_cli.cli.app import app
 
-        from hilite_cli.cli import mine as mine_cli
-
-        app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        app.command()(mine_cli.command)
-        result = CliRunner().invoke(app, [*base_args(folder, tiny_weights), *args], catch_exceptions=False)
+        result = CliRunner().invoke(app, ["mine", *base_args(folder, tiny_weights), *args], catch_exceptions=False)
         return collect(folder, result.exit_code, result.output)
 
     return run

@@ -15,17 +15,6 @@ from support.loopback import Received
 
 KEY = "sk-test-mine-0123456789"
 MODELS = ("flux-schnell", "instruct-pix2pix")
-# Runs the command through `hilite` once the lead registered it, else through a one-command Typer app.
-RUNNER = """
-import sys, typer
-from hilite_cli.cli import app as cli_app, mine
-if any(getattr(c, "name", None) == "mine" for c in cli_app.app.registered_commands):
-    cli_app.app(["mine", *sys.argv[1:]], prog_name="hilite")
-else:
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(mine.command)
-    app(sys.argv[1:], prog_name="hilite mine")
-"""
 
 
 @dataclass
@@ -99,7 +88,7 @@ def spawn(folder: Path, weights: dict[str, Path], *args: str) -> subprocess.Pope
     """The command as a user runs it: a separate process."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen(
-        [sys.executable, "-c", RUNNER, *base_args(folder, weights), *args],
+        [sys.executable, "-m", "hilite_cli", "mine", *base_args(folder, weights), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
 
