@@ -22,9 +22,11 @@ from typing import IO, Any
 import orjson
 
 from hilite_cli.images import safe_join, write_bytes_atomic
+from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
 
 STAGE = "export"
+IMAGES_DIR = "images"  # where folder exports keep their content-addressed image copies
 
 # Provenance keys copied from a record when present: enough to audit and rebuild a sample.
 PROVENANCE_KEYS: tuple[str, ...] = (
@@ -60,8 +62,15 @@ class Edit:
 
     @property
     def geometric(self) -> float | None:
-        """√(s_adh · s_aes), the paper's ranking score, recomputed so it always matches the two axes."""
-        return geometric_mean(self.adherence, self.aesthetics)
+        """√(s_adh · s_aes), the paper's ranking score, recomputed so it always matches the two axes.
+
+        None for a negative score too: such an edit has no rank, so exports leave it out of rankings
+        rather than fail the whole export on one record.
+        """
+        try:
+            return geometric_mean(self.adherence, self.aesthetics)
+        except ValueError:
+            return None
 
     @property
     def scores(self) -> dict[str, float | None]:
@@ -79,6 +88,11 @@ class ExportSummary:
     counts: Counter[str] = field(default_factory=Counter)
     errors: list[Record] = field(default_factory=list)
 
+    def take_stats(self, stats: Counter[str], counted: tuple[str, ...]) -> None:
+        """A row generator's `stats`: the `counted` keys are tallies, every other key a skip reason."""
+        self.counts.update({k: stats[k] for k in counted})
+        self.skipped.update({k: v for k, v in stats.items() if k not in counted})
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": self.format,
@@ -88,12 +102,6 @@ class ExportSummary:
             "counts": dict(self.counts),
             "errors": len(self.errors),
         }
-
-
-def geometric_mean(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or a < 0 or b < 0:
-        return None
-    return math.sqrt(a * b)
 
 
 def _score(value: Any) -> float | None:
@@ -120,8 +128,35 @@ def as_edit(record: Record) -> Edit | None:
     )
 
 
+def scored_edits(records: Iterable[Record], stats: Counter[str], *, need_geometric: bool = False) -> Iterator[Edit]:
+    """The edits of records with both scores (and a geometric mean if asked); `stats` counts the rest by reason."""
+    for record in records:
+        if record.get("error"):
+            stats["upstream_error"] += 1
+            continue
+        edit = as_edit(record)
+        if edit is None:
+            stats["invalid_record"] += 1
+            continue
+        if not edit.scored or (need_geometric and edit.geometric is None):
+            stats["missing_scores"] += 1
+            continue
+        yield edit
+
+
 def provenance(record: Record) -> dict[str, Any]:
     return {key: record[key] for key in PROVENANCE_KEYS if record.get(key) is not None}
+
+
+def flat_columns(edit: Edit) -> dict[str, Any]:
+    """Id, scores and provenance (as a JSON string) as scalar columns: every imagefolder row gets one Arrow schema."""
+    return {
+        "id": str(edit.record.get("id")),
+        "score_instruction": edit.adherence,
+        "score_aesthetics": edit.aesthetics,
+        "score_geometric": edit.geometric,
+        "provenance": dumps(provenance(edit.record)).decode(),
+    }
 
 
 def dumps(obj: Any) -> bytes:
@@ -154,6 +189,11 @@ def copy_image(src: str, out_dir: str | os.PathLike[str], relative: str) -> str:
     if not target.exists():
         write_bytes_atomic(target, Path(src).read_bytes())
     return relative
+
+
+def store_image(src: str, out_dir: str | os.PathLike[str]) -> str:
+    """Copy `src` into `out_dir/images/` under its content name; returns the path relative to `out_dir`."""
+    return copy_image(src, out_dir, f"{IMAGES_DIR}/{content_name(src)}")
 
 
 def missing_images(edit: Edit) -> str | None:

@@ -21,23 +21,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from hilite_cli.exports.common import (
     AtomicFile,
     Edit,
     ExportSummary,
     checked_edits,
-    content_name,
-    copy_image,
     dumps,
     prepare_out_dir,
     provenance,
+    store_image,
 )
 from hilite_cli.exports.dpo import preference_pairs
 from hilite_cli.records import Record, stable_id
 
-IMAGES_DIR = "images"
 PARQUET_PATH = "parquet/pairs.parquet"
 ROW_GROUP = 256
 
@@ -56,9 +52,7 @@ def _pair_columns(first: Edit, second: Edit, winner_first: bool, margin: float) 
         columns[f"score_instruction_{side}"] = edit.adherence
         columns[f"score_aesthetics_{side}"] = edit.aesthetics
         columns[f"score_geometric_{side}"] = edit.geometric
-    columns["provenance"] = orjson.dumps(
-        {"0": provenance(first.record), "1": provenance(second.record)}, option=orjson.OPT_SORT_KEYS
-    ).decode()
+    columns["provenance"] = dumps({"0": provenance(first.record), "1": provenance(second.record)}).decode()
     return columns
 
 
@@ -119,7 +113,7 @@ def write_diffusion_dpo(
             for first, second, winner_first, margin in _placed_pairs(edits, min_margin, stats):
                 columns = _pair_columns(first, second, winner_first, margin)
                 names = {
-                    f"{col}_file_name": copy_image(path, root, f"{IMAGES_DIR}/{content_name(path)}")
+                    f"{col}_file_name": store_image(path, root)
                     for col, path in (("jpg_0", first.edited), ("jpg_1", second.edited), ("source", first.source))
                 }
                 meta.write(dumps({**names, **columns}) + b"\n")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hilite_cli.exports.common import Edit, ExportSummary, as_edit, provenance, write_jsonl
+from hilite_cli.exports.common import Edit, ExportSummary, provenance, scored_edits, write_jsonl
 from hilite_cli.records import Record, stable_id
 
 
@@ -26,17 +26,7 @@ def group_key(edit: Edit) -> tuple[str, str]:
 def ranked_groups(scored: Iterable[Record], stats: Counter[str]) -> Iterator[list[Edit]]:
     """Scored candidates grouped by `group_key`, each group best first; unscored ones are counted."""
     groups: dict[tuple[str, str], list[Edit]] = {}
-    for record in scored:
-        if record.get("error"):
-            stats["upstream_error"] += 1
-            continue
-        edit = as_edit(record)
-        if edit is None:
-            stats["invalid_record"] += 1
-            continue
-        if edit.geometric is None:
-            stats["missing_scores"] += 1
-            continue
+    for edit in scored_edits(scored, stats, need_geometric=True):
         groups.setdefault(group_key(edit), []).append(edit)
     for edits in groups.values():
         yield sorted(edits, key=lambda e: (-(e.geometric or 0.0), str(e.record.get("id"))))
@@ -83,6 +73,5 @@ def write_dpo(scored: Iterable[Record], path: str | os.PathLike[str], *, min_mar
     stats: Counter[str] = Counter()
     summary = ExportSummary(format="dpo", target=str(Path(path)))
     summary.written = write_jsonl(dpo_pairs(scored, min_margin=min_margin, stats=stats), path)
-    summary.counts.update({k: stats[k] for k in ("pairs", "below_margin")})
-    summary.skipped.update({k: v for k, v in stats.items() if k not in ("pairs", "below_margin")})
+    summary.take_stats(stats, counted=("pairs", "below_margin"))
     return summary

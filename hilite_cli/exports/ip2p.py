@@ -11,39 +11,29 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-import orjson
-
 from hilite_cli.exports.common import (
-    AtomicFile,
     ExportSummary,
     checked_edits,
-    content_name,
-    copy_image,
-    dumps,
+    flat_columns,
     prepare_out_dir,
-    provenance,
+    store_image,
+    write_jsonl,
 )
 from hilite_cli.records import Record
-
-IMAGES_DIR = "images"
 
 
 def write_ip2p(records: Iterable[Record], out_dir: str | os.PathLike[str]) -> ExportSummary:
     """Copy each triplet's two images into `out_dir/images/` (content-addressed) and write `metadata.jsonl`."""
     root = prepare_out_dir(out_dir)
     summary = ExportSummary(format="ip2p", target=str(root))
-    with AtomicFile(root / "metadata.jsonl") as fh:
-        for edit in checked_edits(records, summary):
-            row = {
-                "input_image_file_name": copy_image(edit.source, root, f"{IMAGES_DIR}/{content_name(edit.source)}"),
-                "edited_image_file_name": copy_image(edit.edited, root, f"{IMAGES_DIR}/{content_name(edit.edited)}"),
-                "edit_prompt": edit.instruction,
-                "id": str(edit.record.get("id")),
-                "score_instruction": edit.adherence,
-                "score_aesthetics": edit.aesthetics,
-                "score_geometric": edit.geometric,
-                "provenance": orjson.dumps(provenance(edit.record), option=orjson.OPT_SORT_KEYS).decode(),
-            }
-            fh.write(dumps(row) + b"\n")
-            summary.written += 1
+    rows = (
+        {
+            "input_image_file_name": store_image(edit.source, root),
+            "edited_image_file_name": store_image(edit.edited, root),
+            "edit_prompt": edit.instruction,
+            **flat_columns(edit),
+        }
+        for edit in checked_edits(records, summary)
+    )
+    summary.written = write_jsonl(rows, root / "metadata.jsonl")
     return summary

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from hilite_cli.config import load_config
-from hilite_cli.exports.common import ExportSummary, as_edit, provenance, write_jsonl
+from hilite_cli.exports.common import ExportSummary, provenance, scored_edits, write_jsonl
 from hilite_cli.records import Record
 
 
@@ -22,17 +22,8 @@ def kto_rows(
 ) -> Iterator[dict[str, Any]]:
     """One row per candidate with both scores; `stats` counts what was skipped and why."""
     stats = stats if stats is not None else Counter()
-    for record in scored:
-        if record.get("error"):
-            stats["upstream_error"] += 1
-            continue
-        edit = as_edit(record)
-        if edit is None:
-            stats["invalid_record"] += 1
-            continue
-        if not edit.scored:
-            stats["missing_scores"] += 1
-            continue
+    for edit in scored_edits(scored, stats):
+        record = edit.record
         assert edit.adherence is not None and edit.aesthetics is not None
         good = edit.aesthetics >= t_aes and edit.adherence >= t_adh
         stats["good" if good else "bad"] += 1
@@ -66,6 +57,5 @@ def write_kto(
     )
     summary = ExportSummary(format="kto", target=str(path))
     summary.written = write_jsonl(rows, path)
-    summary.counts.update({k: stats[k] for k in ("good", "bad")})
-    summary.skipped.update({k: v for k, v in stats.items() if k not in ("good", "bad")})
+    summary.take_stats(stats, counted=("good", "bad"))
     return summary

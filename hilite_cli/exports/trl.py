@@ -13,24 +13,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-import orjson
-
 from hilite_cli.exports.common import (
-    AtomicFile,
+    Edit,
     ExportSummary,
     checked_edits,
-    content_name,
-    copy_image,
-    dumps,
+    flat_columns,
     prepare_out_dir,
-    provenance,
+    store_image,
+    write_jsonl,
 )
 from hilite_cli.prompts import prompt_version, render_prompt
 from hilite_cli.records import Record
 
-IMAGES_DIR = "images"
 PROMPT_NAME = "a2_evaluation"
 
 
@@ -50,26 +47,21 @@ def judge_messages(instruction: str, adherence: float, aesthetics: float) -> lis
     ]
 
 
+def _row(edit: Edit, root: Path, version: str) -> dict[str, Any]:
+    assert edit.adherence is not None and edit.aesthetics is not None
+    return {
+        "messages": judge_messages(edit.instruction, edit.adherence, edit.aesthetics),
+        "file_names": [store_image(path, root) for path in (edit.source, edit.edited)],
+        "prompt_version": version,
+        **flat_columns(edit),
+    }
+
+
 def write_trl(records: Iterable[Record], out_dir: str | os.PathLike[str]) -> ExportSummary:
     """Write one judge-training row per edit with both scores, prompted with A.2 (its version recorded)."""
     root = prepare_out_dir(out_dir)
     summary = ExportSummary(format="trl", target=str(root))
     version = prompt_version(PROMPT_NAME)
-    with AtomicFile(root / "metadata.jsonl") as fh:
-        for edit in checked_edits(records, summary, need_scores=True):
-            assert edit.adherence is not None and edit.aesthetics is not None
-            row = {
-                "messages": judge_messages(edit.instruction, edit.adherence, edit.aesthetics),
-                "file_names": [
-                    copy_image(path, root, f"{IMAGES_DIR}/{content_name(path)}") for path in (edit.source, edit.edited)
-                ],
-                "id": str(edit.record.get("id")),
-                "score_instruction": edit.adherence,
-                "score_aesthetics": edit.aesthetics,
-                "score_geometric": edit.geometric,
-                "prompt_version": version,
-                "provenance": orjson.dumps(provenance(edit.record), option=orjson.OPT_SORT_KEYS).decode(),
-            }
-            fh.write(dumps(row) + b"\n")
-            summary.written += 1
+    rows = (_row(edit, root, version) for edit in checked_edits(records, summary, need_scores=True))
+    summary.written = write_jsonl(rows, root / "metadata.jsonl")
     return summary
