@@ -180,3 +180,28 @@ class Provider:
         if retry_after is not None:
             delay = max(delay, min(retry_after, s.backoff_max))
         return delay
+
+
+class SdkProvider(Provider):
+    """A backend over an SDK client, built on first use (the SDK import is heavy) and shared by threads."""
+
+    def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
+        super().__init__(model, settings, cache)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def _new_client(self) -> Any:
+        """The SDK client, configured with no SDK retries (Provider._with_retries does them)."""
+        raise NotImplementedError
+
+    def _client_once(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._new_client()
+            return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        super().close()

@@ -7,10 +7,9 @@ the behaviour is the same for every backend; the client is therefore built witho
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
-from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.base import Answer, Ask, SdkProvider, Settings
 from hilite_cli.providers.cache import ResponseCache
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import require_key
@@ -30,7 +29,7 @@ def _name(enum_or_str: Any) -> str | None:
     return getattr(enum_or_str, "value", None) or str(enum_or_str)
 
 
-class GeminiProvider(Provider):
+class GeminiProvider(SdkProvider):
     name = "gemini"
 
     def __init__(
@@ -41,20 +40,15 @@ class GeminiProvider(Provider):
         self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_hint=False)
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.default_temperature = temperature
-        self._client: Any = None
-        self._client_lock = threading.Lock()
 
-    def _client_once(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                from google import genai
-                from google.genai import types
+    def _new_client(self) -> Any:
+        from google import genai
+        from google.genai import types
 
-                self._client = genai.Client(
-                    api_key=self._api_key,
-                    http_options=types.HttpOptions(base_url=self.base_url, timeout=int(self.settings.timeout * 1000)),
-                )
-            return self._client
+        return genai.Client(
+            api_key=self._api_key,
+            http_options=types.HttpOptions(base_url=self.base_url, timeout=int(self.settings.timeout * 1000)),
+        )
 
     def _config(self, ask: Ask) -> Any:
         from google.genai import types
@@ -112,9 +106,3 @@ class GeminiProvider(Provider):
         if text is None:
             return self.answer("unparsed", reason=f"response has no text (finishReason {finish})")
         return self.from_text(ask, text)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        super().close()

@@ -7,10 +7,9 @@ the raw text is kept even when it does not validate (`parse()` would raise and l
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
-from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.base import Answer, Ask, SdkProvider, Settings
 from hilite_cli.providers.cache import ResponseCache
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import LOCAL_PLACEHOLDER_KEY, find_key, is_local_url, require_key
@@ -20,7 +19,7 @@ from hilite_cli.providers.retry_after import retry_after_seconds
 KEY_VARIABLES = ("OPENAI_API_KEY",)
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(SdkProvider):
     name = "openai"
 
     def __init__(
@@ -35,18 +34,13 @@ class OpenAIProvider(Provider):
             self._api_key = require_key(KEY_VARIABLES, backend="openai", local_hint=True)
         self.default_temperature = temperature
         self.reasoning = model.lower().startswith(reasoning_prefixes)
-        self._client: Any = None
-        self._client_lock = threading.Lock()
 
-    def _client_once(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                import openai
+    def _new_client(self) -> Any:
+        import openai
 
-                self._client = openai.OpenAI(
-                    api_key=self._api_key, base_url=self.base_url, timeout=self.settings.timeout, max_retries=0
-                )
-            return self._client
+        return openai.OpenAI(
+            api_key=self._api_key, base_url=self.base_url, timeout=self.settings.timeout, max_retries=0
+        )
 
     def _params(self, ask: Ask) -> dict[str, Any]:
         params = super()._params(ask)
@@ -106,12 +100,6 @@ class OpenAIProvider(Provider):
         if text is None:
             return self.answer("unparsed", reason=f"response has no text (finish_reason {choice.finish_reason})")
         return self.from_text(ask, text)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        super().close()
 
 
 def _response_format(ask: Ask) -> dict[str, Any]:
