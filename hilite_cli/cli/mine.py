@@ -211,6 +211,9 @@ def command(
     ] = None,
     overlap: Annotated[bool, typer.Option("--overlap/--no-overlap", help="Pre-filter while the next edit runs.")] = True,
     resume: Resume = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="With --resume: run failed sources and jobs again (e.g. after a provider outage).")
+    ] = False,
     progress: Progress = True,
 ) -> None:
     from hilite_cli.config import load_config
@@ -222,6 +225,8 @@ def command(
 
     if output == STDIO:
         raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
+    if retry_failed and not resume:
+        raise usage_error("--retry-failed only makes sense with --resume")
     if no_gate and gate:
         raise usage_error("--gate and --no-gate contradict each other")
     p = _preset(preset)
@@ -252,6 +257,7 @@ def command(
         until_first_pass=until_first_pass,
         overlap=overlap,
         resume=resume,
+        retry_failed=retry_failed,
     )
     gate_provider = None if no_gate else _provider(gate or p["gate"], "--gate", gate_base_url, concurrency)
     prefilter_provider = _provider(prefilter or p["prefilter"], "--prefilter", base_url, concurrency)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from support.loopback import Received
+from support.loopback import Raw, Received, Reply
 
 KEY = "sk-test-mine-0123456789"
 MODELS = ("flux-schnell", "instruct-pix2pix")
@@ -22,18 +22,22 @@ class Judge:
     """Answers A.5 / A.2 / A.3 / A.4 by rules on the text it is sent, and counts what it was asked.
 
     A.5: "No" when the T2I prompt contains `implausible`. A.2: low scores when the instruction
-    contains `bad`. A.3: "no" when it contains `sloppy`. A.4: always "yes".
+    contains `bad`. A.3: "no" when it contains `sloppy`. A.4: always "yes". With `outage`, A.2
+    answers HTTP 400.
     """
 
     asked: dict[str, int] = field(default_factory=dict)
     design: list[Any] = field(default_factory=list)  # the A.1 reply (a JSON array)
+    outage: bool = False
 
-    def __call__(self, request: Received) -> str:
+    def __call__(self, request: Received) -> str | Reply:
         text = request.text()
         if text.startswith("[WARN] ABSOLUTE BAN"):
             kind, reply = "a1", orjson.dumps(self.design).decode()
         elif text.startswith("Does this image accurately depict"):
             kind, reply = "a5", "No" if "implausible" in text else "Yes"
+        elif text.startswith("You are an expert evaluator") and self.outage:
+            kind, reply = "a2", Raw(400, {"error": {"message": "model overloaded (loopback)"}})
         elif text.startswith("You are an expert evaluator"):
             kind = "a2"
             reply = '{"InstructionAdherence": 2.0, "ImageAesthetic": 3.0}' if "bad" in text else '{"InstructionAdherence": 4.9, "ImageAesthetic": 4.8}'
@@ -104,7 +108,6 @@ def check_accounting(m: Mined) -> None:
     assert jobs["accounted"]
     total = jobs["passed"] + sum(jobs["rejected_at"].values()) + sum(jobs["failed"].values())
     assert total + jobs["dropped_after_pass"] + jobs["unsampled"] == jobs["queue"]
-    job_entries = [e for e in m.state if e["type"] == "job"]
-    assert len(job_entries) == jobs["sampled"] == total
-    assert len({e["id"] for e in job_entries}) == len(job_entries)
+    latest = {e["id"]: e for e in m.state if e["type"] == "job"}  # the last line for an id wins (--retry-failed)
+    assert len(latest) == jobs["sampled"] == total
 

@@ -81,3 +81,17 @@ def test_state_file_appends_and_a_torn_line_is_cut_on_resume(tmp_path: Path) -> 
     fresh = StateFile(path, resume=False)
     assert fresh.jobs == {} and path.read_bytes() == b""
     fresh.close()
+
+
+def test_forget_failed_keeps_their_gpu_time(tmp_path: Path) -> None:
+    path = tmp_path / "state.jsonl"
+    state = StateFile(path, resume=False)
+    state.append({"type": "job", "id": "j1", "outcome": "failed:prefilter_a2_http_error", "gpu_s": 1.0})
+    state.append({"type": "job", "id": "j2", "outcome": "passed", "gpu_s": 1.0})
+    state.close()
+    resumed = StateFile(path, resume=True)
+    assert resumed.forget_failed() == {"j1"} and set(resumed.jobs) == {"j2"}
+    resumed.append({"type": "job", "id": "j1", "outcome": "passed", "gpu_s": 1.0})
+    assert resumed.gpu_seconds() == 3.0  # the failed attempt's GPU time was spent too
+    resumed.close()
+    assert StateFile(path, resume=True).jobs["j1"]["outcome"] == "passed"  # the last line wins

@@ -71,3 +71,30 @@ def test_lost_state_lines_are_redone_without_duplicate_candidates(tmp_path: Path
     jobs = [e for e in again.state if e["type"] == "job"]
     assert len(jobs) == len({e["id"] for e in jobs}) == 8
     assert [r["id"] for r in again.pool] == [r["id"] for r in first.pool]  # nothing written twice
+
+
+def test_retry_failed_after_a_provider_outage(tmp_path: Path, mine, server: Loopback, judge: Judge) -> None:
+    from support.photos import save_photo
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_photo(folder, "astronaut", size=40)
+    save_photo(folder, "coffee", size=40)
+    edits = tmp_path / "edits.txt"
+    edits.write_text("make it grayscale\nmake it sepia\n")
+    args = ("--images", str(folder), "--edits", str(edits), "--editor", "classic", "--attempts", "1",
+            "--prefilter", "openai:qwen-72b", "--base-url", server.openai_url)
+    judge.outage = True
+    down = mine(*args)
+    assert down.code == 1 and down.stats["jobs"]["failed"] == {"prefilter_a2_http_error": 4}
+    assert len(down.errors) == 4 and down.pool == []
+
+    judge.outage = False
+    assert mine(*args, "--resume").stats["jobs"]["failed"] == {"prefilter_a2_http_error": 4}  # failures are final...
+    assert mine(*args, "--retry-failed").code == 2  # (only with --resume)
+    back = mine(*args, "--resume", "--retry-failed")  # ...until asked to retry them
+    assert back.code == 0
+    assert back.stats["jobs"]["passed"] == 4 and back.stats["jobs"]["failed"] == {}
+    check_accounting(back)
+    assert back.errors == []  # the errors manifest keeps only failures that still stand
+    assert len([e for e in back.state if e["type"] == "job"]) == 8  # each retry's line follows its failed one

@@ -10,7 +10,8 @@ large by default (configs/mining.toml) to let seeds batch.
 
 The state file (`<pool>.state.jsonl`) has one line per finished source or job, each written with
 a single `os.write` on an O_APPEND descriptor, so a kill leaves at most one torn last line, which
-a resumed run cuts off.
+a resumed run cuts off. `--retry-failed` forgets failed outcomes so they run again; the retry's
+line then follows the failed one and the last line for an id wins (GPU time counts both).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class StateFile:
         self.sources: dict[str, Record] = {}
         self.jobs: dict[str, Record] = {}
         self._lock = threading.Lock()
+        self._spent_s = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume:
             repair_torn_tail(path)
@@ -110,6 +112,7 @@ class StateFile:
 
     def _index(self, entry: Record) -> None:
         (self.sources if entry["type"] == "source" else self.jobs)[entry["id"]] = entry
+        self._spent_s += float(entry.get("gpu_s") or 0.0)
 
     def append(self, entry: dict[str, Any]) -> None:
         """Write one entry as one line in one system call, then index it."""
@@ -119,10 +122,18 @@ class StateFile:
             self._index(entry)
 
     def gpu_seconds(self) -> float:
-        """GPU seconds recorded so far (generation + edits of every finished source and job)."""
+        """GPU seconds recorded so far (generation + edits of every line, retried ones included)."""
         with self._lock:
-            entries = [*self.sources.values(), *self.jobs.values()]
-        return sum(float(e.get("gpu_s") or 0.0) for e in entries)
+            return self._spent_s
+
+    def forget_failed(self) -> set[str]:
+        """Drop failed sources and jobs from the index so the run does them again; their ids."""
+        with self._lock:
+            failed = {i for table in (self.sources, self.jobs) for i, e in table.items() if e["outcome"].startswith("failed:")}
+            for table in (self.sources, self.jobs):
+                for i in failed & table.keys():
+                    del table[i]
+        return failed
 
     def close(self) -> None:
         os.close(self._fd)

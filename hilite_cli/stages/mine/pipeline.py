@@ -79,6 +79,7 @@ class MineSettings:
     until_first_pass: bool = False
     overlap: bool = True
     resume: bool = False
+    retry_failed: bool = False
 
     @property
     def state_path(self) -> Path:
@@ -143,7 +144,7 @@ class MiningRun:
         s = self.s
         s.out_dir.mkdir(parents=True, exist_ok=True)
         self.rec = Recorder(pool=s.pool, errors=s.errors, state=s.state_path, resume=s.resume, t2i=s.t2i,
-                            t2i_params=self.t2i_params, progress=self.progress)
+                            t2i_params=self.t2i_params, retry_failed=s.retry_failed, progress=self.progress)
         self.state = self.rec.state
         for record in self.input_errors:
             self.rec.error(record)

@@ -3,6 +3,10 @@
 Order of writes for one job: edited image (atomic, content-addressed) -> pool line -> state line.
 A kill between any two leaves a job that is not in the state, so a resumed run redoes it; its
 candidate id is the same, and the pool writer (opened with resume) never writes an id twice.
+
+With `retry_failed`, failed sources and jobs are forgotten (see jobs.StateFile) and their error
+records are taken out of the errors manifest once, before the run, so the manifest keeps only
+failures that still stand.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from hilite_cli.images import content_hash, safe_join, write_bytes_atomic
-from hilite_cli.manifest import ManifestWriter
+from hilite_cli.manifest import ManifestWriter, repair_torn_tail
 from hilite_cli.records import Record, with_error
 from hilite_cli.stages.mine.jobs import Job, StateFile
 from hilite_cli.stages.mine.sources import SourcePlan
@@ -29,6 +35,22 @@ def write_png(data: bytes, out_dir: Path, subdir: str) -> Path:
     return target
 
 
+def drop_records(path: Path, ids: set[str]) -> int:
+    """Rewrite a JSONL manifest without the records whose id is in `ids` (atomically); how many went."""
+    if not ids or not path.is_file():
+        return 0
+    repair_torn_tail(path)
+    kept, dropped = [], 0
+    for line in path.read_bytes().splitlines(keepends=True):
+        if line.strip() and str(orjson.loads(line).get("id")) in ids:
+            dropped += 1
+        else:
+            kept.append(line)
+    if dropped:
+        write_bytes_atomic(path, b"".join(kept))
+    return dropped
+
+
 def _public(entry: Record) -> Record:
     """A state entry as an error record: without the bookkeeping fields."""
     return {k: v for k, v in entry.items() if k not in ("type", "gpu_s")}
@@ -39,9 +61,11 @@ class Recorder:
 
     def __init__(
         self, *, pool: Path, errors: Path, state: Path, resume: bool, t2i: str, t2i_params: dict[str, Any],
-        progress: Progress | None = None,
+        retry_failed: bool = False, progress: Progress | None = None,
     ) -> None:
         self.state = StateFile(state, resume=resume)
+        self.retried = self.state.forget_failed() if resume and retry_failed else set()
+        drop_records(errors, self.retried)
         self.out = ManifestWriter(str(pool), resume=resume)
         self.errors = ManifestWriter(str(errors), resume=resume, lazy=True)
         self.t2i = t2i
