@@ -94,4 +94,6 @@ def test_forget_failed_keeps_their_gpu_time(tmp_path: Path) -> None:
     resumed.append({"type": "job", "id": "j1", "outcome": "passed", "gpu_s": 1.0})
     assert resumed.gpu_seconds() == 3.0  # the failed attempt's GPU time was spent too
     resumed.close()
-    assert StateFile(path, resume=True).jobs["j1"]["outcome"] == "passed"  # the last line wins
+    again = StateFile(path, resume=True)
+    assert again.jobs["j1"]["outcome"] == "passed"  # the last line wins
+    again.close()
