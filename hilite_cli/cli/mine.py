@@ -34,7 +34,7 @@ drawn jobs of one (source, instruction) run as one batched edit call. Each edit 
 
 The pool (-o) gets every passing candidate as it finishes (--keep-rejected: rejected ones too);
 the state (<pool>.state.jsonl) records every source and job outcome, so --resume continues a
-killed run without redoing or duplicating anything. Stats (Table 3 style) print at the end and go
+killed run without redoing or duplicating anything (--retry-failed also reruns what failed). Stats (Table 3 style) print at the end and go
 to --stats FILE as JSON. With an offline gate or pre-filter the semantic checks are recorded as
 not run and the stats say so; settings come from --preset (configs/mining.toml).
 """

@@ -259,8 +259,8 @@ class MiningRun:
                 png = encode_image(image)
                 path = str(write_png(png, self.s.out_dir, "sources"))
             else:
-                png = encode_image(load_image(plan.image))
-                path = plan.image
+                load_image(plan.image)  # a photo must be readable; the gate does not apply to it
+                png, path = b"", plan.image
             outcome, gate = gate_source(self.gate, plan, png)
         except (RecordError, ImageError) as exc:
             self.rec.source_failed(plan, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, image=path)
