@@ -27,6 +27,13 @@ def working_size(size: tuple[int, int], multiple: int, max_side: int) -> tuple[i
     return tuple(max(multiple, int(round(side * scale / multiple)) * multiple) for side in (w, h))  # type: ignore[return-value]
 
 
+def working_source(image: Image.Image, spec: ModelSpec) -> tuple[Image.Image, tuple[int, int]]:
+    """The RGB source at the spec's working size, and that size (the pipeline's height/width)."""
+    size = working_size(image.size, spec.multiple, spec.max_side)
+    src = image.convert("RGB")
+    return (src if src.size == size else src.resize(size, Image.LANCZOS)), size
+
+
 def canny_image(image: Image.Image, low: int, high: int) -> Image.Image:
     """The 3-channel Canny edge map ControlNet-canny is trained on."""
     import cv2
@@ -158,9 +165,7 @@ class DiffusersEditor:
             raise RecordError("bad_params", f"{self.spec.name}: at least one seed is needed")
         check_inputs(self.spec, mask, reference)
         text = prompt_for(self.spec, prompt, source_prompt, target_prompt)
-        size = working_size(image.size, self.spec.multiple, self.spec.max_side)
-        src = image.convert("RGB")
-        src = src if src.size == size else src.resize(size, Image.LANCZOS)
+        src, size = working_source(image, self.spec)
         kwargs = call_kwargs(self.spec, params) | {"num_images_per_prompt": len(seeds)}
         kwargs |= self._inputs(self.spec, src, text, mask, reference, len(seeds))
         if self._takes_size:
@@ -185,8 +190,12 @@ class DiffusersEditor:
             target_prompt=target_prompt, mask=mask, reference=reference,
         )
         with oom_guard(self.spec, len(seeds), image.size):
-            out = self.pipe(**kwargs, generator=generators(self.device, seeds)).images
+            out = self._generate(kwargs, generators(self.device, seeds))
         return [im if im.size == image.size else im.resize(image.size, Image.LANCZOS) for im in out]
+
+    def _generate(self, request: dict[str, Any], gens: list[Any]) -> list[Image.Image]:
+        """Run the pipeline on `request()`'s arguments, one generator per seed."""
+        return self.pipe(**request, generator=gens).images
 
 
 class LeditsEditor(DiffusersEditor):
@@ -219,31 +228,15 @@ class LeditsEditor(DiffusersEditor):
         if not seeds:
             raise RecordError("bad_params", f"{self.spec.name}: at least one seed is needed")
         text = prompt_for(self.spec, prompt, source_prompt, target_prompt)
-        size = working_size(image.size, self.spec.multiple, self.spec.max_side)
-        src = image.convert("RGB").resize(size, Image.LANCZOS)
+        src, size = working_source(image, self.spec)
         knobs = call_kwargs(self.spec, params)
         invert = {k: knobs.pop(k) for k in self._INVERT_ARGS if k in knobs}
         invert |= {"image": [src] * len(seeds), "source_prompt": text["source_prompt"], "height": size[1], "width": size[0]}
         return {"invert": invert, "edit": knobs | {"editing_prompt": [text["target_prompt"]]}}
 
-    def edit(
-        self,
-        image: Image.Image,
-        *,
-        prompt: str | None,
-        seeds: list[int],
-        params: dict[str, Any],
-        source_prompt: str | None = None,
-        target_prompt: str | None = None,
-        mask: np.ndarray | None = None,
-        reference: Image.Image | None = None,
-    ) -> list[Image.Image]:
-        req = self.request(image, prompt=prompt, seeds=seeds, params=params, source_prompt=source_prompt, target_prompt=target_prompt)
-        gens = generators(self.device, seeds)
-        with oom_guard(self.spec, len(seeds), image.size):
-            self.pipe.invert(**req["invert"], generator=gens)
-            out = self.pipe(**req["edit"], generator=gens).images
-        return [im if im.size == image.size else im.resize(image.size, Image.LANCZOS) for im in out]
+    def _generate(self, request: dict[str, Any], gens: list[Any]) -> list[Image.Image]:
+        self.pipe.invert(**request["invert"], generator=gens)
+        return self.pipe(**request["edit"], generator=gens).images
 
 
 def make_editor(spec: ModelSpec, pipe: Any, device: str) -> DiffusersEditor:
