@@ -10,9 +10,10 @@ HEAVY = ("torch", "diffusers", "transformers", "cv2", "google.genai", "openai", 
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"],
+    """Modules loaded after `code`, listed on stderr so help text on stdout cannot mix in."""
+    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nsys.stderr.write('\\n'.join(sys.modules))"],
                          capture_output=True, text=True, check=True)
-    return set(out.stdout.split())
+    return set(out.stderr.split())
 
 
 def test_cli_import_pulls_no_heavy_module() -> None:
