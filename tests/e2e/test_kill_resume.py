@@ -96,3 +96,28 @@ def test_validate_killed_and_resumed(tmp_path: Path, gemini_env: dict[str, str],
     assert content(killed, "v.jsonl", "output") == content(clean, "v.jsonl", "output")
     rows = [orjson.loads(x) for x in (killed / "v.jsonl").read_bytes().splitlines()]
     assert all(r["passed"] and r["scores"]["instruction"] == 4.9 for r in rows)
+
+
+def test_mine_killed_and_resumed(tmp_path: Path, tiny_ip2p: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from support.tiny_models import build
+
+    flux = build("flux-schnell", tmp_path_factory.mktemp("flux") / "flux-schnell")
+    specs = [{"id": "s1", "t2i_prompt": "a cat on a sofa", "edits": ["make it winter", "make it a painting"]},
+             {"id": "s2", "t2i_prompt": "a red boat on a lake", "edits": ["add a bird", "make it night"]}]
+    args = ["mine", "specs.jsonl", "--preset", "small", "--no-gate", "--prefilter", "offline", "--no-lowlevel",
+            "--keep-rejected", "--n-sources", "2", "--attempts", "3", "--window", "2", "--steps", "2", "--t2i-steps", "1",
+            "--weights", f"flux-schnell={flux}", "--weights", f"instruct-pix2pix={tiny_ip2p}",
+            "--editor", "instruct-pix2pix", "-o", "pool.jsonl", "--out", "mined", "--no-progress"]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    for folder in (clean, killed):
+        folder.mkdir()
+        (folder / "specs.jsonl").write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in specs))
+    run(args, clean)
+    expected = content(clean, "pool.jsonl", "output")
+    assert len(expected) == 2 * 2 * 2 * 3  # 2 prompts x 2 sources x 2 edits x 3 attempts, all kept
+    kill_after(args, killed, killed / "pool.jsonl", random.Random(3).randint(2, 20))
+    run(args + ["--resume"], killed)
+    assert content(killed, "pool.jsonl", "output") == expected
+    state = [orjson.loads(x) for x in (killed / "pool.jsonl.state.jsonl").read_bytes().splitlines()]
+    jobs = [e["id"] for e in state if e["type"] == "job"]
+    assert len(jobs) == len(set(jobs)) == 24  # every job exactly once

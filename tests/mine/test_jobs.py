@@ -49,8 +49,19 @@ def test_resume_skips_done_jobs_and_keeps_the_draw_order() -> None:
     jobs = _jobs()
     full = [j.id for g in _drain(Scheduler(jobs, done=set(), seed=3, window=1)) for j in g]
     done = set(full[:10])
-    rest = [j.id for g in _drain(Scheduler(jobs, done=done, seed=3, window=1)) for j in g]
+    resumed = Scheduler(jobs, done=done, seed=3, window=1)
+    rest = [j.id for g in _drain(resumed) for j in resumed.todo(g)]
     assert rest == full[10:]
+
+
+def test_resume_recomputes_a_cut_group_whole_so_batches_match() -> None:
+    jobs = _jobs(1, 1, 3)
+    [group] = _drain(Scheduler(jobs, done=set(), seed=0, window=3))
+    cut = Scheduler(jobs, done={group[0].id}, seed=0, window=3)
+    [again] = _drain(cut)
+    assert [j.id for j in again] == [j.id for j in group]  # the same batched call
+    assert [j.id for j in cut.todo(again)] == [j.id for j in group[1:]]  # only the unfinished ones recorded
+    assert _drain(Scheduler(jobs, done={j.id for j in group}, seed=0, window=3)) == []
 
 
 def test_until_first_pass_drops_the_rest_of_a_passed_pair() -> None:

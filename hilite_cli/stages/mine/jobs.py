@@ -53,7 +53,13 @@ def enumerate_jobs(sources: list[tuple[str, list[str]]], attempts: int) -> list[
 
 
 class Scheduler:
-    """Uniform draws without replacement, in windows grouped by (source, instruction)."""
+    """Uniform draws without replacement, in windows grouped by (source, instruction).
+
+    Done jobs (from the state of a killed run) stay in the draw, so a resumed run forms exactly the
+    windows and groups of an uninterrupted one: a batched edit call gives bit-identical images only
+    for the same batch, so a group that was cut short is recomputed whole and only its unfinished
+    jobs are recorded (`todo`). Windows and groups that are all done cost nothing.
+    """
 
     def __init__(
         self, jobs: list[Job], *, done: set[str], seed: int, window: int, passed_pairs: set[tuple[str, str]] | None = None
@@ -62,13 +68,18 @@ class Scheduler:
             raise ValueError(f"`window` must be >= 1, got {window}")
         order = sorted(jobs, key=lambda j: j.id)
         random.Random(seed).shuffle(order)
-        self._queue = deque(j for j in order if j.id not in done)
+        self._queue = deque(order)
+        self.done = done
         self.window = window
         # With --until-first-pass, pairs that already passed: their undrawn jobs are dropped.
         self.passed_pairs = passed_pairs
 
     def __len__(self) -> int:
-        return len(self._queue)
+        """Jobs still to run."""
+        return sum(1 for j in self._queue if j.id not in self.done)
+
+    def todo(self, group: list[Job]) -> list[Job]:
+        return [j for j in group if j.id not in self.done]
 
     def runnable(self, job: Job) -> bool:
         return self.passed_pairs is None or job.pair not in self.passed_pairs
@@ -83,7 +94,8 @@ class Scheduler:
                 continue
             groups.setdefault(job.pair, []).append(job)
             drawn += 1
-        return list(groups.values())
+        runnable = [g for g in groups.values() if self.todo(g)]
+        return runnable if runnable or not self._queue else self.next_window()
 
 
 class StateFile:

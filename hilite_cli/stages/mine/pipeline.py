@@ -315,16 +315,21 @@ class MiningRun:
                     return
                 with self._lock:
                     group = [j for j in group if scheduler.runnable(j)]
-                if group:
-                    pending = self._run_group(session, editor, group, pending)
+                if scheduler.todo(group):
+                    pending = self._run_group(session, editor, group, scheduler.todo(group), pending)
         self._drain(pending, 0)
 
-    def _run_group(self, session: Session, editor: Editor, group: list[Job], pending: list[Future[None]]) -> list[Future[None]]:
-        """ONE batched edit call for the seeds of one (source, instruction); pre-filter in the pool."""
+    def _run_group(
+        self, session: Session, editor: Editor, group: list[Job], todo: list[Job], pending: list[Future[None]]
+    ) -> list[Future[None]]:
+        """ONE batched edit call for the seeds of one (source, instruction); pre-filter in the pool.
+
+        The whole drawn group runs (the same batch as an uninterrupted run); only `todo` is recorded.
+        """
         try:
             source = self._source(group[0].source)
         except ImageError as exc:
-            for job in group:
+            for job in todo:
                 self.rec.job_failed(job, exc.kind, str(exc), 0.0, edited=False)
             return pending
         t0 = time.perf_counter()
@@ -336,13 +341,14 @@ class MiningRun:
         except RecordError as exc:
             dt = time.perf_counter() - t0
             session.busy_s += dt
-            for job in group:
-                self.rec.job_failed(job, exc.kind, exc.message, dt / len(group), edited=False)
+            for job in todo:
+                self.rec.job_failed(job, exc.kind, exc.message, dt / len(todo), edited=False)
             return pending
         dt = time.perf_counter() - t0
         session.busy_s += dt
         for job, image in zip(group, images, strict=True):
-            pending = self._submit(pending, self._finish_job, job, source, image, dt / len(group))
+            if job in todo:
+                pending = self._submit(pending, self._finish_job, job, source, image, dt / len(todo))
         return self._settle(pending)
 
     def candidate_id(self, job: Job) -> str:
