@@ -37,6 +37,11 @@ hilite route tasks.jsonl --provider "$ROUTER" --no-progress \
   | hilite bootstrap - --no-progress > dataset.jsonl \
   || echo "   some records failed: their reasons are in the *.errors.jsonl files" >&2
 
+say "mine: NHR's mining loop on the photos (real-photo mode: no T2I), M attempts per instruction"
+printf 'make it black and white\ngive it a sepia tone\nturn it into a pencil sketch\n' > edits.txt
+hilite mine --images images/ --edits edits.txt --editor "${MODELS%%,*}" --prefilter "$JUDGE" --attempts 2 \
+  --keep-rejected -o pool.jsonl --out mined/ --stats mine-stats.json --no-progress
+
 say "export: an InstructPix2Pix training folder and WebDataset shards"
 hilite export dataset.jsonl --format ip2p --to dataset/
 hilite export dataset.jsonl --format webdataset --to shards/
@@ -54,6 +59,7 @@ Done. Everything is under $OUT:
   candidates.jsonl         every edit candidate (edits/, contact sheets in edits/sheets/)
   dataset.jsonl            forward + inverse + bootstrap triplets ($(wc -l < dataset.jsonl) records)
   kto.jsonl, dpo.jsonl     preference exports
+  pool.jsonl               mined candidates (mined/), survival stats in mine-stats.json
   dataset/                 InstructPix2Pix imagefolder (metadata.jsonl)
   shards/                  WebDataset tar shards
   scores.json              score-dataset results (the --baseline format for CI)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hilite_cli.providers.base import Answer, Ask, Provider
 
-REASON = "offline provider makes no semantic judgements; pass --provider gemini|openai|local for one"
+REASON = "offline provider makes no semantic judgements; choose a gemini, openai or local provider for this step"
 
 
 class OfflineProvider(Provider):
