@@ -198,6 +198,14 @@ def _common(reply: Reply) -> tuple[int, Any, dict[str, str]]:
     return reply.status, reply.body, reply.headers
 
 
+class _Server(ThreadingHTTPServer):
+    """The listen backlog must hold every client that connects at once (32 in the concurrency bench);
+    the default of 5 refuses connections under load."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class Loopback:
     """Threaded fake server; use as a context manager or call start()/stop()."""
 
@@ -242,7 +250,7 @@ class Loopback:
         return Text(reply) if isinstance(reply, str) else reply
 
     def start(self) -> Loopback:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        server = _Server(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
         server.request_queue_size = 256
         self._server = server
