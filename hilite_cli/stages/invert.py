@@ -119,7 +119,8 @@ class InvertStage(Stage):
         self.forward = forward
         self.backward_check = backward_check
         self.thresholds = inverse_thresholds(t_inv_aes, t_inv_adh)
-        self.batch_size = batch_size
+        # a batch is what is in flight at once: never fewer than the calls allowed concurrently
+        self.batch_size = max(batch_size, (provider_options or {}).get("concurrency") or 0)
         self.provider_options = provider_options
         self.banned = banned_pattern(list(settings["banned_words"]))
         self.retry_reminder = str(settings["retry_reminder"])

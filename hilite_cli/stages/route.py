@@ -76,6 +76,8 @@ class RouteStage(Stage):
                  concurrency: int | None = None, timeout: float | None = None, max_retries: int | None = None,
                  cache_path: Path | None = None, use_cache: bool = True) -> None:
         self.backend, _ = parse_spec(provider)
+        # A batch is what is in flight at once: never fewer tasks than the calls allowed concurrently.
+        self.batch_size = max(type(self).batch_size, concurrency or 0)
         self.spec = provider
         self.top_k = top_k
         self.provider_options = {"base_url": base_url, "concurrency": concurrency, "timeout": timeout,

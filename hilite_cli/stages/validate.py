@@ -103,7 +103,8 @@ class ValidateStage(Stage):
         self.checks = parse_checks(checks)
         self.select = select
         self.keep = keep
-        self.batch_size = batch_size
+        # a batch is what is in flight at once: never fewer than the calls allowed concurrently
+        self.batch_size = max(batch_size, (provider_options or {}).get("concurrency") or 0)
         self.provider_options = provider_options
         self.on_scored = on_scored
         self.stats: Counter[str] = Counter()
