@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hilite_cli.cli.options import Errors, Progress, Resume
+from hilite_cli.cli.params import parse_weights
 from hilite_cli.cli.runner import usage_error
 
 if TYPE_CHECKING:
@@ -39,15 +40,6 @@ to --stats FILE as JSON. With an offline gate or pre-filter the semantic checks 
 not run and the stats say so; settings come from --preset (configs/mining.toml).
 """
 
-
-def _weights(pairs: list[str]) -> dict[str, Path]:
-    out = {}
-    for pair in pairs:
-        name, sep, folder = pair.partition("=")
-        if not sep or not name or not folder:
-            raise usage_error(f"--weights expects NAME=DIR, got {pair!r}")
-        out[name.strip()] = Path(folder).expanduser()
-    return out
 
 
 def _preset(name: str) -> dict[str, Any]:
@@ -248,7 +240,7 @@ def command(
         t2i_params={"steps": t2i_steps or p.get("t2i_steps")},
         edit_params={"steps": steps or p.get("edit_steps"), "text_influence": text_influence, "image_influence": image_influence},
         bounds={k: p.get(k) for k in ("long_side_min", "long_side_max", "max_aspect")},
-        weights=_weights(weights),
+        weights=parse_weights(weights),
         device=device,
         dtype=dtype,
         keep_rejected=keep_rejected,

@@ -14,9 +14,10 @@ def parse_weights(values: list[str] | None) -> dict[str, Path]:
         name, sep, folder = value.partition("=")
         if not sep or not name or not folder:
             raise usage_error(f"--weights expects NAME=DIR, got {value!r}")
-        if not Path(folder).is_dir():
+        path = Path(folder).expanduser()
+        if not path.is_dir():
             raise usage_error(f"--weights {name}: {folder} is not a folder")
-        weights[name] = Path(folder)
+        weights[name.strip()] = path
     return weights
 
 
