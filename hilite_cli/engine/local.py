@@ -126,7 +126,10 @@ def run_stage(
         for batch, outputs in mapper(stage, batches()):
             emit(outputs)
             if ledger is not None and batch:
-                ledger.mark([stage.key(r) for _, r in batch])
+                # An input that failed is not done: --resume tries it again (a rate limit or a missing
+                # file may be gone by then); what it did produce is deduplicated by id on the re-run.
+                failed = {stage.key(r) for r in outputs if r.get("error")}
+                ledger.mark([key for key in (stage.key(r) for _, r in batch) if key not in failed])
             bar.update(len(batch))
     finally:
         bar.close()

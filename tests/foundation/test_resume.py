@@ -47,3 +47,17 @@ def test_kill_then_resume_writes_each_record_once(tmp_path: Path) -> None:
     assert len(ids) == len(set(ids))
     assert out.read_bytes().startswith(first)
     assert b"skipped" in res.stderr
+
+
+def test_resume_retries_failed_records_but_not_done_ones(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "astronaut", 32)
+    rows = [{"id": "ok", "image": img.name}, {"id": "later", "image": "later.png"}]
+    (tmp_path / "t.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    args = ("mask", "t.jsonl", "--box", "0,0,0.5,0.5", "--out", "m", "-o", "o.jsonl")
+    first = hilite(*args, cwd=tmp_path)
+    assert first.returncode == 1 and b"later.png" in first.stderr
+    save_photo(tmp_path, "astronaut", 32).rename(tmp_path / "later.png")  # the missing file appears
+    again = hilite(*args, "--resume", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert b"1 done, 0 failed, 1 skipped" in again.stderr
+    assert [orjson.loads(x)["id"] for x in (tmp_path / "o.jsonl").read_bytes().splitlines()] == ["ok", "later"]
