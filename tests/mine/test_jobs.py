@@ -64,6 +64,16 @@ def test_resume_recomputes_a_cut_group_whole_so_batches_match() -> None:
     assert _drain(Scheduler(jobs, done={j.id for j in group}, seed=0, window=3)) == []
 
 
+def test_resume_past_more_done_windows_than_the_recursion_limit() -> None:
+    import sys
+
+    jobs = _jobs(sys.getrecursionlimit() + 500, 1, 1)
+    order = [j.id for g in _drain(Scheduler(jobs, done=set(), seed=2, window=1)) for j in g]
+    resumed = Scheduler(jobs, done=set(order[:-1]), seed=2, window=1)
+    assert [[j.id for j in g] for g in resumed.next_window()] == [[order[-1]]]
+    assert resumed.next_window() == []
+
+
 def test_until_first_pass_drops_the_rest_of_a_passed_pair() -> None:
     jobs = _jobs(1, 2, 4)
     passed: set[tuple[str, str]] = set()

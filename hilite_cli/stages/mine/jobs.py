@@ -85,17 +85,22 @@ class Scheduler:
         return self.passed_pairs is None or job.pair not in self.passed_pairs
 
     def next_window(self) -> list[list[Job]]:
-        """The next groups to run, in order of first draw; empty when the queue is exhausted."""
-        groups: dict[tuple[str, str], list[Job]] = {}
-        drawn = 0
-        while self._queue and drawn < self.window:
-            job = self._queue.popleft()
-            if not self.runnable(job):
-                continue
-            groups.setdefault(job.pair, []).append(job)
-            drawn += 1
-        runnable = [g for g in groups.values() if self.todo(g)]
-        return runnable if runnable or not self._queue else self.next_window()
+        """The next groups to run, in order of first draw; empty when the queue is exhausted.
+
+        Windows that are all done are skipped in a loop (a resume may pass millions of them).
+        """
+        while True:
+            groups: dict[tuple[str, str], list[Job]] = {}
+            drawn = 0
+            while self._queue and drawn < self.window:
+                job = self._queue.popleft()
+                if not self.runnable(job):
+                    continue
+                groups.setdefault(job.pair, []).append(job)
+                drawn += 1
+            runnable = [g for g in groups.values() if self.todo(g)]
+            if runnable or not self._queue:
+                return runnable
 
 
 class StateFile:
