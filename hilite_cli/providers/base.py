@@ -38,6 +38,9 @@ class Ask(BaseModel):
     temperature: float | None = None
     reasoning_effort: str | None = None
     max_output_tokens: int | None = None
+    # Part of the cache key, never sent to the model: tells apart asks that are identical on purpose
+    # (A.1 design batches) so each gets its own reply, while a re-run still finds each in the cache.
+    cache_salt: str | None = None
 
     @property
     def schema(self) -> type[BaseModel] | None:  # type: ignore[override]
@@ -148,7 +151,7 @@ class Provider:
         schema = ask.schema.model_json_schema() if ask.schema is not None else None
         return cache_key(
             backend=self.name, model=self.model, prompt=ask.prompt, images=ask.images, params=self._params(ask),
-            schema=schema,
+            schema=schema, salt=ask.cache_salt,
         )
 
     def _cached(self, key: str, ask: Ask) -> Answer | None:

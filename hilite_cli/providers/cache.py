@@ -49,10 +49,12 @@ def migrate(db: sqlite3.Connection) -> None:
 
 
 def cache_key(
-    *, backend: str, model: str | None, prompt: str, images: list[bytes], params: dict[str, Any], schema: Any
+    *, backend: str, model: str | None, prompt: str, images: list[bytes], params: dict[str, Any], schema: Any,
+    salt: str | None = None,
 ) -> str:
-    """sha256 over a canonical JSON of everything that determines the reply."""
+    """sha256 over a canonical JSON of everything that determines the reply, and the ask's cache salt."""
     payload = {
+        "salt": salt,
         "backend": backend,
         "model": model,
         "prompt": prompt,

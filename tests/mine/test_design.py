@@ -93,6 +93,36 @@ def test_design_through_a_real_client_keeps_invalid_items_as_errors(keys: str) -
     assert errors[0]["item"]["edits"] == ["Remove the bench.", "Remove the cat."]
 
 
+def test_design_batches_get_distinct_replies_and_a_rerun_gets_them_from_the_cache(keys: str) -> None:
+    import itertools
+    import threading
+
+    import orjson
+
+    counter, lock = itertools.count(), threading.Lock()
+
+    def reply(req: object) -> str:
+        with lock:
+            n = next(counter)
+        return orjson.dumps([{"prompt": f"A kite number {n} over a beach.", "edits": ["Yeet the kite."]}]).decode()
+
+    def design() -> list[str]:
+        provider = get_provider("openai:o3", base_url=server.openai_url)
+        try:
+            specs, errors = design_specs(provider, count=4, batch=1, theme="beaches", max_output_tokens=2000)
+        finally:
+            provider.close()
+        assert errors == []
+        return sorted(s["t2i_prompt"] for s in specs)
+
+    with Loopback(answer=reply) as server:
+        first = design()
+        sent = len(server.requests)
+        again = design()
+    assert len(first) == 4  # four batches, four distinct replies
+    assert again == first and len(server.requests) == sent  # reproducible: all from the cache
+
+
 def test_a_failed_design_request_is_an_error_record(keys: str) -> None:
     with Loopback(answer=lambda req: "not json at all") as server:
         provider = get_provider("openai:o3", base_url=server.openai_url)

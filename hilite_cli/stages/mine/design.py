@@ -92,11 +92,20 @@ def validate_spec(item: Any) -> Record:
 
 
 def design_asks(count: int, batch: int, theme: str, max_output_tokens: int) -> list[Ask]:
-    """ceil(count / batch) A.1 requests; the last asks only for what is still missing."""
+    """ceil(count / batch) A.1 requests; the last asks only for what is still missing.
+
+    The batches share one prompt, so each carries its own cache salt: otherwise they would share one
+    cached reply (one distinct batch), while a re-run of the same command must still hit the cache.
+    """
     sizes = [min(batch, count - i * batch) for i in range(math.ceil(count / batch))]
     return [
-        Ask(prompt=render_prompt("a1_design", batch_size=n, theme=theme), expect="json", max_output_tokens=max_output_tokens)
-        for n in sizes
+        Ask(
+            prompt=render_prompt("a1_design", batch_size=n, theme=theme),
+            expect="json",
+            max_output_tokens=max_output_tokens,
+            cache_salt=f"design-batch-{i}",
+        )
+        for i, n in enumerate(sizes)
     ]
 
 
