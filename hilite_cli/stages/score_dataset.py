@@ -35,6 +35,7 @@ from hilite_cli.manifest import read_manifest
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, with_error
 from hilite_cli.stages.base import Stage
+from hilite_cli.stages.judging import ImageFiles
 from hilite_cli.stages.score_judge import JudgeFn, JudgeItem
 
 METRICS: tuple[str, ...] = ("ssim", "clip", "lowlevel", "judge")
@@ -128,6 +129,7 @@ class ScoreDatasetStage(Stage):
         self.clip_device = clip_device
         self.settings = score_settings()
         self._clip: Any = None
+        self._images = ImageFiles()
 
     def setup(self) -> None:
         if "clip" in self.metrics and self._clip is None:
@@ -146,10 +148,14 @@ class ScoreDatasetStage(Stage):
         out: list[Record | None] = [None] * len(batch)
         evals: dict[int, dict[str, Any]] = {}
         pixels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        items: dict[int, JudgeItem] = {}
         for i, record in enumerate(batch):
             try:
                 evals[i], pair = self._pixel_metrics(record)
+                if "judge" in self.metrics:
+                    items[i] = self._judge_item(record)
             except _Unscorable as exc:
+                evals.pop(i, None)
                 out[i] = with_error(record, self.name, exc.kind, exc.message)
                 continue
             if pair is not None:
@@ -159,7 +165,7 @@ class ScoreDatasetStage(Stage):
         if "clip" in self.metrics and good:
             self._clip_metrics([batch[i] for i in good], [evals[i] for i in good], [pixels[i] for i in good])
         # 3. judge (or the record's own scores)
-        self._scores([batch[i] for i in good], [evals[i] for i in good])
+        self._scores([batch[i] for i in good], [evals[i] for i in good], [items[i] for i in good if i in items])
         for i in good:
             out[i] = {**batch[i], "eval": evals[i]}
         return [r for r in out if r is not None]
@@ -201,6 +207,15 @@ class ScoreDatasetStage(Stage):
                 ev["missing"]["ssim"] = ev["missing"]["ssim_unchanged"] = str(exc)
         return ev, (source, edited)
 
+    def _judge_item(self, record: Record) -> JudgeItem:
+        """The judge's images as validate sends them: BMP, TIFF and the like re-encoded as PNG."""
+        from hilite_cli.images import ImageError
+
+        try:
+            return JudgeItem(self._images.data(record["source"]), self._images.data(record["edited"]), record["instruction"])
+        except ImageError as exc:
+            raise _Unscorable("bad_image", str(exc)) from None
+
     def _clip_metrics(
         self, records: list[Record], evals: list[dict[str, Any]], pixels: list[tuple[np.ndarray, np.ndarray]]
     ) -> None:
@@ -231,12 +246,8 @@ class ScoreDatasetStage(Stage):
             if value is None:
                 evals[i]["missing"]["clip_dir"] = "zero direction: edit and source (or captions) embed identically"
 
-    def _scores(self, records: list[Record], evals: list[dict[str, Any]]) -> None:
+    def _scores(self, records: list[Record], evals: list[dict[str, Any]], items: list[JudgeItem]) -> None:
         if "judge" in self.metrics and records:
-            items = [
-                JudgeItem(Path(r["source"]).read_bytes(), Path(r["edited"]).read_bytes(), r["instruction"])
-                for r in records
-            ]
             for ev, outcome in zip(evals, self.judge(items), strict=True):
                 ev["judge"] = outcome.to_dict()
                 ok = outcome.status == "ok"

@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class JudgeItem:
-    source: bytes  # encoded image bytes, as stored on disk
+    source: bytes  # encoded image bytes a provider takes (PNG/JPEG/GIF/WebP; others re-encoded as PNG)
     edited: bytes
     instruction: str
 

@@ -67,3 +67,31 @@ def test_rescoring_an_unchanged_dataset_hits_the_cache(server: Loopback, make_da
             provider.close()
         assert len(server.requests) == expected_requests
     assert all(r["eval"]["judge"]["cached"] for r in run.scored)  # ok, blocked and unparsed answers are all cached
+
+
+def test_judge_gets_bmp_as_png_and_an_unreadable_image_fails_only_its_record(server: Loopback, make_dataset) -> None:
+    import io
+
+    import orjson
+    from PIL import Image
+
+    manifest = make_dataset("b", 4)
+    folder = Path(manifest).parent
+    records = [orjson.loads(line) for line in manifest.read_bytes().splitlines()]
+    Image.open(folder / "edit0.png").save(folder / "edit0.bmp")
+    (folder / "edit3.bmp").write_bytes(b"BM not really a bitmap")
+    records[0]["edited"], records[3]["edited"] = "edit0.bmp", "edit3.bmp"
+    manifest.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    provider = get_provider("gemini:gemini-2.5-flash", base_url=server.url, max_retries=0)
+    try:
+        run = score_datasets([DatasetInput("b", str(manifest))], metrics=["judge"], judge=provider_judge(provider))
+    finally:
+        provider.close()
+    assert sorted(r["id"] for r in run.scored) == ["b-0", "b-1", "b-2"]
+    [failed] = run.failed
+    assert failed["id"] == "b-3" and failed["error"]["kind"] == "bad_image" and "edit3.bmp" in failed["error"]["message"]
+    assert next(r for r in run.scored if r["id"] == "b-0")["eval"]["scores"]["instruction"] == 4.5
+    request = next(r for r in server.requests if "invert block 0 '" in r.text())
+    sent = request.images()[1]
+    assert request.image_mimes()[1] == "image/png"
+    assert Image.open(io.BytesIO(sent)).tobytes() == Image.open(folder / "edit0.bmp").convert("RGB").tobytes()
