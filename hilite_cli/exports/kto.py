@@ -1,8 +1,11 @@
-"""KTO export (NHR 2.3): every scored candidate, labelled good when both scores clear the thresholds.
+"""KTO export (NHR 2.3): every scored candidate, labelled good when both scores clear the thresholds
+and the filter that judged it did not reject it (`passed`, when the record carries it).
 
 KTO learns from unpaired good/bad examples, so nothing is filtered by quality: a candidate that
 fails the hard filter is exactly the "bad" example KTO needs. Only candidates lacking a score are
-left out (a missing score is not a failure), and they are counted.
+left out (a missing score is not a failure), and they are counted. Scores alone are not enough:
+validate and mine also reject for failed checks (unwanted changes, low-level), so a record with
+`passed` other than true is a bad example whatever its scores.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ def kto_rows(
     for edit in scored_edits(scored, stats):
         record = edit.record
         assert edit.adherence is not None and edit.aesthetics is not None
-        good = edit.aesthetics >= t_aes and edit.adherence >= t_adh
+        accepted = "passed" not in record or record["passed"] is True
+        good = accepted and edit.aesthetics >= t_aes and edit.adherence >= t_adh
         stats["good" if good else "bad"] += 1
         yield {
             "id": record.get("id"),

@@ -45,3 +45,17 @@ def test_write_kto_uses_config_thresholds_and_skips_failed_records(scored: list[
     assert all(row["thresholds"] == {"aesthetics": 4.7, "instruction": 4.7} for row in rows)
     assert summary.counts["good"] == sum(row["label"] for row in rows)
     assert [p.name for p in path.parent.iterdir()] == ["kto.jsonl"]
+
+
+def test_a_candidate_the_filter_rejected_is_bad_whatever_its_scores(scored: list[dict[str, Any]]) -> None:
+    top = {"instruction": 5.0, "aesthetics": 5.0, "geometric": 5.0}
+    base = {k: v for k, v in scored[0].items() if k != "passed"}
+    records = [
+        {**base, "id": "unchecked", "scores": top},
+        {**base, "id": "accepted", "scores": top, "passed": True},
+        {**base, "id": "rejected", "scores": top, "passed": False, "checks": {"lowlevel": {"passed": False}}},
+    ]
+    stats: Counter[str] = Counter()
+    labels = {row["id"]: row["label"] for row in kto_rows(records, t_aes=4.0, t_adh=4.0, stats=stats)}
+    assert labels == {"unchecked": True, "accepted": True, "rejected": False}
+    assert stats["good"] == 2 and stats["bad"] == 1
