@@ -56,6 +56,7 @@ def get_provider(
         backoff_base=float(backoff_base if backoff_base is not None else defaults["backoff_base"]),
         backoff_max=float(defaults["backoff_max"]),
         max_output_tokens=int(defaults["max_output_tokens"]),
+        max_retry_after=float(defaults["max_retry_after"]),
     )
     model = model or section.get("model")
     if backend == "offline":

@@ -2,7 +2,8 @@
 
 A backend only implements `_attempt(ask)`: one request, returning an Answer or raising
 TransientError. `Provider.ask` wraps that in the cache, a concurrency bound, retries with
-jittered exponential backoff (honouring Retry-After), and key scrubbing.
+jittered exponential backoff (always waiting at least Retry-After, or giving up at once when the
+server asks for longer than `max_retry_after`), and key scrubbing.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Settings:
     backoff_base: float
     backoff_max: float
     max_output_tokens: int
+    max_retry_after: float
 
 
 class Provider:
@@ -168,6 +170,11 @@ class Provider:
             try:
                 return self._attempt(ask)
             except TransientError as exc:
+                if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
+                    return self.answer("http_error", reason=(
+                        f"{exc.reason}; the server asked to wait {exc.retry_after:g} s, more than max_retry_after "
+                        f"{self.settings.max_retry_after:g} s, so no retry"
+                    ))
                 if attempt == attempts - 1:
                     return self.answer(exc.status, reason=f"{exc.reason} (gave up after {attempts} attempts)")
                 delay = self._backoff(attempt, exc.retry_after)
@@ -177,11 +184,15 @@ class Provider:
         raise AssertionError("unreachable: the last attempt returns")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with 50–100 % jitter, never shorter than the server's Retry-After."""
+        """Exponential backoff with 50–100 % jitter, never shorter than the server's Retry-After.
+
+        Retrying before Retry-After would only earn another 429; `_with_retries` already gave up on
+        waits longer than `max_retry_after`.
+        """
         s = self.settings
         delay = min(s.backoff_max, s.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, s.backoff_max))
+            delay = max(delay, retry_after)
         return delay
 
 

@@ -106,6 +106,26 @@ def test_429_is_retried_honouring_retry_after(make: MakeProvider, server: Loopba
     assert waits and waits[0] >= 7
 
 
+def test_retry_after_beyond_backoff_max_is_waited_in_full(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    server.script(RateLimited(retry_after=120), SCORES)
+    provider = make()
+    assert provider.settings.backoff_max < 120
+    waits: list[float] = []
+    provider.sleep = waits.append
+    assert provider.ask(judge_ask(png)).status == "ok"
+    assert waits and waits[0] >= 120
+
+
+def test_retry_after_beyond_the_ceiling_gives_up_at_once(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    server.script(RateLimited(retry_after=3600), SCORES)
+    provider = make()
+    waits: list[float] = []
+    provider.sleep = waits.append
+    answer = provider.ask(judge_ask(png))
+    assert answer.status == "http_error" and "asked to wait 3600 s" in answer.reason
+    assert waits == [] and len(server.requests) == 1
+
+
 def test_persistent_500_gives_up_as_http_error(make: MakeProvider, server: Loopback, png: bytes) -> None:
     error = Raw(500, {"error": {"code": 500, "message": "boom", "status": "INTERNAL"}})
     server.script(error, error, error)
