@@ -80,6 +80,8 @@ class Provider:
     """Base class: cache, bounded concurrency and retries around a backend's single `_attempt`."""
 
     name: ClassVar[str] = "provider"
+    # Temperature sent when an ask sets none (the backend's config); None sends no temperature.
+    default_temperature: float | None = None
 
     def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
         self.model = model
@@ -94,13 +96,22 @@ class Provider:
         raise NotImplementedError
 
     def _params(self, ask: Ask) -> dict[str, Any]:
-        """The request parameters that shape the reply (part of the cache key)."""
+        """The request parameters that shape the reply (part of the cache key), as actually sent:
+        an ask that sets none gets the configured defaults, so changing the config misses the cache."""
         return {
             "expect": ask.expect,
-            "temperature": ask.temperature,
+            "temperature": self.temperature(ask),
             "reasoning_effort": ask.reasoning_effort,
-            "max_output_tokens": ask.max_output_tokens,
+            "max_output_tokens": self.output_limit(ask),
         }
+
+    def temperature(self, ask: Ask) -> float | None:
+        """The temperature to send: the ask's, else the configured default."""
+        return ask.temperature if ask.temperature is not None else self.default_temperature
+
+    def output_limit(self, ask: Ask) -> int:
+        """The output token limit to send: the ask's, else settings.max_output_tokens."""
+        return ask.max_output_tokens or self.settings.max_output_tokens
 
     # -- shared machinery ----------------------------------------------------------------------
     def answer(

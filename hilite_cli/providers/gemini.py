@@ -53,10 +53,9 @@ class GeminiProvider(SdkProvider):
     def _config(self, ask: Ask) -> Any:
         from google.genai import types
 
-        temperature = ask.temperature if ask.temperature is not None else self.default_temperature
         config: dict[str, Any] = {
-            "temperature": temperature,
-            "max_output_tokens": ask.max_output_tokens or self.settings.max_output_tokens,
+            "temperature": self.temperature(ask),
+            "max_output_tokens": self.output_limit(ask),
         }
         if ask.expect == "json":
             config["response_mime_type"] = "application/json"

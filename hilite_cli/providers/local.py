@@ -77,7 +77,7 @@ class LocalProvider(Provider):
             vlm, tokenizer, image_processor = self._load()
             inputs = qwen_vl_inputs(tokenizer, image_processor, ask.prompt, ask.images)
             inputs = {k: v.to(vlm.device) for k, v in inputs.items()}
-            limit = ask.max_output_tokens or self.settings.max_output_tokens
+            limit = self.output_limit(ask)
             with torch.inference_mode():
                 output = vlm.generate(**inputs, do_sample=False, max_new_tokens=limit,
                                       pad_token_id=tokenizer.pad_token_id)

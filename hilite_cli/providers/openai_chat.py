@@ -55,14 +55,14 @@ class OpenAIProvider(SdkProvider):
         ]
         content.append({"type": "text", "text": ask.prompt})
         kwargs: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}
-        limit = ask.max_output_tokens or self.settings.max_output_tokens
+        limit = self.output_limit(ask)
         if self.reasoning:
             kwargs["max_completion_tokens"] = limit
             if ask.reasoning_effort:
                 kwargs["reasoning_effort"] = ask.reasoning_effort
         else:
             kwargs["max_tokens"] = limit
-            temperature = ask.temperature if ask.temperature is not None else self.default_temperature
+            temperature = self.temperature(ask)
             if temperature is not None:
                 kwargs["temperature"] = temperature
         if ask.expect == "json":

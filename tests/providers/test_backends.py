@@ -157,6 +157,41 @@ def test_rerun_hits_the_cache(make: MakeProvider, server: Loopback, png: bytes) 
     assert [a.value for a in second] == [a.value for a in first]
 
 
+@pytest.mark.parametrize(("setting", "value"), [("temperature", 0.9), ("max_output_tokens", 123)])
+def test_changing_a_configured_default_misses_the_cache(make: MakeProvider, server: Loopback, png: bytes, tmp_path,
+                                                       monkeypatch: pytest.MonkeyPatch, setting: str,
+                                                       value: float) -> None:
+    import shutil
+
+    from hilite_cli.config import config_dir, load_config
+
+    server.answer = lambda req: SCORES
+    assert make().ask(judge_ask(png)).status == "ok"  # temperature and max_output_tokens from the config
+    sent = len(server.requests)
+    configs = tmp_path / "configs"
+    shutil.copytree(config_dir(), configs)
+    text = (configs / "providers.toml").read_text()
+    if setting == "temperature":
+        text = text.replace("temperature = 0.0", f"temperature = {value}")
+    else:
+        text = text.replace("max_output_tokens = 4096", f"max_output_tokens = {value}")
+    (configs / "providers.toml").write_text(text)
+    monkeypatch.setenv("HILITE_CONFIG_DIR", str(configs))
+    load_config.cache_clear()
+    try:
+        answer = make().ask(judge_ask(png))
+    finally:
+        monkeypatch.delenv("HILITE_CONFIG_DIR")
+        load_config.cache_clear()
+    assert not answer.cached and len(server.requests) == sent + 1
+    req = server.requests[-1]
+    if setting == "temperature":
+        got = req.body["generationConfig"]["temperature"] if req.kind == "gemini" else req.body["temperature"]
+    else:
+        got = req.body["generationConfig"]["maxOutputTokens"] if req.kind == "gemini" else req.body["max_tokens"]
+    assert got == value
+
+
 def test_deterministic_failures_are_cached_transient_ones_are_not(make: MakeProvider, server: Loopback,
                                                                   png: bytes) -> None:
     server.script(Text("not json"))
