@@ -56,6 +56,28 @@ def test_all_steps_pass(server: Loopback, pair) -> None:
     assert sorted(len(r.images()) for r in server.requests) == [1, 2, 2]  # A.3 and A.4 run concurrently
 
 
+def test_every_question_is_asked_at_temperature_0_whatever_the_provider_default(
+    server: Loopback, pair, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from hilite_cli.config import config_dir, load_config
+
+    configs = tmp_path / "configs"
+    shutil.copytree(config_dir(), configs)
+    toml = configs / "providers.toml"
+    toml.write_text(toml.read_text().replace("temperature = 0.0", "temperature = 0.7"))
+    monkeypatch.setenv("HILITE_CONFIG_DIR", str(configs))
+    load_config.cache_clear()
+    server.script(SCORES_OK, "yes", "yes")
+    try:
+        assert _judge(server, *pair).passed
+    finally:
+        monkeypatch.delenv("HILITE_CONFIG_DIR")
+        load_config.cache_clear()
+    assert [r.body["temperature"] for r in server.requests] == [0.0, 0.0, 0.0]
+
+
 def test_below_threshold_stops_at_a2_without_asking_a3_a4(server: Loopback, pair) -> None:
     server.script('{"InstructionAdherence": 4.6, "ImageAesthetic": 5.0}')
     verdict = _judge(server, *pair)

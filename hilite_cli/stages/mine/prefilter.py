@@ -21,10 +21,11 @@ import numpy as np
 
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.metrics.lowlevel import lowlevel_check
-from hilite_cli.prompts import prompt_version, render_prompt
-from hilite_cli.providers import Answer, Ask, Provider
+from hilite_cli.prompts import prompt_version
+from hilite_cli.providers import Answer, Provider
 from hilite_cli.providers.schemas import EditScores
 from hilite_cli.records import Record
+from hilite_cli.stages.judging import aesthetic_ask, scoring_ask, unwanted_ask
 
 STAGES: tuple[str, ...] = ("a2", "a3", "a4", "lowlevel")
 
@@ -73,10 +74,7 @@ class Prefilter:
 
     def judge(self, instruction: str, source_png: bytes, edited_png: bytes, source: np.ndarray, edited: np.ndarray) -> Verdict:
         low = lowlevel_check(source, edited).to_dict() if self.lowlevel else None
-        both = [source_png, edited_png]
-        a2 = self.provider.ask(
-            Ask(prompt=render_prompt("a2_evaluation", instruction=instruction), images=both, expect="json", schema=EditScores)
-        )
+        a2 = self.provider.ask(scoring_ask(source_png, edited_png, instruction))
         scores: dict[str, Any] = {"instruction": None, "aesthetics": None, "geometric": None}
         a3 = a4 = None
         rejected_at: str | None = None
@@ -92,10 +90,9 @@ class Prefilter:
             if value.ImageAesthetic < self.thresholds.t_aes or value.InstructionAdherence < self.thresholds.t_adh:
                 rejected_at = "a2"
             else:
-                a3, a4 = self.provider.ask_many([
-                    Ask(prompt=render_prompt("a3_unwanted", instruction=instruction), images=both, expect="yesno"),
-                    Ask(prompt=render_prompt("a4_aesthetics"), images=[edited_png], expect="yesno"),
-                ])
+                a3, a4 = self.provider.ask_many(
+                    [unwanted_ask(source_png, edited_png, instruction), aesthetic_ask(edited_png)]
+                )
                 rejected_at, failure = self._checks(a3, a4)
         elif a2.status != "unavailable":
             failure = (f"prefilter_a2_{a2.status}", a2.reason or f"A.2 answer {a2.status}")
