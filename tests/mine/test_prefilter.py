@@ -56,6 +56,20 @@ def test_all_steps_pass(server: Loopback, pair) -> None:
     assert sorted(len(r.images()) for r in server.requests) == [1, 2, 2]  # A.3 and A.4 run concurrently
 
 
+def test_records_judgements_as_validate_does(server: Loopback, pair) -> None:
+    from hilite_cli.prompts import prompt_version
+    from hilite_cli.stages import judging
+
+    assert isinstance(T, judging.Thresholds) and T.to_dict() == {"aesthetics": 4.7, "instruction": 4.7}
+    server.script(SCORES_OK, "yes", "yes")
+    f = _judge(server, *pair).fields
+    assert f["judge"]["prompt"] == "a2_evaluation" and f["judge"]["prompt_version"] == prompt_version("a2_evaluation")
+    unwanted = f["checks"]["unwanted"]
+    assert unwanted["prompt"] == "a3_unwanted" and unwanted["prompt_version"] == prompt_version("a3_unwanted")
+    assert f["checks"]["aesthetic"]["prompt"] == "a4_aesthetics"
+    assert f["prefilter"]["t_aes"] == 4.7 and f["prefilter"]["t_adh"] == 4.7
+
+
 def test_every_question_is_asked_at_temperature_0_whatever_the_provider_default(
     server: Loopback, pair, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -189,8 +189,8 @@ class MiningRun:
             "window": s.window,
             "overlap": s.overlap,
             "lowlevel": self.prefilter.lowlevel,
-            "t_aes": self.prefilter.thresholds.t_aes,
-            "t_adh": self.prefilter.thresholds.t_adh,
+            "t_aes": self.prefilter.thresholds.aesthetics,
+            "t_adh": self.prefilter.thresholds.instruction,
         }
 
     def _budget_left(self, session: Session) -> bool:

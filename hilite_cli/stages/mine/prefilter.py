@@ -15,25 +15,23 @@ unparsable reply) is a failure of that job, with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.metrics.lowlevel import lowlevel_check
-from hilite_cli.prompts import prompt_version
 from hilite_cli.providers import Answer, Provider
-from hilite_cli.providers.schemas import EditScores
 from hilite_cli.records import Record
-from hilite_cli.stages.judging import aesthetic_ask, scoring_ask, unwanted_ask
+from hilite_cli.stages import judging
+from hilite_cli.stages.judging import aesthetic_ask, judge_block, scores_from, scoring_ask, unwanted_ask, yesno_check
 
 STAGES: tuple[str, ...] = ("a2", "a3", "a4", "lowlevel")
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    t_aes: float
-    t_adh: float
+class Thresholds(judging.Thresholds):
+    """validate's thresholds under NHR's names T_aes / T_adh, as `hilite mine` spells its options."""
+
+    def __init__(self, t_aes: float, t_adh: float) -> None:
+        super().__init__(aesthetics=t_aes, instruction=t_adh)
 
 
 @dataclass(frozen=True)
@@ -46,28 +44,15 @@ class Verdict:
     fields: Record
 
 
-def _answer_meta(answer: Answer, prompt: str) -> Record:
-    return {
-        "status": answer.status,
-        "provider": answer.provider,
-        "model": answer.model,
-        "prompt": f"{prompt}@{prompt_version(prompt)}",
-        "raw": answer.raw,
-        "reason": answer.reason,
-    }
-
-
 def _check(answer: Answer | None, prompt: str) -> Record | None:
     """A yes/no check as recorded: None when it did not run."""
-    if answer is None:
-        return None
-    return {"passed": answer.value if answer.status == "ok" else None, **_answer_meta(answer, prompt)}
+    return None if answer is None else yesno_check(answer, prompt)
 
 
 class Prefilter:
     """Runs A.2 -> (A.3, A.4) -> low-level for one (source, instruction, edit)."""
 
-    def __init__(self, provider: Provider, thresholds: Thresholds, *, lowlevel: bool = True) -> None:
+    def __init__(self, provider: Provider, thresholds: judging.Thresholds, *, lowlevel: bool = True) -> None:
         self.provider = provider
         self.thresholds = thresholds
         self.lowlevel = lowlevel
@@ -75,19 +60,13 @@ class Prefilter:
     def judge(self, instruction: str, source_png: bytes, edited_png: bytes, source: np.ndarray, edited: np.ndarray) -> Verdict:
         low = lowlevel_check(source, edited).to_dict() if self.lowlevel else None
         a2 = self.provider.ask(scoring_ask(source_png, edited_png, instruction))
-        scores: dict[str, Any] = {"instruction": None, "aesthetics": None, "geometric": None}
+        scores = scores_from(a2)
         a3 = a4 = None
         rejected_at: str | None = None
         failure: tuple[str, str] | None = None
         semantic = a2.status != "unavailable"
         if a2.status == "ok":
-            value: EditScores = a2.value
-            scores = {
-                "instruction": value.InstructionAdherence,
-                "aesthetics": value.ImageAesthetic,
-                "geometric": geometric_mean(value.InstructionAdherence, value.ImageAesthetic),
-            }
-            if value.ImageAesthetic < self.thresholds.t_aes or value.InstructionAdherence < self.thresholds.t_adh:
+            if not self.thresholds.passes(scores):
                 rejected_at = "a2"
             else:
                 a3, a4 = self.provider.ask_many(
@@ -101,12 +80,12 @@ class Prefilter:
         passed = rejected_at is None and failure is None
         fields = {
             "scores": scores,
-            "judge": _answer_meta(a2, "a2_evaluation"),
+            "judge": judge_block(a2, "a2_evaluation"),
             "checks": {"unwanted": _check(a3, "a3_unwanted"), "aesthetic": _check(a4, "a4_aesthetics"), "lowlevel": low},
             "prefilter": {
                 "semantic": "run" if semantic else "not_run",
-                "t_aes": self.thresholds.t_aes,
-                "t_adh": self.thresholds.t_adh,
+                "t_aes": self.thresholds.aesthetics,
+                "t_adh": self.thresholds.instruction,
                 "lowlevel": self.lowlevel,
             },
             "passed": passed,
