@@ -7,7 +7,7 @@ gains an `eval` field (kept id, other fields untouched):
     eval = {
       dataset, category,
       scores: {instruction, aesthetics, geometric, source: "judge" | "record" | null},
-      judge: {status, provider, model, raw, reason, cached} | null,
+      judge: {status, provider, model, raw, reason, cached, prompt, prompt_version} | null,
       ssim, ssim_unchanged, clip_i, clip_dir: float | null,
       lowlevel: {passed, changed_fraction, changed_pixels, largest_component,
                  largest_component_fraction, reason} | null,

@@ -29,6 +29,8 @@ class JudgeOutcome:
     raw: str | None = None
     reason: str | None = None
     cached: bool = False
+    prompt: str | None = None  # the prompt's name and version, as validate records them
+    prompt_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,40 +39,19 @@ class JudgeOutcome:
 JudgeFn = Callable[[Sequence[JudgeItem]], list[JudgeOutcome]]
 
 
-def provider_judge(provider: Any, *, prompt_name: str = "a2_evaluation") -> JudgeFn:
-    """Ask `provider` the A.2 question for each item (original then edited image), temperature 0."""
-    from hilite_cli.prompts import render_prompt
-    from hilite_cli.providers import Ask
-    from hilite_cli.providers.schemas import EditScores
+def provider_judge(provider: Any) -> JudgeFn:
+    """Ask `provider` the A.2 question for each item as validate does (`judging.scoring_ask`, temperature 0)."""
+    from hilite_cli.stages.judging import judge_block, scores_from, scoring_ask
 
     def judge(items: Sequence[JudgeItem]) -> list[JudgeOutcome]:
-        asks = [
-            Ask(
-                prompt=render_prompt(prompt_name, instruction=item.instruction),
-                images=[item.source, item.edited],
-                expect="json",
-                schema=EditScores,
-                temperature=0.0,
-            )
-            for item in items
-        ]
+        answers = provider.ask_many([scoring_ask(item.source, item.edited, item.instruction) for item in items])
         outcomes = []
-        for answer in provider.ask_many(asks):
-            common = {
-                "status": answer.status,
-                "provider": answer.provider,
-                "model": answer.model,
-                "raw": answer.raw,
-                "reason": answer.reason,
-                "cached": answer.cached,
-            }
-            if answer.status == "ok" and answer.value is not None:
-                value = answer.value
-                outcomes.append(
-                    JudgeOutcome(instruction=value.InstructionAdherence, aesthetics=value.ImageAesthetic, **common)
-                )
-            else:
-                outcomes.append(JudgeOutcome(**common))
+        for answer in answers:
+            scores = scores_from(answer)
+            outcomes.append(JudgeOutcome(
+                instruction=scores["instruction"], aesthetics=scores["aesthetics"], cached=answer.cached,
+                **judge_block(answer, "a2_evaluation"),
+            ))
         return outcomes
 
     return judge

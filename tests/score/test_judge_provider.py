@@ -54,6 +54,10 @@ def test_judge_scores_through_a_provider(server: Loopback, make_dataset, spec: s
     folder = Path(manifest).parent
     assert request.images() == [(folder / "src0.png").read_bytes(), (folder / "edit0.png").read_bytes()]
     assert "Instruction Adherence Score" in request.text()
+    from hilite_cli.prompts import prompt_version
+
+    assert by_id["j-0"]["judge"]["prompt"] == "a2_evaluation"
+    assert by_id["j-0"]["judge"]["prompt_version"] == prompt_version("a2_evaluation")
 
 
 def test_rescoring_an_unchanged_dataset_hits_the_cache(server: Loopback, make_dataset) -> None:
