@@ -85,6 +85,12 @@ def safe_join(out_dir: str | os.PathLike[str], relative: str) -> Path:
     return target
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(target: Path, data: bytes) -> None:
     """Write via a temp file in the same folder and rename, so no reader sees a half-written file."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +100,7 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared like any written file
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

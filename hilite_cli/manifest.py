@@ -39,19 +39,24 @@ def manifest_dir(path: str) -> Path:
     return Path.cwd() if path == STDIO else Path(path).resolve().parent
 
 
-def resolve_paths(record: Record, base: Path) -> Record:
-    """Absolute paths for the known path fields; everything else untouched."""
+def _is_url(value: str) -> bool:
+    return "://" in value
+
+
+def resolve_paths(record: Record, base: Path, extra: tuple[str, ...] = ()) -> Record:
+    """Absolute paths for the path fields (`~` expanded); URLs and everything else untouched."""
     out = dict(record)
-    for field in PATH_FIELDS:
+    for field in PATH_FIELDS + extra:
         value = out.get(field)
-        if isinstance(value, str) and value and not os.path.isabs(value):
-            out[field] = str((base / value).resolve())
+        if isinstance(value, str) and value and not _is_url(value):
+            path = os.path.expanduser(value)
+            out[field] = path if os.path.isabs(path) else str((base / path).resolve())
     return out
 
 
-def relativize_paths(record: Record, base: Path) -> Record:
+def relativize_paths(record: Record, base: Path, extra: tuple[str, ...] = ()) -> Record:
     out = dict(record)
-    for field in PATH_FIELDS:
+    for field in PATH_FIELDS + extra:
         value = out.get(field)
         if isinstance(value, str) and os.path.isabs(value):
             out[field] = os.path.relpath(value, base)
@@ -67,7 +72,7 @@ def _open_input(path: str) -> BinaryIO:
     return p.open("rb")
 
 
-def read_manifest(path: str, *, assign_ids: bool = True) -> Iterator[Line]:
+def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str, ...] = ()) -> Iterator[Line]:
     """Yield every line of a JSONL manifest; a bad line becomes a `Line` with a problem, never an exception."""
     base = manifest_dir(path)
     fh = _open_input(path)
@@ -86,7 +91,7 @@ def read_manifest(path: str, *, assign_ids: bool = True) -> Iterator[Line]:
                 continue
             if assign_ids and not record.get("id"):
                 record["id"] = stable_id(text)
-            yield Line(number, resolve_paths(record, base))
+            yield Line(number, resolve_paths(record, base, path_fields))
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
@@ -134,9 +139,17 @@ class ManifestWriter:
     """
 
     def __init__(
-        self, path: str, *, resume: bool = False, lazy: bool = False, dedupe: bool = True, tee: list[Record] | None = None
+        self,
+        path: str,
+        *,
+        resume: bool = False,
+        lazy: bool = False,
+        dedupe: bool = True,
+        tee: list[Record] | None = None,
+        path_fields: tuple[str, ...] = (),
     ) -> None:
         self.path = path
+        self.path_fields = path_fields
         self.dedupe = dedupe
         self.tee = tee  # also keeps what it writes (absolute paths), for exports after the run
         self.base = manifest_dir(path)
@@ -172,7 +185,8 @@ class ManifestWriter:
                 return False
             self.seen.add(str(rid))
         fh = self._open()
-        fh.write(orjson.dumps(relativize_paths(record, self.base), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        line = relativize_paths(record, self.base, self.path_fields)
+        fh.write(orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
         if self.tee is not None:
             self.tee.append(record)
         fh.flush()

@@ -6,7 +6,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$(mkdir -p "${DEMO_OUT:-demo_out}" && cd "${DEMO_OUT:-demo_out}" && pwd)
 eval "$(python "$ROOT/scripts/demo_profile.py")"
-rm -rf "${OUT:?}"/* && cd "$OUT"
+# Start clean, but only ever wipe a folder this script made (marked) or an empty one.
+if [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/.hilite-demo" ]; then
+  echo "demo: $OUT is not empty and was not made by the demo; set DEMO_OUT to a new folder" >&2
+  exit 2
+fi
+find "$OUT" -mindepth 1 -delete && touch "$OUT/.hilite-demo" && cd "$OUT"
 python "$ROOT/scripts/demo_inputs.py" . "$IMAGE_SIZE" >/dev/null
 export HILITE_CACHE_DIR="$OUT/cache"
 say() { printf '\n== %s\n' "$*" >&2; }

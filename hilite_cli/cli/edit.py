@@ -10,7 +10,7 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Device, Dtype, Errors, Executor, InputManifest, Output, Progress, Resume, Weights, Workers,
+    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputManifest, Output, Progress, Resume, Weights, Workers,
 )
 from hilite_cli.cli.params import parse_list, parse_weights
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
@@ -63,6 +63,7 @@ def command(
     progress: Progress = True,
     executor: Executor = "local",
     workers: Workers = 1,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     from hilite_cli.stages.edit import EditStage
     from hilite_cli.stages.sheets import WithContactSheets
@@ -82,12 +83,17 @@ def command(
         if sheet:
             stage = WithContactSheets(stage, out / "sheets")
         summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor,
-                               workers=workers)
+                               workers=workers, gpus_per_worker=gpus_per_worker)
         exit_with(summary)
         return
 
     if not instruction:
         raise usage_error('one-off form: hilite edit IMAGE "INSTRUCTION" --out DIR')
+    if output != "-" or executor != "local" or resume:
+        raise usage_error("the one-off form keeps its candidates in OUT/candidates.jsonl (always resumable, with a "
+                          "contact sheet): -o, --resume and --executor are for manifests")
+    if not Path(input).is_file():
+        raise usage_error(f"image not found: {input}")
     from hilite_cli.cli.one_off_edit import pick_candidate, print_candidates, route_task
     from hilite_cli.records import stable_id
 

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hilite_cli.cli.oneoff import is_image_path, single_line
-from hilite_cli.cli.options import Errors, Executor, Output, Progress, Resume, Workers
+from hilite_cli.cli.oneoff import is_image_path
+from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, Output, Progress, Resume, Workers
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+from hilite_cli.core import PATH_FIELDS
 
 if TYPE_CHECKING:
     from hilite_cli.stages.mask import MaskSpec
@@ -54,6 +55,7 @@ def command(
     progress: Progress = True,
     executor: Executor = "local",
     workers: Workers = 1,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     from hilite_cli.stages.mask import MaskSpec, MaskStage, load_strokes, parse_box, parse_polygon
 
@@ -81,7 +83,10 @@ def command(
         _one_image(spec, input, output)
         return
     stage = MaskStage(spec, out, field)
-    summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor, workers=workers)
+    # a --diff or --field naming the user's own field holds an image path too
+    extra = tuple(f for f in (diff, field) if f and "." not in f and "/" not in f and f not in PATH_FIELDS)
+    summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor,
+                           workers=workers, gpus_per_worker=gpus_per_worker, path_fields=extra)
     exit_with(summary)
 
 

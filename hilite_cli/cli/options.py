@@ -22,6 +22,9 @@ Executor = Annotated[
     str, typer.Option("--executor", help="local (this process) or ray (RAY_ADDRESS, or a local Ray instance).")
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Ray workers (actors); each loads the stage once.")]
+GpusPerWorker = Annotated[
+    float, typer.Option("--gpus-per-worker", min=0.0, help="GPUs Ray gives each worker (1 = one GPU per worker).")
+]
 BaseUrl = Annotated[
     str | None,
     typer.Option("--base-url", help="Server URL: an OpenAI-compatible server (vLLM, SGLang, Ollama) or a Gemini proxy."),

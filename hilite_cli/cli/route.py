@@ -9,7 +9,8 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, InputManifest, NoCache, Output, Progress, Resume, Timeout, Workers,
+    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputManifest, NoCache, Output, Progress, Resume, Timeout,
+    Workers,
 )
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
@@ -44,6 +45,7 @@ def command(
     progress: Progress = True,
     executor: Executor = "local",
     workers: Workers = 1,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     from hilite_cli.stages.route import RouteStage
 
@@ -65,5 +67,5 @@ def command(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     summary = run_manifest(stage, source, output, errors, resume=resume, progress=progress, executor=executor,
-                           workers=workers)
+                           workers=workers, gpus_per_worker=gpus_per_worker)
     exit_with(summary)

@@ -29,23 +29,32 @@ def run_manifest(
     progress: bool = True,
     executor: str = "local",
     workers: int = 1,
+    gpus_per_worker: float = 0.0,
     tee: list | None = None,
+    path_fields: tuple[str, ...] = (),
 ) -> RunSummary:
-    """Run `stage` over `input` (a manifest path or prepared lines) and exit like the design says."""
+    """Run `stage` over `input` (a manifest path or prepared lines) and exit like the design says.
+
+    `path_fields` names record fields beyond the standard ones that hold image paths (resolved
+    against the manifest's folder on read, written relative to the output's).
+    """
     if resume and output == STDIO:
         raise usage_error("--resume needs an output file (-o FILE): stdout cannot be resumed")
-    if isinstance(input, str) and input != STDIO and not Path(input).is_file():
-        raise usage_error(f"input manifest not found: {input}")
-    lines = read_manifest(input) if isinstance(input, str) else input
+    if isinstance(input, str) and input != STDIO:
+        if not Path(input).is_file():
+            raise usage_error(f"input manifest not found: {input}")
+        if output != STDIO and Path(output).resolve() == Path(input).resolve():
+            raise usage_error(f"-o {output} is the input manifest: writing it would erase the input")
+    lines = read_manifest(input, path_fields=path_fields) if isinstance(input, str) else input
     errors_path = errors or default_errors_path(output, stage.name)
     try:
-        out = ManifestWriter(output, resume=resume, tee=tee)
+        out = ManifestWriter(output, resume=resume, tee=tee, path_fields=path_fields)
     except OSError as exc:
         raise usage_error(f"cannot open output {output}: {exc}") from None
     err = ManifestWriter(errors_path, lazy=True, dedupe=False)
     ledger = DoneLedger(output, resume=resume)
     try:
-        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers))
+        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers, gpus_per_worker))
     except ManifestError as exc:
         raise usage_error(str(exc)) from None
     finally:
@@ -57,13 +66,13 @@ def run_manifest(
     return summary
 
 
-def _mapper(executor: str, workers: int) -> BatchMapper:
+def _mapper(executor: str, workers: int, gpus_per_worker: float) -> BatchMapper:
     if executor == "local":
         return local_batches
     if executor == "ray":
         from hilite_cli.engine.ray import RayBatches
 
-        return RayBatches(workers=workers)
+        return RayBatches(workers=workers, num_gpus=gpus_per_worker)
     raise usage_error(f"unknown executor {executor!r}: choose local or ray")
 
 

@@ -68,6 +68,9 @@ def command(
         exports.append((kind, Path(path)))
     if dataset and format not in DATASET_FORMATS:
         raise usage_error(f"--format must be one of {', '.join(DATASET_FORMATS)}, got {format!r}")
+    if resume and (exports or dataset):
+        raise usage_error("--export and --dataset are written from this run's records: re-run without --resume "
+                          "(judge answers are cached, so it costs no new calls)")
     if resume and select == "best":
         raise usage_error("--select best needs every candidate of a group in one run: re-run without --resume "
                           "(judge answers are cached, so it costs no new calls)")

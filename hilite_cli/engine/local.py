@@ -52,6 +52,15 @@ def _read_error(line: Line, stage: str) -> Record:
     }
 
 
+def _name_line(record: Record, stage: Stage, lines: dict[str, int]) -> Record:
+    """Error records a stage returns name their input line, like the ones the executor makes."""
+    message = record["error"].get("message", "")
+    number = lines.get(stage.key(record))
+    if number is None or message.startswith("line "):
+        return record
+    return {**record, "error": {**record["error"], "message": f"line {number}: {message}"}}
+
+
 def run_batch(stage: Stage, batch: Batch) -> list[Record]:
     """Run one batch; if it raises, isolate the failing record by running the batch one by one."""
     try:
@@ -95,14 +104,17 @@ def run_stage(
     started = time.perf_counter()
     bar = tqdm(desc=stage.name, unit="rec", file=sys.stderr, disable=None if progress else True, leave=False)
 
-    def emit(records: list[Record]) -> None:
+    def emit(records: list[Record], lines: dict[str, int] | None = None) -> None:
         for rec in records:
             if rec.get("error"):
+                rec = _name_line(rec, stage, lines or {})
                 errors.write(rec)
                 summary.failed += 1
                 print(f"hilite {stage.name}: {rec['error']['message']}", file=sys.stderr)
             elif output.write(rec):
                 summary.done += 1
+            else:  # the same record (same id) again: written once, counted here so the numbers add up
+                summary.extra["duplicates"] = summary.extra.get("duplicates", 0) + 1
 
     def batches() -> Iterator[Batch]:
         batch: Batch = []
@@ -124,7 +136,7 @@ def run_stage(
 
     try:
         for batch, outputs in mapper(stage, batches()):
-            emit(outputs)
+            emit(outputs, {stage.key(r): number for number, r in batch})
             if ledger is not None and batch:
                 # An input that failed is not done: --resume tries it again (a rate limit or a missing
                 # file may be gone by then); what it did produce is deduplicated by id on the re-run.

@@ -102,6 +102,12 @@ class EditStage(Stage):
             raise ValueError(f"`top_k` must be >= 1, got {top_k}")
         self.out_dir = Path(out_dir)
         self.models = list(models or [])
+        if self.models and loader is _default_loader:
+            from hilite_cli.models.registry import load_registry
+
+            unknown = [m for m in self.models if m not in load_registry()]
+            if unknown:
+                raise ValueError(f"unknown model(s) {', '.join(unknown)}; see `hilite models`")
         self.top_k = top_k
         self.seeds = seed_list(seeds)
         self.requested = {"steps": steps, "text_influence": text_influence, "image_influence": image_influence}
@@ -143,6 +149,8 @@ class EditStage(Stage):
         """
         if record.get("models") is not None:
             entries = [validate_as(RoutedModel, m) for m in record["models"]]
+            if not entries:
+                raise RecordError("no_models", "the record's routed `models` list is empty")
             entries.sort(key=lambda m: m.rank)
             if self.models:
                 entries = [m for m in entries if m.name in self.models]
@@ -251,15 +259,18 @@ class EditStage(Stage):
             out.append(candidate)
         return out
 
-    def _assign_slots(self, parent: str, candidates: list[Record]) -> list[Record]:
-        """Anonymised slot letters over all candidates of one input, in a reproducible shuffled order."""
-        order = list(range(len(candidates)))
+    def _assign_slots(self, parent: str, entries: list[RoutedModel], candidates: list[Record]) -> list[Record]:
+        """Anonymised slot letters, in a reproducible shuffled order over every PLANNED (model, seed).
+
+        Letters are dealt over what was planned, not what succeeded, so a model that fails leaves a
+        gap rather than shifting the others: a resumed run that retries it gives the same letters.
+        """
+        planned = [(e.name, seed) for e in entries for seed in self.seeds]
+        order = list(range(len(planned)))
         if self.shuffle:
             random.Random(f"slots:{parent}").shuffle(order)
-        slotted = [""] * len(candidates)
-        for letter, index in zip(slot_letters(len(candidates)), order, strict=True):
-            slotted[index] = letter
-        placed = [{**c, "slot": s} for c, s in zip(candidates, slotted, strict=True)]
+        letters = dict(zip([planned[i] for i in order], slot_letters(len(planned)), strict=True))
+        placed = [{**c, "slot": letters[(c["model"], c["seed"])]} for c in candidates]
         return sorted(placed, key=lambda c: (len(c["slot"]), c["slot"]))
 
     def _edit_record(self, record: Record) -> list[Record]:
@@ -274,7 +285,7 @@ class EditStage(Stage):
                 candidates.extend(self._run_model(record, task, inputs, entry))
             except RecordError as exc:
                 failures.append(with_error({**record, "model": entry.name}, self.name, exc.kind, exc.message))
-        return self._assign_slots(record["id"], candidates) + failures
+        return self._assign_slots(record["id"], entries, candidates) + failures
 
     def __call__(self, batch: list[Record]) -> list[Record]:
         return [out for record in batch for out in self._edit_record(record)]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
-from hilite_cli.images import load_image
-from hilite_cli.records import Record
+from hilite_cli.core import Record, stable_id
+from hilite_cli.images import load_image, safe_join
 from hilite_cli.stages.base import Stage
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
 
 
 class WithContactSheets(Stage):
@@ -43,10 +46,11 @@ class WithContactSheets(Stage):
             if not rec.get("error") and rec.get("slot"):
                 groups.setdefault(str(rec["parent"]), []).append(rec)
         for parent, cands in groups.items():
+            name = parent if _SAFE_NAME.fullmatch(parent) else stable_id(parent)  # ids come from user input
             path = contact_sheet(
                 load_image(cands[0]["image"]),
-                [(c["slot"], load_image(c["output"])) for c in cands],
-                self.sheet_dir / f"{parent}.png",
+                [(c["slot"], load_image(c["output"])) for c in sorted(cands, key=lambda c: (len(c["slot"]), c["slot"]))],
+                safe_join(self.sheet_dir, f"{name}.png"),
             )
             for c in cands:
                 c["sheet"] = str(path)
