@@ -7,6 +7,7 @@ cv2 and the provider SDKs load inside the code that needs them, so `--help` stay
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import typer
@@ -73,6 +74,8 @@ def join_pair_options(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point: known errors become one actionable line; tracebacks only with HILITE_DEBUG=1."""
+    if hasattr(signal, "SIGPIPE"):  # `hilite route … | head` ends quietly, like any Unix filter
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         app(args=join_pair_options(sys.argv[1:]), prog_name="hilite")
     except KeyboardInterrupt:
