@@ -213,7 +213,8 @@ def command(
     from hilite_cli.models.base import ModelLoadError
     from hilite_cli.records import RecordError
     from hilite_cli.stages.mine.pipeline import MineSettings, MiningRun
-    from hilite_cli.stages.mine.prefilter import Prefilter, Thresholds
+    from hilite_cli.stages.judging import Thresholds
+    from hilite_cli.stages.mine.prefilter import Prefilter
 
     if output == STDIO:
         raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
@@ -253,9 +254,9 @@ def command(
     )
     gate_provider = None if no_gate else _provider(gate or p["gate"], "--gate", gate_base_url, concurrency)
     prefilter_provider = _provider(prefilter or p["prefilter"], "--prefilter", base_url, concurrency)
-    thresholds = Thresholds(
-        t_aes=t_aes if t_aes is not None else float(p.get("t_aes", defaults["t_aes"])),
-        t_adh=t_adh if t_adh is not None else float(p.get("t_adh", defaults["t_adh"])),
+    thresholds = Thresholds(  # T_aes, T_adh
+        aesthetics=t_aes if t_aes is not None else float(p.get("t_aes", defaults["t_aes"])),
+        instruction=t_adh if t_adh is not None else float(p.get("t_adh", defaults["t_adh"])),
     )
     ticker = _Progress(progress)
     try:

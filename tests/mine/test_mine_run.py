@@ -59,7 +59,8 @@ def test_seeds_of_one_pair_run_as_one_batched_call(tmp_path: Path, tiny_weights:
     from hilite_cli.models.loader import load_model
     from hilite_cli.providers import get_provider
     from hilite_cli.stages.mine.pipeline import MineSettings, MiningRun
-    from hilite_cli.stages.mine.prefilter import Prefilter, Thresholds
+    from hilite_cli.stages.judging import Thresholds
+    from hilite_cli.stages.mine.prefilter import Prefilter
 
     calls: list[tuple[str, list[int]]] = []
 
@@ -85,7 +86,7 @@ def test_seeds_of_one_pair_run_as_one_batched_call(tmp_path: Path, tiny_weights:
         bounds={"long_side_min": 32, "long_side_max": 32, "max_aspect": 1.0}, weights=tiny_weights, device="cpu",
     )
     specs = [{"id": "s1", "t2i_prompt": "a red cat", "edits": ["make it winter", "make it blue"]}]
-    stats = MiningRun(settings, specs, gate=None, prefilter=Prefilter(get_provider("offline"), Thresholds(4.7, 4.7)), loader=loader).run()
+    stats = MiningRun(settings, specs, gate=None, prefilter=Prefilter(get_provider("offline"), Thresholds(aesthetics=4.7, instruction=4.7)), loader=loader).run()
     assert sorted((prompt, sorted(seeds)) for prompt, seeds in calls) == [("make it blue", [0, 1, 2]), ("make it winter", [0, 1, 2])]
     assert stats["jobs"]["sampled"] == 6 and stats["sources"]["outcomes"] == {"gate_skipped": 1}
     assert any("--no-gate" in n for n in stats["notes"]) and any("SEMANTIC PRE-FILTER NOT RUN" in n for n in stats["notes"])

@@ -11,9 +11,10 @@ from support.loopback import Loopback, Raw
 
 from hilite_cli.images import encode_image
 from hilite_cli.providers import get_provider
-from hilite_cli.stages.mine.prefilter import Prefilter, Thresholds
+from hilite_cli.stages.judging import Thresholds
+from hilite_cli.stages.mine.prefilter import Prefilter
 
-T = Thresholds(t_aes=4.7, t_adh=4.7)
+T = Thresholds(aesthetics=4.7, instruction=4.7)
 
 
 @pytest.fixture

@@ -27,13 +27,6 @@ from hilite_cli.stages.judging import aesthetic_ask, judge_block, scores_from, s
 STAGES: tuple[str, ...] = ("a2", "a3", "a4", "lowlevel")
 
 
-class Thresholds(judging.Thresholds):
-    """validate's thresholds under NHR's names T_aes / T_adh, as `hilite mine` spells its options."""
-
-    def __init__(self, t_aes: float, t_adh: float) -> None:
-        super().__init__(aesthetics=t_aes, instruction=t_adh)
-
-
 @dataclass(frozen=True)
 class Verdict:
     """The pre-filter's decision for one edit, and the fields it adds to the candidate."""
