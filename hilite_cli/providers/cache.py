@@ -40,12 +40,21 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_responses]
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Apply every migration newer than the file's `user_version`, each in its own transaction."""
-    current = db.execute("PRAGMA user_version").fetchone()[0]
-    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
-        with db:
+    """Apply every migration newer than the file's `user_version`, in one write transaction.
+
+    The stages of a shell pipeline start together and open the same cache: BEGIN IMMEDIATE makes
+    one of them migrate while the others wait, then read the version it left.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
             step(db)
             db.execute(f"PRAGMA user_version = {number}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def cache_key(
