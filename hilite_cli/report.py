@@ -92,7 +92,7 @@ def _category_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]
 def _settings_line(results: dict[str, Any]) -> str:
     s = results["settings"]
     return (
-        f"metrics: {', '.join(s['metrics'])}; sample: {s['sample']}; seed: {s['seed']}; judge: {s.get('judge') or 'none'}; "
+        f"metrics: {', '.join(s['metrics'])}; sample: {s['sample'] or 'all records'}; seed: {s['seed']}; judge: {s.get('judge') or 'none'}; "
         f"{int(round(100 * s['bootstrap']['confidence']))}% bootstrap CI over {s['bootstrap']['resamples']} resamples"
     )
 
