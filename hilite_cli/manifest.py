@@ -34,6 +34,14 @@ class Line:
     problem: str | None = None
     raw: str = ""
 
+    def error_record(self, stage: str) -> Record:
+        """The error record of a line that could not be parsed, naming its number and the problem."""
+        return {
+            "line": self.number,
+            "raw": self.raw,
+            "error": {"stage": stage, "kind": "malformed_line", "message": f"line {self.number}: {self.problem}"},
+        }
+
 
 def manifest_dir(path: str) -> Path:
     return Path.cwd() if path == STDIO else Path(path).resolve().parent

@@ -9,7 +9,7 @@ import typer
 
 from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, MaxRetries, NoCache, Output, Progress, Timeout
 from hilite_cli.cli.params import provider_options
-from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, require_manifests, run_manifest, usage_error
 
 SHORT = "Compose new triplets ⟨I_e1, inverse(e1) + e2, I_e2⟩ from edits of the same source (NHR Figure 2)."
 HELP = f"""{SHORT}
@@ -39,14 +39,10 @@ def command(
     errors: Errors = None,
     progress: Progress = True,
 ) -> None:
-    from pathlib import Path
-
     from hilite_cli.manifest import read_manifest
     from hilite_cli.stages.bootstrap import BootstrapStage
 
-    for path in inputs:
-        if path != "-" and not Path(path).is_file():
-            raise usage_error(f"input manifest not found: {path}")
+    require_manifests(inputs)
     try:
         stage = BootstrapStage(llm, max_per_source=max_per_source, keep_inputs=keep_inputs,
                                provider_options=provider_options(base_url, concurrency, timeout, max_retries, no_cache))

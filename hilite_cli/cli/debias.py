@@ -36,8 +36,7 @@ def _prediction_rows(path: str, item_field: str) -> tuple[list[Any], list[int], 
     rows, numbers, errors = [], [], []
     for line in read_manifest(path, assign_ids=False):
         if line.record is None:
-            errors.append({"line": line.number, "error": {"stage": "debias", "kind": "malformed_line",
-                                                          "message": f"line {line.number}: {line.problem}"}})
+            errors.append(line.error_record("debias"))
             continue
         rec = dict(line.record)
         scores = rec.get("scores")
@@ -97,8 +96,7 @@ def command(
     except ManifestError as exc:
         raise usage_error(str(exc)) from None
 
-    failed = [{"line": ln.number, "raw": ln.raw, "error": {"stage": "debias", "kind": "malformed_line",
-                                                           "message": f"line {ln.number}: {ln.problem}"}} for ln in bad]
+    failed = [ln.error_record("debias") for ln in bad]
     failed += result.errors + pred_errors
     with ManifestWriter(output) as out:
         for item in result.items:

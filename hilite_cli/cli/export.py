@@ -84,9 +84,7 @@ def command(
                                  max_per_shard=max_per_shard)
     except (ValueError, RuntimeError) as exc:
         raise usage_error(str(exc)) from None
-    bad = [{"line": ln.number, "raw": ln.raw, "error": {"stage": "export", "kind": "malformed_line",
-                                                        "message": f"line {ln.number}: {ln.problem}"}}
-           for ln in lines if ln.record is None]
+    bad = [ln.error_record("export") for ln in lines if ln.record is None]
     summary.errors[:0] = bad
     failed = report_export(summary, errors or f"{to}.errors.jsonl")
     if failed:

@@ -10,7 +10,7 @@ import typer
 
 from hilite_cli.cli.options import Errors, Progress, Resume
 from hilite_cli.cli.params import parse_weights
-from hilite_cli.cli.runner import usage_error
+from hilite_cli.cli.runner import require_manifests, usage_error
 
 if TYPE_CHECKING:
     from hilite_cli.providers import Provider
@@ -74,8 +74,7 @@ def _inputs(
     if len(modes) != 1:
         raise usage_error(f"give exactly one input: a specs manifest, --design N or --images DIR (got {', '.join(modes) or 'none'})")
     if specs is not None:
-        if specs != "-" and not Path(specs).is_file():
-            raise usage_error(f"input manifest not found: {specs}")
+        require_manifests([specs])
         return read_specs(specs)
     if images is not None:
         if edits is None:

@@ -19,6 +19,13 @@ def usage_error(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def require_manifests(paths: Iterable[str]) -> None:
+    """Exit 2 before anything is written when an input manifest does not exist (stdin always does)."""
+    for path in paths:
+        if path != STDIO and not Path(path).is_file():
+            raise usage_error(f"input manifest not found: {path}")
+
+
 def run_manifest(
     stage: Stage,
     input: str | Iterable[Line],
@@ -41,8 +48,7 @@ def run_manifest(
     if resume and output == STDIO:
         raise usage_error("--resume needs an output file (-o FILE): stdout cannot be resumed")
     if isinstance(input, str) and input != STDIO:
-        if not Path(input).is_file():
-            raise usage_error(f"input manifest not found: {input}")
+        require_manifests([input])
         if output != STDIO and Path(output).resolve() == Path(input).resolve():
             raise usage_error(f"-o {output} is the input manifest: writing it would erase the input")
     lines = read_manifest(input, path_fields=path_fields) if isinstance(input, str) else input

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, NoCache, Output, Progress, Timeout
-from hilite_cli.cli.runner import usage_error
+from hilite_cli.cli.runner import require_manifests, usage_error
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
 HELP = f"""{SHORT}
@@ -63,9 +63,7 @@ def command(
     if names and len(names) != len(manifests):
         raise usage_error(f"give one --name per manifest ({len(manifests)} manifests, {len(names)} names)")
     names = names or [Path(m).stem if m != "-" else "stdin" for m in manifests]
-    for m in manifests:
-        if m != "-" and not Path(m).is_file():
-            raise usage_error(f"input manifest not found: {m}")
+    require_manifests(manifests)
     try:
         chosen = parse_metrics(metrics if metrics is not None else score_settings()["metrics"])
         floors = parse_thresholds(fail_under or [])

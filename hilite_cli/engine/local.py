@@ -44,14 +44,6 @@ class RunSummary:
         )
 
 
-def _read_error(line: Line, stage: str) -> Record:
-    return {
-        "line": line.number,
-        "raw": line.raw,
-        "error": {"stage": stage, "kind": "malformed_line", "message": f"line {line.number}: {line.problem}"},
-    }
-
-
 def _name_line(record: Record, stage: Stage, lines: dict[str, int]) -> Record:
     """Error records a stage returns name their input line, like the ones the executor makes."""
     message = record["error"].get("message", "")
@@ -121,7 +113,7 @@ def run_stage(
         for line in lines:
             summary.inputs += 1
             if line.record is None:
-                emit([_read_error(line, stage.name)])
+                emit([line.error_record(stage.name)])
                 bar.update(1)
             elif ledger is not None and stage.key(line.record) in ledger:
                 summary.skipped += 1

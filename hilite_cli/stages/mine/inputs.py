@@ -50,8 +50,7 @@ def read_specs(path: str) -> tuple[list[Record], list[Record]]:
     errors: list[Record] = []
     for line in read_manifest(path):
         if line.record is None:
-            bad = {"id": stable_id(path, line.number), "line": line.number, "raw": line.raw}
-            errors.append(with_error(bad, STAGE, "malformed_line", f"line {line.number}: {line.problem}"))
+            errors.append({"id": stable_id(path, line.number), **line.error_record(STAGE)})
             continue
         try:
             specs.append(normalise_spec(line.record))
