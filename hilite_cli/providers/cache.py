@@ -57,6 +57,30 @@ def migrate(db: sqlite3.Connection) -> None:
         raise
 
 
+OPEN_TIMEOUT_S = 30.0
+
+
+def _retry_while_busy(step: Callable[[], object]) -> None:
+    """Run `step`, retrying while another process holds the file.
+
+    SQLite answers SQLITE_BUSY at once, without its busy handler, when the journal mode is switched
+    or the WAL index rebuilt while another connection opens the same new file; the stages of a
+    pipeline that start together hit exactly that, so opening retries until OPEN_TIMEOUT_S.
+    """
+    deadline = time.monotonic() + OPEN_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def cache_key(
     *, backend: str, model: str | None, prompt: str, images: list[bytes], params: dict[str, Any], schema: Any,
     salt: str | None = None,
@@ -81,9 +105,9 @@ class ResponseCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        migrate(self._db)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=OPEN_TIMEOUT_S)
+        _retry_while_busy(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+        _retry_while_busy(lambda: migrate(self._db))
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
