@@ -85,10 +85,15 @@ def safe_join(out_dir: str | os.PathLike[str], relative: str) -> Path:
     return target
 
 
-def _umask() -> int:
+def _read_umask() -> int:
+    """The process umask. Reading it means setting it, so this runs once, at import, never from worker threads
+    (two threads reading it at once could leave the process with umask 0)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
@@ -100,7 +105,7 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared like any written file
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are shared like any written file
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

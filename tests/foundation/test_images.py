@@ -49,3 +49,19 @@ def test_content_addressed_atomic_save(tmp_path: Path) -> None:
     assert a == b and a.name.startswith("e-") and a.parent == tmp_path.resolve()
     assert np.array_equal(np.asarray(load_image(a)), np.asarray(img))
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_saving_from_many_threads_keeps_the_process_umask(tmp_path: Path) -> None:
+    """Edits and sheets are saved from worker threads; none may disturb the umask the user set."""
+    import os
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    umask = os.umask(0)
+    os.umask(umask)
+    images = [Image.new("RGB", (8, 8), (i, 0, 0)) for i in range(400)]
+    with ThreadPoolExecutor(16) as pool:
+        paths = list(pool.map(lambda img: save_image(img, tmp_path), images))
+    now = os.umask(umask)
+    assert now == umask
+    assert {stat.S_IMODE((tmp_path / p).stat().st_mode) for p in paths} == {0o666 & ~umask}
