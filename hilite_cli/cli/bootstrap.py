@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, MaxRetries, NoCache, Output, Progress, Timeout
-from hilite_cli.cli.params import provider_options
+from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, require_manifests, run_manifest, usage_error
 
 SHORT = "Compose new triplets ⟨I_e1, inverse(e1) + e2, I_e2⟩ from edits of the same source (NHR Figure 2)."
@@ -43,6 +43,8 @@ def command(
     from hilite_cli.stages.bootstrap import BootstrapStage
 
     require_manifests(inputs)
+    if llm:
+        check_provider("--llm", llm, base_url)
     try:
         stage = BootstrapStage(llm, max_per_source=max_per_source, keep_inputs=keep_inputs,
                                provider_options=provider_options(base_url, concurrency, timeout, max_retries, no_cache))

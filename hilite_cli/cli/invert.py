@@ -9,7 +9,7 @@ import typer
 from hilite_cli.cli.options import (
     BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume, Timeout,
 )
-from hilite_cli.cli.params import provider_options
+from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
 SHORT = "Write each triplet's inverse (prompt A.6: source and edited swapped); optionally the backward check."
@@ -48,6 +48,9 @@ def command(
 ) -> None:
     from hilite_cli.stages.invert import InvertStage
 
+    check_provider("--llm", llm, base_url)
+    if backward_check:
+        check_provider("--judge", judge, base_url)
     try:
         stage = InvertStage(llm, forward=forward, backward_check=backward_check, judge=judge, t_inv_aes=t_inv_aes,
                             t_inv_adh=t_inv_adh, batch_size=batch_size,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hilite_cli.cli.options import Errors, Progress, Resume
-from hilite_cli.cli.params import parse_weights
+from hilite_cli.cli.params import parse_weights, provider_error
 from hilite_cli.cli.runner import require_manifests, usage_error
 
 if TYPE_CHECKING:
@@ -51,13 +51,20 @@ def _preset(name: str) -> dict[str, Any]:
     return dict(presets[name])
 
 
+# Each provider flag of `mine` has its own base-URL flag.
+BASE_URL_OPTIONS = {"--designer": "--designer-base-url", "--gate": "--gate-base-url", "--prefilter": "--base-url"}
+# An offline designer designs nothing: the way round it is specs written by hand.
+FALLBACKS = {"--designer": "write the specs yourself and pass them instead of --design (hilite mine specs.jsonl)",
+             "--gate": "pass --no-gate"}
+
+
 def _provider(spec: str, option: str, base_url: str | None, concurrency: int | None) -> Provider:
     from hilite_cli.providers import ProviderConfigError, get_provider
 
     try:
         return get_provider(spec, base_url=base_url, concurrency=concurrency)
     except ProviderConfigError as exc:
-        raise usage_error(f"{option} {spec}: {exc}") from None
+        raise provider_error(option, spec, exc, BASE_URL_OPTIONS[option], FALLBACKS.get(option)) from None
     except ImportError as exc:
         raise usage_error(f"{option} {spec}: this backend is not available here ({exc})") from None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import typer
+
 from hilite_cli.cli.runner import usage_error
 
 
@@ -30,3 +32,29 @@ def provider_options(base_url: str | None, concurrency: int | None, timeout: flo
     """The `get_provider` keyword arguments the shared provider options produce."""
     return {"base_url": base_url, "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
             "use_cache": not no_cache}
+
+
+def provider_error(option: str, spec: str, exc: Exception, base_url_option: str = "--base-url",
+                   fallback: str | None = None) -> typer.Exit:
+    """The usage error for a provider that cannot be built, worded with this command's own flags.
+
+    `fallback` is the way to run without a model; by default `OPTION offline`.
+    """
+    from hilite_cli.providers import MissingKeyError
+
+    if isinstance(exc, MissingKeyError):
+        reason = exc.advice(base_url_option, fallback or f"pass {option} offline to run without a language model")
+    else:
+        reason = str(exc)
+    return usage_error(f"{option} {spec}: {reason}")
+
+
+def check_provider(option: str, spec: str, base_url: str | None, base_url_option: str | None = "--base-url") -> None:
+    """Build the provider once, before any output is opened: a missing key or an unknown backend stops the
+    command with nothing written, in words that name the flag to change. Building loads no model."""
+    from hilite_cli.providers import ProviderConfigError, get_provider
+
+    try:
+        get_provider(spec, base_url=base_url, use_cache=False).close()
+    except ProviderConfigError as exc:
+        raise provider_error(option, spec, exc, base_url_option) from None

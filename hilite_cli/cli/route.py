@@ -12,6 +12,7 @@ from hilite_cli.cli.options import (
     BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputManifest, NoCache, Output, Progress, Resume, Timeout,
     Workers,
 )
+from hilite_cli.cli.params import check_provider
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
 SHORT = "Detect each task's intent, rank the editors for it and rewrite the prompt per editor."
@@ -61,6 +62,7 @@ def command(
         source = single_line(task)
     elif instruction:
         raise usage_error(f"an instruction goes with an image, but {input!r} is a manifest")
+    check_provider("--provider", provider, base_url)
     try:
         stage = RouteStage(provider, top_k=top_k, base_url=base_url, concurrency=concurrency, timeout=timeout,
                            use_cache=not no_cache)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, NoCache, Output, Progress, Timeout
+from hilite_cli.cli.params import provider_error
 from hilite_cli.cli.runner import require_manifests, usage_error
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
@@ -72,11 +73,14 @@ def command(
         if "judge" in chosen:
             if not judge:
                 raise ValueError("the `judge` metric needs --judge PROVIDER[:MODEL]")
-            from hilite_cli.providers import get_provider
+            from hilite_cli.providers import ProviderConfigError, get_provider
             from hilite_cli.stages.score_judge import provider_judge
 
-            judge_fn = provider_judge(get_provider(judge, base_url=base_url, concurrency=concurrency,
-                                                   timeout=timeout, use_cache=not no_cache))
+            try:
+                judge_fn = provider_judge(get_provider(judge, base_url=base_url, concurrency=concurrency,
+                                                       timeout=timeout, use_cache=not no_cache))
+            except ProviderConfigError as exc:
+                raise provider_error("--judge", judge, exc) from None
     except ValueError as exc:
         raise usage_error(str(exc)) from None
 

@@ -10,7 +10,7 @@ import typer
 from hilite_cli.cli.options import (
     BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume, Timeout,
 )
-from hilite_cli.cli.params import provider_options
+from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
 SHORT = "Score candidates with a judge (prompt A.2), threshold, keep the best per (source, instruction), export."
@@ -74,6 +74,7 @@ def command(
     if resume and select == "best":
         raise usage_error("--select best needs every candidate of a group in one run: re-run without --resume "
                           "(judge answers are cached, so it costs no new calls)")
+    check_provider("--judge", judge, base_url)
     scored: list[dict[str, Any]] = []
     try:
         stage = ValidateStage(judge, threshold=threshold, t_aes=t_aes, t_adh=t_adh, checks=checks, select=select,

@@ -10,7 +10,22 @@ class ProviderConfigError(ValueError):
 
 
 class MissingKeyError(ProviderConfigError):
-    """No API key in the environment; the message names the variable to set and the flag to pass instead."""
+    """No API key in the environment. `advice` words the fix with the options of the command at hand."""
+
+    def __init__(self, backend: str, variables: tuple[str, ...], *, local_server: bool) -> None:
+        self.backend = backend
+        self.variables = variables
+        self.local_server = local_server
+        super().__init__(self.advice())
+
+    def advice(self, base_url_option: str | None = None, fallback: str | None = None) -> str:
+        """How to fix it, in the command's own flags when the caller names them."""
+        fixes = [f"set {' or '.join(self.variables)} in the environment"]
+        if self.local_server:
+            where = f"pass {base_url_option} http://127.0.0.1:PORT/v1" if base_url_option else "give a loopback base URL"
+            fixes.append(f"{where} to use a local OpenAI-compatible server (any key accepted)")
+        fixes.append(fallback or "use the `offline` provider to run without a language model")
+        return f"no API key for the `{self.backend}` provider: " + ", or ".join(fixes)
 
 
 class TransientError(Exception):

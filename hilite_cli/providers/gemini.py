@@ -37,7 +37,7 @@ class GeminiProvider(SdkProvider):
         temperature: float | None,
     ) -> None:
         super().__init__(model, settings, cache)
-        self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_hint=False)
+        self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_server=False)
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.default_temperature = temperature
 

@@ -25,21 +25,12 @@ def find_key(variables: tuple[str, ...]) -> str | None:
     return None
 
 
-def require_key(variables: tuple[str, ...], *, backend: str, local_hint: bool) -> str:
+def require_key(variables: tuple[str, ...], *, backend: str, local_server: bool) -> str:
     """The key for `backend`, or a MissingKeyError that says exactly how to fix it."""
     key = find_key(variables)
     if key:
         return key
-    names = " or ".join(variables)
-    extra = (
-        " or pass --base-url http://127.0.0.1:PORT/v1 to use a local OpenAI-compatible server (any key accepted),"
-        if local_hint
-        else ""
-    )
-    raise MissingKeyError(
-        f"no API key for the `{backend}` provider: set {names} in the environment,{extra}"
-        " or pass --provider offline to run without a language model"
-    )
+    raise MissingKeyError(backend, variables, local_server=local_server)
 
 
 def is_local_url(url: str | None) -> bool:

@@ -65,7 +65,7 @@ class LocalProvider(Provider):
             except (OSError, ValueError) as exc:
                 raise ProviderConfigError(
                     f"cannot load local VLM `{self.model}`: {exc}. Download it first (huggingface-cli download "
-                    f"{self.model}) or pass --provider local:/path/to/model"
+                    f"{self.model}) or name a folder: local:/path/to/model"
                 ) from None
             self._loaded = (vlm.to(device).eval(), tokenizer, image_processor)
         return self._loaded

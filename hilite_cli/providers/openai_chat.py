@@ -31,7 +31,7 @@ class OpenAIProvider(SdkProvider):
         if is_local_url(self.base_url):
             self._api_key = find_key(KEY_VARIABLES) or LOCAL_PLACEHOLDER_KEY
         else:
-            self._api_key = require_key(KEY_VARIABLES, backend="openai", local_hint=True)
+            self._api_key = require_key(KEY_VARIABLES, backend="openai", local_server=True)
         self.default_temperature = temperature
         self.reasoning = model.lower().startswith(reasoning_prefixes)
 

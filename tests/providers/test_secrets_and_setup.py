@@ -43,16 +43,19 @@ def test_key_appears_nowhere(backend: str, server: Loopback, keys: str, png: byt
         assert not any(keys in str(row) for row in db.execute("SELECT * FROM responses"))
 
 
-def test_missing_gemini_key_names_the_variable_and_the_flag() -> None:
+def test_missing_gemini_key_names_the_variable_and_the_way_round() -> None:
     with pytest.raises(MissingKeyError) as info:
         get_provider("gemini")
     message = str(info.value)
-    assert "GEMINI_API_KEY" in message and "GOOGLE_API_KEY" in message and "--provider offline" in message
+    assert "GEMINI_API_KEY" in message and "GOOGLE_API_KEY" in message and "`offline` provider" in message
+    assert "base URL" not in message  # Gemini has no keyless local server
+    assert info.value.advice("--base-url", "pass --judge offline").endswith("or pass --judge offline")
 
 
 def test_missing_openai_key_for_a_remote_server() -> None:
-    with pytest.raises(MissingKeyError, match="OPENAI_API_KEY.*--base-url"):
+    with pytest.raises(MissingKeyError, match="OPENAI_API_KEY.*loopback base URL") as info:
         get_provider("openai:gpt-4.1", base_url="https://api.example.com/v1")
+    assert "pass --designer-base-url http://127.0.0.1:PORT/v1" in info.value.advice("--designer-base-url")
 
 
 def test_local_openai_compatible_server_needs_no_key(server: Loopback) -> None:
