@@ -96,7 +96,9 @@ def command(
     finally:
         bar.close()
 
-    with ManifestWriter(output) as out:
+    # Datasets scored together may share ids (two exports of the same tasks): every scored record is
+    # written, each under its `dataset`, so the manifest holds what the tables count.
+    with ManifestWriter(output, dedupe=False) as out:
         for rec in run.scored:
             out.write(rec)
     if run.failed:

@@ -34,6 +34,10 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.dot(a, b) / (na * nb))
 
 
+class ClipLoadError(ValueError):
+    """The CLIP weights are not on this machine (offline runs download nothing)."""
+
+
 class ClipScorer:
     """Loads CLIP once (hub id or local dir) and scores batches under torch.no_grad."""
 
@@ -53,8 +57,15 @@ class ClipScorer:
         from transformers import CLIPModel, CLIPProcessor
 
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self._model = CLIPModel.from_pretrained(self.model_id).to(self.device).eval()
-        self._processor = CLIPProcessor.from_pretrained(self.model_id)
+        try:
+            model = CLIPModel.from_pretrained(self.model_id)
+            self._processor = CLIPProcessor.from_pretrained(self.model_id)
+        except OSError as exc:
+            raise ClipLoadError(
+                f"cannot load CLIP model {self.model_id!r} ({type(exc).__name__}: {exc}); fetch it with "
+                f"`hf download {self.model_id}` or pass a local folder with --clip-model DIR"
+            ) from None
+        self._model = model.to(self.device).eval()
 
     def close(self) -> None:
         self._model = None

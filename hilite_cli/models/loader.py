@@ -42,7 +42,7 @@ def resolve_dtype(device: str, dtype: str | None) -> Any:
 def _fetch_hint(spec: ModelSpec, source: str, exc: BaseException) -> str:
     offline = " (HF_HUB_OFFLINE is set, so nothing is downloaded)" if os.environ.get("HF_HUB_OFFLINE") else ""
     repos = [spec.hub_id, spec.options.get("controlnet_hub_id"), spec.options.get("ip_adapter_repo")]
-    fetch = " and ".join(f"`huggingface-cli download {repo}`" for repo in repos if repo)
+    fetch = " and ".join(f"`hf download {repo}`" for repo in repos if repo)
     return (
         f"cannot load weights for model {spec.name!r} from {source}{offline}: {type(exc).__name__}: {exc}. "
         f"Fetch them with {fetch} or pass `--weights {spec.name}=DIR` with a diffusers pipeline folder."

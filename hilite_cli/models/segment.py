@@ -43,7 +43,7 @@ def _load(source: str, device: str) -> tuple[Any, Any]:
     except OSError as exc:
         raise SegmentError(
             f"cannot load CLIPSeg weights from {source!r} ({exc}); fetch them with "
-            f"`hf download {DEFAULT_MODEL}` or pass a local folder"
+            f"`hf download {source}` or pass a local folder with --segmenter DIR"
         ) from None
     return processor, model.to(device).eval()
 

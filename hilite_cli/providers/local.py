@@ -64,7 +64,7 @@ class LocalProvider(Provider):
                 vlm = AutoModelForImageTextToText.from_pretrained(self.model, dtype=self.dtype)
             except (OSError, ValueError) as exc:
                 raise ProviderConfigError(
-                    f"cannot load local VLM `{self.model}`: {exc}. Download it first (huggingface-cli download "
+                    f"cannot load local VLM `{self.model}`: {exc}. Download it first (hf download "
                     f"{self.model}) or name a folder: local:/path/to/model"
                 ) from None
             self._loaded = (vlm.to(device).eval(), tokenizer, image_processor)

@@ -40,3 +40,24 @@ def test_gate_passes_unchanged_and_fails_on_drop(tmp_path: Path) -> None:
                  "--max-drop", "0.05")
     assert res.returncode == 3
     assert b"regression: d: ssim" in res.stderr
+
+
+def test_datasets_sharing_ids_are_all_written(tmp_path: Path) -> None:
+    """Two datasets built from the same tasks share ids; the output manifest keeps every scored row."""
+    first, second = _dataset(tmp_path, "a", 5), _dataset(tmp_path, "b", 30)
+    for path in (first, second):
+        rows = [orjson.loads(x) for x in path.read_bytes().splitlines()]
+        path.write_bytes(b"".join(orjson.dumps({**r, "id": f"task{i}"}) + b"\n" for i, r in enumerate(rows)))
+    res = hilite("score-dataset", str(first), str(second), "--metrics", "ssim", "-o", str(tmp_path / "s.jsonl"))
+    assert res.returncode == 0, res.stderr
+    out = [orjson.loads(x) for x in (tmp_path / "s.jsonl").read_bytes().splitlines()]
+    assert sorted((r["dataset"], r["id"]) for r in out) == [(d, f"task{i}") for d in ("a", "b") for i in range(3)]
+
+
+def test_missing_clip_weights_say_how_to_get_them(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, "d", 5)
+    res = hilite("score-dataset", str(data), "--metrics", "clip", "--clip-model", "nobody/no-such-clip")
+    message = res.stderr.decode()
+    assert res.returncode == 2, message
+    assert "cannot load CLIP model 'nobody/no-such-clip'" in message
+    assert "hf download nobody/no-such-clip" in message and "--clip-model DIR" in message

@@ -21,7 +21,7 @@ def test_missing_hub_weights_name_the_hub_id_and_both_fixes() -> None:
         load_model("instruct-pix2pix", device="cpu")
     message = str(err.value)
     assert err.value.kind == "weights_missing"
-    assert "huggingface-cli download timbrooks/instruct-pix2pix" in message
+    assert "hf download timbrooks/instruct-pix2pix" in message
     assert "--weights instruct-pix2pix=DIR" in message
 
 
@@ -29,8 +29,8 @@ def test_fetch_hint_names_every_repo_a_model_needs() -> None:
     with pytest.raises(ModelLoadError) as err:
         load_model("controlnet-sdxl-canny", device="cpu")
     message = str(err.value)
-    assert "huggingface-cli download stabilityai/stable-diffusion-xl-base-1.0" in message
-    assert "huggingface-cli download diffusers/controlnet-canny-sdxl-1.0" in message
+    assert "hf download stabilityai/stable-diffusion-xl-base-1.0" in message
+    assert "hf download diffusers/controlnet-canny-sdxl-1.0" in message
 
 
 def test_weights_folder_that_is_not_a_pipeline(tmp_path: Path) -> None:
