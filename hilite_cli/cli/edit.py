@@ -103,10 +103,9 @@ def command(
     if mask:
         task["mask"] = str(mask.resolve())
     [line] = single_line(task)
-    if models:
-        record = {**line.record, "models": [{"name": n, "rank": i + 1} for i, n in enumerate(parse_list(models))]}
-    else:
-        record = route_task(line.record, provider, top_k, base_url)
+    # As for routed manifests: --models filters the routed ranking, then --top-k keeps the best K,
+    # so the router sees the whole ranking when a filter follows.
+    record = route_task(line.record, provider, None if models else top_k, base_url)
     # The one-off keeps its candidates across runs (so --pick reuses them); a different model set or
     # different knobs make a different run.
     record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k)

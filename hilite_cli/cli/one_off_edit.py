@@ -36,11 +36,12 @@ def route_task(task: Record, provider: str, top_k: int | None, base_url: str | N
 
 
 def print_candidates(manifest: Path, parent: str, *, reveal: bool) -> list[Record]:
-    """This task's candidates from the one-off manifest, as a short table on stdout."""
+    """This task's candidates: JSONL on stdout like every stage (so `hilite edit IMG "…" | hilite validate -`
+    works), and a short table of slots on stderr for the person at the terminal."""
     from rich.console import Console
     from rich.table import Table
 
-    from hilite_cli.manifest import read_records
+    from hilite_cli.manifest import ManifestWriter, read_records
 
     candidates = [r for r in read_records(str(manifest)) if r.get("parent") == parent and r.get("slot")]
     candidates.sort(key=lambda c: (len(c["slot"]), c["slot"]))
@@ -53,10 +54,14 @@ def print_candidates(manifest: Path, parent: str, *, reveal: bool) -> list[Recor
     for c in candidates:
         row = [c["slot"], *([c["model"]] if reveal else []), str(c["seed"]), c["output"]]
         table.add_row(*row)
-    console = Console()
-    console.print(table)
+    console = Console(stderr=True)
+    if candidates:
+        console.print(table)
     if candidates and candidates[0].get("sheet"):
         console.print(f"contact sheet: {candidates[0]['sheet']}")
+    with ManifestWriter("-") as out:
+        for c in candidates:
+            out.write(c)
     return candidates
 
 

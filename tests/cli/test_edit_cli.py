@@ -26,8 +26,11 @@ def test_one_off_edit_then_pick_records_feedback(tmp_path: Path) -> None:
     args = ("edit", str(img), "make it black and white", "--models", "classic", "--out", "out")
     res = hilite(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert b"A" in res.stdout and b"contact sheet" in res.stdout
+    assert b"A" in res.stderr and b"contact sheet" in res.stderr  # the table is for the terminal
     [cand] = [orjson.loads(x) for x in (tmp_path / "out" / "candidates.jsonl").read_bytes().splitlines()]
+    [printed] = [orjson.loads(x) for x in res.stdout.splitlines()]  # stdout is JSONL, paths from the cwd
+    assert printed["id"] == cand["id"] and printed["output"] == f"out/{cand['output']}"
+    assert printed["intent"] == "general_editing" and printed["router"]["provider"] == "offline"  # routed, then filtered
     gray = np.asarray(Image.open(tmp_path / "out" / cand["output"]))
     assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
     assert (tmp_path / "out" / cand["sheet"]).is_file()
@@ -40,6 +43,13 @@ def test_one_off_edit_then_pick_records_feedback(tmp_path: Path) -> None:
     assert fb["chosen_slot"] == "A" and fb["chosen_model"] == "classic" and fb["matches_instruction"] == 5
     assert fb["matches_original"] == 4 and fb["offensive"] is False and fb["comment"] == "nice"
     assert (tmp_path / "out" / fb["output"]).is_file()
+
+
+def test_one_off_models_filter_the_routed_ranking(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "chelsea", 48)
+    res = hilite("edit", str(img), "add a dragon", "--models", "classic", "--out", "out", cwd=tmp_path)
+    assert res.returncode == 1 and res.stdout == b""
+    assert b"object_insertion" in res.stderr and b"none of the routed models is among --models classic" in res.stderr
 
 
 def test_manifest_edit_with_sheets_and_refusal(tmp_path: Path) -> None:
