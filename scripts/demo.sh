@@ -24,7 +24,7 @@ fi
 
 say "one-off edit: hilite edit images/chelsea.png \"turn it into a pencil sketch\""
 hilite edit images/chelsea.png "turn it into a pencil sketch" --provider "$ROUTER" --models "$MODELS" \
-  --top-k "$TOP_K" --out oneoff/ --no-progress
+  --top-k "$TOP_K" --out oneoff/ --no-progress >sketch.jsonl
 hilite edit images/chelsea.png "turn it into a pencil sketch" --provider "$ROUTER" --models "$MODELS" \
   --top-k "$TOP_K" --out oneoff/ --no-progress --pick A --instruction-match 5 --original-match 5 \
   --comment "demo pick" >/dev/null
@@ -59,7 +59,7 @@ cat >&2 <<MSG
 
 Done. Everything is under $OUT:
   tasks.jsonl              the tasks (scikit-image photos in images/)
-  oneoff/                  one-off edit: candidates.jsonl, sheets/, picked-*.png, feedback.jsonl
+  oneoff/, sketch.jsonl    one-off edit: candidates.jsonl, sheets/, picked-*.png, feedback.jsonl; its stdout
   tasks.masked.jsonl       tasks with masks (masks/)
   candidates.jsonl         every edit candidate (edits/, contact sheets in edits/sheets/)
   dataset.jsonl            forward + inverse + bootstrap triplets ($(wc -l < dataset.jsonl) records)
