@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hilite_cli.cli.options import Errors, Progress, Resume
-from hilite_cli.cli.params import parse_weights, provider_error
+from hilite_cli.cli.options import Concurrency, Errors, MaxRetries, NoCache, Progress, Resume, Timeout
+from hilite_cli.cli.params import parse_weights, provider_error, provider_options
 from hilite_cli.cli.runner import require_manifests, usage_error
 
 if TYPE_CHECKING:
@@ -58,11 +58,12 @@ FALLBACKS = {"--designer": "write the specs yourself and pass them instead of --
              "--gate": "pass --no-gate"}
 
 
-def _provider(spec: str, option: str, base_url: str | None, concurrency: int | None) -> Provider:
+def _provider(spec: str, option: str, base_url: str | None, options: dict[str, Any]) -> Provider:
+    """`options` are the shared provider flags (concurrency, timeout, retries, cache); each provider has its own URL."""
     from hilite_cli.providers import ProviderConfigError, get_provider
 
     try:
-        return get_provider(spec, base_url=base_url, concurrency=concurrency)
+        return get_provider(spec, **{**options, "base_url": base_url})
     except ProviderConfigError as exc:
         raise provider_error(option, spec, exc, BASE_URL_OPTIONS[option], FALLBACKS.get(option)) from None
     except ImportError as exc:
@@ -72,7 +73,7 @@ def _provider(spec: str, option: str, base_url: str | None, concurrency: int | N
 def _inputs(
     specs: str | None, design: int | None, images: Path | None, edits: Path | None, output: str, resume: bool,
     preset: dict[str, Any], designer: str | None, designer_base_url: str | None, theme: str | None,
-    design_batch: int | None, concurrency: int | None,
+    design_batch: int | None, options: dict[str, Any],
 ) -> tuple[list[Record], list[Record]]:
     """The specs to mine and the error records of inputs that could not be used."""
     from hilite_cli.stages.mine.inputs import photo_folder_specs, read_edits_file, read_specs
@@ -91,12 +92,12 @@ def _inputs(
         except (OSError, ValueError) as exc:
             raise usage_error(str(exc)) from None
     assert design is not None
-    return _design(design, output, resume, preset, designer, designer_base_url, theme, design_batch, concurrency)
+    return _design(design, output, resume, preset, designer, designer_base_url, theme, design_batch, options)
 
 
 def _design(
     count: int, output: str, resume: bool, preset: dict[str, Any], designer: str | None, base_url: str | None,
-    theme: str | None, batch: int | None, concurrency: int | None,
+    theme: str | None, batch: int | None, options: dict[str, Any],
 ) -> tuple[list[Record], list[Record]]:
     """Algorithm 1; the designed specs are kept in <pool>.specs.jsonl, which --resume reuses."""
     from hilite_cli.manifest import ManifestWriter
@@ -108,7 +109,7 @@ def _design(
     path = Path(f"{output}.specs.jsonl")
     if resume and path.is_file():
         return read_specs(str(path))
-    provider = _provider(designer or preset["designer"], "--designer", base_url, concurrency)
+    provider = _provider(designer or preset["designer"], "--designer", base_url, options)
     try:
         specs, errors = design_specs(
             provider, count=count, batch=batch or int(preset["design_batch"]), theme=theme or preset["theme"],
@@ -194,7 +195,10 @@ def command(
     base_url: Annotated[str | None, typer.Option(help="Base URL of the pre-filter provider (a local vLLM/SGLang server).")] = None,
     gate_base_url: Annotated[str | None, typer.Option(help="Base URL of the gate provider.")] = None,
     designer_base_url: Annotated[str | None, typer.Option(help="Base URL of the designer provider.")] = None,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Provider requests in flight [configs/providers.toml].")] = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
+    max_retries: MaxRetries = None,
+    no_cache: NoCache = False,
     t_aes: Annotated[float | None, typer.Option(help="T_aes: minimum A.2 aesthetics score [4.7].")] = None,
     t_adh: Annotated[float | None, typer.Option(help="T_adh: minimum A.2 instruction-adherence score [4.7].")] = None,
     lowlevel: Annotated[bool, typer.Option("--lowlevel/--no-lowlevel", help="NHR's low-level connected-component check.")] = True,
@@ -229,8 +233,9 @@ def command(
     if no_gate and gate:
         raise usage_error("--gate and --no-gate contradict each other")
     p = _preset(preset)
+    options = provider_options(None, concurrency, timeout, max_retries, no_cache)
     spec_list, input_errors = _inputs(specs, design, images, edits, output, resume, p, designer, designer_base_url,
-                                      theme, design_batch, concurrency)
+                                      theme, design_batch, options)
     defaults = load_config("thresholds")["prefilter"]
     settings = MineSettings(
         out_dir=out,
@@ -258,8 +263,8 @@ def command(
         resume=resume,
         retry_failed=retry_failed,
     )
-    gate_provider = None if no_gate else _provider(gate or p["gate"], "--gate", gate_base_url, concurrency)
-    prefilter_provider = _provider(prefilter or p["prefilter"], "--prefilter", base_url, concurrency)
+    gate_provider = None if no_gate else _provider(gate or p["gate"], "--gate", gate_base_url, options)
+    prefilter_provider = _provider(prefilter or p["prefilter"], "--prefilter", base_url, options)
     thresholds = Thresholds(  # T_aes, T_adh
         aesthetics=t_aes if t_aes is not None else float(p.get("t_aes", defaults["t_aes"])),
         instruction=t_adh if t_adh is not None else float(p.get("t_adh", defaults["t_adh"])),

@@ -31,7 +31,7 @@ BaseUrl = Annotated[
 ]
 Concurrency = Annotated[int | None, typer.Option("--concurrency", min=1, help="Provider calls in flight at once.")]
 Timeout = Annotated[float | None, typer.Option("--timeout", help="Seconds allowed per provider call.")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Bypass the response cache (answers are still stored).")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask every call afresh: the response cache is neither read nor written.")]
 Weights = Annotated[
     list[str] | None,
     typer.Option("--weights", help="NAME=DIR: load model NAME from a local folder instead of the HF cache (repeatable)."),

@@ -171,3 +171,19 @@ def test_usage_errors_exit_2(mine, tmp_path: Path, args: tuple[str, ...]) -> Non
     m = mine(*resolved)
     assert m.code == 2
     assert not [e for e in m.state if e["type"] == "source"]
+
+
+def test_provider_flags_reach_the_prefilter(mine, tmp_path: Path, photos: Path, server: Loopback, judge: Judge) -> None:
+    """A re-run is answered from the response cache; --no-cache asks the pre-filter afresh."""
+    edits = tmp_path / "edits.txt"
+    edits.write_text("make it grayscale\n")
+    args = ("--images", str(photos), "--edits", str(edits), "--editor", "classic", "--attempts", "1",
+            "--prefilter", "openai:qwen-72b", "--base-url", server.openai_url, "--timeout", "30", "--max-retries", "0")
+    first = mine(*args, folder=tmp_path / "first")
+    assert first.code == 0, first.output
+    asked = judge.asked["a2"]
+    assert asked == first.stats["jobs"]["sampled"] > 0
+    assert mine(*args, folder=tmp_path / "cached").code == 0
+    assert judge.asked["a2"] == asked
+    assert mine(*args, "--no-cache", folder=tmp_path / "fresh").code == 0
+    assert judge.asked["a2"] == 2 * asked
