@@ -243,12 +243,19 @@ class AtomicFile:
             Path(self._tmp).unlink(missing_ok=True)
 
 
-def write_jsonl(rows: Any, path: str | os.PathLike[str]) -> int:
-    """Stream `rows` into a JSONL file atomically; returns how many were written."""
+def write_jsonl(rows: Any, path: str | os.PathLike[str], *, path_fields: tuple[str, ...] = ()) -> int:
+    """Stream `rows` into a JSONL file atomically; returns how many were written.
+
+    Image paths in `path_fields` are written relative to the file's folder, as in every manifest, so
+    the export moves together with its images.
+    """
+    from hilite_cli.manifest import relativize_paths
+
+    base = Path(path).resolve().parent
     count = 0
     with AtomicFile(path) as fh:
         for row in rows:
-            fh.write(dumps(row) + b"\n")
+            fh.write(dumps(relativize_paths(row, base, path_fields) if path_fields else row) + b"\n")
             count += 1
     return count
 

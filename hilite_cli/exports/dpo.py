@@ -72,6 +72,7 @@ def write_dpo(scored: Iterable[Record], path: str | os.PathLike[str], *, min_mar
     """Write DPO pair rows to a JSONL file."""
     stats: Counter[str] = Counter()
     summary = ExportSummary(format="dpo", target=str(Path(path)))
-    summary.written = write_jsonl(dpo_pairs(scored, min_margin=min_margin, stats=stats), path)
+    summary.written = write_jsonl(dpo_pairs(scored, min_margin=min_margin, stats=stats), path,
+                                  path_fields=("source", "chosen", "rejected"))
     summary.take_stats(stats, counted=("pairs", "below_margin"))
     return summary

@@ -60,6 +60,6 @@ def write_kto(
         stats=stats,
     )
     summary = ExportSummary(format="kto", target=str(path))
-    summary.written = write_jsonl(rows, path)
+    summary.written = write_jsonl(rows, path, path_fields=("source", "edited"))
     summary.take_stats(stats, counted=("good", "bad"))
     return summary

@@ -36,5 +36,12 @@ def test_export_kto_and_unknown_format(tmp_path: Path) -> None:
     res = hilite("export", str(triplets), "--format", "kto", "--to", str(tmp_path / "kto.jsonl"), "--threshold", "4.1")
     rows = [orjson.loads(x) for x in (tmp_path / "kto.jsonl").read_bytes().splitlines()]
     assert [r["label"] for r in rows] == [False, True, True], res.stderr
+    # Paths are relative to the export's folder, like every manifest's, so the export can move with its images.
+    res = hilite("export", str(triplets), "--format", "kto", "--to", str(tmp_path / "out" / "kto.jsonl"))
+    rows = [orjson.loads(x) for x in (tmp_path / "out" / "kto.jsonl").read_bytes().splitlines()]
+    assert len(rows) == 3, res.stderr
+    for row in rows:
+        assert row["source"].startswith("../") and row["edited"].startswith("../")
+        assert (tmp_path / "out" / row["source"]).is_file() and (tmp_path / "out" / row["edited"]).is_file()
     res = hilite("export", str(triplets), "--format", "nope", "--to", str(tmp_path / "x"))
     assert res.returncode == 2 and b"unknown --format" in res.stderr
