@@ -96,6 +96,11 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def file_mode() -> int:
+    """The mode a plain `open()` would give a new file under the process umask."""
+    return 0o666 & ~_UMASK
+
+
 def write_bytes_atomic(target: Path, data: bytes) -> None:
     """Write via a temp file in the same folder and rename, so no reader sees a half-written file."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +110,7 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are shared like any written file
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; outputs are shared like any written file
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -80,6 +80,9 @@ def _open_input(path: str) -> BinaryIO:
     return p.open("rb")
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str, ...] = ()) -> Iterator[Line]:
     """Yield every line of a JSONL manifest; a bad line becomes a `Line` with a problem, never an exception."""
     base = manifest_dir(path)
@@ -87,6 +90,8 @@ def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str,
     try:
         for number, raw in enumerate(fh, start=1):
             text = raw.strip()
+            if number == 1 and text.startswith(_BOM):  # editors on Windows save UTF-8 with a byte-order mark
+                text = text[len(_BOM):].strip()
             if not text:
                 continue
             try:

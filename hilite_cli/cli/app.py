@@ -65,8 +65,11 @@ def join_pair_options(argv: list[str]) -> list[str]:
             first = next(words, None)
             if first is None:
                 break
-            if "=" not in first:
+            if "=" not in first and not first.startswith("-"):
                 second = next(words, None)
+                if second is not None and second.startswith("-"):  # `--export kto --no-progress`: no file given
+                    out.extend([first, second])
+                    continue
                 first = f"{first}={second}" if second is not None else first
             out.append(first)
     return out

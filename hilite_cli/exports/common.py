@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-from hilite_cli.images import safe_join, write_bytes_atomic
+from hilite_cli.images import file_mode, safe_join, write_bytes_atomic
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
 
@@ -225,6 +225,7 @@ class AtomicFile:
     def __enter__(self) -> IO[Any]:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        os.chmod(self._tmp, file_mode())  # mkstemp makes 0600; exports are shared like any written file
         self._fh = os.fdopen(fd, self.mode)
         return self._fh
 

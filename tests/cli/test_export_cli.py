@@ -45,3 +45,16 @@ def test_export_kto_and_unknown_format(tmp_path: Path) -> None:
         assert (tmp_path / "out" / row["source"]).is_file() and (tmp_path / "out" / row["edited"]).is_file()
     res = hilite("export", str(triplets), "--format", "nope", "--to", str(tmp_path / "x"))
     assert res.returncode == 2 and b"unknown --format" in res.stderr
+
+
+def test_export_files_follow_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    triplets = _triplets(tmp_path)
+    hilite("export", str(triplets), "--format", "kto", "--to", str(tmp_path / "kto.jsonl"))
+    hilite("export", str(triplets), "--format", "ip2p", "--to", str(tmp_path / "ds"))
+    for path in (tmp_path / "kto.jsonl", tmp_path / "ds" / "metadata.jsonl"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path

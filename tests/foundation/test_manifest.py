@@ -33,6 +33,13 @@ def test_reader_reports_bad_lines_with_numbers_and_keeps_going(tmp_path: Path) -
     assert lines[3].record["id"] == list(read_manifest(str(manifest)))[3].record["id"]
 
 
+
+def test_reader_accepts_a_utf8_bom_and_crlf(tmp_path: Path) -> None:
+    """Manifests saved by Windows editors start with a byte-order mark and end lines with CRLF."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b'\xef\xbb\xbf{"id": "a", "image": "x.png"}\r\n{"id": "b", "image": "y.png"}\r\n')
+    assert [ln.record["id"] for ln in read_manifest(str(manifest))] == ["a", "b"]
+
 def test_writer_relativizes_paths_and_dedupes_ids(tmp_path: Path) -> None:
     out = tmp_path / "out" / "o.jsonl"
     with ManifestWriter(str(out)) as w:
