@@ -220,6 +220,57 @@ class ManifestWriter:
         self.close()
 
 
+
+class ErrorManifest:
+    """The errors manifest of a run, created on the first failure.
+
+    When it cannot be written (a read-only folder, a full disk), the error records go to stderr as
+    JSONL instead and the run goes on: losing good records over the error log would be worse.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.count = 0
+        self.unwritable: str | None = None
+        self._writer: ManifestWriter | None = None
+        try:
+            self._writer = ManifestWriter(path, lazy=True, dedupe=False)
+        except OSError as exc:
+            self._give_up(exc)
+
+    def write(self, record: Record) -> bool:
+        if self._writer is not None:
+            try:
+                self._writer.write(record)
+            except OSError as exc:
+                self._give_up(exc)
+        if self._writer is None:
+            sys.stderr.buffer.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+            sys.stderr.flush()
+        self.count += 1
+        return True
+
+    def _give_up(self, exc: OSError) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = None
+        self.unwritable = f"cannot write the errors manifest {self.path} ({exc.strerror or exc})"
+        print(f"hilite: {self.unwritable}; error records follow on stderr", file=sys.stderr)
+
+    def where(self) -> str:
+        """Where the error records went, for the summary line."""
+        return "stderr" if self.unwritable else self.path
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self) -> ErrorManifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 class DoneLedger:
     """Keys of inputs already processed (kept, dropped or turned into new records), one per line.
 

@@ -71,7 +71,7 @@ def command(
     import orjson
     from rich.console import Console
 
-    from hilite_cli.manifest import ManifestError, ManifestWriter, default_errors_path, read_manifest
+    from hilite_cli.manifest import ErrorManifest, ManifestError, ManifestWriter, default_errors_path, read_manifest
     from hilite_cli.stages.debias import debias_ratings
     from hilite_cli.stages.debias_report import markdown, rich_tables
 
@@ -102,7 +102,7 @@ def command(
         for item in result.items:
             out.write({"id": item["item"], **item})
     if failed:
-        with ManifestWriter(errors or default_errors_path(output, "debias"), dedupe=False) as err:
+        with ErrorManifest(errors or default_errors_path(output, "debias")) as err:
             for rec in failed:
                 err.write(rec)
                 print(f"hilite debias: {rec['error']['message']}", file=sys.stderr)

@@ -48,10 +48,10 @@ def export_records(records: list[dict[str, Any]], fmt: str, target: Path, *, min
 
 def report_export(summary: Any, errors_path: str) -> int:
     """Print the export's one-line summary, write its error records; returns how many failed."""
-    from hilite_cli.manifest import ManifestWriter
+    from hilite_cli.manifest import ErrorManifest
 
     if summary.errors:
-        with ManifestWriter(errors_path, dedupe=False) as err:
+        with ErrorManifest(errors_path) as err:
             for rec in summary.errors:
                 err.write(rec)
                 print(f"hilite export: {rec['error']['message']}", file=sys.stderr)

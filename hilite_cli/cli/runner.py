@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 
 from hilite_cli.engine.local import BatchMapper, RunSummary, local_batches, run_stage
-from hilite_cli.manifest import STDIO, DoneLedger, Line, ManifestError, ManifestWriter, default_errors_path, read_manifest
+from hilite_cli.manifest import (
+    STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, default_errors_path, read_manifest,
+)
 from hilite_cli.stages.base import Stage
 
 
@@ -57,7 +59,7 @@ def run_manifest(
         out = ManifestWriter(output, resume=resume, tee=tee, path_fields=path_fields)
     except OSError as exc:
         raise usage_error(f"cannot open output {output}: {exc}") from None
-    err = ManifestWriter(errors_path, lazy=True, dedupe=False)
+    err = ErrorManifest(errors_path)
     ledger = DoneLedger(output, resume=resume)
     try:
         summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers, gpus_per_worker))
@@ -67,7 +69,7 @@ def run_manifest(
         out.close()
         err.close()
         ledger.close()
-    tail = f"; errors in {errors_path}" if summary.failed else ""
+    tail = f"; errors in {err.where()}" if summary.failed else ""
     print(summary.line() + tail, file=sys.stderr)
     return summary
 

@@ -55,7 +55,7 @@ def command(
     import orjson
     from rich.console import Console
 
-    from hilite_cli.manifest import ManifestWriter, default_errors_path
+    from hilite_cli.manifest import ErrorManifest, ManifestWriter, default_errors_path
     from hilite_cli.regression import EXIT_REGRESSION, check_regression, default_max_drop, parse_thresholds, read_results
     from hilite_cli.score_results import print_results
     from hilite_cli.stages.score_dataset import DatasetInput, parse_metrics, score_datasets, score_settings
@@ -102,7 +102,7 @@ def command(
         for rec in run.scored:
             out.write(rec)
     if run.failed:
-        with ManifestWriter(errors or default_errors_path(output, "score-dataset"), dedupe=False) as err:
+        with ErrorManifest(errors or default_errors_path(output, "score-dataset")) as err:
             for rec in run.failed:
                 err.write(rec)
                 print(f"hilite score-dataset: {rec['error']['message']}", file=sys.stderr)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from hilite_cli.manifest import DoneLedger, Line, ManifestWriter
+from hilite_cli.manifest import DoneLedger, ErrorManifest, Line, ManifestWriter
 from hilite_cli.core import Record, RecordError, with_error
 from hilite_cli.stages.base import Stage
 
@@ -83,7 +83,7 @@ def run_stage(
     stage: Stage,
     lines: Iterable[Line],
     output: ManifestWriter,
-    errors: ManifestWriter,
+    errors: ErrorManifest | ManifestWriter,
     *,
     ledger: DoneLedger | None = None,
     progress: bool = True,

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from hilite_cli.engine.local import run_stage
-from hilite_cli.manifest import ManifestWriter, read_manifest
+from hilite_cli.manifest import ErrorManifest, ManifestWriter, read_manifest
 from hilite_cli.stages.edit import EditStage
 
 
@@ -31,7 +31,7 @@ def test_manifest_run_splits_candidates_and_errors(
     )
     stage = EditStage(out_dir=work / "edits", seeds=2, loader=loader_cls(noise_editor()))
     out_path, err_path = work / "candidates.jsonl", work / "candidates.errors.jsonl"
-    with ManifestWriter(str(out_path)) as out, ManifestWriter(str(err_path), lazy=True, dedupe=False) as err:
+    with ManifestWriter(str(out_path)) as out, ErrorManifest(str(err_path)) as err:
         summary = run_stage(stage, read_manifest(str(tasks)), out, err, progress=False)
     assert (summary.done, summary.failed, summary.exit_code) == (6, 1, 1)
 

@@ -99,3 +99,20 @@ def test_mask_diff_field_resolves_against_the_manifest_folder(tmp_path: Path) ->
     assert res.returncode == 0, res.stderr
     [rec] = [orjson.loads(x) for x in (tmp_path / "out" / "o.jsonl").read_bytes().splitlines()]
     assert rec["after"] == "../data/after.png" and (tmp_path / "out" / rec["change"]).is_file()
+
+
+def test_an_unwritable_errors_manifest_loses_no_good_record(tmp_path: Path) -> None:
+    """Error records fall back to stderr; the good records after a bad one are still written."""
+    img = save_photo(tmp_path, "coffee", 16)
+    lines = [orjson.dumps({"id": f"t{i}", "image": img.name, "instruction": "x"}) for i in range(6)]
+    lines.insert(2, b"{not json")
+    (tmp_path / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (tmp_path / "blocker").write_text("a file where a folder is needed")
+    res = hilite("mask", "t.jsonl", "--box", "0,0,0.5,0.5", "--out", "m", "-o", "o.jsonl",
+                 "--errors", "blocker/e.jsonl", cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert [orjson.loads(x)["id"] for x in (tmp_path / "o.jsonl").read_bytes().splitlines()] == [f"t{i}" for i in range(6)]
+    stderr = res.stderr.decode()
+    assert "cannot write the errors manifest blocker/e.jsonl" in stderr and "errors in stderr" in stderr
+    [record] = [orjson.loads(x) for x in stderr.splitlines() if x.startswith("{")]
+    assert record["error"]["stage"] == "mask" and "line 3" in record["error"]["message"]

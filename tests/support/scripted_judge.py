@@ -19,7 +19,7 @@ from typing import Any
 
 from support.loopback import Raw, Received, Reply
 
-from hilite_cli.manifest import ManifestWriter, read_manifest, read_records
+from hilite_cli.manifest import ErrorManifest, ManifestWriter, read_manifest, read_records
 from hilite_cli.records import Record
 
 _A2 = re.compile(r"\*\*Editing Instruction\*\*:\n' (?P<instruction>.*) '\n", re.DOTALL)
@@ -96,7 +96,7 @@ def run_through(stage: Any, records: list[Record], folder: Path, name: str = "ru
             writer.write(record)
     out_path, err_path = folder / f"{name}.jsonl", folder / f"{name}.errors.jsonl"
     out = ManifestWriter(str(out_path))
-    err = ManifestWriter(str(err_path), lazy=True, dedupe=False)
+    err = ErrorManifest(str(err_path))
     try:
         summary = run_stage(stage, read_manifest(str(src)), out, err, progress=False)
     finally:
