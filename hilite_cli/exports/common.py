@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-from hilite_cli.images import file_mode, safe_join, write_bytes_atomic
+from hilite_cli.images import ImageError, file_mode, load_image, safe_join, write_bytes_atomic
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
 
@@ -196,16 +196,20 @@ def store_image(src: str, out_dir: str | os.PathLike[str]) -> str:
     return copy_image(src, out_dir, f"{IMAGES_DIR}/{content_name(src)}")
 
 
-def missing_images(edit: Edit) -> str | None:
-    """A message naming the first image that is not a readable file, or None if both are there."""
+def image_problem(edit: Edit) -> tuple[str, str] | None:
+    """(kind, message) for the first image that is missing or does not decode, or None if both do.
+
+    Folder exports copy files as they are, so each is decoded once here: a text file named .png,
+    a truncated file or a decompression bomb must not land in a training set.
+    """
     for role, path in (("source", edit.source), ("edited", edit.edited)):
         if not Path(path).is_file():
-            return f"{role} image not found: {path}"
+            return "missing_image", f"{role} image not found: {path}"
+        try:
+            load_image(path)
+        except ImageError as exc:
+            return "bad_image", f"{role} image: {exc}"
     return None
-
-
-def missing_error(record: Record, message: str) -> Record:
-    return with_error(record, STAGE, "missing_image", message)
 
 
 def unusable_error(record: Record) -> Record:
@@ -289,8 +293,8 @@ def checked_edits(
         if need_scores and not edit.scored:
             summary.skipped["missing_scores"] += 1
             continue
-        problem = missing_images(edit)
+        problem = image_problem(edit)
         if problem is not None:
-            summary.errors.append(missing_error(record, problem))
+            summary.errors.append(with_error(record, STAGE, *problem))
             continue
         yield edit

@@ -58,3 +58,23 @@ def test_export_files_follow_the_umask(tmp_path: Path) -> None:
     hilite("export", str(triplets), "--format", "ip2p", "--to", str(tmp_path / "ds"))
     for path in (tmp_path / "kto.jsonl", tmp_path / "ds" / "metadata.jsonl"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+def test_folder_exports_refuse_files_that_are_not_images(tmp_path: Path) -> None:
+    triplets = _triplets(tmp_path)
+    (tmp_path / "notes.png").write_text("not an image")
+    src = orjson.loads(triplets.read_bytes().splitlines()[0])["source"]
+    (tmp_path / "cut.png").write_bytes((tmp_path / src).read_bytes()[:200])
+    scores = {"instruction": 4.5, "aesthetics": 4.5}
+    rows = [{"id": "text", "source": src, "edited": "notes.png", "instruction": "x", "scores": scores},
+            {"id": "cut", "source": "cut.png", "edited": src, "instruction": "x", "scores": scores}]
+    with triplets.open("ab") as fh:
+        fh.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    for fmt in ("ip2p", "trl", "webdataset"):
+        res = hilite("export", str(triplets), "--format", fmt, "--to", str(tmp_path / fmt),
+                     "--errors", str(tmp_path / f"{fmt}.errors.jsonl"))
+        assert res.returncode == 1, res.stderr
+        errors = {e["id"]: e["error"] for e in map(orjson.loads, (tmp_path / f"{fmt}.errors.jsonl").read_bytes().splitlines())}
+        assert errors["text"]["kind"] == "bad_image" and "edited image" in errors["text"]["message"]
+        assert errors["cut"]["kind"] == "bad_image" and "source image" in errors["cut"]["message"]
+        assert b"3 written" in res.stderr  # the good triplets still export
