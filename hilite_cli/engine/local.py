@@ -108,17 +108,25 @@ def run_stage(
             else:  # the same record (same id) again: written once, counted here so the numbers add up
                 summary.extra["duplicates"] = summary.extra.get("duplicates", 0) + 1
 
+    first_line: dict[str, int] = {}  # key -> line that brought it in this run
+
     def batches() -> Iterator[Batch]:
         batch: Batch = []
         for line in lines:
             summary.inputs += 1
+            key = stage.key(line.record) if line.record is not None else ""
             if line.record is None:
                 emit([line.error_record(stage.name)])
                 bar.update(1)
-            elif ledger is not None and stage.key(line.record) in ledger:
+            elif key in first_line:  # two inputs, one id: which one a later stage means is unknowable
+                message = f"line {line.number}: id `{key}` repeats line {first_line[key]}; ids must be unique"
+                emit([with_error(line.record, stage.name, "duplicate_id", message)])
+                bar.update(1)
+            elif ledger is not None and key in ledger:
                 summary.skipped += 1
                 bar.update(1)
             else:
+                first_line[key] = line.number
                 batch.append((line.number, line.record))
                 if len(batch) >= stage.batch_size:
                     yield batch

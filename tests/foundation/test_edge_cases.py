@@ -116,3 +116,19 @@ def test_an_unwritable_errors_manifest_loses_no_good_record(tmp_path: Path) -> N
     assert "cannot write the errors manifest blocker/e.jsonl" in stderr and "errors in stderr" in stderr
     [record] = [orjson.loads(x) for x in stderr.splitlines() if x.startswith("{")]
     assert record["error"]["stage"] == "mask" and "line 3" in record["error"]["message"]
+
+
+def test_a_repeated_input_id_is_an_error_whatever_the_output(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "coffee", 16)
+    rows = [{"id": "t1", "image": img.name, "instruction": "x"}, {"id": "t2", "image": img.name, "instruction": "y"},
+            {"id": "t1", "image": img.name, "instruction": "z"}]
+    (tmp_path / "t.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    to_file = hilite("mask", "t.jsonl", "--box", "0,0,0.5,0.5", "--out", "m", "-o", "o.jsonl", cwd=tmp_path)
+    to_stdout = hilite("mask", "t.jsonl", "--box", "0,0,0.5,0.5", "--out", "m", "--errors", "e.jsonl", cwd=tmp_path)
+    assert to_file.returncode == to_stdout.returncode == 1
+    written = [orjson.loads(x) for x in (tmp_path / "o.jsonl").read_bytes().splitlines()]
+    assert [r["instruction"] for r in written] == ["x", "y"]
+    assert [orjson.loads(x)["instruction"] for x in to_stdout.stdout.splitlines()] == ["x", "y"]
+    for errors in (tmp_path / "o.jsonl.errors.jsonl", tmp_path / "e.jsonl"):
+        [err] = [orjson.loads(x) for x in errors.read_bytes().splitlines()]
+        assert err["error"]["kind"] == "duplicate_id" and err["error"]["message"].startswith("line 3: id `t1` repeats line 1")
