@@ -105,7 +105,8 @@ def command(
         with ErrorManifest(errors or default_errors_path(output, "score-dataset")) as err:
             for rec in run.failed:
                 err.write(rec)
-                print(f"hilite score-dataset: {rec['error']['message']}", file=sys.stderr)
+                which = f"record {rec['id']}: " if rec.get("id") else ""
+                print(f"hilite score-dataset: {rec.get('dataset')}: {which}{rec['error']['message']}", file=sys.stderr)
     print_results(run.results, Console(stderr=True))
     if json_path:
         json_path.write_bytes(orjson.dumps(run.results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))

@@ -67,13 +67,16 @@ class SampledDataset:
     n_total: int  # good records in the manifest
     n_invalid: int  # lines that were not records (malformed JSON, not an object, or carrying `error`)
     records: list[Record]  # the sample, in manifest order, each tagged with `dataset`
+    bad_lines: list[Record] = field(default_factory=list)  # error records of the lines that were not JSON objects
 
 
 def sample_dataset(dataset: DatasetInput, sample: int | None, seed: int) -> SampledDataset:
     """Read a manifest and draw `sample` records without replacement, seeded by (seed, dataset name)."""
-    records, invalid = [], 0
+    records, invalid, bad_lines = [], 0, []
     for line in read_manifest(dataset.manifest):
-        if line.record is None or "error" in line.record:
+        if line.record is None:
+            bad_lines.append({**line.error_record("score-dataset"), "dataset": dataset.name})
+        if line.record is None or "error" in line.record:  # a record that failed upstream is counted, not re-reported
             invalid += 1
             continue
         records.append(line.record)
@@ -82,7 +85,7 @@ def sample_dataset(dataset: DatasetInput, sample: int | None, seed: int) -> Samp
         rng = np.random.default_rng([seed, zlib.crc32(dataset.name.encode())])
         keep = np.sort(rng.choice(n_total, size=sample, replace=False))
         records = [records[i] for i in keep]
-    return SampledDataset(dataset.name, n_total, invalid, [{**r, "dataset": dataset.name} for r in records])
+    return SampledDataset(dataset.name, n_total, invalid, [{**r, "dataset": dataset.name} for r in records], bad_lines)
 
 
 def _first_str(record: Record, fields: Sequence[str]) -> str | None:
@@ -177,7 +180,8 @@ class ScoreDatasetStage(Stage):
 
         absent = [f for f in REQUIRED if not isinstance(record.get(f), str) or not record.get(f)]
         if absent:
-            raise _Unscorable("invalid_record", f"missing field(s) {', '.join('`' + f + '`' for f in absent)}")
+            names = ", ".join(f"`{f}`" for f in absent)
+            raise _Unscorable("invalid_record", f"{names} must be a non-empty string (an image path or the instruction)")
         ev: dict[str, Any] = {
             "dataset": record.get("dataset"),
             "category": _first_str(record, self.settings["category_fields"]),
@@ -347,4 +351,6 @@ def score_datasets(
         "clip_model": str(clip_model or load_config("metrics")["clip"]["model"]) if "clip" in stage.metrics else None,
     }
     results = summarize(datasets, scored, failed, settings=run_settings)
-    return ScoreRun(scored=scored, failed=failed, results=results, datasets=datasets)
+    # Unparseable lines are counted as invalid in the results, and reported like any failed record.
+    bad_lines = [rec for ds in datasets for rec in ds.bad_lines]
+    return ScoreRun(scored=scored, failed=bad_lines + failed, results=results, datasets=datasets)

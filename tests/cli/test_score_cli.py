@@ -61,3 +61,16 @@ def test_missing_clip_weights_say_how_to_get_them(tmp_path: Path) -> None:
     assert res.returncode == 2, message
     assert "cannot load CLIP model 'nobody/no-such-clip'" in message
     assert "hf download nobody/no-such-clip" in message and "--clip-model DIR" in message
+
+
+def test_unparseable_lines_are_reported_and_fail_the_run(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, "d", 5)
+    with data.open("ab") as fh:
+        fh.write(b'{not json\n[1, 2]\n{"id": "n", "source": "d-0-s.png", "edited": "d-0-e.png", "instruction": 7}\n')
+    res = hilite("score-dataset", str(data), "--metrics", "ssim", "-o", str(tmp_path / "s.jsonl"))
+    assert res.returncode == 1, res.stderr
+    assert len((tmp_path / "s.jsonl").read_bytes().splitlines()) == 3  # the good rows are scored
+    errors = [orjson.loads(x) for x in (tmp_path / "s.jsonl.errors.jsonl").read_bytes().splitlines()]
+    assert [e["error"]["kind"] for e in errors] == ["malformed_line", "malformed_line", "invalid_record"]
+    assert errors[0]["error"]["message"].startswith("line 4: malformed JSON")
+    assert b"d: record n: `instruction` must be a non-empty string" in res.stderr
