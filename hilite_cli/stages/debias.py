@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from hilite_cli.config import load_config
 from hilite_cli.metrics.agreement import Agreement, agreement
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, with_error
@@ -75,7 +76,13 @@ def parse_score(value: Any) -> float:
     return float(value)
 
 
-def _check(record: Any, table: RatingTable) -> tuple[str, str, dict[Axis, float]]:
+def rating_scale() -> tuple[float, float]:
+    """The [low, high] every rating must lie in (configs/thresholds.toml [ratings])."""
+    low, high = load_config("thresholds")["ratings"]["scale"]
+    return float(low), float(high)
+
+
+def _check(record: Any, table: RatingTable, scale: tuple[float, float]) -> tuple[str, str, dict[Axis, float]]:
     """Validate one rating record against the table so far; raises ValueError with the reason."""
     if not isinstance(record, dict):
         raise ValueError(f"a rating must be a JSON object, got {type(record).__name__}")
@@ -92,6 +99,8 @@ def _check(record: Any, table: RatingTable) -> tuple[str, str, dict[Axis, float]
             scores[axis] = parse_score(record[axis])
         except ValueError as exc:
             raise ValueError(f"`{axis}` {exc}") from None
+        if not scale[0] <= scores[axis] <= scale[1]:
+            raise ValueError(f"`{axis}` {scores[axis]:g} is outside the rating scale [{scale[0]:g}, {scale[1]:g}]")
         if rater in table.scores[axis].get(item, {}):
             raise ValueError(f"rater {rater!r} already rated item {item!r} on `{axis}`")
     return item, rater, scores
@@ -114,9 +123,10 @@ def parse_ratings(
     """
     table = RatingTable()
     errors: list[Record] = []
+    scale = rating_scale()
     for line, record in numbered(records, line_numbers):
         try:
-            item, rater, scores = _check(record, table)
+            item, rater, scores = _check(record, table, scale)
         except ValueError as exc:
             base = record if isinstance(record, dict) else {"value": record}
             errors.append({**with_error(base, STAGE, "invalid_rating", f"line {line}: {exc}"), "line": line})

@@ -12,9 +12,9 @@ from hilite_cli.stages.debias import debias, debias_ratings, parse_ratings
 
 def _planted(n_items: int = 12, offsets: tuple[float, ...] = (0.7, -0.4, 0.1, -1.3)) -> tuple[list[dict], np.ndarray]:
     rng = np.random.default_rng(7)
-    truth = rng.uniform(1.5, 4.5, size=(n_items, 2))
+    truth = rng.uniform(3.0, 3.4, size=(n_items, 2))  # every planted rating stays on the 1-5 scale
     ratings = [
-        {"item": f"t{i}", "rater": f"r{j}", "instruction": truth[i, 0] + off, "aesthetics": truth[i, 1] + 2 * off}
+        {"item": f"t{i}", "rater": f"r{j}", "instruction": truth[i, 0] + off, "aesthetics": truth[i, 1] + 1.5 * off}
         for i in range(n_items)
         for j, off in enumerate(offsets)
     ]
@@ -26,7 +26,7 @@ def test_planted_offsets_are_recovered_exactly() -> None:
     ratings, truth = _planted(offsets=tuple(offsets))
     result = debias_ratings(ratings)
     assert result.errors == []
-    for axis, scale in (("instruction", 1.0), ("aesthetics", 2.0)):
+    for axis, scale in (("instruction", 1.0), ("aesthetics", 1.5)):
         # With every rater rating every item only b_j = offset_j - mean(offsets) is identifiable.
         expected = scale * (offsets - offsets.mean())
         got = np.array([r.bias[axis] for r in result.raters])
@@ -145,3 +145,13 @@ def test_error_lines_are_manifest_lines(tmp_path) -> None:
     result = debias_ratings([ln.record for ln in lines], line_numbers=[ln.number for ln in lines])
     assert [e["line"] for e in result.errors] == [4]
     assert result.errors[0]["error"]["message"].startswith("line 4:")
+
+
+def test_ratings_off_the_scale_are_errors() -> None:
+    """One impossible rating would shift every rater's bias; it is refused, naming line and axis."""
+    ratings, _ = _planted()
+    ratings.append({"item": "t0", "rater": "w", "instruction": 99, "aesthetics": -3})
+    result = debias_ratings(ratings)
+    [error] = result.errors
+    assert error["error"]["message"] == f"line {len(ratings)}: `instruction` 99 is outside the rating scale [1, 5]"
+    assert "w" not in {r.rater for r in result.raters}
