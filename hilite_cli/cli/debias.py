@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import Errors, Output
-from hilite_cli.cli.runner import usage_error
+from hilite_cli.cli.runner import prepare_output_file, usage_error
 
 SHORT = "De-bias human ratings (NHR eqs. 1–2), measure rater agreement, calibrate a validator."
 HELP = f"""{SHORT}
@@ -77,6 +77,11 @@ def command(
 
     if rule not in ("fbeta", "precision"):
         raise usage_error(f"--rule must be fbeta or precision, got {rule!r}")
+    if plot and not predictions:
+        raise usage_error("--plot needs --predictions")
+    prepare_output_file(json_path, "--json")
+    prepare_output_file(report, "--report")
+    prepare_output_file(plot, "--plot")
     try:
         lines = list(read_manifest(ratings, assign_ids=False))
         bad = [ln for ln in lines if ln.record is None]
@@ -117,9 +122,7 @@ def command(
                    "calibration": report_obj.model_dump() if report_obj else None}
         json_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     plot_name = None
-    if plot:
-        if report_obj is None:
-            raise usage_error("--plot needs --predictions")
+    if plot and report_obj is not None:  # --plot without --predictions was refused up front
         from hilite_cli.stages.calibration_plot import plot_sweep
 
         plot_name = str(plot_sweep(report_obj, plot))

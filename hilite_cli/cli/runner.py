@@ -28,6 +28,18 @@ def require_manifests(paths: Iterable[str]) -> None:
             raise usage_error(f"input manifest not found: {path}")
 
 
+def prepare_output_file(path: Path | None, option: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Check an output file option before the work starts: its folder is created and its kind is
+    known, so a long run never ends by failing to write its report."""
+    if path is None:
+        return
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise usage_error(f"{option} {path}: expected a file ending in {', '.join(suffixes)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise usage_error(f"{option} {path}: cannot create its folder ({exc.strerror or exc})") from None
+
 def run_manifest(
     stage: Stage,
     input: str | Iterable[Line],

@@ -74,3 +74,13 @@ def test_unparseable_lines_are_reported_and_fail_the_run(tmp_path: Path) -> None
     assert [e["error"]["kind"] for e in errors] == ["malformed_line", "malformed_line", "invalid_record"]
     assert errors[0]["error"]["message"].startswith("line 4: malformed JSON")
     assert b"d: record n: `instruction` must be a non-empty string" in res.stderr
+
+
+def test_report_targets_are_checked_before_scoring(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, "d", 5)
+    res = hilite("score-dataset", str(data), "--metrics", "ssim", "--report", str(tmp_path / "r.pdf"))
+    assert res.returncode == 2 and b"--report" in res.stderr and b".html" in res.stderr
+    res = hilite("score-dataset", str(data), "--metrics", "ssim", "--json", str(tmp_path / "new" / "deep" / "s.json"),
+                 "--report", str(tmp_path / "other" / "r.html"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "new" / "deep" / "s.json").is_file() and (tmp_path / "other" / "r.html").is_file()
