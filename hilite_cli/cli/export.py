@@ -54,7 +54,8 @@ def report_export(summary: Any, errors_path: str) -> int:
         with ErrorManifest(errors_path) as err:
             for rec in summary.errors:
                 err.write(rec)
-                print(f"hilite export: {rec['error']['message']}", file=sys.stderr)
+                which = f"record {rec['id']}: " if rec.get("id") else ""
+                print(f"hilite export: {which}{rec['error']['message']}", file=sys.stderr)
     skipped = ", ".join(f"{v} skipped ({k})" for k, v in summary.skipped.items())
     print(f"export {summary.format}: {summary.written} written to {summary.target}"
           f"{', ' + skipped if skipped else ''}, {len(summary.errors)} failed", file=sys.stderr)

@@ -144,6 +144,16 @@ def scored_edits(records: Iterable[Record], stats: Counter[str], *, need_geometr
         yield edit
 
 
+def readable_records(records: Iterable[Record], summary: ExportSummary) -> Iterator[Record]:
+    """The records an export can read; one naming no source, edited image or instruction becomes an
+    error record (a malformed record is bad input, not a quality verdict to count and skip)."""
+    for record in records:
+        if not record.get("error") and as_edit(record) is None:
+            summary.errors.append(unusable_error(record))
+            continue
+        yield record
+
+
 def provenance(record: Record) -> dict[str, Any]:
     return {key: record[key] for key in PROVENANCE_KEYS if record.get(key) is not None}
 

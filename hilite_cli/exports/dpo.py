@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hilite_cli.exports.common import Edit, ExportSummary, provenance, scored_edits, write_jsonl
+from hilite_cli.exports.common import Edit, ExportSummary, provenance, readable_records, scored_edits, write_jsonl
 from hilite_cli.records import Record, stable_id
 
 
@@ -72,7 +72,7 @@ def write_dpo(scored: Iterable[Record], path: str | os.PathLike[str], *, min_mar
     """Write DPO pair rows to a JSONL file."""
     stats: Counter[str] = Counter()
     summary = ExportSummary(format="dpo", target=str(Path(path)))
-    summary.written = write_jsonl(dpo_pairs(scored, min_margin=min_margin, stats=stats), path,
-                                  path_fields=("source", "chosen", "rejected"))
+    pairs = dpo_pairs(readable_records(scored, summary), min_margin=min_margin, stats=stats)
+    summary.written = write_jsonl(pairs, path, path_fields=("source", "chosen", "rejected"))
     summary.take_stats(stats, counted=("pairs", "below_margin"))
     return summary

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from hilite_cli.config import load_config
-from hilite_cli.exports.common import ExportSummary, provenance, scored_edits, write_jsonl
+from hilite_cli.exports.common import ExportSummary, provenance, readable_records, scored_edits, write_jsonl
 from hilite_cli.records import Record
 
 
@@ -53,13 +53,13 @@ def write_kto(
     """Write KTO rows to a JSONL file; thresholds default to `configs/thresholds.toml` [validate]."""
     defaults = load_config("thresholds")["validate"]
     stats: Counter[str] = Counter()
+    summary = ExportSummary(format="kto", target=str(path))
     rows = kto_rows(
-        scored,
+        readable_records(scored, summary),
         t_aes=defaults["t_aes"] if t_aes is None else t_aes,
         t_adh=defaults["t_adh"] if t_adh is None else t_adh,
         stats=stats,
     )
-    summary = ExportSummary(format="kto", target=str(path))
     summary.written = write_jsonl(rows, path, path_fields=("source", "edited"))
     summary.take_stats(stats, counted=("good", "bad"))
     return summary

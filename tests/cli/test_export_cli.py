@@ -78,3 +78,16 @@ def test_folder_exports_refuse_files_that_are_not_images(tmp_path: Path) -> None
         assert errors["text"]["kind"] == "bad_image" and "edited image" in errors["text"]["message"]
         assert errors["cut"]["kind"] == "bad_image" and "source image" in errors["cut"]["message"]
         assert b"3 written" in res.stderr  # the good triplets still export
+
+
+def test_preference_exports_report_unreadable_records(tmp_path: Path) -> None:
+    triplets = _triplets(tmp_path)
+    with triplets.open("ab") as fh:
+        fh.write(orjson.dumps({"id": "no-image", "instruction": "x", "scores": {"instruction": 5, "aesthetics": 5}}) + b"\n")
+    for fmt in ("kto", "dpo"):
+        res = hilite("export", str(triplets), "--format", fmt, "--to", str(tmp_path / f"{fmt}.jsonl"),
+                     "--errors", str(tmp_path / f"{fmt}.errors.jsonl"))
+        assert res.returncode == 1, res.stderr
+        assert b"record no-image: record names no `source`" in res.stderr
+        [err] = [orjson.loads(x) for x in (tmp_path / f"{fmt}.errors.jsonl").read_bytes().splitlines()]
+        assert err["id"] == "no-image" and err["error"]["kind"] == "invalid_record"
