@@ -6,15 +6,19 @@ the pydantic models below validate the fields a stage needs before it reads them
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from hilite_cli.core import PATH_FIELDS, Record, RecordError, stable_id, with_error
 
 __all__ = ["PATH_FIELDS", "Record", "RecordError", "stable_id", "validate_as", "with_error"]
 
 JudgeStatus = Literal["ok", "refused", "blocked", "truncated", "unparsed", "http_error", "timeout", "unavailable"]
+
+
+# An instruction with no words in it asks for nothing: every stage refuses it up front.
+Instruction = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class _Loose(BaseModel):
@@ -26,7 +30,7 @@ class _Loose(BaseModel):
 class Task(_Loose):
     id: str | None = None
     image: str
-    instruction: str
+    instruction: Instruction
     reference_image: str | None = None
     mask: str | None = None
     reference_mask: str | None = None
@@ -56,7 +60,7 @@ class Candidate(_Loose):
     id: str
     parent: str | None = None
     image: str
-    instruction: str
+    instruction: Instruction
     model: str
     prompt: str | None = None
     seed: int | None = None
@@ -88,7 +92,7 @@ class Scored(Candidate):
 class Triplet(_Loose):
     id: str
     source: str
-    instruction: str
+    instruction: Instruction
     edited: str
     scores: Scores = Field(default_factory=Scores)
     kind: Literal["forward", "inverse", "bootstrap"]

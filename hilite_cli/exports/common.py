@@ -117,6 +117,8 @@ def as_edit(record: Record) -> Edit | None:
     instruction = record.get("instruction")
     if not isinstance(source, str) or not isinstance(edited, str) or not isinstance(instruction, str):
         return None
+    if not instruction.strip():  # a training pair with an empty prompt teaches nothing
+        return None
     scores = record.get("scores") if isinstance(record.get("scores"), dict) else {}
     return Edit(
         record=record,
@@ -223,7 +225,7 @@ def image_problem(edit: Edit) -> tuple[str, str] | None:
 
 
 def unusable_error(record: Record) -> Record:
-    message = "record names no `source`/`image`, `edited`/`output` and `instruction`"
+    message = "record names no `source`/`image`, `edited`/`output` and non-empty `instruction`"
     return with_error(record, STAGE, "invalid_record", message)
 
 

@@ -76,3 +76,18 @@ def test_route_pipe_edit_with_models_filter(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     [cand] = [orjson.loads(x) for x in res.stdout.splitlines()]
     assert cand["model"] == "classic" and cand["parent"] == "r" and (tmp_path / cand["output"]).is_file()
+
+
+def test_an_empty_instruction_is_refused_by_every_stage(tmp_path: Path) -> None:
+    img = save_photo(tmp_path, "coffee", 32)
+    tasks = [{"id": "blank", "image": img.name, "instruction": "  "}, {"id": "ok", "image": img.name, "instruction": "make it warmer"}]
+    (tmp_path / "t.jsonl").write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in tasks))
+    res = hilite("route", "t.jsonl", "--errors", "route.errors.jsonl", cwd=tmp_path)
+    assert res.returncode == 1 and [orjson.loads(x)["id"] for x in res.stdout.splitlines()] == ["ok"]
+    [err] = [orjson.loads(x) for x in (tmp_path / "route.errors.jsonl").read_bytes().splitlines()]
+    assert err["error"]["message"] == "line 1: not a valid task record: `instruction`: string should have at least 1 character"
+    candidates = [{"id": "c", "image": img.name, "output": img.name, "instruction": "", "model": "classic"}]
+    (tmp_path / "c.jsonl").write_bytes(b"".join(orjson.dumps(c) + b"\n" for c in candidates))
+    res = hilite("validate", "c.jsonl", "--judge", "offline", "--errors", "v.errors.jsonl", cwd=tmp_path)
+    assert res.returncode == 1 and res.stdout == b""
+    assert b"`instruction`" in (tmp_path / "v.errors.jsonl").read_bytes()
