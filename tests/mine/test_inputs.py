@@ -40,6 +40,16 @@ def test_edits_file_forms(tmp_path: Path) -> None:
     array.write_text("[1]")
     with pytest.raises(ValueError):
         read_edits_file(array)
+    array.write_text('["unclosed"')
+    with pytest.raises(ValueError, match="edits.json: malformed JSON array"):
+        read_edits_file(array)
+    binary = tmp_path / "edits.bin"
+    binary.write_bytes(b"\xf4\x90\x80\x80 not text")
+    with pytest.raises(ValueError, match="edits.bin: not UTF-8 text"):
+        read_edits_file(binary)
+    bom = tmp_path / "edits-bom.txt"
+    bom.write_bytes("\ufeffmake it snowy\n".encode())
+    assert read_edits_file(bom) == ["make it snowy"]
 
 
 def test_photo_folder(tmp_path: Path) -> None:

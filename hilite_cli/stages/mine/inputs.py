@@ -61,9 +61,15 @@ def read_specs(path: str) -> tuple[list[Record], list[Record]]:
 
 def read_edits_file(path: Path) -> list[str]:
     """Instructions from a JSON array, or one per line (blank lines and `#` comments skipped)."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"--edits {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if text.lstrip().startswith("["):
-        value = orjson.loads(text)
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"--edits {path}: malformed JSON array ({exc})") from None
         edits = _edits(value)
         if edits is None:
             raise ValueError(f"{path}: expected a JSON array of non-empty strings")
