@@ -187,3 +187,22 @@ def test_provider_flags_reach_the_prefilter(mine, tmp_path: Path, photos: Path, 
     assert judge.asked["a2"] == asked
     assert mine(*args, "--no-cache", folder=tmp_path / "fresh").code == 0
     assert judge.asked["a2"] == 2 * asked
+
+
+def test_missing_t2i_weights_fail_their_sources_and_the_photos_still_mine(tmp_path: Path) -> None:
+    from mine.helpers import collect, write_specs
+    from support.cli import hilite
+
+    save_photo(tmp_path, "coffee", size=48)
+    specs = write_specs(tmp_path / "specs.jsonl", [
+        {"t2i_prompt": "a cat on a sofa", "edits": ["make it winter"]},
+        {"image": "coffee.png", "edits": ["make it sepia"]},
+    ])
+    res = hilite("mine", str(specs), "-o", "pool.jsonl", "--out", "mined", "--stats", "stats.json", "--preset", "small",
+                 "--editor", "classic", "--prefilter", "offline", "--no-gate", "--no-progress", cwd=tmp_path)
+    m = collect(tmp_path, res.returncode, res.stderr.decode())
+    assert m.code == 1, m.output
+    assert "cannot load weights for model 'flux-schnell'" in m.output and "hf download" in m.output
+    assert m.pool and all(r["origin"]["kind"] == "photo" for r in m.pool)
+    failed = [e for e in m.errors if e.get("kind") == "t2i"]
+    assert failed and all(e["outcome"] == "failed:weights_missing" for e in failed)

@@ -17,6 +17,7 @@ the mining loop (model loading reported apart).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from hilite_cli.images import ImageError, encode_image, load_image
-from hilite_cli.models.base import Editor, TextToImage
+from hilite_cli.models.base import Editor, ModelLoadError, TextToImage
 from hilite_cli.models.registry import effective_params, get_spec
 from hilite_cli.providers import Provider
 from hilite_cli.records import Record, RecordError, stable_id
@@ -227,11 +228,20 @@ class MiningRun:
     # -- sources (Algorithm 2, lines 2-6) -----------------------------------------------------------
     def _make_sources(self, session: Session) -> None:
         todo = [p for p in self.plans if p.id not in self.state.sources]
-        t2i = self._load(self.s.t2i, session) if any(p.kind == "t2i" for p in todo) else None
+        t2i, unloadable = None, None
+        if any(p.kind == "t2i" for p in todo):
+            try:
+                t2i = self._load(self.s.t2i, session)
+            except ModelLoadError as exc:  # the photo specs can still be mined; each T2I source fails, named
+                unloadable = exc
+                print(f"hilite mine: {exc.message}", file=sys.stderr)
         pending: list[Future[None]] = []
         for plan in todo:
             if plan.kind == "photo":
                 pending = self._submit(pending, self._finish_source, plan, None, 0.0)
+                continue
+            if unloadable is not None:
+                self.rec.source_failed(plan, unloadable.kind, unloadable.message, 0.0)
                 continue
             if not self._budget_left(session):
                 session.stop_reason = "budget"
