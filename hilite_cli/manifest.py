@@ -74,10 +74,16 @@ def relativize_paths(record: Record, base: Path, extra: tuple[str, ...] = ()) ->
 def _open_input(path: str) -> BinaryIO:
     if path == STDIO:
         return sys.stdin.buffer
-    p = Path(path)
-    if not p.is_file():
-        raise ManifestError(f"input manifest not found: {path}")
-    return p.open("rb")
+    if not Path(path).is_file():
+        raise ManifestError(missing_manifest(path))
+    return Path(path).open("rb")
+
+
+def missing_manifest(path: str) -> str:
+    """Why `path` cannot be read as a manifest."""
+    if Path(path).is_dir():
+        return f"input manifest {path} is a folder: give a .jsonl file (or - for stdin)"
+    return f"input manifest not found: {path}"
 
 
 _BOM = b"\xef\xbb\xbf"

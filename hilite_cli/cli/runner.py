@@ -10,7 +10,8 @@ import typer
 
 from hilite_cli.engine.local import BatchMapper, RunSummary, local_batches, run_stage
 from hilite_cli.manifest import (
-    STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, default_errors_path, read_manifest,
+    STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, default_errors_path, missing_manifest,
+    read_manifest,
 )
 from hilite_cli.stages.base import Stage
 
@@ -25,7 +26,7 @@ def require_manifests(paths: Iterable[str]) -> None:
     """Exit 2 before anything is written when an input manifest does not exist (stdin always does)."""
     for path in paths:
         if path != STDIO and not Path(path).is_file():
-            raise usage_error(f"input manifest not found: {path}")
+            raise usage_error(missing_manifest(path))
 
 
 def prepare_output_file(path: Path | None, option: str, suffixes: tuple[str, ...] = ()) -> None:

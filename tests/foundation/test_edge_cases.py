@@ -132,3 +132,9 @@ def test_a_repeated_input_id_is_an_error_whatever_the_output(tmp_path: Path) -> 
     for errors in (tmp_path / "o.jsonl.errors.jsonl", tmp_path / "e.jsonl"):
         [err] = [orjson.loads(x) for x in errors.read_bytes().splitlines()]
         assert err["error"]["kind"] == "duplicate_id" and err["error"]["message"].startswith("line 3: id `t1` repeats line 1")
+
+
+def test_a_folder_given_as_manifest_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "tasks").mkdir()
+    res = hilite("route", "tasks", cwd=tmp_path)
+    assert res.returncode == 2 and b"input manifest tasks is a folder" in res.stderr
