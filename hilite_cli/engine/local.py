@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+import orjson
+
 from hilite_cli.manifest import DoneLedger, ErrorManifest, Line, ManifestWriter
 from hilite_cli.core import Record, RecordError, with_error
 from hilite_cli.stages.base import Stage
@@ -108,25 +110,29 @@ def run_stage(
             else:  # the same record (same id) again: written once, counted here so the numbers add up
                 summary.extra["duplicates"] = summary.extra.get("duplicates", 0) + 1
 
-    first_line: dict[str, int] = {}  # key -> line that brought it in this run
+    first_line: dict[str, tuple[int, int]] = {}  # key -> (line that brought it in this run, content hash)
 
     def batches() -> Iterator[Batch]:
         batch: Batch = []
         for line in lines:
             summary.inputs += 1
             key = stage.key(line.record) if line.record is not None else ""
+            content = hash(orjson.dumps(line.record, option=orjson.OPT_SORT_KEYS)) if line.record is not None else 0
             if line.record is None:
                 emit([line.error_record(stage.name)])
                 bar.update(1)
-            elif key in first_line:  # two inputs, one id: which one a later stage means is unknowable
-                message = f"line {line.number}: id `{key}` repeats line {first_line[key]}; ids must be unique"
+            elif key in first_line and first_line[key][1] == content:  # the same record again (overlapping inputs)
+                summary.extra["duplicates"] = summary.extra.get("duplicates", 0) + 1
+                bar.update(1)
+            elif key in first_line:  # two different inputs, one id: which one a later stage means is unknowable
+                message = f"line {line.number}: id `{key}` repeats line {first_line[key][0]} with other content; ids must be unique"
                 emit([with_error(line.record, stage.name, "duplicate_id", message)])
                 bar.update(1)
             elif ledger is not None and key in ledger:
                 summary.skipped += 1
                 bar.update(1)
             else:
-                first_line[key] = line.number
+                first_line[key] = (line.number, content)
                 batch.append((line.number, line.record))
                 if len(batch) >= stage.batch_size:
                     yield batch
