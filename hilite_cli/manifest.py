@@ -226,7 +226,6 @@ class ManifestWriter:
         self.close()
 
 
-
 class ErrorManifest:
     """The errors manifest of a run, created on the first failure.
 
@@ -276,6 +275,7 @@ class ErrorManifest:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
 
 class DoneLedger:
     """Keys of inputs already processed (kept, dropped or turned into new records), one per line.

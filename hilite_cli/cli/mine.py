@@ -41,7 +41,6 @@ not run and the stats say so; settings come from --preset (configs/mining.toml).
 """
 
 
-
 def _preset(name: str) -> dict[str, Any]:
     from hilite_cli.config import load_config
 

@@ -49,7 +49,7 @@ def provider_error(option: str, spec: str, exc: Exception, base_url_option: str 
     return usage_error(f"{option} {spec}: {reason}")
 
 
-def check_provider(option: str, spec: str, base_url: str | None, base_url_option: str | None = "--base-url") -> None:
+def check_provider(option: str, spec: str, base_url: str | None, base_url_option: str = "--base-url") -> None:
     """Build the provider once, before any output is opened: a missing key or an unknown backend stops the
     command with nothing written, in words that name the flag to change. Building loads no model."""
     from hilite_cli.providers import ProviderConfigError, get_provider

@@ -285,7 +285,6 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     return root.resolve()
 
 
-
 def checked_edits(
     records: Iterable[Record], summary: ExportSummary, *, need_scores: bool = False
 ) -> Iterator[Edit]:

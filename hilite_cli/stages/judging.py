@@ -179,7 +179,6 @@ def failed_status(status: str) -> str | None:
     return None if status == "ok" or status in NOT_ASKED else status
 
 
-
 def open_provider(spec: str | Any, options: dict[str, Any] | None) -> tuple[Any, bool]:
     """A provider from a `PROVIDER[:MODEL]` spec (owned: closed by the stage) or one passed in (borrowed).
 

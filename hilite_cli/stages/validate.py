@@ -259,7 +259,6 @@ class ValidateStage(Stage):
             self._groups[key] = triplet
 
 
-
 def _better(a: Record, b: Record) -> bool:
     """Higher geometric mean wins; among equals the smaller candidate id, whatever the input order."""
     ga, gb = a["scores"]["geometric"], b["scores"]["geometric"]
