@@ -172,7 +172,6 @@ class ManifestWriter:
         self.dedupe = dedupe
         self.tee = tee  # also keeps what it writes (absolute paths), for exports after the run
         self.base = manifest_dir(path)
-        self.count = 0
         self.seen: set[str] = set()
         self._fh: IO[bytes] | None = None
         if path == STDIO:
@@ -209,7 +208,6 @@ class ManifestWriter:
         if self.tee is not None:
             self.tee.append(record)
         fh.flush()
-        self.count += 1
         return True
 
     def close(self) -> None:
@@ -235,36 +233,32 @@ class ErrorManifest:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.count = 0
-        self.unwritable: str | None = None
         self._writer: ManifestWriter | None = None
         try:
             self._writer = ManifestWriter(path, lazy=True, dedupe=False)
         except OSError as exc:
             self._give_up(exc)
 
-    def write(self, record: Record) -> bool:
+    def write(self, record: Record) -> None:
         if self._writer is not None:
             try:
                 self._writer.write(record)
+                return
             except OSError as exc:
                 self._give_up(exc)
-        if self._writer is None:
-            sys.stderr.buffer.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-            sys.stderr.flush()
-        self.count += 1
-        return True
+        sys.stderr.buffer.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        sys.stderr.flush()
 
     def _give_up(self, exc: OSError) -> None:
         if self._writer is not None:
             self._writer.close()
         self._writer = None
-        self.unwritable = f"cannot write the errors manifest {self.path} ({exc.strerror or exc})"
-        print(f"hilite: {self.unwritable}; error records follow on stderr", file=sys.stderr)
+        print(f"hilite: cannot write the errors manifest {self.path} ({exc.strerror or exc}); error records follow on stderr",
+              file=sys.stderr)
 
     def where(self) -> str:
         """Where the error records went, for the summary line."""
-        return "stderr" if self.unwritable else self.path
+        return self.path if self._writer is not None else "stderr"
 
     def close(self) -> None:
         if self._writer is not None:

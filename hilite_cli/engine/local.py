@@ -81,6 +81,11 @@ def local_batches(stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batc
         stage.teardown()
 
 
+
+def _digest(record: Record) -> int:
+    """A fingerprint of a record's content, to tell a repeated record from another one with its id."""
+    return hash(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+
 def run_stage(
     stage: Stage,
     lines: Iterable[Line],
@@ -117,11 +122,10 @@ def run_stage(
         for line in lines:
             summary.inputs += 1
             key = stage.key(line.record) if line.record is not None else ""
-            content = hash(orjson.dumps(line.record, option=orjson.OPT_SORT_KEYS)) if line.record is not None else 0
             if line.record is None:
                 emit([line.error_record(stage.name)])
                 bar.update(1)
-            elif key in first_line and first_line[key][1] == content:  # the same record again (overlapping inputs)
+            elif key in first_line and first_line[key][1] == _digest(line.record):  # the same record again
                 summary.extra["duplicates"] = summary.extra.get("duplicates", 0) + 1
                 bar.update(1)
             elif key in first_line:  # two different inputs, one id: which one a later stage means is unknowable
@@ -132,7 +136,7 @@ def run_stage(
                 summary.skipped += 1
                 bar.update(1)
             else:
-                first_line[key] = (line.number, content)
+                first_line[key] = (line.number, _digest(line.record))
                 batch.append((line.number, line.record))
                 if len(batch) >= stage.batch_size:
                     yield batch
