@@ -81,7 +81,6 @@ def local_batches(stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batc
         stage.teardown()
 
 
-
 def _digest(record: Record) -> int:
     """A fingerprint of a record's content, to tell a repeated record from another one with its id."""
     return hash(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
