@@ -87,6 +87,68 @@ def missing_manifest(path: str) -> str:
 
 
 _BOM = b"\xef\xbb\xbf"
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"), (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"%PDF", "a PDF"),
+    (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip archive"),
+)
+SNIFF_BYTES = 4096
+
+
+def binary_problem(head: bytes) -> str | None:
+    """Why the first bytes of a would-be manifest show it is not JSONL text (an image, an archive), if so."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if b"\x00" in head:
+        return "binary data (NUL bytes)"
+    lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()] or [head]
+    undecodable = 0
+    for ln in lines:
+        try:
+            ln.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable += 1
+    return "binary data (not UTF-8 text)" if undecodable * 2 > len(lines) else None
+
+
+def _peek(fh: BinaryIO) -> bytes:
+    peek = getattr(fh, "peek", None)
+    return peek(SNIFF_BYTES)[:SNIFF_BYTES] if peek is not None else b""
+
+
+def check_manifest_text(path: str) -> None:
+    """Raise `ManifestError` up front when the input is plainly not JSONL (`hilite validate photo.png`).
+
+    Stdin is peeked, not consumed, so the stage still reads every byte.
+    """
+    if path == STDIO:
+        head = _peek(sys.stdin.buffer)
+    else:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(SNIFF_BYTES)
+        except OSError as exc:
+            raise ManifestError(f"cannot read input manifest {path}: {exc.strerror or exc}") from None
+    problem = binary_problem(head)
+    if problem:
+        name = "stdin" if path == STDIO else path
+        raise ManifestError(f"input manifest {name} is {problem}, not JSONL: give a .jsonl manifest "
+                            "(one JSON object per line)")
+
+
+def _parse_line(number: int, text: bytes, base: Path, assign_ids: bool, path_fields: tuple[str, ...]) -> Line:
+    try:
+        record = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return Line(number, None, f"malformed JSON: {exc}", text.decode("utf-8", "replace")[:200])
+    if not isinstance(record, dict):
+        return Line(number, None, f"expected a JSON object, got {type(record).__name__}", text.decode("utf-8", "replace")[:200])
+    if assign_ids and not record.get("id"):
+        record["id"] = stable_id(text)
+    return Line(number, resolve_paths(record, base, path_fields))
 
 
 def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str, ...] = ()) -> Iterator[Line]:
@@ -94,6 +156,9 @@ def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str,
     base = manifest_dir(path)
     fh = _open_input(path)
     try:
+        problem = binary_problem(_peek(fh))
+        if problem:
+            raise ManifestError(f"input manifest {'stdin' if path == STDIO else path} is {problem}, not JSONL")
         for number, raw in enumerate(fh, start=1):
             text = raw.strip()
             if number == 1 and text.startswith(_BOM):  # editors on Windows save UTF-8 with a byte-order mark
@@ -101,16 +166,10 @@ def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str,
             if not text:
                 continue
             try:
-                record = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                yield Line(number, None, f"malformed JSON: {exc}", text.decode("utf-8", "replace")[:200])
-                continue
-            if not isinstance(record, dict):
-                yield Line(number, None, f"expected a JSON object, got {type(record).__name__}", text.decode("utf-8", "replace")[:200])
-                continue
-            if assign_ids and not record.get("id"):
-                record["id"] = stable_id(text)
-            yield Line(number, resolve_paths(record, base, path_fields))
+                line = _parse_line(number, text, base, assign_ids, path_fields)
+            except Exception as exc:  # noqa: BLE001 - e.g. a NUL byte in a path: this line's error, not the run's
+                line = Line(number, None, f"unusable record: {exc}", text.decode("utf-8", "replace")[:200])
+            yield line
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
@@ -148,6 +207,29 @@ def existing_ids(path: Path) -> set[str]:
             if isinstance(rec, dict) and rec.get("id") is not None:
                 ids.add(str(rec["id"]))
     return ids
+
+
+class UnwritableRecord(ValueError):
+    """A record that cannot be written as one JSON line (nested too deep, a value JSON has no form for)."""
+
+
+def encode_line(record: Record) -> bytes:
+    """One manifest line; `UnwritableRecord` when the record cannot be serialised."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+    except Exception as exc:  # noqa: BLE001 - orjson raises TypeError subclasses, deep recursion among them
+        raise UnwritableRecord(f"cannot be written as JSON ({exc})") from None
+
+
+def slim_error(record: Record, problem: str) -> Record:
+    """An error record that can always be written: the id (if a plain value), the error, no body."""
+    rid = record.get("id")
+    error = record.get("error") if isinstance(record.get("error"), dict) else {}
+    out: Record = {"id": rid} if isinstance(rid, str | int | float) and not isinstance(rid, bool) else {}
+    message = str(error.get("message", ""))[:2000]
+    out["error"] = {"stage": str(error.get("stage", "")), "kind": str(error.get("kind", "unwritable_record")),
+                    "message": f"{message} (record body left out: {problem})" if message else f"record {problem}"}
+    return out
 
 
 class ManifestWriter:
@@ -198,13 +280,13 @@ class ManifestWriter:
     def write(self, record: Record) -> bool:
         """Write one record; False when its id was already in the manifest."""
         rid = record.get("id")
+        if rid is not None and self.dedupe and str(rid) in self.seen:
+            return False
+        data = encode_line(relativize_paths(record, self.base, self.path_fields))
         if rid is not None and self.dedupe:
-            if str(rid) in self.seen:
-                return False
             self.seen.add(str(rid))
         fh = self._open()
-        line = relativize_paths(record, self.base, self.path_fields)
-        fh.write(orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        fh.write(data)
         if self.tee is not None:
             self.tee.append(record)
         fh.flush()
@@ -240,13 +322,17 @@ class ErrorManifest:
             self._give_up(exc)
 
     def write(self, record: Record) -> None:
+        try:
+            encode_line(record)
+        except UnwritableRecord as exc:
+            record = slim_error(record, str(exc))
         if self._writer is not None:
             try:
                 self._writer.write(record)
                 return
             except OSError as exc:
                 self._give_up(exc)
-        sys.stderr.buffer.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        sys.stderr.buffer.write(encode_line(record))
         sys.stderr.flush()
 
     def _give_up(self, exc: OSError) -> None:
@@ -271,6 +357,11 @@ class ErrorManifest:
         self.close()
 
 
+def ledger_path(output: str) -> Path | None:
+    """Where the resume ledger of `output` lives (`<output>.done`); stdout has none."""
+    return None if output == STDIO else Path(f"{output}.done")
+
+
 class DoneLedger:
     """Keys of inputs already processed (kept, dropped or turned into new records), one per line.
 
@@ -280,7 +371,7 @@ class DoneLedger:
     """
 
     def __init__(self, output: str, *, resume: bool) -> None:
-        self.path: Path | None = None if output == STDIO else Path(f"{output}.done")
+        self.path = ledger_path(output)
         self.keys: set[str] = set()
         if self.path is None:
             return

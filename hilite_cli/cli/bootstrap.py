@@ -51,4 +51,6 @@ def command(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     lines = itertools.chain.from_iterable(read_manifest(p) for p in inputs)
-    exit_with(run_manifest(stage, lines, output, errors, progress=progress))
+    # No --resume here, so no resume ledger: a re-run composes the whole stream again.
+    exit_with(run_manifest(stage, lines, output, errors, progress=progress, ledger=False,
+                           reads=[("the input manifest", p) for p in inputs]))

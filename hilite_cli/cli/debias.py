@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import Errors, Output
-from hilite_cli.cli.runner import prepare_output_file, usage_error
+from hilite_cli.cli.runner import guard_outputs, prepare_output_file, require_manifests, usage_error
 
 SHORT = "De-bias human ratings (NHR eqs. 1–2), measure rater agreement, calibrate a validator."
 HELP = f"""{SHORT}
@@ -79,6 +79,10 @@ def command(
         raise usage_error(f"--rule must be fbeta or precision, got {rule!r}")
     if plot and not predictions:
         raise usage_error("--plot needs --predictions")
+    require_manifests([ratings, *([predictions] if predictions else [])])
+    guard_outputs([("the ratings manifest", ratings), ("--predictions", predictions)],
+                  [("-o", output), ("--errors" if errors else "the errors manifest", errors or default_errors_path(output, "debias")),
+                   ("--json", json_path), ("--report", report), ("--plot", plot)])
     prepare_output_file(json_path, "--json")
     prepare_output_file(report, "--report")
     prepare_output_file(plot, "--plot")

@@ -10,10 +10,11 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputManifest, Output, Progress, Resume, Weights, Workers,
+    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputManifest, Output, Overwrite, Progress, Resume, Weights,
+    Workers,
 )
 from hilite_cli.cli.params import parse_list, parse_weights
-from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
 
 SHORT = "Run editors on each task (route records, or tasks with --models): M seeds per model, anonymised slots."
 HELP = f"""{SHORT}
@@ -60,6 +61,7 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
+    overwrite: Overwrite = False,
     progress: Progress = True,
     executor: Executor = "local",
     workers: Workers = 1,
@@ -82,18 +84,18 @@ def command(
             raise usage_error(f"an instruction and --pick go with one image, but {input!r} is a manifest")
         if sheet:
             stage = WithContactSheets(stage, out / "sheets")
-        summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor,
-                               workers=workers, gpus_per_worker=gpus_per_worker)
+        summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
+                               executor=executor, workers=workers, gpus_per_worker=gpus_per_worker)
         exit_with(summary)
         return
 
     if not instruction:
         raise usage_error('one-off form: hilite edit IMAGE "INSTRUCTION" --out DIR')
-    if output != "-" or executor != "local" or resume:
+    if output != "-" or executor != "local" or resume or overwrite:
         raise usage_error("the one-off form keeps its candidates in OUT/candidates.jsonl (always resumable, with a "
-                          "contact sheet): -o, --resume and --executor are for manifests")
-    if not Path(input).is_file():
-        raise usage_error(f"image not found: {input}")
+                          "contact sheet): -o, --resume, --overwrite and --executor are for manifests")
+    images = [("the image", input), ("--reference", reference), ("--mask", mask)]
+    require_images(images)
     from hilite_cli.cli.one_off_edit import pick_candidate, print_candidates, route_task
     from hilite_cli.records import stable_id
 
@@ -111,7 +113,7 @@ def command(
     record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k)
     manifest = out / "candidates.jsonl"
     summary = run_manifest(WithContactSheets(stage, out / "sheets"), single_line(record), str(manifest),
-                           errors, resume=True, progress=progress)
+                           errors, resume=True, progress=progress, reads=images)
     candidates = print_candidates(manifest, record["id"], reveal=reveal)
     if pick:
         pick_candidate(out, record, candidates, pick, instruction_match=instruction_match,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import Errors
-from hilite_cli.cli.runner import usage_error
+from hilite_cli.cli.runner import guard_outputs, require_manifests, usage_error
 
 DATASET_FORMATS = ("ip2p", "nhr", "webdataset", "diffusion-dpo", "trl")
 FILE_FORMATS = ("kto", "dpo")
@@ -27,6 +27,13 @@ HELP = f"""{SHORT}
 Dataset formats ({", ".join(DATASET_FORMATS)}) write a folder; kto and dpo write one JSONL file.
 Both score axes and each record's provenance travel in every format.
 """
+
+
+def dataset_writes(option: str, target: Path, fmt: str) -> list[tuple[str, Path]]:
+    """The files an export writes whose names are fixed, for the aliasing check (images are content-addressed)."""
+    if fmt in ("webdataset", *FILE_FORMATS):
+        return [(option, target)]
+    return [(option, target), (f"{option} {fmt} metadata", target / "metadata.jsonl")]
 
 
 def export_records(records: list[dict[str, Any]], fmt: str, target: Path, *, min_margin: float = 0.0,
@@ -75,6 +82,10 @@ def command(
 
     if format not in DATASET_FORMATS + FILE_FORMATS:
         raise usage_error(f"unknown --format {format!r}; choose one of: {', '.join(DATASET_FORMATS + FILE_FORMATS)}")
+    require_manifests([input])
+    errors_path = errors or f"{to}.errors.jsonl"
+    guard_outputs([("the input manifest", input)],
+                  [*dataset_writes("--to", to, format), ("--errors" if errors else "the errors manifest", errors_path)])
     try:
         lines = list(read_manifest(input))
     except ManifestError as exc:
@@ -87,6 +98,6 @@ def command(
         raise usage_error(str(exc)) from None
     bad = [ln.error_record("export") for ln in lines if ln.record is None]
     summary.errors[:0] = bad
-    failed = report_export(summary, errors or f"{to}.errors.jsonl")
+    failed = report_export(summary, errors_path)
     if failed:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume, Timeout,
+    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Overwrite, Progress, Resume, Timeout,
 )
 from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
@@ -44,6 +44,7 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
+    overwrite: Overwrite = False,
     progress: Progress = True,
 ) -> None:
     from hilite_cli.stages.invert import InvertStage
@@ -57,4 +58,4 @@ def command(
                             provider_options=provider_options(base_url, concurrency, timeout, max_retries, no_cache))
     except ValueError as exc:
         raise usage_error(str(exc)) from None
-    exit_with(run_manifest(stage, input, output, errors, resume=resume, progress=progress))
+    exit_with(run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress))

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hilite_cli.cli.oneoff import is_image_path
-from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, Output, Progress, Resume, Workers
-from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, Output, Overwrite, Progress, Resume, Workers
+from hilite_cli.cli.runner import exit_with, guard_outputs, run_manifest, usage_error
 from hilite_cli.core import PATH_FIELDS
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
+    overwrite: Overwrite = False,
     progress: Progress = True,
     executor: Executor = "local",
     workers: Workers = 1,
@@ -80,17 +81,18 @@ def command(
         raise usage_error(str(exc)) from None
 
     if is_image_path(input):
-        _one_image(spec, input, output)
+        _one_image(spec, input, output, strokes)
         return
     stage = MaskStage(spec, out, field)
     # a --diff or --field naming the user's own field holds an image path too
     extra = tuple(f for f in (diff, field) if f and "." not in f and "/" not in f and f not in PATH_FIELDS)
-    summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor,
-                           workers=workers, gpus_per_worker=gpus_per_worker, path_fields=extra)
+    summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
+                           executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, path_fields=extra,
+                           reads=[("--strokes", strokes)])
     exit_with(summary)
 
 
-def _one_image(spec: MaskSpec, image: str, output: str) -> None:
+def _one_image(spec: MaskSpec, image: str, output: str, strokes: Path | None) -> None:
     """Write the mask of one image straight to `-o` (default `<image>.mask.png`)."""
     import numpy as np
 
@@ -98,6 +100,7 @@ def _one_image(spec: MaskSpec, image: str, output: str) -> None:
     from hilite_cli.records import RecordError
 
     target = Path(f"{Path(image).with_suffix('')}.mask.png") if output == "-" else Path(output)
+    guard_outputs([("the image", image), ("--diff", spec.diff), ("--strokes", strokes)], [("-o", target)])
     try:
         source = np.asarray(load_image(image))
         edited = np.asarray(load_image(spec.diff)) if spec.diff else None

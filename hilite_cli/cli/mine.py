@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hilite_cli.cli.options import Concurrency, Errors, MaxRetries, NoCache, Progress, Resume, Timeout
+from hilite_cli.cli.options import Concurrency, Errors, MaxRetries, NoCache, Overwrite, Progress, Resume, Timeout
 from hilite_cli.cli.params import parse_weights, provider_error, provider_options
-from hilite_cli.cli.runner import require_manifests, usage_error
+from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, require_manifests, usage_error
 
 if TYPE_CHECKING:
     from hilite_cli.providers import Provider
@@ -160,6 +162,44 @@ class _Progress:
             self.live.stop()
 
 
+def _guarded(run: Callable[..., None]) -> Callable[..., None]:
+    """Check the run's outputs, refuse to wipe an earlier run, lock the pool, and take back what an early
+    stop created (an empty pool, state file or image folder); the command's own signature is kept."""
+
+    @functools.wraps(run)
+    def command(**kw: Any) -> None:
+        from hilite_cli.manifest import STDIO, default_errors_path
+        from hilite_cli.outputs import new_paths, remove_empty
+
+        output = kw["output"]
+        if output == STDIO:
+            return run(**kw)
+        if kw["resume"] and kw["overwrite"]:
+            raise usage_error("--resume continues the pool, --overwrite starts it over: give one")
+        errors = Path(kw["errors"] or default_errors_path(output, "mine"))
+        state = Path(f"{output}.state.jsonl")
+        specs = Path(f"{output}.specs.jsonl") if kw["design"] is not None else None
+        guard_outputs(
+            [("the specs manifest", kw["specs"]), ("--edits", kw["edits"]), ("--images", kw["images"])],
+            [("-o", output), ("--errors" if kw["errors"] else "the errors manifest", errors), ("the state file", state),
+             ("the designed specs", specs), ("--stats", kw["stats"]), ("--out", kw["out"])],
+        )
+        if not kw["resume"] and not kw["overwrite"]:
+            refuse_rerun(state, f"-o {output}", "its state file")
+        created = new_paths([output, errors, state, specs, kw["stats"], kw["out"]])
+        with locked([output]):
+            try:
+                run(**kw)
+            except BaseException as exc:
+                if not (isinstance(exc, typer.Exit) and exc.exit_code in (0, 1)):
+                    remove_empty(created)
+                raise
+        return None
+
+    return command
+
+
+@_guarded
 def command(
     specs: Annotated[
         str | None, typer.Argument(help="Prompt/photo specs or task records (JSONL), or - for stdin.", show_default=False)
@@ -212,13 +252,14 @@ def command(
     ] = None,
     overlap: Annotated[bool, typer.Option("--overlap/--no-overlap", help="Pre-filter while the next edit runs.")] = True,
     resume: Resume = False,
+    overwrite: Overwrite = False,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="With --resume: run failed sources and jobs again (e.g. after a provider outage).")
     ] = False,
     progress: Progress = True,
 ) -> None:
     from hilite_cli.config import load_config
-    from hilite_cli.manifest import STDIO, default_errors_path
+    from hilite_cli.manifest import STDIO, ManifestError, default_errors_path
     from hilite_cli.models.base import ModelLoadError
     from hilite_cli.records import RecordError
     from hilite_cli.stages.mine.pipeline import MineSettings, MiningRun
@@ -281,6 +322,8 @@ def command(
             result = run.run()
         except ModelLoadError as exc:  # weights missing: say how to get them
             raise usage_error(exc.message) from None
+        except ManifestError as exc:  # a state file that cannot be read
+            raise usage_error(str(exc)) from None
     finally:
         ticker.stop()
         for provider in (gate_provider, prefilter_provider):

@@ -16,6 +16,10 @@ Errors = Annotated[
 Resume = Annotated[
     bool, typer.Option("--resume", help="Skip records already in the output manifest; repair a torn last line.")
 ]
+Overwrite = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Start the output over although it holds an earlier run's work (see --resume)."),
+]
 OutDir = Annotated[Path, typer.Option("--out", help="Folder for the images this stage writes.")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")]
 Executor = Annotated[

@@ -9,11 +9,11 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputManifest, NoCache, Output, Progress, Resume, Timeout,
-    Workers,
+    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputManifest, NoCache, Output, Overwrite, Progress, Resume,
+    Timeout, Workers,
 )
 from hilite_cli.cli.params import check_provider
-from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
 
 SHORT = "Detect each task's intent, rank the editors for it and rewrite the prompt per editor."
 HELP = f"""{SHORT}
@@ -43,6 +43,7 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
+    overwrite: Overwrite = False,
     progress: Progress = True,
     executor: Executor = "local",
     workers: Workers = 1,
@@ -51,9 +52,11 @@ def command(
     from hilite_cli.stages.route import RouteStage
 
     source: str | list = input
+    images = [("the image", input), ("--reference", reference), ("--mask", mask)]
     if is_image_path(input):
         if not instruction:
             raise usage_error("one-off form: hilite route IMAGE \"INSTRUCTION\"")
+        require_images(images)
         task = {"image": str(Path(input).resolve()), "instruction": instruction}
         if reference:
             task["reference_image"] = str(reference.resolve())
@@ -68,6 +71,7 @@ def command(
                            use_cache=not no_cache)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
-    summary = run_manifest(stage, source, output, errors, resume=resume, progress=progress, executor=executor,
-                           workers=workers, gpus_per_worker=gpus_per_worker)
+    summary = run_manifest(stage, source, output, errors, resume=resume, overwrite=overwrite, progress=progress,
+                           executor=executor, workers=workers, gpus_per_worker=gpus_per_worker,
+                           reads=images if isinstance(source, list) else ())
     exit_with(summary)

@@ -10,9 +10,10 @@ import typer
 
 from hilite_cli.engine.local import BatchMapper, RunSummary, local_batches, run_stage
 from hilite_cli.manifest import (
-    STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, default_errors_path, missing_manifest,
-    read_manifest,
+    STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, check_manifest_text, default_errors_path,
+    ledger_path, missing_manifest, read_manifest,
 )
+from hilite_cli.outputs import Named, OutputClash, OutputLocked, RunLocks, check_aliases, new_paths, remove_empty
 from hilite_cli.stages.base import Stage
 
 
@@ -23,10 +24,53 @@ def usage_error(message: str) -> typer.Exit:
 
 
 def require_manifests(paths: Iterable[str]) -> None:
-    """Exit 2 before anything is written when an input manifest does not exist (stdin always does)."""
+    """Exit 2 before anything is written when an input manifest does not exist (stdin always does) or is
+    plainly not JSONL (an image, an archive)."""
     for path in paths:
         if path != STDIO and not Path(path).is_file():
             raise usage_error(missing_manifest(path))
+        try:
+            check_manifest_text(path)
+        except ManifestError as exc:
+            raise usage_error(str(exc)) from None
+
+
+def require_images(named: Iterable[tuple[str, str | Path | None]]) -> None:
+    """Exit 2 when an image given on the command line (one-off forms) is not a file."""
+    for label, path in named:
+        if path is not None and not Path(path).is_file():
+            what = "is a folder" if Path(path).is_dir() else "not found"
+            raise usage_error(f"{label} {path}: image {what}")
+
+
+def guard_outputs(reads: Iterable[Named], writes: Iterable[Named]) -> None:
+    """Exit 2, touching nothing, when a file the command writes is one it reads or another it writes."""
+    try:
+        check_aliases(reads, writes)
+    except OutputClash as exc:
+        raise usage_error(str(exc)) from None
+
+
+def refuse_rerun(state: Path | None, option: str, what: str) -> None:
+    """Exit 2 when a run without --resume would wipe the work recorded in `state` (a ledger, a state file)."""
+    if state is not None and state.is_file() and state.stat().st_size > 0:
+        raise usage_error(f"{option} already holds a run's work ({what} {state}): pass --resume to continue it "
+                          "or --overwrite to start over")
+
+
+def locked(outputs: Iterable[str | Path | None]) -> RunLocks:
+    """The outputs' run locks, as a context manager; a run already writing one of them is exit 2."""
+    return _Locks(outputs)
+
+
+class _Locks(RunLocks):
+    def __enter__(self) -> RunLocks:
+        try:
+            return super().__enter__()
+        except OutputLocked as exc:
+            raise usage_error(str(exc)) from None
+        except OSError as exc:
+            raise usage_error(f"cannot lock the output ({exc.strerror or exc}: {exc.filename})") from None
 
 
 def prepare_output_file(path: Path | None, option: str, suffixes: tuple[str, ...] = ()) -> None:
@@ -48,6 +92,10 @@ def run_manifest(
     errors: str | None,
     *,
     resume: bool = False,
+    overwrite: bool = False,
+    ledger: bool = True,
+    reads: Iterable[Named] = (),
+    writes: Iterable[Named] = (),
     progress: bool = True,
     executor: str = "local",
     workers: int = 1,
@@ -57,31 +105,51 @@ def run_manifest(
 ) -> RunSummary:
     """Run `stage` over `input` (a manifest path or prepared lines) and exit like the design says.
 
-    `path_fields` names record fields beyond the standard ones that hold image paths (resolved
-    against the manifest's folder on read, written relative to the output's).
+    Before anything is opened: the inputs must be JSONL, no output may alias an input or another
+    output (`reads`/`writes` add a command's own files), an output whose ledger holds work needs
+    `--resume` or `--overwrite`, and no other run may be writing it. A stage without `--resume`
+    passes `ledger=False`: it keeps no ledger. `path_fields` names record fields beyond the
+    standard ones that hold image paths (resolved against the manifest's folder on read, written
+    relative to the output's).
     """
+    if resume and overwrite:
+        raise usage_error("--resume continues the output, --overwrite starts it over: give one")
     if resume and output == STDIO:
         raise usage_error("--resume needs an output file (-o FILE): stdout cannot be resumed")
-    if isinstance(input, str) and input != STDIO:
+    if isinstance(input, str):
         require_manifests([input])
-        if output != STDIO and Path(output).resolve() == Path(input).resolve():
-            raise usage_error(f"-o {output} is the input manifest: writing it would erase the input")
-    lines = read_manifest(input, path_fields=path_fields) if isinstance(input, str) else input
     errors_path = errors or default_errors_path(output, stage.name)
-    try:
-        out = ManifestWriter(output, resume=resume, tee=tee, path_fields=path_fields)
-    except OSError as exc:
-        raise usage_error(f"cannot open output {output}: {exc}") from None
-    err = ErrorManifest(errors_path)
-    ledger = DoneLedger(output, resume=resume)
-    try:
-        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers, gpus_per_worker))
-    except ManifestError as exc:
-        raise usage_error(str(exc)) from None
-    finally:
-        out.close()
-        err.close()
-        ledger.close()
+    done_path = ledger_path(output) if ledger else None
+    guard_outputs(
+        [("the input manifest", input if isinstance(input, str) else None), *reads],
+        [("-o", output), ("--errors" if errors else "the errors manifest", errors_path),
+         ("the resume ledger", done_path), *writes],
+    )
+    if not resume and not overwrite:
+        refuse_rerun(done_path, f"-o {output}", "its resume ledger")
+    created = new_paths([output, errors_path, done_path])
+    with locked([output, errors]):
+        lines = read_manifest(input, path_fields=path_fields) if isinstance(input, str) else input
+        try:
+            out = ManifestWriter(output, resume=resume, tee=tee, path_fields=path_fields)
+        except OSError as exc:
+            raise usage_error(f"cannot open output {output}: {exc}") from None
+        err = ErrorManifest(errors_path)
+        done = DoneLedger(output, resume=resume) if ledger else None
+        finished = False
+        try:
+            summary = run_stage(stage, lines, out, err, ledger=done, progress=progress,
+                                mapper=_mapper(executor, workers, gpus_per_worker))
+            finished = True
+        except ManifestError as exc:
+            raise usage_error(str(exc)) from None
+        finally:
+            out.close()
+            err.close()
+            if done is not None:
+                done.close()
+            if not finished:  # stopped before the end (a model that cannot load): take back the empty files
+                remove_empty(created)
     tail = f"; errors in {err.where()}" if summary.failed else ""
     print(summary.line() + tail, file=sys.stderr)
     return summary

@@ -10,7 +10,7 @@ import typer
 
 from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, NoCache, Output, Progress, Timeout
 from hilite_cli.cli.params import provider_error
-from hilite_cli.cli.runner import prepare_output_file, require_manifests, usage_error
+from hilite_cli.cli.runner import guard_outputs, prepare_output_file, require_manifests, usage_error
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
 HELP = f"""{SHORT}
@@ -65,6 +65,10 @@ def command(
         raise usage_error(f"give one --name per manifest ({len(manifests)} manifests, {len(names)} names)")
     names = names or [Path(m).stem if m != "-" else "stdin" for m in manifests]
     require_manifests(manifests)
+    guard_outputs([*(("the input manifest", m) for m in manifests), ("--baseline", baseline)],
+                  [("-o", output), ("--errors" if errors else "the errors manifest",
+                                    errors or default_errors_path(output, "score-dataset")),
+                   ("--json", json_path), ("--report", report)])
     prepare_output_file(json_path, "--json")
     prepare_output_file(report, "--report", (".html", ".htm", ".md", ".markdown"))
     try:

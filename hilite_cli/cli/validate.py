@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume, Timeout,
+    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Overwrite, Progress, Resume, Timeout,
 )
 from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
@@ -55,9 +55,10 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
+    overwrite: Overwrite = False,
     progress: Progress = True,
 ) -> None:
-    from hilite_cli.cli.export import DATASET_FORMATS, export_records, report_export
+    from hilite_cli.cli.export import DATASET_FORMATS, dataset_writes, export_records, report_export
     from hilite_cli.stages.validate import ValidateStage
 
     exports: list[tuple[str, Path]] = []
@@ -84,10 +85,15 @@ def command(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     kept: list[dict[str, Any]] = []
-    summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress,
-                           tee=kept if dataset else None)
-    failed = 0
     errors_base = errors or (f"{output}" if output != "-" else "hilite-validate")
+    writes: list[tuple[str, Any]] = []
+    for kind, path in exports:
+        writes += [(f"--export {kind}", path), (f"the --export {kind} errors", f"{errors_base}.{kind}.errors.jsonl")]
+    if dataset:
+        writes += dataset_writes("--dataset", dataset, format) + [("the --dataset errors", f"{errors_base}.dataset.errors.jsonl")]
+    summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
+                           tee=kept if dataset else None, writes=writes)
+    failed = 0
     for kind, path in exports:
         result = export_records(scored, kind, path, min_margin=min_margin, t_aes=stage.thresholds.aesthetics,
                                 t_adh=stage.thresholds.instruction)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from hilite_cli.manifest import DoneLedger, ErrorManifest, Line, ManifestWriter
 from hilite_cli.core import Record, RecordError, with_error
+from hilite_cli.manifest import DoneLedger, ErrorManifest, Line, ManifestWriter, UnwritableRecord
 from hilite_cli.stages.base import Stage
 
 Batch = list[tuple[int, Record]]
@@ -49,7 +49,7 @@ class RunSummary:
 def _name_line(record: Record, stage: Stage, lines: dict[str, int]) -> Record:
     """Error records a stage returns name their input line, like the ones the executor makes."""
     message = record["error"].get("message", "")
-    number = lines.get(stage.key(record))
+    number = lines.get(_safe_key(stage, record))
     if number is None or message.startswith("line "):
         return record
     return {**record, "error": {**record["error"], "message": f"line {number}: {message}"}}
@@ -85,6 +85,21 @@ def _digest(record: Record) -> int:
     """A fingerprint of a record's content, to tell a repeated record from another one with its id."""
     return hash(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
 
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, RecursionError) or "Recursion limit" in str(exc):
+        return "record is nested too deeply to handle"
+    return f"record cannot be handled ({type(exc).__name__}: {exc})"
+
+
+def _safe_key(stage: Stage, record: Record) -> str | None:
+    """An output record's input key; None for an error record whose key cannot be made."""
+    try:
+        return stage.key(record)
+    except Exception:  # noqa: BLE001 - an error record already, whatever its key
+        return None
+
+
 def run_stage(
     stage: Stage,
     lines: Iterable[Line],
@@ -102,14 +117,22 @@ def run_stage(
     started = time.perf_counter()
     bar = tqdm(desc=stage.name, unit="rec", file=sys.stderr, disable=None if progress else True, leave=False)
 
+    def fail(rec: Record) -> None:
+        errors.write(rec)
+        summary.failed += 1
+        print(f"hilite {stage.name}: {rec['error']['message']}", file=sys.stderr)
+
     def emit(records: list[Record], lines: dict[str, int] | None = None) -> None:
         for rec in records:
             if rec.get("error"):
-                rec = _name_line(rec, stage, lines or {})
-                errors.write(rec)
-                summary.failed += 1
-                print(f"hilite {stage.name}: {rec['error']['message']}", file=sys.stderr)
-            elif output.write(rec):
+                fail(_name_line(rec, stage, lines or {}))
+                continue
+            try:
+                written = output.write(rec)
+            except UnwritableRecord as exc:  # e.g. nested deeper than JSON writers go: this record's error
+                fail(_name_line(with_error(rec, stage.name, "unwritable_record", str(exc)), stage, lines or {}))
+                continue
+            if written:
                 summary.done += 1
             else:  # the same record (same id) again: written once, counted here so the numbers add up
                 summary.extra["duplicates"] = summary.extra.get("duplicates", 0) + 1
@@ -120,11 +143,18 @@ def run_stage(
         batch: Batch = []
         for line in lines:
             summary.inputs += 1
-            key = stage.key(line.record) if line.record is not None else ""
+            try:  # the key and the fingerprint can fail on one odd record (nested too deep): its error only
+                key = stage.key(line.record) if line.record is not None else ""
+                digest = _digest(line.record) if line.record is not None else 0
+            except Exception as exc:  # noqa: BLE001
+                assert line.record is not None
+                emit([with_error(line.record, stage.name, "unusable_record", f"line {line.number}: {_reason(exc)}")])
+                bar.update(1)
+                continue
             if line.record is None:
                 emit([line.error_record(stage.name)])
                 bar.update(1)
-            elif key in first_line and first_line[key][1] == _digest(line.record):  # the same record again
+            elif key in first_line and first_line[key][1] == digest:  # the same record again
                 summary.extra["duplicates"] = summary.extra.get("duplicates", 0) + 1
                 bar.update(1)
             elif key in first_line:  # two different inputs, one id: which one a later stage means is unknowable
@@ -135,7 +165,7 @@ def run_stage(
                 summary.skipped += 1
                 bar.update(1)
             else:
-                first_line[key] = (line.number, _digest(line.record))
+                first_line[key] = (line.number, digest)
                 batch.append((line.number, line.record))
                 if len(batch) >= stage.batch_size:
                     yield batch
@@ -149,7 +179,7 @@ def run_stage(
             if ledger is not None and batch:
                 # An input that failed is not done: --resume tries it again (a rate limit or a missing
                 # file may be gone by then); what it did produce is deduplicated by id on the re-run.
-                failed = {stage.key(r) for r in outputs if r.get("error")}
+                failed = {_safe_key(stage, r) for r in outputs if r.get("error")}
                 ledger.mark([key for key in (stage.key(r) for _, r in batch) if key not in failed])
             bar.update(len(batch))
     finally:

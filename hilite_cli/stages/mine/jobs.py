@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.manifest import repair_torn_tail
+from hilite_cli.manifest import ManifestError, repair_torn_tail
 from hilite_cli.records import Record, stable_id
 
 
@@ -123,9 +123,22 @@ class StateFile:
         if not self.path.is_file():
             return
         with self.path.open("rb") as fh:
-            for raw in fh:
+            for number, raw in enumerate(fh, start=1):
                 if raw.strip():
-                    self._index(orjson.loads(raw))
+                    self._index(self._parse(raw, number))
+
+    def _parse(self, raw: bytes, number: int) -> Record:
+        """One state line; a damaged one (not the torn last line, cut before) stops the run, named."""
+        try:
+            entry = orjson.loads(raw)
+            if isinstance(entry, dict) and entry.get("type") in ("source", "job") and isinstance(entry.get("id"), str) \
+                    and isinstance(entry.get("outcome"), str):
+                return entry
+            problem = "not a source or job entry"
+        except orjson.JSONDecodeError as exc:
+            problem = f"malformed JSON ({exc})"
+        raise ManifestError(f"state file {self.path}, line {number}: {problem}; repair or remove that line, "
+                            "or start over with --overwrite")
 
     def _index(self, entry: Record) -> None:
         (self.sources if entry["type"] == "source" else self.jobs)[entry["id"]] = entry

@@ -42,13 +42,22 @@ def drop_records(path: Path, ids: set[str]) -> int:
     repair_torn_tail(path)
     kept, dropped = [], 0
     for line in path.read_bytes().splitlines(keepends=True):
-        if line.strip() and str(orjson.loads(line).get("id")) in ids:
+        if line.strip() and _line_id(line) in ids:
             dropped += 1
         else:
             kept.append(line)
     if dropped:
         write_bytes_atomic(path, b"".join(kept))
     return dropped
+
+
+def _line_id(line: bytes) -> str | None:
+    """The id of one manifest line; None for a line that is not a JSON object (kept as it is)."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return str(record.get("id")) if isinstance(record, dict) else None
 
 
 def _public(entry: Record) -> Record:
