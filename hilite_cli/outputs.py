@@ -59,7 +59,7 @@ def check_aliases(reads: Iterable[Named], writes: Iterable[Named]) -> None:
         key = _identity(path)
         if key in seen:
             other, other_path, written = seen[key]
-            what = "both would write it" if written else "writing it would destroy the input"
+            what = "both would write it" if written else "writing it would erase the input"
             hint = f": give {label} another path" if label.startswith("-") else ""
             raise OutputClash(f"{label} {path} and {other} {other_path} are the same file ({what}){hint}")
         seen[key] = (label, path, True)

@@ -128,7 +128,7 @@ def run_manifest(
     if not resume and not overwrite:
         refuse_rerun(done_path, f"-o {output}", "its resume ledger")
     created = new_paths([output, errors_path, done_path])
-    with locked([output, errors]):
+    with locked([output]):
         lines = read_manifest(input, path_fields=path_fields) if isinstance(input, str) else input
         try:
             out = ManifestWriter(output, resume=resume, tee=tee, path_fields=path_fields)
