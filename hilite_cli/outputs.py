@@ -141,20 +141,24 @@ class RunLocks:
         unique = {os.path.realpath(str(p)): p for p in outputs if p is not None and str(p) != STDIO}
         self.locks = [RunLock(unique[k]) for k in sorted(unique)]
 
-    def __enter__(self) -> RunLocks:
-        taken: list[RunLock] = []
+    def acquire(self) -> RunLocks:
         try:
             for lock in self.locks:
-                taken.append(lock.acquire())
+                lock.acquire()
         except BaseException:
-            for lock in taken:
-                lock.release()
+            self.release()
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         for lock in reversed(self.locks):
             lock.release()
+
+    def __enter__(self) -> RunLocks:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def new_paths(paths: Iterable[str | Path | None]) -> list[Path]:

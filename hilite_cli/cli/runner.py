@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -58,19 +59,20 @@ def refuse_rerun(state: Path | None, option: str, what: str) -> None:
                           "or --overwrite to start over")
 
 
-def locked(outputs: Iterable[str | Path | None]) -> RunLocks:
-    """The outputs' run locks, as a context manager; a run already writing one of them is exit 2."""
-    return _Locks(outputs)
-
-
-class _Locks(RunLocks):
-    def __enter__(self) -> RunLocks:
-        try:
-            return super().__enter__()
-        except OutputLocked as exc:
-            raise usage_error(str(exc)) from None
-        except OSError as exc:
-            raise usage_error(f"cannot lock the output ({exc.strerror or exc}: {exc.filename})") from None
+@contextmanager
+def locked(outputs: Iterable[str | Path | None]) -> Iterator[None]:
+    """Hold the outputs' run locks for the block; a run already writing one of them is exit 2."""
+    locks = RunLocks(outputs)
+    try:
+        locks.acquire()
+    except OutputLocked as exc:
+        raise usage_error(str(exc)) from None
+    except OSError as exc:
+        raise usage_error(f"cannot lock the output ({exc.strerror or exc}: {exc.filename})") from None
+    try:
+        yield
+    finally:
+        locks.release()
 
 
 def prepare_output_file(path: Path | None, option: str, suffixes: tuple[str, ...] = ()) -> None:

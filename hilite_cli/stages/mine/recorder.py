@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from hilite_cli.images import content_hash, safe_join, write_bytes_atomic
-from hilite_cli.manifest import ManifestWriter, repair_torn_tail
+from hilite_cli.manifest import ManifestWriter, UnwritableRecord, repair_torn_tail, slim_error
 from hilite_cli.records import Record, with_error
 from hilite_cli.stages.mine.jobs import Job, StateFile
 from hilite_cli.stages.mine.sources import SourcePlan
@@ -94,7 +94,10 @@ class Recorder:
 
     def error(self, record: Record) -> None:
         with self._lock:
-            self.errors.write(record)
+            try:
+                self.errors.write(record)
+            except UnwritableRecord as exc:  # a spec nested too deep: its error still goes on record
+                self.errors.write(slim_error(record, str(exc)))
 
     def candidate(self, record: Record) -> None:
         with self._lock:
