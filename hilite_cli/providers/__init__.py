@@ -43,8 +43,12 @@ def get_provider(
     cache_path: Path | None = None,
     use_cache: bool = True,
     backoff_base: float | None = None,
+    reask_failed: bool = False,
 ) -> Provider:
-    """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml."""
+    """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml.
+
+    `reask_failed` asks again wherever the cache holds a failure (`--retry-failed`), replaying only `ok`.
+    """
     backend, model = parse_spec(spec)
     config = load_config("providers")
     defaults: dict[str, Any] = config["defaults"]
@@ -65,7 +69,9 @@ def get_provider(
         return OfflineProvider(None, settings, None)
     cache = ResponseCache(cache_path or default_cache_path()) if use_cache else None
     try:
-        return _build(backend, model, settings, cache, base_url, section)
+        provider = _build(backend, model, settings, cache, base_url, section)
+        provider.reask_failed = reask_failed
+        return provider
     except BaseException:
         if cache is not None:
             cache.close()

@@ -153,13 +153,15 @@ def scores_from(answer: Any) -> dict[str, float | None]:
 
 
 def judge_block(answer: Any, prompt: str) -> Record:
-    """Provenance of one judgement: who answered, with which prompt version, and how it went."""
+    """Provenance of one judgement: who answered, with which prompt version, how it went, and whether the
+    answer was replayed from the response cache rather than asked in this run."""
     from hilite_cli.prompts import prompt_version
 
     return {
         "provider": answer.provider,
         "model": answer.model,
         "status": answer.status,
+        "cached": bool(answer.cached),
         "raw": answer.raw,
         "reason": answer.reason,
         "prompt": prompt,
