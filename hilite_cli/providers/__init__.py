@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hilite_cli.config import load_config
-from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.base import Answer, Ask, Provider, SdkProvider, Settings
 from hilite_cli.providers.cache import ResponseCache, default_cache_path
 from hilite_cli.providers.errors import MissingKeyError, ProviderConfigError
 
@@ -71,6 +71,8 @@ def get_provider(
     try:
         provider = _build(backend, model, settings, cache, base_url, section)
         provider.reask_failed = reask_failed
+        if isinstance(provider, SdkProvider):
+            provider.check_reachable()
         return provider
     except BaseException:
         if cache is not None:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hilite_cli.providers.cache import CACHEABLE, ResponseCache, cache_key
-from hilite_cli.providers.errors import TransientError
+from hilite_cli.providers.errors import ProviderConfigError, TransientError
 from hilite_cli.providers.keys import scrub
 from hilite_cli.providers.parsing import interpret, value_from_json, value_to_json
 from hilite_cli.records import JudgeStatus
@@ -232,6 +234,23 @@ class SdkProvider(Provider):
         super().__init__(model, settings, cache)
         self._client: Any = None
         self._client_lock = threading.Lock()
+
+    def check_reachable(self) -> None:
+        """With a base URL set (option or the SDK's variable), connect to it once, before any record:
+        nothing listening is one ProviderConfigError here, not every record retried until it gives up."""
+        url = getattr(self, "base_url", None)
+        if not url:
+            return
+        parts = urlparse(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "", port), timeout=min(self.settings.timeout, 10.0)):
+                pass
+        except OSError as exc:
+            raise ProviderConfigError(
+                f"nothing answers at the base URL {url} ({exc.strerror or type(exc).__name__}): start the server "
+                "or correct the URL"
+            ) from None
 
     def broken_reply(self, problem: str, body: str | None) -> Answer:
         """A 200 whose body is not the SDK's JSON (a proxy page, an empty or mistyped body): `unparsed`

@@ -151,3 +151,34 @@ def test_log_records_and_their_tracebacks_are_scrubbed(monkeypatch: pytest.Monke
     finally:
         logging.setLogRecordFactory(factory)
     assert "sk-log-LEAK-123456" not in text and "key=***" in text and "bad key ***" in text
+
+
+def _dead_url() -> str:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("backend", ["gemini", "openai"])
+def test_a_base_url_with_nothing_listening_fails_once_up_front(backend: str, keys: str) -> None:
+    url = _dead_url()
+    with pytest.raises(ProviderConfigError, match=f"nothing answers at the base URL {url}"):
+        get_provider(backend, base_url=url)
+
+
+def test_validate_with_a_dead_base_url_exits_2_with_one_line(tmp_path: Path, png: bytes) -> None:
+    from support.cli import hilite
+
+    url = _dead_url()
+    image = tmp_path / "a.png"
+    image.write_bytes(png)
+    manifest = tmp_path / "c.jsonl"
+    manifest.write_text(f'{{"id": "c0", "image": "{image}", "output": "{image}", "instruction": "add a kite"}}\n')
+    result = hilite("validate", str(manifest), "--judge", "openai:gpt-4.1", "--base-url", f"{url}/v1",
+                    "-o", str(tmp_path / "out.jsonl"), "--no-progress", env={"OPENAI_API_KEY": "k-123456"})
+    stderr = result.stderr.decode().strip()
+    assert result.returncode == 2 and len(stderr.splitlines()) == 1, stderr
+    assert "--judge openai:gpt-4.1" in stderr and f"nothing answers at the base URL {url}/v1" in stderr
