@@ -27,7 +27,8 @@ class Parsed:
     status: JudgeStatus
     value: Any = None
     reason: str | None = None
-    # True when the reply is broken rather than answered (not JSON at all): worth asking again, never cached.
+    # True when the reply is broken rather than answered (cut-off or malformed JSON, or empty): worth asking
+    # again, so never cached.
     retryable: bool = False
 
 
@@ -62,7 +63,10 @@ def parse_json(text: str, schema: type[BaseModel] | None) -> Parsed:
     except _DuplicateKey as exc:
         return Parsed("unparsed", reason=f"reply gives the key `{exc}` more than once, so no value can be trusted")
     except (ValueError, RecursionError) as exc:
-        return Parsed("unparsed", reason=f"reply is not valid JSON: {exc}", retryable=True)
+        # JSON that was begun but broke (or nothing at all) is a broken reply, worth asking again; prose
+        # instead of JSON is the model's own complete answer, as deterministic as any other
+        broken = not body.strip() or body.lstrip()[:1] in ("{", "[")
+        return Parsed("unparsed", reason=f"reply is not valid JSON: {exc}", retryable=broken)
     if schema is None:
         return Parsed("ok", data)
     try:

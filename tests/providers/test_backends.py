@@ -272,9 +272,9 @@ def test_reasoning_models_get_effort_and_no_temperature(server: Loopback, keys: 
 
 @pytest.mark.parametrize(
     "reply",
-    [Text("not json"), Text('{"InstructionAdherence": 4.5, "ImageAesthetic": '), Truncated('{"Instruc'), Blocked(),
-     Blocked(via_finish=True), Raw(200, "")],
-    ids=["not-json", "cut-json", "max-tokens", "safety-prompt", "safety-finish", "empty-body"],
+    [Text('{"InstructionAdherence": 4.5, "ImageAesthetic": '), Text('{"InstructionAdherence": 4.5,, }'),
+     Truncated('{"Instruc'), Blocked(), Blocked(via_finish=True), Raw(200, "")],
+    ids=["cut-json", "malformed-json", "max-tokens", "safety-prompt", "safety-finish", "empty-body"],
 )
 def test_broken_or_flaky_answers_are_not_cached(make: MakeProvider, server: Loopback, png: bytes,
                                                 reply: object) -> None:

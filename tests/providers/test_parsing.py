@@ -91,9 +91,12 @@ def test_strings_are_not_coerced_from_numbers() -> None:
     assert parse_json(body, RouteDecision).status == "unparsed"
 
 
-def test_broken_json_is_retryable_a_wrong_answer_is_not() -> None:
+def test_broken_json_is_retryable_a_complete_answer_is_not() -> None:
     assert parse_json('{"InstructionAdherence": 4.5, "ImageAesthetic": ', EditScores).retryable
+    assert parse_json('```json\n[{"prompt": "a", \n```', DesignBatch).retryable
+    assert parse_json("", EditScores).retryable
     assert not parse_json('{"InstructionAdherence": 0, "ImageAesthetic": 4}', EditScores).retryable
+    assert not parse_json("Instruction 5/5, aesthetics 4/5", EditScores).retryable  # prose: the model's answer
 
 
 JSON_VALUES = st.recursive(
