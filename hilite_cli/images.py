@@ -1,7 +1,10 @@
 """Safe image I/O: every stage loads and writes images through here.
 
-Loading guards against decompression bombs and non-images; writing is content-addressed and
-atomic (temp file + rename) and never leaves `--out`, whatever a record says.
+Loading guards against oversized files (checked before a byte is read), decompression bombs and
+non-images; writing is content-addressed and atomic (temp file + rename) and never leaves `--out`,
+whatever a record says. What leaves the process is only ever the image itself: judges get it
+decoded and re-encoded (`sendable_bytes`), exports get the file cut at the end of its image data
+(`image_file_bytes`), so junk appended after a PNG's IEND never travels.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # 64 megapixels: far above any editor's working size, far below what exhausts memory.
 MAX_PIXELS = 64 * 1024 * 1024
+_MB = 1024 * 1024
 
 
 class ImageError(Exception):
@@ -26,11 +30,35 @@ class ImageError(Exception):
     kind = "bad_image"
 
 
+def max_file_bytes() -> int:
+    """The largest image file any stage reads (configs/thresholds.toml [images] max_file_mb)."""
+    from hilite_cli.config import load_config
+
+    return int(float(load_config("thresholds")["images"]["max_file_mb"]) * _MB)
+
+
+def check_file_size(path: str | os.PathLike[str]) -> None:
+    """Refuse a missing file or one over the configured size, before any of it is read."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise ImageError(f"image file not found: {path}") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    limit = max_file_bytes()
+    if size > limit:
+        raise ImageError(
+            f"{path}: {size / _MB:.1f} MB exceeds the {limit / _MB:g} MB image file limit "
+            "(configs/thresholds.toml [images] max_file_mb)"
+        )
+
+
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open `path` as RGB with EXIF orientation applied, refusing non-images and oversized files."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"image file not found: {path}")
+    check_file_size(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -133,8 +161,96 @@ def save_image(
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of the file as stored (size-checked first, then streamed)."""
+    check_file_size(path)
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sniff_format(path: str | os.PathLike[str]) -> str | None:
+    """`png`, `jpeg`, `webp` or `gif` from the file's first bytes (never from its name), else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"GIF8"):
+        return "gif"
+    return None
+
+
+def sendable_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The image as a judge should get it: decoded (EXIF orientation applied) and re-encoded, so trailing
+    junk, metadata and odd formats never travel. A JPEG stays JPEG (quality 95), keeping the request near
+    the source's size; anything else becomes lossless PNG."""
+    img = load_image(path)
+    return encode_image(img, "jpeg" if sniff_format(path) == "jpeg" else "png")
+
+
+def image_file_bytes(path: str | os.PathLike[str]) -> tuple[bytes, str]:
+    """`(bytes, suffix)` of the image itself, for exports: a PNG up to its IEND chunk, a JPEG up to its EOI
+    marker, a WebP to the length its RIFF header gives; so the file's own encoding is kept byte for
+    byte while anything appended after it is dropped. Other formats, or a file whose end cannot be
+    found, are re-encoded as PNG."""
+    load_image(path)  # size, decodability and the pixel bomb guard, before the bytes are read
+    fmt = sniff_format(path)
+    data = Path(path).read_bytes()
+    end = {"png": _png_end, "jpeg": _jpeg_end, "webp": _webp_end}.get(fmt or "", lambda _: None)(data)
+    if end is None:
+        return encode_image(load_image(path), "png"), ".png"
+    return data[:end], {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}[fmt or ""]
+
+
+def _png_end(data: bytes) -> int | None:
+    """Offset just past the IEND chunk (chunks: 4-byte length, 4-byte type, data, 4-byte CRC)."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos if pos <= len(data) else None
+    return None
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """Offset just past the EOI marker, walking segments by their lengths (so a thumbnail's EOI inside
+    APP1 is skipped) and each scan's entropy-coded data to the next real marker."""
+    pos = 2
+    while pos + 2 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return pos + 2
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        if pos + 4 > len(data):
+            return None
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDA:  # start of scan: entropy-coded data runs to the next marker that is not a
+            while True:     # stuffed 0xFF00 or a restart marker
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= len(data):
+                    return None
+                following = data[pos + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    pos += 1 if following == 0xFF else 2
+                    continue
+                break
+    return None
+
+
+def _webp_end(data: bytes) -> int | None:
+    size = int.from_bytes(data[4:8], "little") + 8
+    return size if size <= len(data) else None

@@ -77,15 +77,22 @@ def join_pair_options(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point: known errors become one actionable line; tracebacks only with HILITE_DEBUG=1."""
+    from hilite_cli.providers.errors import ProviderConfigError
+    from hilite_cli.providers.keys import install_scrubbing, scrub
+
     if hasattr(signal, "SIGPIPE"):  # `hilite route … | head` ends quietly, like any Unix filter
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    install_scrubbing()
     try:
         app(args=join_pair_options(sys.argv[1:]), prog_name="hilite")
     except KeyboardInterrupt:
         print("hilite: interrupted", file=sys.stderr)
         sys.exit(130)
+    except ProviderConfigError as exc:  # a provider or its cache that cannot be used as configured: usage
+        print(f"hilite: error: {scrub(str(exc))}", file=sys.stderr)
+        sys.exit(2)
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("HILITE_DEBUG") == "1":
             raise
-        print(f"hilite: error: {exc} (set HILITE_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"hilite: error: {scrub(str(exc))} (set HILITE_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(2)

@@ -273,7 +273,7 @@ def command(
     if no_gate and gate:
         raise usage_error("--gate and --no-gate contradict each other")
     p = _preset(preset)
-    options = provider_options(None, concurrency, timeout, max_retries, no_cache)
+    options = {**provider_options(None, concurrency, timeout, max_retries, no_cache), "reask_failed": retry_failed}
     spec_list, input_errors = _inputs(specs, design, images, edits, output, resume, p, designer, designer_base_url,
                                       theme, design_batch, options)
     defaults = load_config("thresholds")["prefilter"]

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-from hilite_cli.images import ImageError, file_mode, load_image, safe_join, write_bytes_atomic
+from hilite_cli.images import ImageError, file_mode, image_file_bytes, load_image, safe_join, write_bytes_atomic
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
 
@@ -181,31 +181,15 @@ def file_key(record: Record) -> str:
     return rid if _SAFE_KEY.fullmatch(rid) else stable_id(rid)
 
 
-def image_suffix(path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    return ".jpg" if suffix == ".jpeg" else suffix or ".png"
-
-
-def content_name(path: str) -> str:
-    """Content-addressed file name: the same image exported twice is stored once."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16] + image_suffix(path)
-
-
-def copy_image(src: str, out_dir: str | os.PathLike[str], relative: str) -> str:
-    """Copy `src` to `out_dir/relative` (a real copy, via temp + rename); returns `relative`."""
+def store_image(src: str, out_dir: str | os.PathLike[str]) -> str:
+    """Write the image itself (images.image_file_bytes: never bytes after its end) into `out_dir/images/`
+    under a content name, so the same image exported twice is stored once; returns the relative path."""
+    data, suffix = image_file_bytes(src)
+    relative = f"{IMAGES_DIR}/{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
     target = safe_join(out_dir, relative)
     if not target.exists():
-        write_bytes_atomic(target, Path(src).read_bytes())
+        write_bytes_atomic(target, data)
     return relative
-
-
-def store_image(src: str, out_dir: str | os.PathLike[str]) -> str:
-    """Copy `src` into `out_dir/images/` under its content name; returns the path relative to `out_dir`."""
-    return copy_image(src, out_dir, f"{IMAGES_DIR}/{content_name(src)}")
 
 
 def image_problem(edit: Edit) -> tuple[str, str] | None:

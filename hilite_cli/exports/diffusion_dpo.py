@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from hilite_cli.exports.common import (
@@ -32,6 +31,7 @@ from hilite_cli.exports.common import (
     store_image,
 )
 from hilite_cli.exports.dpo import preference_pairs
+from hilite_cli.images import image_file_bytes
 from hilite_cli.records import Record, stable_id
 
 PARQUET_PATH = "parquet/pairs.parquet"
@@ -119,9 +119,9 @@ def write_diffusion_dpo(
                 meta.write(dumps({**names, **columns}) + b"\n")
                 batch.append(
                     {
-                        "jpg_0": Path(first.edited).read_bytes(),
-                        "jpg_1": Path(second.edited).read_bytes(),
-                        "source": Path(first.source).read_bytes(),
+                        "jpg_0": image_file_bytes(first.edited)[0],  # the image itself, never appended bytes
+                        "jpg_1": image_file_bytes(second.edited)[0],
+                        "source": image_file_bytes(first.source)[0],
                         **columns,
                     }
                 )

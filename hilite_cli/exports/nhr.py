@@ -26,23 +26,24 @@ from hilite_cli.exports.common import (
     prepare_out_dir,
     provenance,
 )
-from hilite_cli.images import ImageError, encode_image, load_image, safe_join, write_bytes_atomic
+from hilite_cli.images import ImageError, encode_image, image_file_bytes, load_image, safe_join, write_bytes_atomic
 from hilite_cli.records import Record, with_error
 
 SHARDS = 100
-JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
 def _source_id(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    """Hash of the image itself (not of bytes appended after it)."""
+    return hashlib.sha256(image_file_bytes(path)[0]).hexdigest()[:16]
 
 
 def _write_jpeg(src: str, out_dir: Path, relative: str, *, keep_existing: bool) -> str:
     """Write `src` as JPEG; `keep_existing` only for names that are content hashes (originals)."""
     target = safe_join(out_dir, relative)
     if not (keep_existing and target.exists()):
-        is_jpeg = Path(src).suffix.lower() in JPEG_SUFFIXES
-        data = Path(src).read_bytes() if is_jpeg else encode_image(load_image(src), "jpg")
+        data, suffix = image_file_bytes(src)  # a JPEG's own bytes up to EOI; anything else re-encoded
+        if suffix != ".jpg":
+            data = encode_image(load_image(src), "jpg")
         write_bytes_atomic(target, data)
     return relative
 

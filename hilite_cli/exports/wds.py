@@ -26,7 +26,7 @@ from hilite_cli.exports.common import (
     prepare_out_dir,
     provenance,
 )
-from hilite_cli.images import ImageError, encode_image, load_image
+from hilite_cli.images import ImageError, encode_image, image_file_bytes, load_image
 from hilite_cli.records import Record, with_error
 
 SHARD_PATTERN = "shard-{:06d}.tar"
@@ -34,9 +34,9 @@ _SHARD_NAME = re.compile(r"shard-(\d{6})\.tar")
 
 
 def _png_bytes(path: str) -> bytes:
-    if Path(path).suffix.lower() == ".png":
-        return Path(path).read_bytes()
-    return encode_image(load_image(path), "png")
+    """A PNG file's own bytes up to IEND (nothing appended travels); any other format re-encoded as PNG."""
+    data, suffix = image_file_bytes(path)
+    return data if suffix == ".png" else encode_image(load_image(path), "png")
 
 
 class _ShardWriter:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hilite_cli.config import load_config
-from hilite_cli.providers.base import Answer, Ask, Provider, Settings
+from hilite_cli.providers.base import Answer, Ask, Provider, SdkProvider, Settings
 from hilite_cli.providers.cache import ResponseCache, default_cache_path
 from hilite_cli.providers.errors import MissingKeyError, ProviderConfigError
 
@@ -43,8 +43,12 @@ def get_provider(
     cache_path: Path | None = None,
     use_cache: bool = True,
     backoff_base: float | None = None,
+    reask_failed: bool = False,
 ) -> Provider:
-    """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml."""
+    """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml.
+
+    `reask_failed` asks again wherever the cache holds a failure (`--retry-failed`), replaying only `ok`.
+    """
     backend, model = parse_spec(spec)
     config = load_config("providers")
     defaults: dict[str, Any] = config["defaults"]
@@ -65,7 +69,11 @@ def get_provider(
         return OfflineProvider(None, settings, None)
     cache = ResponseCache(cache_path or default_cache_path()) if use_cache else None
     try:
-        return _build(backend, model, settings, cache, base_url, section)
+        provider = _build(backend, model, settings, cache, base_url, section)
+        provider.reask_failed = reask_failed
+        if isinstance(provider, SdkProvider):
+            provider.check_reachable()
+        return provider
     except BaseException:
         if cache is not None:
             cache.close()

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hilite_cli.providers.cache import CACHEABLE, ResponseCache, cache_key
-from hilite_cli.providers.errors import TransientError
+from hilite_cli.providers.errors import ProviderConfigError, TransientError
 from hilite_cli.providers.keys import scrub
 from hilite_cli.providers.parsing import interpret, value_from_json, value_to_json
 from hilite_cli.records import JudgeStatus
@@ -59,6 +61,8 @@ class Answer(BaseModel):
     raw: str | None = None
     reason: str | None = None
     cached: bool = False
+    # A broken reply (not the wire format, empty, not JSON at all): asked again next time, never cached.
+    retryable: bool = False
     provider: str
     model: str | None
 
@@ -88,6 +92,8 @@ class Provider:
         self.settings = settings
         self.cache = cache
         self._slots = threading.BoundedSemaphore(settings.concurrency)
+        # `mine --resume --retry-failed`: cached failures are asked again (only `ok` answers are replayed).
+        self.reask_failed = False
         self.sleep = time.sleep  # seam: tests record the backoff waits instead of sleeping
 
     # -- backend hooks -------------------------------------------------------------------------
@@ -115,18 +121,21 @@ class Provider:
 
     # -- shared machinery ----------------------------------------------------------------------
     def answer(
-        self, status: JudgeStatus, *, value: Any = None, raw: str | None = None, reason: str | None = None
+        self, status: JudgeStatus, *, value: Any = None, raw: str | None = None, reason: str | None = None,
+        retryable: bool = False,
     ) -> Answer:
         """The one place answers are made, so every raw text and reason is scrubbed of keys."""
         return Answer(
-            status=status, value=value, raw=scrub(raw), reason=scrub(reason), provider=self.name, model=self.model
+            status=status, value=value, raw=scrub(raw), reason=scrub(reason), retryable=retryable,
+            provider=self.name, model=self.model,
         )
 
     def from_text(self, ask: Ask, text: str) -> Answer:
         """An answer from a complete reply text, parsed as the Ask expects (after scrubbing keys)."""
         text = scrub(text) or ""
         parsed = interpret(text, ask.expect, ask.schema)
-        return self.answer(parsed.status, value=parsed.value, raw=text, reason=parsed.reason)
+        return self.answer(parsed.status, value=parsed.value, raw=text, reason=parsed.reason,
+                           retryable=parsed.retryable)
 
     def ask(self, ask: Ask) -> Answer:
         """Answer one Ask: from the cache when possible, else by request (bounded, retried)."""
@@ -135,7 +144,7 @@ class Provider:
             return hit
         with self._slots:
             answer = self._with_retries(ask)
-        if key is not None and answer.status in CACHEABLE:
+        if key is not None and answer.status in CACHEABLE and not answer.retryable:
             self.cache.put(
                 key,
                 backend=self.name,
@@ -168,11 +177,19 @@ class Provider:
         )
 
     def _cached(self, key: str, ask: Ask) -> Answer | None:
+        """The stored answer, or None: a miss also when the row cannot be read back (a damaged row is
+        asked again, never an error), when its status is no longer cached (files from older versions
+        kept MAX_TOKENS and safety answers), and for any failure when `reask_failed` is set."""
         row = self.cache.get(key) if self.cache is not None else None
-        if row is None:
+        if row is None or row["status"] not in CACHEABLE or (self.reask_failed and row["status"] != "ok"):
             return None
-        value = value_from_json(row["value"], ask.expect, ask.schema) if row["status"] == "ok" else None
-        answer = self.answer(row["status"], value=value, raw=row["raw"], reason=row["reason"])
+        try:
+            value = value_from_json(row["value"], ask.expect, ask.schema) if row["status"] == "ok" else None
+            answer = self.answer(row["status"], value=value, raw=row["raw"], reason=row["reason"])
+        except (ValueError, TypeError) as exc:
+            log.warning("%s: a cached answer could not be read back (%s); asking again", self.name,
+                        type(exc).__name__)
+            return None
         return answer.model_copy(update={"cached": True})
 
     def _with_retries(self, ask: Ask) -> Answer:
@@ -210,10 +227,38 @@ class Provider:
 class SdkProvider(Provider):
     """A backend over an SDK client, built on first use (the SDK import is heavy) and shared by threads."""
 
+    # What a 200 reply must be, in the words of `broken_reply`.
+    wire_format: ClassVar[str] = "reply"
+
     def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
         super().__init__(model, settings, cache)
         self._client: Any = None
         self._client_lock = threading.Lock()
+
+    def check_reachable(self) -> None:
+        """With a base URL set (option or the SDK's variable), connect to it once, before any record:
+        nothing listening is one ProviderConfigError here, not every record retried until it gives up."""
+        url = getattr(self, "base_url", None)
+        if not url:
+            return
+        parts = urlparse(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "", port), timeout=min(self.settings.timeout, 10.0)):
+                pass
+        except OSError as exc:
+            raise ProviderConfigError(
+                f"nothing answers at the base URL {url} ({exc.strerror or type(exc).__name__}): start the server "
+                "or correct the URL"
+            ) from None
+
+    def broken_reply(self, problem: str, body: str | None) -> Answer:
+        """A 200 whose body is not the SDK's JSON (a proxy page, an empty or mistyped body): `unparsed`
+        with the body kept as raw, and retryable, so it is never cached and a re-run asks again."""
+        return self.answer(
+            "unparsed", raw=body, reason=f"the server's reply is not a valid {self.wire_format}: {problem}",
+            retryable=True,
+        )
 
     def _new_client(self) -> Any:
         """The SDK client, configured with no SDK retries (Provider._with_retries does them)."""

@@ -15,6 +15,7 @@ from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import require_key
 from hilite_cli.providers.media import image_mime
 from hilite_cli.providers.retry_after import retry_after_seconds
+from hilite_cli.providers.wire import Wire, describe
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 BLOCK_REASONS = frozenset(
@@ -31,12 +32,14 @@ def _name(enum_or_str: Any) -> str | None:
 
 class GeminiProvider(SdkProvider):
     name = "gemini"
+    wire_format = "generateContent response"
 
     def __init__(
         self, model: str, settings: Settings, cache: ResponseCache | None, *, base_url: str | None,
         temperature: float | None,
     ) -> None:
         super().__init__(model, settings, cache)
+        self.wire = Wire(settings.timeout)
         self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_server=False)
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.default_temperature = temperature
@@ -47,7 +50,10 @@ class GeminiProvider(SdkProvider):
 
         return genai.Client(
             api_key=self._api_key,
-            http_options=types.HttpOptions(base_url=self.base_url, timeout=int(self.settings.timeout * 1000)),
+            http_options=types.HttpOptions(
+                base_url=self.base_url, timeout=int(self.settings.timeout * 1000),
+                client_args={"event_hooks": self.wire.event_hooks()},
+            ),
         )
 
     def _config(self, ask: Ask) -> Any:
@@ -85,7 +91,15 @@ class GeminiProvider(SdkProvider):
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except httpx2.TransportError as exc:
             raise TransientError("http_error", f"connection failed: {type(exc).__name__}") from None
-        return self._read(ask, response)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            body = self.wire.body()
+            if body is None:  # nothing came back: not a wire problem, a bug to see
+                raise
+            return self.broken_reply(describe(exc), body)
+        try:
+            return self._read(ask, response)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            return self.broken_reply(describe(exc), self.wire.body())
 
     def _read(self, ask: Ask, response: Any) -> Answer:
         """Map the response to a status: block reasons first, then finish reason, then the text."""
@@ -93,7 +107,7 @@ class GeminiProvider(SdkProvider):
         if feedback is not None and feedback.block_reason is not None:
             return self.answer("blocked", reason=f"prompt blocked: {_name(feedback.block_reason)}")
         if not response.candidates:
-            return self.answer("unparsed", reason="response has no candidates")
+            return self.broken_reply("it has no candidates", self.wire.body())
         candidate = response.candidates[0]
         parts = (candidate.content.parts if candidate.content is not None else None) or []
         text = "".join(p.text for p in parts if p.text and not p.thought) or None
@@ -103,5 +117,5 @@ class GeminiProvider(SdkProvider):
         if finish == "MAX_TOKENS":
             return self.answer("truncated", raw=text, reason="generation hit the output token limit (MAX_TOKENS)")
         if text is None:
-            return self.answer("unparsed", reason=f"response has no text (finishReason {finish})")
+            return self.broken_reply(f"it has no text (finishReason {finish})", self.wire.body())
         return self.from_text(ask, text)

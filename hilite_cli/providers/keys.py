@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import warnings
+from typing import Any
 from urllib.parse import urlparse
 
 from hilite_cli.providers.errors import MissingKeyError
@@ -49,3 +53,39 @@ def scrub(text: str | None) -> str | None:
         if len(value) >= 4 and value in text:
             text = text.replace(value, "***")
     return text
+
+
+def install_scrubbing() -> None:
+    """Route what the process prints besides answers through `scrub`: Python warnings and log records.
+
+    A hostile or buggy server can put the key into a field an SDK echoes in a warning (google-genai:
+    "… is not a valid FinishReason"); answers are scrubbed where they are made, but warnings and log
+    lines are printed by the warnings and logging machinery, so both are scrubbed at the source.
+    Call once, at the start of a command.
+    """
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        stream = file if file is not None else sys.stderr
+        if stream is None:
+            return
+        try:
+            stream.write(scrub(warnings.formatwarning(message, category, filename, lineno, line)) or "")
+        except OSError:
+            pass  # like warnings' own showwarning: a closed stderr loses the warning, not the run
+
+    warnings.showwarning = show
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "scrubs_keys", False):
+        return
+
+    def scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        record.msg, record.args = scrub(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return record
+
+    scrubbed_record.scrubs_keys = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(scrubbed_record)

@@ -9,7 +9,9 @@ different model family would replace).
 from __future__ import annotations
 
 import io
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from hilite_cli.providers.base import Answer, Ask, Provider, Settings
@@ -40,12 +42,39 @@ def qwen_vl_inputs(tokenizer: Any, image_processor: Any, prompt: str, images: li
     return {**tokens, **vision}
 
 
+def require_weights(model: str) -> None:
+    """Stop before any record when the model's weights are nowhere to load from: a folder without a
+    config.json, or a hub id that is not in the Hugging Face cache while HF_HUB_OFFLINE forbids the
+    download. Loading still happens on first use, so a fully cached run loads nothing."""
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise ProviderConfigError(f"local VLM folder {folder} has no config.json: it is not a transformers model")
+        return
+    if model.startswith(("/", "./", "../", "~")) or folder.exists():
+        raise ProviderConfigError(f"local VLM folder {folder} does not exist: name a model folder (local:/path/to/model)")
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() not in ("1", "ON", "YES", "TRUE"):
+        return  # transformers downloads it on first use
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(model, "config.json")
+    except ValueError:  # not a valid hub id either
+        cached = None
+    if not isinstance(cached, str):
+        raise ProviderConfigError(
+            f"local VLM `{model}` is not in the Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it: "
+            f"run `hf download {model}` first, or name a folder: local:/path/to/model"
+        )
+
+
 class LocalProvider(Provider):
     name = "local"
 
     def __init__(self, model: str, settings: Settings, cache: ResponseCache | None, *, device: str | None,
                  dtype: str) -> None:
         super().__init__(model, settings, cache)
+        require_weights(model)
         self.device = device
         self.dtype = dtype
         self._loaded: tuple[Any, Any, Any] | None = None

@@ -15,18 +15,21 @@ from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import LOCAL_PLACEHOLDER_KEY, find_key, is_local_url, require_key
 from hilite_cli.providers.media import data_url
 from hilite_cli.providers.retry_after import retry_after_seconds
+from hilite_cli.providers.wire import Wire, describe
 
 KEY_VARIABLES = ("OPENAI_API_KEY",)
 
 
 class OpenAIProvider(SdkProvider):
     name = "openai"
+    wire_format = "chat completion"
 
     def __init__(
         self, model: str, settings: Settings, cache: ResponseCache | None, *, base_url: str | None,
         temperature: float | None, reasoning_prefixes: tuple[str, ...],
     ) -> None:
         super().__init__(model, settings, cache)
+        self.wire = Wire(settings.timeout)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if is_local_url(self.base_url):
             self._api_key = find_key(KEY_VARIABLES) or LOCAL_PLACEHOLDER_KEY
@@ -39,7 +42,8 @@ class OpenAIProvider(SdkProvider):
         import openai
 
         return openai.OpenAI(
-            api_key=self._api_key, base_url=self.base_url, timeout=self.settings.timeout, max_retries=0
+            api_key=self._api_key, base_url=self.base_url, timeout=self.settings.timeout, max_retries=0,
+            http_client=openai.DefaultHttpxClient(event_hooks=self.wire.event_hooks()),
         )
 
     def _params(self, ask: Ask) -> dict[str, Any]:
@@ -84,13 +88,28 @@ class OpenAIProvider(SdkProvider):
                 retry_after = retry_after_seconds(exc.response.headers.get("retry-after"))
                 raise TransientError("http_error", reason, retry_after) from None
             return self.answer("http_error", raw=exc.response.text or None, reason=reason)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            body = self.wire.body()
+            if body is None:  # nothing came back: not a wire problem, a bug to see
+                raise
+            return self.broken_reply(describe(exc), body)
+        try:
+            return self._read(ask, completion)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            return self.broken_reply(describe(exc), self.wire.body())
+
+    def _read(self, ask: Ask, completion: Any) -> Answer:
+        """Map a completion to a status; the SDK does not validate types, so each field is checked here."""
         if not completion.choices:
-            return self.answer("unparsed", reason="response has no choices")
+            return self.broken_reply("it has no choices", self.wire.body())
         choice = completion.choices[0]
         message = choice.message
-        if getattr(message, "refusal", None):
-            return self.answer("refused", raw=message.refusal, reason="the model refused to answer")
+        refusal = getattr(message, "refusal", None)
         text = message.content
+        if not isinstance(refusal, (str, type(None))) or not isinstance(text, (str, type(None))):
+            return self.broken_reply("`content` and `refusal` must be strings or null", self.wire.body())
+        if refusal:
+            return self.answer("refused", raw=refusal, reason="the model refused to answer")
         if choice.finish_reason == "content_filter":
             return self.answer("blocked", raw=text, reason="generation stopped by the content filter")
         if choice.finish_reason == "length":
@@ -98,7 +117,7 @@ class OpenAIProvider(SdkProvider):
                 "truncated", raw=text, reason="generation hit the output token limit (finish_reason length)"
             )
         if text is None:
-            return self.answer("unparsed", reason=f"response has no text (finish_reason {choice.finish_reason})")
+            return self.broken_reply(f"it has no text (finish_reason {choice.finish_reason})", self.wire.body())
         return self.from_text(ask, text)
 
 

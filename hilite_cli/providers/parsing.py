@@ -1,10 +1,14 @@
 """Turn a model's text into the value an Ask expects, or a typed failure with the reason.
 
 Nothing here guesses: text that is not the requested JSON, or not a clear yes/no, is `unparsed`.
+JSON is read strictly: a key given twice, NaN or Infinity make the whole reply `unparsed` (a lenient
+reader keeps the last duplicate, so `{"IA": 1, "IA": 5}` would pass as 5), and the schemas are strict,
+so `true` or `"4.8"` are never read as scores.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +27,31 @@ class Parsed:
     status: JudgeStatus
     value: Any = None
     reason: str | None = None
+    # True when the reply is broken rather than answered (cut-off or malformed JSON, or empty): worth asking
+    # again, so never cached.
+    retryable: bool = False
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def strict_json(body: str) -> Any:
+    """`json.loads` that refuses duplicate keys and NaN/Infinity (which orjson and json would accept or keep the last of)."""
+    return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
 
 
 def parse_json(text: str, schema: type[BaseModel] | None) -> Parsed:
@@ -30,9 +59,14 @@ def parse_json(text: str, schema: type[BaseModel] | None) -> Parsed:
     match = _FENCE.match(text)
     body = match.group(1) if match else text
     try:
-        data = orjson.loads(body.strip())
-    except orjson.JSONDecodeError as exc:
-        return Parsed("unparsed", reason=f"reply is not valid JSON: {exc}")
+        data = strict_json(body.strip())
+    except _DuplicateKey as exc:
+        return Parsed("unparsed", reason=f"reply gives the key `{exc}` more than once, so no value can be trusted")
+    except (ValueError, RecursionError) as exc:
+        # JSON that was begun but broke (or nothing at all) is a broken reply, worth asking again; prose
+        # instead of JSON is the model's own complete answer, as deterministic as any other
+        broken = not body.strip() or body.lstrip()[:1] in ("{", "[")
+        return Parsed("unparsed", reason=f"reply is not valid JSON: {exc}", retryable=broken)
     if schema is None:
         return Parsed("ok", data)
     try:

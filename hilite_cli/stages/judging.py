@@ -63,7 +63,7 @@ class ImageFiles:
         self._sha: dict[str, str] = {}
 
     def data(self, path: str) -> bytes:
-        """Bytes a provider can take (PNG/JPEG/GIF/WebP); other formats are re-encoded as PNG."""
+        """Bytes a provider can take: the decoded image re-encoded (JPEG stays JPEG, the rest PNG)."""
         if path not in self._bytes:
             if len(self._bytes) >= self.capacity:
                 self._bytes.pop(next(iter(self._bytes)))
@@ -91,20 +91,11 @@ def _require_file(path: str) -> None:
 
 
 def _sendable(path: str) -> bytes:
-    from hilite_cli.images import ImageError, encode_image, load_image
-    from hilite_cli.providers.media import image_mime
+    """The image decoded and re-encoded (images.sendable_bytes): a judge never gets bytes after the image's end."""
+    from hilite_cli.images import sendable_bytes
 
     _require_file(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc})") from None
-    try:
-        image_mime(data)
-    except ValueError:
-        return encode_image(load_image(path))
-    load_image(path)  # refuses truncated files and decompression bombs before they are sent anywhere
-    return data
+    return sendable_bytes(path)
 
 
 def scoring_ask(original: bytes, edited: bytes, instruction: str) -> Any:
@@ -153,13 +144,15 @@ def scores_from(answer: Any) -> dict[str, float | None]:
 
 
 def judge_block(answer: Any, prompt: str) -> Record:
-    """Provenance of one judgement: who answered, with which prompt version, and how it went."""
+    """Provenance of one judgement: who answered, with which prompt version, how it went, and whether the
+    answer was replayed from the response cache rather than asked in this run."""
     from hilite_cli.prompts import prompt_version
 
     return {
         "provider": answer.provider,
         "model": answer.model,
         "status": answer.status,
+        "cached": bool(answer.cached),
         "raw": answer.raw,
         "reason": answer.reason,
         "prompt": prompt,

@@ -153,16 +153,10 @@ class RouteStage(Stage):
 
 
 def _image_bytes(path: str) -> bytes:
-    """The task image as PNG/JPEG bytes for the router (other formats re-encoded as PNG)."""
-    from hilite_cli.images import ImageError, encode_image, load_image
-    from hilite_cli.providers.media import image_mime
+    """The task image for the router, decoded and re-encoded (images.sendable_bytes: no trailing bytes travel)."""
+    from hilite_cli.images import ImageError, sendable_bytes
 
     try:
-        img = load_image(path)
-        data = Path(path).read_bytes()
-        image_mime(data)
-        return data
+        return sendable_bytes(path)
     except ImageError as exc:
         raise RecordError(exc.kind, str(exc)) from None
-    except ValueError:
-        return encode_image(img)

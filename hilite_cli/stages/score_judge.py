@@ -49,7 +49,7 @@ def provider_judge(provider: Any) -> JudgeFn:
         for answer in answers:
             scores = scores_from(answer)
             outcomes.append(JudgeOutcome(
-                instruction=scores["instruction"], aesthetics=scores["aesthetics"], cached=answer.cached,
+                instruction=scores["instruction"], aesthetics=scores["aesthetics"],
                 **judge_block(answer, "a2_evaluation"),
             ))
         return outcomes

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from support.loopback import Blocked, Loopback, RateLimited, Raw, Refusal, Received, Text, Truncated
+from support.loopback import Blocked, Loopback, RateLimited, Raw, Refusal, Received, Text, Trickle, Truncated
 
 from hilite_cli.providers import Ask, Provider, get_provider
 from hilite_cli.providers.schemas import EditScores
@@ -145,6 +145,43 @@ def test_slow_reply_times_out(make: MakeProvider, server: Loopback, png: bytes) 
     assert len(server.requests) == 2
 
 
+def test_timeout_is_a_deadline_for_the_whole_attempt(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    """A server sending one byte every 0.2 s never lets a read time out; the attempt still ends at its deadline."""
+    server.script(Trickle(SCORES, interval=0.2))
+    started = time.monotonic()
+    answer = make(timeout=1.0, max_retries=0).ask(judge_ask(png))
+    elapsed = time.monotonic() - started
+    assert answer.status == "timeout" and answer.value is None and "1s" in answer.reason
+    assert elapsed < 3.0  # the whole body would take over 30 s to trickle out
+    assert len(server.requests) == 1
+
+
+BROKEN_BODIES = [
+    "<html><body><h1>502 Bad Gateway</h1>nginx proxy</body></html>",
+    "",
+    "[1, 2, 3]",
+    '"just a string"',
+    '{"candidates": "x", "choices": "x"}',
+    '{"candidates": [{"content": "x"}], "choices": [{"message": 3}]}',
+    '{"candidates": [{"content": {"parts": [{"text": 5}]}}],'
+    ' "choices": [{"index": 0, "message": {"role": "assistant", "content": 5}, "finish_reason": "stop"}]}',
+]
+
+
+@pytest.mark.parametrize("body", BROKEN_BODIES, ids=["html", "empty", "list", "string", "str-fields", "wrong-nesting",
+                                                     "number-text"])
+def test_a_200_that_is_not_the_sdk_json_is_unparsed_with_the_body_kept(make: MakeProvider, server: Loopback,
+                                                                       png: bytes, body: str) -> None:
+    server.script(Raw(200, body), Raw(200, body))
+    provider = make()
+    answer = provider.ask(judge_ask(png))
+    assert answer.status == "unparsed" and answer.value is None and answer.retryable
+    assert answer.raw == body and "not a valid" in answer.reason
+    assert len(server.requests) == 1  # typed per call, not retried as transient
+    again = provider.ask(judge_ask(png))  # a broken reply is never cached: the re-run asks again
+    assert not again.cached and again.raw == body and len(server.requests) == 2
+
+
 def test_rerun_hits_the_cache(make: MakeProvider, server: Loopback, png: bytes) -> None:
     server.answer = lambda req: SCORES if "judge" in req.text() else "Yes"
     asks = [judge_ask(png), Ask(prompt="is it nice?", images=[png], expect="yesno")]
@@ -194,10 +231,11 @@ def test_changing_a_configured_default_misses_the_cache(make: MakeProvider, serv
 
 def test_deterministic_failures_are_cached_transient_ones_are_not(make: MakeProvider, server: Loopback,
                                                                   png: bytes) -> None:
-    server.script(Text("not json"))
+    wrong = '{"InstructionAdherence": 0, "ImageAesthetic": 9}'  # a complete answer, off the scale
+    server.script(Text(wrong))
     assert make().ask(judge_ask(png)).status == "unparsed"
     again = make().ask(judge_ask(png))
-    assert again.status == "unparsed" and again.cached and again.raw == "not json"
+    assert again.status == "unparsed" and again.cached and again.raw == wrong
     error = Raw(503, {"error": {"code": 503, "message": "busy"}})
     server.script(error, SCORES)
     other = Ask(prompt="another", images=[png], expect="json", schema=EditScores)
@@ -230,3 +268,19 @@ def test_reasoning_models_get_effort_and_no_temperature(server: Loopback, keys: 
     assert provider.ask(Ask(prompt="design", reasoning_effort="high", temperature=0.7)).status == "ok"
     body = server.requests[0].body
     assert body["reasoning_effort"] == "high" and "temperature" not in body and "max_completion_tokens" in body
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Text('{"InstructionAdherence": 4.5, "ImageAesthetic": '), Text('{"InstructionAdherence": 4.5,, }'),
+     Truncated('{"Instruc'), Blocked(), Blocked(via_finish=True), Raw(200, "")],
+    ids=["cut-json", "malformed-json", "max-tokens", "safety-prompt", "safety-finish", "empty-body"],
+)
+def test_broken_or_flaky_answers_are_not_cached(make: MakeProvider, server: Loopback, png: bytes,
+                                                reply: object) -> None:
+    server.script(reply, SCORES)
+    first = make().ask(judge_ask(png))
+    assert first.status != "ok" and not first.cached
+    second = make().ask(judge_ask(png))  # a re-run (or --resume) asks again and gets the real answer
+    assert second.status == "ok" and not second.cached and len(server.requests) == 2
+    assert make().ask(judge_ask(png)).cached  # and that answer is the one kept

@@ -61,7 +61,30 @@ def test_cached_answers_load_no_model(tiny_vl_stops: Path, png: bytes) -> None:
     assert first.status in ("ok", "unparsed")
 
 
-def test_missing_model_is_a_clear_config_error(tmp_path: Path, png: bytes) -> None:
-    provider = get_provider(f"local:{tmp_path / 'no-such-model'}", use_cache=False)
-    with pytest.raises(ProviderConfigError, match="cannot load local VLM"):
-        provider.ask(Ask(prompt="x", images=[png]))
+def test_missing_model_is_a_clear_config_error_before_any_record(tmp_path: Path) -> None:
+    with pytest.raises(ProviderConfigError, match="does not exist"):
+        get_provider(f"local:{tmp_path / 'no-such-model'}", use_cache=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ProviderConfigError, match="no config.json"):
+        get_provider(f"local:{tmp_path / 'empty'}", use_cache=False)
+
+
+def test_uncached_hub_model_offline_is_a_clear_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(ProviderConfigError, match="not in the Hugging Face cache.*hf download"):
+        get_provider("local:Qwen/Qwen2.5-VL-7B-Instruct", use_cache=False)
+
+
+def test_mine_with_an_uncached_local_gate_exits_2_with_one_line(tmp_path: Path) -> None:
+    from support.cli import hilite
+
+    specs = tmp_path / "specs.jsonl"
+    specs.write_text('{"id": "s0", "t2i_prompt": "a street", "edits": ["Remove the bench."]}\n')
+    result = hilite("mine", str(specs), "-o", str(tmp_path / "pool.jsonl"), "--gate", "local:nobody/no-such-vlm",
+                    "--prefilter", "offline", "--no-progress",
+                    env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")})
+    stderr = result.stderr.decode().strip()
+    assert result.returncode == 2 and len(stderr.splitlines()) == 1, stderr
+    assert "--gate local:nobody/no-such-vlm" in stderr and "not in the Hugging Face cache" in stderr

@@ -108,3 +108,77 @@ def test_cache_file_is_migrated_once(tmp_path: Path) -> None:
 
 def test_default_cache_path_follows_hilite_cache_dir(tmp_path: Path) -> None:
     assert default_cache_path() == tmp_path / "cache" / "responses.sqlite"
+
+
+def test_a_key_echoed_into_an_sdk_warning_is_scrubbed(server: Loopback, tmp_path: Path, png: bytes) -> None:
+    """A hostile server puts the key in finishReason; google-genai warns "<key> is not a valid FinishReason"."""
+    import orjson
+    from support.cli import hilite
+    from support.loopback import Text
+
+    key = "hostile-echo-KEY-9f8e7d6c5b"
+    decision = {"intent": "object_insertion", "instruction_prompt": "Add a kite.", "source_prompt": "A beach.",
+                "target_prompt": "A beach with a kite."}
+    server.answer = lambda req: Text(orjson.dumps(decision).decode(), finish=req.headers["x-goog-api-key"])
+    image = tmp_path / "a.png"
+    image.write_bytes(png)
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_bytes(orjson.dumps({"id": "t0", "image": str(image), "instruction": "add a kite"}) + b"\n")
+    result = hilite("route", str(tasks), "--provider", "gemini", "--base-url", server.url, "--no-progress",
+                    "-o", str(tmp_path / "out.jsonl"), "--no-cache",
+                    env={"GEMINI_API_KEY": key, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "always"})
+    stderr = result.stderr.decode()
+    assert server.requests and server.requests[0].headers["x-goog-api-key"] == key  # the key was sent
+    assert key not in stderr and key.encode() not in result.stdout
+    assert "*** is not a valid FinishReason" in stderr  # the warning itself still reaches the user
+    assert key.encode() not in (tmp_path / "out.jsonl").read_bytes()
+
+
+def test_log_records_and_their_tracebacks_are_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hilite_cli.providers.keys import install_scrubbing
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-log-LEAK-123456")
+    factory = logging.getLogRecordFactory()
+    try:
+        install_scrubbing()
+        install_scrubbing()  # idempotent
+        try:
+            raise RuntimeError("bad key sk-log-LEAK-123456")
+        except RuntimeError:
+            record = logging.getLogger("x").makeRecord("x", logging.ERROR, "f", 1, "key=%s", ("sk-log-LEAK-123456",),
+                                                       __import__("sys").exc_info())
+        text = logging.Formatter().format(record)
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert "sk-log-LEAK-123456" not in text and "key=***" in text and "bad key ***" in text
+
+
+def _dead_url() -> str:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("backend", ["gemini", "openai"])
+def test_a_base_url_with_nothing_listening_fails_once_up_front(backend: str, keys: str) -> None:
+    url = _dead_url()
+    with pytest.raises(ProviderConfigError, match=f"nothing answers at the base URL {url}"):
+        get_provider(backend, base_url=url)
+
+
+def test_validate_with_a_dead_base_url_exits_2_with_one_line(tmp_path: Path, png: bytes) -> None:
+    from support.cli import hilite
+
+    url = _dead_url()
+    image = tmp_path / "a.png"
+    image.write_bytes(png)
+    manifest = tmp_path / "c.jsonl"
+    manifest.write_text(f'{{"id": "c0", "image": "{image}", "output": "{image}", "instruction": "add a kite"}}\n')
+    result = hilite("validate", str(manifest), "--judge", "openai:gpt-4.1", "--base-url", f"{url}/v1",
+                    "-o", str(tmp_path / "out.jsonl"), "--no-progress", env={"OPENAI_API_KEY": "k-123456"})
+    stderr = result.stderr.decode().strip()
+    assert result.returncode == 2 and len(stderr.splitlines()) == 1, stderr
+    assert "--judge openai:gpt-4.1" in stderr and f"nothing answers at the base URL {url}/v1" in stderr

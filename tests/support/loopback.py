@@ -148,7 +148,17 @@ class Raw:
     delay: float = 0.0
 
 
-Reply = Text | Blocked | Refusal | Truncated | RateLimited | Raw
+@dataclass
+class Trickle:
+    """A normal reply whose body is sent one byte every `interval` seconds (a slow-loris server):
+    every read gets data in time, so only a deadline on the whole attempt ends it."""
+
+    text: str
+    interval: float = 0.2
+    delay: float = 0.0
+
+
+Reply = Text | Blocked | Refusal | Truncated | RateLimited | Raw | Trickle
 Answerer = Callable[[Received], "Reply | str"]
 
 
@@ -157,6 +167,8 @@ def _gemini(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
         content = {"role": "model", "parts": [{"text": text}] if text is not None else []}
         return {"candidates": [{"content": content, "finishReason": finish, "index": 0}], "modelVersion": model}
 
+    if isinstance(reply, Trickle):
+        return 200, candidate(reply.text, "STOP"), {}
     if isinstance(reply, Text):
         return 200, candidate(reply.text, reply.finish or "STOP"), {}
     if isinstance(reply, Truncated):
@@ -178,6 +190,8 @@ def _openai(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
         }
 
+    if isinstance(reply, Trickle):
+        return 200, completion(reply.text, "stop"), {}
     if isinstance(reply, Text):
         return 200, completion(reply.text, reply.finish or "stop"), {}
     if isinstance(reply, Truncated):
@@ -294,9 +308,9 @@ def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
             time.sleep(owner.latency + reply.delay)
             render = _gemini if request.kind == "gemini" else _openai
             status, payload, headers = render(reply, request.model)
-            self._send(status, payload, headers)
+            self._send(status, payload, headers, reply.interval if isinstance(reply, Trickle) else 0.0)
 
-        def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        def _send(self, status: int, payload: Any, headers: dict[str, str], interval: float = 0.0) -> None:
             if isinstance(payload, bytes):
                 data = payload
             elif isinstance(payload, str):
@@ -310,7 +324,12 @@ def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if not interval:
+                    self.wfile.write(data)
+                for i in range(len(data) if interval else 0):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(interval)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test); nothing to deliver
 
