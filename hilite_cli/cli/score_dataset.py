@@ -112,17 +112,16 @@ def command(
     print_results(run.results, Console(stderr=True))
     if json_path:
         json_path.write_bytes(orjson.dumps(run.results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    reasons = check_regression(run.results, base, max_drop=max_drop if max_drop is not None else default_max_drop(),
+                               fail_under=floors) if (base or floors) else []
     if report:
         from hilite_cli.report import write_report
 
         try:
-            written = write_report(run.results, report)
+            written = write_report(run.results, report, records=run.scored, baseline=base, reasons=reasons)
         except ValueError as exc:
             raise usage_error(str(exc)) from None
         print(f"report: {', '.join(str(p) for p in written)}", file=sys.stderr)
-
-    reasons = check_regression(run.results, base, max_drop=max_drop if max_drop is not None else default_max_drop(),
-                               fail_under=floors) if (base or floors) else []
     for reason in reasons:
         print(f"regression: {reason}", file=sys.stderr)
     if reasons:
