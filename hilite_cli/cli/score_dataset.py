@@ -53,7 +53,7 @@ def command(
     progress: Progress = True,
 ) -> None:
     import orjson
-    from rich.console import Console
+    from hilite_cli.cli.terminal import stderr_console
 
     from hilite_cli.manifest import ErrorManifest, ManifestWriter, default_errors_path
     from hilite_cli.regression import EXIT_REGRESSION, check_regression, default_max_drop, parse_thresholds, read_results
@@ -109,7 +109,7 @@ def command(
                 err.write(rec)
                 which = f"record {rec['id']}: " if rec.get("id") else ""
                 print(f"hilite score-dataset: {rec.get('dataset')}: {which}{rec['error']['message']}", file=sys.stderr)
-    print_results(run.results, Console(stderr=True))
+    print_results(run.results, stderr_console())
     if json_path:
         json_path.write_bytes(orjson.dumps(run.results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     reasons = check_regression(run.results, base, max_drop=max_drop if max_drop is not None else default_max_drop(),

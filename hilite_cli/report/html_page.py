@@ -62,7 +62,7 @@ def _cell(text: str) -> str:
     return f"<td>{html.escape(mean)}<br><small>[{html.escape(ci)}</small></td>"
 
 
-def _table(t: TableData, heading: bool = True) -> str:
+def table_html(t: TableData, heading: bool = True) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
     body = "".join(
         f"<tr{' class=flag' if i in t.flagged else ''}>" + "".join(_cell(c) for c in row) + "</tr>"
@@ -164,15 +164,15 @@ def render_html(
     defs = definitions(tables + comparison + breakdowns)
     defs_html = ("<details open><summary>What the columns mean</summary><dl class=defs>"
                  + "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(d)}</dd>" for c, d in defs) + "</dl></details>")
-    sections = [("datasets", "Datasets", "".join(_table(t, heading=False) for t in tables) + defs_html)]
+    sections = [("datasets", "Datasets", "".join(table_html(t, heading=False) for t in tables) + defs_html)]
     if notes:
         sections.append(("missing", "Missing values", "<ul class=missing>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"))
     if comparison:
-        sections.append(("comparison", "Comparison", "".join(_table(t) for t in comparison)))
+        sections.append(("comparison", "Comparison", "".join(table_html(t) for t in comparison)))
     if plots:
         sections.append(("plots", "Plots", "<div class=plots>" + "".join(_plot(p) for p in plots) + "</div>"))
     if breakdowns:
-        sections.append(("breakdowns", "Per kind and per category", "".join(_table(t) for t in breakdowns)))
+        sections.append(("breakdowns", "Per kind and per category", "".join(table_html(t) for t in breakdowns)))
 
     def page(examples_html: str | None) -> str:
         body = list(sections)
