@@ -16,8 +16,12 @@ Entries marked `substitute` run the closest diffusers-native pipeline for a mode
 
 
 def command(
-    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per model on stdout.")] = False,
+    json_lines: Annotated[bool, typer.Option("--jsonl", help="One JSON object per model on stdout (JSON lines).")] = False,
+    old_json: Annotated[bool, typer.Option("--json", hidden=True)] = False,
 ) -> None:
+    from hilite_cli.cli.aliases import renamed
+
+    json_lines = renamed(json_lines, old_json or None, "--jsonl", "--json", False)
     import orjson
 
     from hilite_cli.models.registry import load_registry

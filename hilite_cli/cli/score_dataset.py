@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, NoCache, Output, Progress, Timeout
+from hilite_cli.cli.aliases import renamed
+from hilite_cli.cli.options import BaseUrl, Concurrency, Device, Errors, MaxRetries, NoCache, Output, Progress, Timeout
 from hilite_cli.cli.params import provider_error
 from hilite_cli.cli.runner import prepare_output_file, require_manifests, usage_error
 
@@ -34,11 +35,11 @@ def command(
     manifests: Annotated[list[str], typer.Argument(help="Triplet manifests, one per dataset (- for stdin).")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Dataset name, once per manifest [default: file stem].")] = None,
     sample: Annotated[int | None, typer.Option(min=1, help="Score a seeded random sample of N per dataset (NHR: 5000).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling and bootstrap seed [default: configs/metrics.toml].")] = None,
+    sample_seed: Annotated[int | None, typer.Option(help="Seed of the --sample draw and the bootstrap intervals [default: configs/metrics.toml].")] = None,
     metrics: Annotated[str | None, typer.Option(help="Comma-separated: judge, ssim, clip, lowlevel [default: configs].")] = None,
     judge: Annotated[str | None, typer.Option(help="Judge provider for `judge`, e.g. gemini:gemini-2.5-flash.")] = None,
     clip_model: Annotated[str | None, typer.Option(help="CLIP hub id or local folder [default: configs/metrics.toml].")] = None,
-    device: Annotated[str | None, typer.Option(help="Device for CLIP.")] = None,
+    device: Device = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results (the --baseline format).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a report: .html (self-contained) or .md.")] = None,
     baseline: Annotated[Path | None, typer.Option(help="Results JSON of an earlier run to compare against.")] = None,
@@ -51,6 +52,8 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     progress: Progress = True,
+    max_retries: MaxRetries = None,
+    seed: Annotated[int | None, typer.Option("--seed", hidden=True)] = None,
 ) -> None:
     import orjson
     from hilite_cli.cli.terminal import stderr_console
@@ -60,6 +63,7 @@ def command(
     from hilite_cli.score_results import print_results
     from hilite_cli.stages.score_dataset import DatasetInput, parse_metrics, score_datasets, score_settings
 
+    seed = renamed(sample_seed, seed, "--sample-seed", "--seed", None)
     names = list(name or [])
     if names and len(names) != len(manifests):
         raise usage_error(f"give one --name per manifest ({len(manifests)} manifests, {len(names)} names)")
@@ -80,7 +84,8 @@ def command(
 
             try:
                 judge_fn = provider_judge(get_provider(judge, base_url=base_url, concurrency=concurrency,
-                                                       timeout=timeout, use_cache=not no_cache))
+                                                       timeout=timeout, max_retries=max_retries,
+                                                       use_cache=not no_cache))
             except ProviderConfigError as exc:
                 raise provider_error("--judge", judge, exc) from None
     except ValueError as exc:
