@@ -9,13 +9,26 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 
 .PHONY: install test demo bench clean
 
+# Where torch comes from. A torch==$(TORCH_VERSION) wheel that pip finds without any index (a local
+# wheelhouse: pip's find-links, e.g. PIP_FIND_LINKS) is used as it is. Otherwise torch is installed
+# from TORCH_INDEX only, the CPU-only index by default: PyPI's Linux torch wheel is a CUDA build.
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cu126   # a CUDA build
+#   make install TORCH_INDEX=                                         # whatever your pip config picks
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
 install: $(STAMP)
 
-# torch is pinned to the CPU build first: an open-ended torch requirement would fetch a CUDA build.
+# torch is installed first, pinned, from the source chosen above: the open-ended torch requirement
+# of the package would otherwise let pip fetch PyPI's CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
+	if [ -z "$(TORCH_INDEX)" ] || $(BIN)/python -m pip install -q --dry-run --no-index --no-deps torch==$(TORCH_VERSION) >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install -q torch==$(TORCH_VERSION); \
+	else \
+	  $(BIN)/python -m pip install -q torch==$(TORCH_VERSION) --index-url $(TORCH_INDEX); \
+	fi
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

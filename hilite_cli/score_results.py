@@ -15,7 +15,8 @@ Results schema (`SCHEMA`), JSON-able, also the baseline format of the regression
           "judge_status": {status: count},          # only when a judge ran
           "metrics": {METRIC: {"mean": float|null, "ci": [low, high]|null, "n": int, "missing": int}},
           "histograms": {METRIC: {"edges": [...], "counts": [...]}},
-          "categories": {CATEGORY: {"n": int, "metrics": {METRIC: {...as above}}}}
+          "categories": {CATEGORY: {"n": int, "metrics": {METRIC: {...as above}}}},  # the user's category
+          "kinds": {KIND: {"n": int, "metrics": {...}}}   # forward / inverse / bootstrap, from `kind`
         }
       }
     }
@@ -71,6 +72,25 @@ LABELS = {
     "lowlevel_pass": "Low-level pass",
     "changed_fraction": "Changed frac.",
 }
+# What every column of the tables means, shown under them in the report.
+DEFINITIONS = {
+    "Dataset": "One input manifest (named by --name, else the file stem).",
+    "n": "Records scored: the seeded --sample of the manifest, or all of it.",
+    "scored": "Records with both an Instruction and an Aesthetics score, hence a geometric mean.",
+    "failed": "Records that could not be scored at all (unreadable image, missing field); see the errors manifest.",
+    "Kind": "The record's `kind`: forward (mined edit), inverse (its semantic inversion) or bootstrap (composed).",
+    "Category": "The user's edit category, from the first of the record fields in configs/metrics.toml "
+    "[score] category_fields; `(none)` when a record has none.",
+    "instruction": "Instruction adherence, 1–5 (NHR prompt A.2), from the judge or from the record's own `scores`.",
+    "aesthetics": "Aesthetic quality and artefact-freeness of the edit, 1–5 (NHR prompt A.2).",
+    "geometric": "Mean over edits of sqrt(Instruction × Aesthetics), as in NHR Table 4.",
+    "ssim": "Structural similarity of the edited image to the source, whole image (1 = identical).",
+    "ssim_unchanged": "SSIM over the pixels the edit did not change (NHR low-level mask): how well the rest is kept.",
+    "clip_i": "Cosine similarity of the CLIP image embeddings of source and edit.",
+    "clip_dir": "CLIP directional similarity: image change vs caption change (needs source/target captions).",
+    "lowlevel_pass": "Share of edits passing NHR's low-level check (a coherent changed region above the pixel threshold).",
+    "changed_fraction": "Mean fraction of pixels the edit changed by more than the low-level threshold.",
+}
 
 
 def record_values(ev: dict[str, Any]) -> dict[str, float | None]:
@@ -125,6 +145,14 @@ def _histogram(values: list[float], key: str, bins: int) -> dict[str, list[float
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
+def _breakdown(records: Sequence[Record], rows: list[dict[str, float | None]], field: str) -> dict[str, list[dict[str, float | None]]]:
+    """Rows grouped by `eval[field]`; `(none)` holds the rest. Empty when no record has the field."""
+    groups: dict[str, list[dict[str, float | None]]] = defaultdict(list)
+    for record, row in zip(records, rows, strict=True):
+        groups[record["eval"].get(field) or "(none)"].append(row)
+    return {} if set(groups) <= {"(none)"} else groups
+
+
 def summarize(
     datasets: Sequence[SampledDataset],
     scored: Sequence[Record],
@@ -161,18 +189,14 @@ def summarize(
             for key in keys
             if key != "lowlevel_pass" and (values := [r[key] for r in rows if r[key] is not None])
         }
-        categories: dict[str, list[dict[str, float | None]]] = defaultdict(list)
-        for record, row in zip(records, rows, strict=True):
-            if record["eval"].get("category") is not None:
-                categories[record["eval"]["category"]].append(row)
-        if categories:
-            uncategorized = [row for record, row in zip(records, rows, strict=True) if record["eval"].get("category") is None]
-            if uncategorized:
-                categories["(none)"] = uncategorized
-            entry["categories"] = {
-                cat: {"n": len(cat_rows), "metrics": _blocks(cat_rows, keys, boot, ds.name, cat)}
-                for cat, cat_rows in sorted(categories.items())
-            }
+        for field, plural in (("category", "categories"), ("kind", "kinds")):
+            groups = _breakdown(records, rows, field)
+            seed_labels = (ds.name,) if field == "category" else (ds.name, field)  # category seeds as before
+            if groups:
+                entry[plural] = {
+                    label: {"n": len(group), "metrics": _blocks(group, keys, boot, *seed_labels, label)}
+                    for label, group in sorted(groups.items())
+                }
         out[ds.name] = entry
     return {
         "schema": SCHEMA,
@@ -238,51 +262,63 @@ def results_table(results: dict[str, Any]) -> Table:
     return table
 
 
-def category_table(results: dict[str, Any]) -> Table | None:
-    """Per-category rows (dataset, category), or None when no record carries a category."""
+def breakdown_table(results: dict[str, Any], plural: str = "categories") -> Table | None:
+    """Rows (dataset, category or kind), or None when no record carries one."""
     from rich.table import Table
 
     keys = table_keys(results)
     rows = [
-        (name, cat, block)
+        (name, label, block)
         for name, entry in results["datasets"].items()
-        for cat, block in entry.get("categories", {}).items()
+        for label, block in entry.get(plural, {}).items()
     ]
     if not rows:
         return None
-    table = Table(title="per category")
-    for column in ("Dataset", "Category", "n"):
-        table.add_column(column, justify="right" if column == "n" else "left")
+    column = "Category" if plural == "categories" else "Kind"
+    table = Table(title=f"per {column.lower()}")
+    for name in ("Dataset", column, "n"):
+        table.add_column(name, justify="right" if name == "n" else "left")
     for key in keys:
         table.add_column(LABELS[key], justify="right")
-    for name, cat, block in rows:
-        table.add_row(name, cat, str(block["n"]), *(format_cell(block["metrics"].get(k), k) for k in keys))
+    for name, label, block in rows:
+        table.add_row(name, label, str(block["n"]), *(format_cell(block["metrics"].get(k), k) for k in keys))
     return table
 
 
 def missing_notes(results: dict[str, Any]) -> list[str]:
-    """One line per dataset that has unscored or failed records, so gaps are never silent."""
+    """One line per dataset that has unscored or failed records, so gaps are never silent.
+
+    Wording follows what was asked: without a judge, records lacking scores of their own are not
+    "excluded", there was simply nothing to average.
+    """
+    judged = "judge" in results["settings"].get("metrics", ())
     notes = []
     for name, entry in results["datasets"].items():
         parts = []
         unscored = entry["n"] - entry["n_failed"] - entry["n_scored"]
-        if unscored:
+        if unscored and judged:
             statuses = ", ".join(f"{s} {c}" for s, c in entry.get("judge_status", {}).items() if s != "ok")
-            parts.append(f"{unscored} without both scores" + (f" ({statuses})" if statuses else ""))
+            parts.append(f"{unscored} without both judge scores" + (f" ({statuses})" if statuses else "") + ", left out of the score means")
+        elif unscored and entry["n_scored"] == 0:
+            parts.append("no judge was asked for (--metrics judge --judge PROVIDER) and the records carry no scores, "
+                         "so Instruction, Aesthetics and Geo are not reported")
+        elif unscored:
+            parts.append(f"{unscored} records carry no scores of their own (no judge was asked for), left out of the score means")
         if entry["n_failed"]:
-            parts.append(f"{entry['n_failed']} failed (see the errors manifest)")
+            parts.append(f"{entry['n_failed']} failed and were not scored (see the errors manifest)")
         if entry["n_invalid"]:
-            parts.append(f"{entry['n_invalid']} invalid manifest lines")
+            parts.append(f"{entry['n_invalid']} manifest lines were not records and were not scored")
         if parts:
-            notes.append(f"{name}: " + "; ".join(parts) + " — excluded from the means")
+            notes.append(f"{name}: " + "; ".join(parts))
     return notes
 
 
 def print_results(results: dict[str, Any], console: Console) -> None:
     """Render the tables and missing-value notes on `console` (the CLI passes a stderr console)."""
     console.print(results_table(results))
-    categories = category_table(results)
-    if categories is not None:
-        console.print(categories)
+    for plural in ("kinds", "categories"):
+        table = breakdown_table(results, plural)
+        if table is not None:
+            console.print(table)
     for note in missing_notes(results):
         console.print(note, style="yellow", markup=False, highlight=False)

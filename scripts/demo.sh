@@ -34,7 +34,7 @@ hilite mask tasks.jsonl --box 0.25,0.25,0.75,0.75 --out masks/ -o tasks.masked.j
 
 say "route | edit | validate | invert | bootstrap"
 hilite route tasks.jsonl --provider "$ROUTER" --no-progress \
-  | hilite edit - --models "$MODELS" --top-k "$TOP_K" --seeds "$SEEDS" --sheet --out edits/ --no-progress \
+  | hilite edit - --models "$MODELS" --top-k "$TOP_K" --attempts "$SEEDS" --sheet --out edits/ --no-progress \
   | tee candidates.jsonl \
   | hilite validate - --judge "$JUDGE" --checks "$CHECKS" --select best --no-progress \
       --export kto kto.jsonl --export dpo dpo.jsonl \

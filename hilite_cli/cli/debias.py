@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hilite_cli.cli.options import Errors, Output
+from hilite_cli.cli.options import Errors, Output, Progress
 from hilite_cli.cli.runner import guard_outputs, prepare_output_file, require_manifests, usage_error
 
 SHORT = "De-bias human ratings (NHR eqs. 1–2), measure rater agreement, calibrate a validator."
@@ -50,6 +50,23 @@ def _prediction_rows(path: str, item_field: str) -> tuple[list[Any], list[int], 
     return rows, numbers, errors
 
 
+def _html_report(result: Any, report_obj: Any, plot: Path | None) -> str:
+    """The HTML page, with the sweep from --plot, or drawn for the page when only --report was asked."""
+    import tempfile
+
+    from hilite_cli.report.debias_page import render_debias_html
+    from hilite_cli.stages.calibration_plot import plot_sweep
+    from hilite_cli.stages.debias_report import sections
+
+    sweep = None
+    if report_obj is not None and plot is not None:
+        sweep = plot.read_bytes()
+    elif report_obj is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            sweep = plot_sweep(report_obj, Path(tmp) / "sweep.png").read_bytes()
+    return render_debias_html(sections(result, report_obj), sweep)
+
+
 def command(
     ratings: Annotated[str, typer.Argument(help="Ratings JSONL {item, rater, instruction, aesthetics}, or - for stdin.")],
     predictions: Annotated[
@@ -63,13 +80,14 @@ def command(
     target_precision: Annotated[float, typer.Option(help="Precision the `precision` rule must reach.")] = 0.8,
     category_field: Annotated[str, typer.Option(help="Field holding the edit category, for per-category tables.")] = "category",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write raters, agreement and calibration as JSON.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a report: .html (self-contained, with the sweep plot) or .md.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the precision/recall sweep plot (PNG); needs --predictions.")] = None,
     output: Output = "-",
     errors: Errors = None,
+    progress: Progress = True,
 ) -> None:
     import orjson
-    from rich.console import Console
+    from hilite_cli.cli.terminal import stderr_console
 
     from hilite_cli.manifest import ErrorManifest, ManifestError, ManifestWriter, default_errors_path, read_manifest
     from hilite_cli.stages.debias import debias_ratings
@@ -84,10 +102,15 @@ def command(
                   [("-o", output), ("--errors" if errors else "the errors manifest", errors or default_errors_path(output, "debias")),
                    ("--json", json_path), ("--report", report), ("--plot", plot)])
     prepare_output_file(json_path, "--json")
-    prepare_output_file(report, "--report")
+    prepare_output_file(report, "--report", (".html", ".htm", ".md", ".markdown"))
     prepare_output_file(plot, "--plot")
     try:
-        lines = list(read_manifest(ratings, assign_ids=False))
+        from tqdm import tqdm
+
+        from hilite_cli.cli.terminal import count_lines
+
+        lines = list(tqdm(read_manifest(ratings, assign_ids=False), desc="debias: ratings", unit="line", total=count_lines(ratings),
+                          file=sys.stderr, disable=None if progress else True, leave=False))
         bad = [ln for ln in lines if ln.record is None]
         good = [ln for ln in lines if ln.record is not None]
         result = debias_ratings([ln.record for ln in good], category_field=category_field,
@@ -116,7 +139,7 @@ def command(
                 err.write(rec)
                 print(f"hilite debias: {rec['error']['message']}", file=sys.stderr)
 
-    console = Console(stderr=True)
+    console = stderr_console()
     for table in rich_tables(result, report_obj):
         console.print(table)
     if json_path:
@@ -130,7 +153,9 @@ def command(
         from hilite_cli.stages.calibration_plot import plot_sweep
 
         plot_name = str(plot_sweep(report_obj, plot))
-    if report:
+    if report and report.suffix.lower() in (".html", ".htm"):
+        report.write_text(_html_report(result, report_obj, plot), encoding="utf-8")
+    elif report:
         report.write_text(markdown(result, report_obj, plot=plot_name))
     print(f"debias: {len(result.items)} items from {result.n_ratings} ratings, {len(failed)} failed", file=sys.stderr)
     if failed:

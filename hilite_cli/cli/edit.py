@@ -8,37 +8,39 @@ from typing import Annotated, Any
 
 import typer
 
+from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputManifest, Output, Overwrite, Progress, Resume, Weights,
+    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, Output, Overwrite, Progress, Resume,
+    Weights,
     Workers,
 )
 from hilite_cli.cli.params import parse_list, parse_weights
 from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
 
-SHORT = "Run editors on each task (route records, or tasks with --models): M seeds per model, anonymised slots."
+SHORT = "Run editors on each task (route records, or tasks with --models): M attempts per model, anonymised slots."
 HELP = f"""{SHORT}
 
 \b
   hilite edit photo.jpg "make it black and white" --out out/          # route, edit, contact sheet
   hilite edit photo.jpg "make it black and white" --out out/ --pick B --instruction-match 5 --original-match 4
-  hilite route tasks.jsonl | hilite edit - --out edits/ --top-k 3 --seeds 4 > candidates.jsonl
-  hilite edit tasks.jsonl --models instruct-pix2pix,classic --seeds 4 --weights instruct-pix2pix=/w/ip2p -o c.jsonl
+  hilite route tasks.jsonl | hilite edit - --out edits/ --top-k 3 --attempts 4 > candidates.jsonl
+  hilite edit tasks.jsonl --models instruct-pix2pix,classic --attempts 4 --weights instruct-pix2pix=/w/ip2p -o c.jsonl
 
 One candidate record per (model, seed), with its image under --out and a `slot` letter in a
 shuffled order (as HILITE shows them, model names hidden); --sheet writes a contact sheet per task
-labelled by slot only. The seeds of one (image, instruction, model) run as one batched call.
+labelled by slot only. The attempts (seeds 0..M-1) of one (image, instruction, model) run as one batched call.
 The one-off form keeps its candidates in OUT/candidates.jsonl; run it again with --pick SLOT to keep
 one and record HILITE-style feedback in OUT/feedback.jsonl.
 """
 
 
 def command(
-    input: InputManifest,
+    input: InputOrImage,
     instruction: Annotated[str | None, typer.Argument(help="The instruction, when INPUT is one image.")] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated models: the list for tasks, a filter on routed models.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, help="Run the best K routed models.")] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Attempts (seeds 0..M-1) per model, in one batched call.")] = 1,
+    attempts: Annotated[int, typer.Option(min=1, help="M: attempts per model (seeds 0..M-1), in one batched call.")] = 1,
     steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps [default: per model].")] = None,
     text_influence: Annotated[float | None, typer.Option(help="How strictly to follow the text (guidance).")] = None,
     image_influence: Annotated[float | None, typer.Option(help="How much of the source to keep.")] = None,
@@ -66,8 +68,12 @@ def command(
     executor: Executor = "local",
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
+    max_retries: MaxRetries = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", min=1, hidden=True)] = None,
 ) -> None:
     from hilite_cli.stages.edit import EditStage
+
+    seeds = renamed(attempts, seeds, "--attempts", "--seeds", 1)
     from hilite_cli.stages.sheets import WithContactSheets
 
     try:
@@ -107,7 +113,7 @@ def command(
     [line] = single_line(task)
     # As for routed manifests: --models filters the routed ranking, then --top-k keeps the best K,
     # so the router sees the whole ranking when a filter follows.
-    record = route_task(line.record, provider, None if models else top_k, base_url)
+    record = route_task(line.record, provider, None if models else top_k, base_url, max_retries)
     # The one-off keeps its candidates across runs (so --pick reuses them); a different model set or
     # different knobs make a different run.
     record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k)
@@ -118,8 +124,7 @@ def command(
     if pick:
         pick_candidate(out, record, candidates, pick, instruction_match=instruction_match,
                        original_match=original_match, offensive=offensive, comment=comment)
-    if summary.failed and not candidates:
-        raise typer.Exit(1)
-    if summary.failed:
+    if summary.failed and candidates:
         print("some models failed for this task (see the errors manifest); the others' candidates are above",
               file=sys.stderr)
+    exit_with(summary)  # as for a manifest: 1 when any model failed

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.oneoff import is_image_path
 from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, Output, Overwrite, Progress, Resume, Workers
 from hilite_cli.cli.runner import exit_with, guard_outputs, run_manifest, usage_error
@@ -38,9 +39,9 @@ def command(
     ] = None,
     diff: Annotated[
         str | None,
-        typer.Option(help="Edited image (or, for a manifest, a record field such as `output`): mask |edited − source| > threshold."),
+        typer.Option(help="Edited image (or, for a manifest, a record field such as `output`): mask |edited − source| > --diff-threshold."),
     ] = None,
-    threshold: Annotated[int, typer.Option(help="Difference threshold for --diff (NHR uses 40).")] = 40,
+    diff_threshold: Annotated[int, typer.Option(help="Pixel difference (0–255) above which --diff marks a pixel (NHR uses 40).")] = 40,
     text: Annotated[str | None, typer.Option(help="Mask what this text names, with a segmentation model (CLIPSeg).")] = None,
     text_threshold: Annotated[float, typer.Option(help="Probability threshold for --text.")] = 0.4,
     segmenter: Annotated[str, typer.Option(help="Hub id or local folder of the --text segmentation model.")] = "CIDAS/clipseg-rd64-refined",
@@ -57,9 +58,11 @@ def command(
     executor: Executor = "local",
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
+    threshold: Annotated[int | None, typer.Option("--threshold", hidden=True)] = None,
 ) -> None:
     from hilite_cli.stages.mask import MaskSpec, MaskStage, load_strokes, parse_box, parse_polygon
 
+    threshold = renamed(diff_threshold, threshold, "--diff-threshold", "--threshold", 40)
     try:
         stroke_list, canvas = load_strokes(strokes) if strokes else ([], None)
         spec = MaskSpec(

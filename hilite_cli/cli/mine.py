@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hilite_cli.cli.options import Concurrency, Errors, MaxRetries, NoCache, Overwrite, Progress, Resume, Timeout
+from hilite_cli.cli.aliases import renamed
+from hilite_cli.cli.options import (
+    Concurrency, Device, Dtype, Errors, MaxRetries, NoCache, Overwrite, Progress, Resume, Timeout, Weights,
+)
 from hilite_cli.cli.params import parse_weights, provider_error, provider_options
 from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, require_manifests, usage_error
 
@@ -219,15 +222,13 @@ def command(
     attempts: Annotated[int | None, typer.Option(min=1, help="M: edit attempts per (source, instruction) [preset: 5].")] = None,
     t2i: Annotated[str | None, typer.Option(help="Text-to-image model [preset: flux-schnell].")] = None,
     editor: Annotated[str | None, typer.Option(help="Instruction editor [preset].")] = None,
-    weights: Annotated[
-        list[str], typer.Option(help="NAME=DIR: load model NAME from a local pipeline folder (save_pretrained layout; repeatable).")
-    ] = [],  # noqa: B006 - typer needs a list default
-    device: Annotated[str | None, typer.Option(help="cuda, cuda:1, cpu … [default: cuda when available].")] = None,
-    dtype: Annotated[str | None, typer.Option(help="fp32, fp16 or bf16 [default: bf16/fp16 on CUDA, fp32 on CPU].")] = None,
+    weights: Weights = None,
+    device: Device = None,
+    dtype: Dtype = None,
     t2i_steps: Annotated[int | None, typer.Option(min=1, help="T2I steps [model default: 4 for schnell].")] = None,
-    steps: Annotated[int | None, typer.Option(min=1, help="Edit steps [model default].")] = None,
-    text_influence: Annotated[float | None, typer.Option(help="Editor text guidance [model default].")] = None,
-    image_influence: Annotated[float | None, typer.Option(help="Editor image guidance [model default].")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps [default: per model].")] = None,
+    text_influence: Annotated[float | None, typer.Option(help="How strictly to follow the text (guidance).")] = None,
+    image_influence: Annotated[float | None, typer.Option(help="How much of the source to keep.")] = None,
     gate: Annotated[str | None, typer.Option(help="A.5 plausibility gate provider [preset]; offline = recorded as not run.")] = None,
     no_gate: Annotated[bool, typer.Option("--no-gate", help="Skip the plausibility gate (recorded as skipped).")] = False,
     prefilter: Annotated[str | None, typer.Option(help="A.2-A.4 pre-filter provider [preset]; offline = only the low-level check decides.")] = None,
@@ -245,7 +246,7 @@ def command(
     budget_gpu_hours: Annotated[float | None, typer.Option(min=0.0, help="Stop drawing jobs after this much model time x --gpus.")] = None,
     gpus: Annotated[int | None, typer.Option(min=1, help="GPUs this run occupies, for budget accounting [preset: 1].")] = None,
     until_first_pass: Annotated[bool, typer.Option("--until-first-pass", help="Stop retrying an instruction once one attempt passes.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the scheduler's uniform draw.")] = 0,
+    schedule_seed: Annotated[int, typer.Option(help="Seed of the scheduler's uniform draw of jobs (not an image seed).")] = 0,
     window: Annotated[int | None, typer.Option(min=1, help="Jobs drawn per scheduler window [preset].")] = None,
     post_workers: Annotated[
         int | None, typer.Option(min=1, help="Threads running the gate/pre-filter beside the GPU loop [preset].")
@@ -257,6 +258,7 @@ def command(
         bool, typer.Option("--retry-failed", help="With --resume: run failed sources and jobs again (e.g. after a provider outage).")
     ] = False,
     progress: Progress = True,
+    seed: Annotated[int | None, typer.Option("--seed", hidden=True)] = None,
 ) -> None:
     from hilite_cli.config import load_config
     from hilite_cli.manifest import STDIO, ManifestError, default_errors_path
@@ -266,6 +268,7 @@ def command(
     from hilite_cli.stages.judging import Thresholds
     from hilite_cli.stages.mine.prefilter import Prefilter
 
+    seed = renamed(schedule_seed, seed, "--schedule-seed", "--seed", 0)
     if output == STDIO:
         raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
     if retry_failed and not resume:

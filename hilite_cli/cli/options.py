@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 InputManifest = Annotated[str, typer.Argument(help="Input JSONL manifest, or - for stdin.", show_default=False)]
+InputOrImage = Annotated[
+    str,
+    typer.Argument(help="Input JSONL manifest, - for stdin, or one image (then give the instruction).", show_default=False),
+]
 Output = Annotated[str, typer.Option("--output", "-o", help="Output JSONL manifest, or - for stdout.")]
 Errors = Annotated[
     str | None,
@@ -41,5 +45,8 @@ Weights = Annotated[
     typer.Option("--weights", help="NAME=DIR: load model NAME from a local folder instead of the HF cache (repeatable)."),
 ]
 Device = Annotated[str | None, typer.Option("--device", help="cuda, cuda:1, cpu … [default: cuda if available].")]
-Dtype = Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16 or float32 [default: by device].")]
+Dtype = Annotated[
+    str | None,
+    typer.Option("--dtype", help="bfloat16, float16 or float32 (or bf16, fp16, fp32) [default: bf16/fp16 on CUDA, fp32 on CPU]."),
+]
 MaxRetries = Annotated[int | None, typer.Option("--max-retries", min=0, help="Retries on 429/5xx/timeouts per call.")]

@@ -9,7 +9,8 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputManifest, NoCache, Output, Overwrite, Progress, Resume,
+    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, NoCache, Output, Overwrite, Progress,
+    Resume,
     Timeout, Workers,
 )
 from hilite_cli.cli.params import check_provider
@@ -30,7 +31,7 @@ the mask or reference image they need. Rankings live in configs/routing.toml.
 
 
 def command(
-    input: InputManifest,
+    input: InputOrImage,
     instruction: Annotated[str | None, typer.Argument(help="The instruction, when INPUT is one image.")] = None,
     provider: Annotated[str, typer.Option(help="offline | gemini[:MODEL] | openai[:MODEL] | local:HUB_ID.")] = "offline",
     top_k: Annotated[int | None, typer.Option(min=1, help="Keep the best K models [default: configs/routing.toml].")] = None,
@@ -48,6 +49,7 @@ def command(
     executor: Executor = "local",
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
+    max_retries: MaxRetries = None,
 ) -> None:
     from hilite_cli.stages.route import RouteStage
 
@@ -68,7 +70,7 @@ def command(
     check_provider("--provider", provider, base_url)
     try:
         stage = RouteStage(provider, top_k=top_k, base_url=base_url, concurrency=concurrency, timeout=timeout,
-                           use_cache=not no_cache)
+                           max_retries=max_retries, use_cache=not no_cache)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     summary = run_manifest(stage, source, output, errors, resume=resume, overwrite=overwrite, progress=progress,

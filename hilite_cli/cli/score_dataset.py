@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, NoCache, Output, Progress, Timeout
+from hilite_cli.cli.aliases import renamed
+from hilite_cli.cli.options import BaseUrl, Concurrency, Device, Errors, MaxRetries, NoCache, Output, Progress, Timeout
 from hilite_cli.cli.params import provider_error
 from hilite_cli.cli.runner import guard_outputs, prepare_output_file, require_manifests, usage_error
 
@@ -34,11 +35,11 @@ def command(
     manifests: Annotated[list[str], typer.Argument(help="Triplet manifests, one per dataset (- for stdin).")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Dataset name, once per manifest [default: file stem].")] = None,
     sample: Annotated[int | None, typer.Option(min=1, help="Score a seeded random sample of N per dataset (NHR: 5000).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling and bootstrap seed [default: configs/metrics.toml].")] = None,
+    sample_seed: Annotated[int | None, typer.Option(help="Seed of the --sample draw and the bootstrap intervals [default: configs/metrics.toml].")] = None,
     metrics: Annotated[str | None, typer.Option(help="Comma-separated: judge, ssim, clip, lowlevel [default: configs].")] = None,
     judge: Annotated[str | None, typer.Option(help="Judge provider for `judge`, e.g. gemini:gemini-2.5-flash.")] = None,
     clip_model: Annotated[str | None, typer.Option(help="CLIP hub id or local folder [default: configs/metrics.toml].")] = None,
-    device: Annotated[str | None, typer.Option(help="Device for CLIP.")] = None,
+    device: Device = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results (the --baseline format).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a report: .html (self-contained) or .md.")] = None,
     baseline: Annotated[Path | None, typer.Option(help="Results JSON of an earlier run to compare against.")] = None,
@@ -51,15 +52,18 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     progress: Progress = True,
+    max_retries: MaxRetries = None,
+    seed: Annotated[int | None, typer.Option("--seed", hidden=True)] = None,
 ) -> None:
     import orjson
-    from rich.console import Console
+    from hilite_cli.cli.terminal import stderr_console
 
     from hilite_cli.manifest import ErrorManifest, ManifestWriter, default_errors_path
     from hilite_cli.regression import EXIT_REGRESSION, check_regression, default_max_drop, parse_thresholds, read_results
     from hilite_cli.score_results import print_results
     from hilite_cli.stages.score_dataset import DatasetInput, parse_metrics, score_datasets, score_settings
 
+    seed = renamed(sample_seed, seed, "--sample-seed", "--seed", None)
     names = list(name or [])
     if names and len(names) != len(manifests):
         raise usage_error(f"give one --name per manifest ({len(manifests)} manifests, {len(names)} names)")
@@ -84,7 +88,8 @@ def command(
 
             try:
                 judge_fn = provider_judge(get_provider(judge, base_url=base_url, concurrency=concurrency,
-                                                       timeout=timeout, use_cache=not no_cache))
+                                                       timeout=timeout, max_retries=max_retries,
+                                                       use_cache=not no_cache))
             except ProviderConfigError as exc:
                 raise provider_error("--judge", judge, exc) from None
     except ValueError as exc:
@@ -113,20 +118,19 @@ def command(
                 err.write(rec)
                 which = f"record {rec['id']}: " if rec.get("id") else ""
                 print(f"hilite score-dataset: {rec.get('dataset')}: {which}{rec['error']['message']}", file=sys.stderr)
-    print_results(run.results, Console(stderr=True))
+    print_results(run.results, stderr_console())
     if json_path:
         json_path.write_bytes(orjson.dumps(run.results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    reasons = check_regression(run.results, base, max_drop=max_drop if max_drop is not None else default_max_drop(),
+                               fail_under=floors) if (base or floors) else []
     if report:
         from hilite_cli.report import write_report
 
         try:
-            written = write_report(run.results, report)
+            written = write_report(run.results, report, records=run.scored, baseline=base, reasons=reasons)
         except ValueError as exc:
             raise usage_error(str(exc)) from None
         print(f"report: {', '.join(str(p) for p in written)}", file=sys.stderr)
-
-    reasons = check_regression(run.results, base, max_drop=max_drop if max_drop is not None else default_max_drop(),
-                               fail_under=floors) if (base or floors) else []
     for reason in reasons:
         print(f"regression: {reason}", file=sys.stderr)
     if reasons:

@@ -10,6 +10,7 @@ import typer
 from hilite_cli.cli.options import (
     BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Overwrite, Progress, Resume, Timeout,
 )
+from hilite_cli.cli.export import DATASET_FORMATS
 from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
@@ -34,8 +35,8 @@ def command(
     input: InputManifest,
     judge: Annotated[str, typer.Option(help="Judge PROVIDER[:MODEL]; offline runs only the pixel-level check.")] = "gemini",
     threshold: Annotated[float | None, typer.Option(help="Both thresholds at once [configs/thresholds.toml: 4.7].")] = None,
-    t_aes: Annotated[float | None, typer.Option("--t-aes", help="Aesthetics threshold.")] = None,
-    t_adh: Annotated[float | None, typer.Option("--t-adh", help="Instruction-adherence threshold.")] = None,
+    t_aes: Annotated[float | None, typer.Option("--t-aes", help="T_aes: minimum A.2 aesthetics score [4.7].")] = None,
+    t_adh: Annotated[float | None, typer.Option("--t-adh", help="T_adh: minimum A.2 instruction-adherence score [4.7].")] = None,
     checks: Annotated[str | None, typer.Option(help="Comma list of lowlevel, unwanted (A.3), aesthetic (A.4).")] = None,
     select: Annotated[str, typer.Option(help="none, or best: argmax passing candidate per (source, instruction).")] = "none",
     keep: Annotated[str, typer.Option(help="all: every scored candidate; passed: a triplet per pass.")] = "all",
@@ -46,7 +47,7 @@ def command(
     ] = None,
     min_margin: Annotated[float, typer.Option(help="dpo: smallest geometric-mean gap that makes a pair.")] = 0.0,
     dataset: Annotated[Path | None, typer.Option(help="Also write the passing triplets as a dataset folder.")] = None,
-    format: Annotated[str, typer.Option("--format", help="Dataset format: ip2p, nhr, webdataset, trl.")] = "ip2p",
+    format: Annotated[str, typer.Option("--format", help=f"Dataset format: {', '.join(DATASET_FORMATS)}.")] = "ip2p",
     base_url: BaseUrl = None,
     concurrency: Concurrency = None,
     timeout: Timeout = None,
@@ -58,7 +59,7 @@ def command(
     overwrite: Overwrite = False,
     progress: Progress = True,
 ) -> None:
-    from hilite_cli.cli.export import DATASET_FORMATS, dataset_writes, export_records, report_export
+    from hilite_cli.cli.export import dataset_writes, export_records, report_export
     from hilite_cli.stages.validate import ValidateStage
 
     exports: list[tuple[str, Path]] = []

@@ -1,11 +1,12 @@
 """score-dataset: per-edit quality numbers for one or more triplet datasets (NHR Table 4, HILITE metrics).
 
 Records need `source`, `edited`, `instruction`; `scores {instruction, aesthetics}` are used when no
-judge runs, and a category comes from the first of `category_fields` present. Each scored record
+judge runs, and a category comes from the first of `category_fields` present (never from `kind`,
+which has its own breakdown). Each scored record
 gains an `eval` field (kept id, other fields untouched):
 
     eval = {
-      dataset, category,
+      dataset, category, kind,   # the user's category and the triplet kind, kept apart
       scores: {instruction, aesthetics, geometric, source: "judge" | "record" | null},
       judge: {status, provider, model, raw, reason, cached, prompt, prompt_version} | null,
       ssim, ssim_unchanged, clip_i, clip_dir: float | null,
@@ -185,6 +186,7 @@ class ScoreDatasetStage(Stage):
         ev: dict[str, Any] = {
             "dataset": record.get("dataset"),
             "category": _first_str(record, self.settings["category_fields"]),
+            "kind": _first_str(record, ("kind",)),
             "resized": False,
             "missing": {},
         }

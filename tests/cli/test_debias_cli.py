@@ -49,3 +49,19 @@ def test_debias_cli_calibration_plot(tmp_path: Path) -> None:
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     cal = orjson.loads((tmp_path / "s.json").read_bytes())["calibration"]
     assert cal is not None
+
+
+def test_debias_html_report_embeds_the_sweep_and_defines_columns(tmp_path: Path) -> None:
+    import base64
+    import re
+
+    ratings, truth = _ratings(tmp_path)
+    preds = tmp_path / "pred.jsonl"
+    preds.write_bytes(b"\n".join(orjson.dumps({"item": i, "instruction": s, "aesthetics": s}) for i, s in truth.items()))
+    res = hilite("debias", str(ratings), "--predictions", str(preds), "--report", str(tmp_path / "r.html"),
+                 "--no-progress", "-o", str(tmp_path / "i.jsonl"))
+    assert res.returncode == 1, res.stderr  # the malformed last line
+    text = (tmp_path / "r.html").read_text()
+    (png,) = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)
+    assert base64.b64decode(png).startswith(b"\x89PNG")
+    assert "Rater biases (eq. 1)" in text and "<dt>Krippendorff α (interval)</dt>" in text

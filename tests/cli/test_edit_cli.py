@@ -57,7 +57,7 @@ def test_manifest_edit_with_sheets_and_refusal(tmp_path: Path) -> None:
     tasks = [{"id": "a", "image": img.name, "instruction": "make it warmer"},
              {"id": "b", "image": img.name, "instruction": "add a dragon"}]
     (tmp_path / "t.jsonl").write_bytes(b"\n".join(orjson.dumps(t) for t in tasks) + b"\n")
-    res = hilite("edit", "t.jsonl", "--models", "classic", "--seeds", "2", "--sheet", "--out", "e", "-o", "c.jsonl",
+    res = hilite("edit", "t.jsonl", "--models", "classic", "--attempts", "2", "--sheet", "--out", "e", "-o", "c.jsonl",
                  cwd=tmp_path)
     assert res.returncode == 1
     cands = [orjson.loads(x) for x in (tmp_path / "c.jsonl").read_bytes().splitlines()]

@@ -84,3 +84,13 @@ def test_report_targets_are_checked_before_scoring(tmp_path: Path) -> None:
                  "--report", str(tmp_path / "other" / "r.html"))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "new" / "deep" / "s.json").is_file() and (tmp_path / "other" / "r.html").is_file()
+
+
+def test_old_seed_spelling_still_works_with_a_note(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, "d", 5)
+    res = hilite("score-dataset", str(data), "--metrics", "ssim", "--seed", "7", "--json", str(tmp_path / "s.json"))
+    assert res.returncode == 0, res.stderr
+    assert orjson.loads((tmp_path / "s.json").read_bytes())["settings"]["seed"] == 7
+    assert b"--seed is now called --sample-seed" in res.stderr
+    res = hilite("score-dataset", str(data), "--metrics", "ssim", "--seed", "7", "--sample-seed", "8")
+    assert res.returncode == 2 and b"give only --sample-seed" in res.stderr
