@@ -70,3 +70,30 @@ def test_pool_annotated_and_validated_attempts_filled_in(tmp_path: Path) -> None
     assert [r["difficulty"]["attempts_to_validated_pass"] for r in out] == [4, 4, 1]
     ordered = sorted([*out, {"id": "plain"}], key=difficulty_key)
     assert [r["id"] for r in ordered] == ["c9", "c1", "c4", "plain"]  # easy -> hard, unknown last
+
+
+def test_export_orders_a_curriculum_and_keeps_the_difficulty(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hilite_cli.cli.app import app
+
+    def scored(rid: str, seed: int, first: int | None, rate: float, passed: bool = True) -> dict:
+        block = {"category": "add", "attempts": 4, "passes": 1, "pass_rate": rate, "attempts_to_pass": first,
+                 "attempts_to_validated_pass": None, "seeds_tried": [0, 1, 2, 3], "seeds_passed": [seed]}
+        return {"id": rid, "parent": rid[0], "image": "s.png", "output": f"{rid}.png", "instruction": "add a hat",
+                "seed": seed, "scores": {"instruction": 4.8, "aesthetics": 4.9}, "thresholds": {}, "passed": passed,
+                "category": "add", "difficulty": block}
+
+    rows = [scored("a1", 3, 4, 0.25), scored("b1", 0, 1, 0.5), scored("c1", 1, 2, 0.75), {"id": "d1", "image": "s.png",
+            "output": "d1.png", "instruction": "make it blue", "scores": {"instruction": 5, "aesthetics": 5}}]
+    manifest = tmp_path / "scored.jsonl"
+    manifest.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    out = tmp_path / "kto.jsonl"
+    result = CliRunner().invoke(app, ["export", str(manifest), "--format", "kto", "--to", str(out), "--order", "difficulty"])
+    assert result.exit_code == 0, result.output
+    exported = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert [r["id"] for r in exported] == ["b1", "c1", "a1", "d1"]  # 1, 2, 4 attempts to the validated pass, then unknown
+    assert exported[0]["provenance"]["difficulty"]["attempts_to_validated_pass"] == 1
+    assert exported[0]["provenance"]["category"] == "add" and "difficulty" not in exported[3]["provenance"]
+    bad = CliRunner().invoke(app, ["export", str(manifest), "--format", "kto", "--to", str(out), "--order", "hardest"])
+    assert bad.exit_code == 2 and "--order must be input or difficulty" in bad.output
