@@ -97,3 +97,27 @@ def test_export_orders_a_curriculum_and_keeps_the_difficulty(tmp_path: Path) -> 
     assert exported[0]["provenance"]["category"] == "add" and "difficulty" not in exported[3]["provenance"]
     bad = CliRunner().invoke(app, ["export", str(manifest), "--format", "kto", "--to", str(out), "--order", "hardest"])
     assert bad.exit_code == 2 and "--order must be input or difficulty" in bad.output
+
+
+def test_score_dataset_breaks_down_by_difficulty_band(tmp_path: Path) -> None:
+    from support.photos import save_photo
+    from typer.testing import CliRunner
+
+    from hilite_cli.cli.app import app
+
+    source = save_photo(tmp_path, "coffee", size=24)
+    rows = []
+    for rid, first in (("t1", 1), ("t2", 1), ("t3", 5)):
+        edited = tmp_path / f"{rid}.png"
+        edited.write_bytes(source.read_bytes())
+        block = difficulties({"j": _entry("s", first - 1, "passed")} | {f"j{i}": _entry("s", i, "rejected:a2") for i in range(first - 1)},
+                             {("s", "add a hat"): "add"})[("s", "add a hat")]
+        rows.append({"id": rid, "source": str(source), "edited": str(edited), "instruction": "add a hat", "kind": "forward",
+                     "difficulty": block})
+    manifest = tmp_path / "triplets.jsonl"
+    manifest.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    result = CliRunner().invoke(app, ["score-dataset", str(manifest), "--metrics", "ssim", "--by", "difficulty.band",
+                                      "--json", str(tmp_path / "r.json"), "--no-progress", "-o", str(tmp_path / "s.jsonl")])
+    assert result.exit_code == 0, result.output
+    categories = orjson.loads((tmp_path / "r.json").read_bytes())["datasets"]["triplets"]["categories"]
+    assert {k: v["n"] for k, v in categories.items()} == {"1 attempt": 2, "4+ attempts": 1}

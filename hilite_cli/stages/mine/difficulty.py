@@ -6,6 +6,8 @@ which thread finished first:
 - `attempts`, `passes`, `pass_rate`: how many attempts were judged and how many passed the pre-filter;
 - `attempts_to_pass`: the 1-based position of the first passing attempt, or null when none passed
   (`censored: true` then: "harder than `attempts`", not a number);
+- `band`: `attempts_to_pass` as a label for breakdowns (`score-dataset --by difficulty.band`):
+  "1 attempt", "2-3 attempts", "4+ attempts" or "no pass";
 - `attempts_to_validated_pass`: the same for the first attempt whose candidate also passed
   `validate`, filled in by `with_validated_difficulty` from validate's scored candidates (null
   before validate has run, or when no attempt passed it).
@@ -52,6 +54,12 @@ def _first(seeds: list[int], passing: set[int]) -> int | None:
     return next((i + 1 for i, s in enumerate(seeds) if s in passing), None)
 
 
+def band(first: int | None) -> str:
+    if first is None:
+        return "no pass"
+    return "1 attempt" if first == 1 else "2-3 attempts" if first <= 3 else "4+ attempts"
+
+
 def pair_difficulty(entries: Iterable[Record], category: str) -> Record:
     """The difficulty block of one pair from its job entries (the last state line per job)."""
     judged = sorted((e["seed"], v) for e in entries if (v := verdict(e["outcome"])) is not None)
@@ -65,6 +73,7 @@ def pair_difficulty(entries: Iterable[Record], category: str) -> Record:
         "pass_rate": len(passed) / len(seeds) if seeds else None,
         "attempts_to_pass": first,
         "censored": first is None,
+        "band": band(first),
         "attempts_to_validated_pass": None,
         "seeds_tried": seeds,
         "seeds_passed": passed,
