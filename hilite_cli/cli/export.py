@@ -27,8 +27,8 @@ HELP = f"""{SHORT}
 Dataset formats ({", ".join(DATASET_FORMATS)}) write a folder; kto and dpo write one JSONL file.
 Both score axes and each record's provenance (with mine's `difficulty` and `category`) travel in
 every format. --order difficulty writes a curriculum: easy -> hard by attempts to the first
-validated pass (from validate's verdicts on the same pair's candidates), else to the first
-pre-filter pass; records without a difficulty go last.
+validated pass (known from `validate --keep all` output), else to the first pre-filter pass;
+records without a difficulty go last.
 """
 
 

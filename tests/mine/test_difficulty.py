@@ -68,6 +68,8 @@ def test_pool_annotated_and_validated_attempts_filled_in(tmp_path: Path) -> None
               {**annotated[2], "thresholds": {}, "passed": True}]
     out = with_validated_difficulty(scored)
     assert [r["difficulty"]["attempts_to_validated_pass"] for r in out] == [4, 4, 1]
+    triplet = {**annotated[1], "kind": "forward"}  # --select best keeps one seed: earlier seeds' verdicts are unknown
+    assert with_validated_difficulty([triplet])[0]["difficulty"]["attempts_to_validated_pass"] is None
     ordered = sorted([*out, {"id": "plain"}], key=difficulty_key)
     assert [r["id"] for r in ordered] == ["c9", "c1", "c4", "plain"]  # easy -> hard, unknown last
 

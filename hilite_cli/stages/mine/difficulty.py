@@ -9,8 +9,10 @@ which thread finished first:
 - `band`: `attempts_to_pass` as a label for breakdowns (`score-dataset --by difficulty.band`):
   "1 attempt", "2-3 attempts", "4+ attempts" or "no pass";
 - `attempts_to_validated_pass`: the same for the first attempt whose candidate also passed
-  `validate`, filled in by `with_validated_difficulty` from validate's scored candidates (null
-  before validate has run, or when no attempt passed it).
+  `validate`, filled in by `with_validated_difficulty` from `validate --keep all` output (null
+  before validate has run, after `--select best`, which keeps one candidate per pair, or when no
+  attempt passed). Triplets made from a candidate (inverse, bootstrap) carry its block along:
+  their difficulty is the forward instruction's.
 Per category: the pre-filter pass rate over all judged attempts with a Wilson 95 % interval.
 """
 
@@ -134,26 +136,28 @@ def annotate_pool(pool: Path, per_pair: Mapping[Pair, Record]) -> int:
 
 
 def _pair_key(record: Record) -> tuple[Any, Any]:
-    return (record.get("parent") or record.get("task"), record.get("instruction"))
+    return (record.get("parent"), record.get("instruction"))
 
 
 def with_validated_difficulty(records: list[Record]) -> list[Record]:
     """Fill `difficulty.attempts_to_validated_pass` from validate's verdicts on the same pair's candidates.
 
-    Takes `validate --keep all` output (scored candidates: `passed` with `thresholds`) or triplets
-    (each passed validate); a pair's validated seeds are those of its records that passed. Records
-    without a `difficulty` block are returned unchanged.
+    Only `validate --keep all` output can say it (scored candidates, each with validate's `passed`
+    and `thresholds`): there every candidate of a pair has a verdict. `--select best` triplets keep
+    one candidate per pair, so whether an earlier seed also passed is unknown and the field stays
+    as it was (null). A pair's validated seeds are those of its scored candidates that passed.
     """
     validated: dict[tuple[Any, Any], set[int]] = defaultdict(set)
+    judged: set[tuple[Any, Any]] = set()
     for record in records:
-        was_validated = "thresholds" in record or "kind" in record
-        if isinstance(record.get("difficulty"), dict) and was_validated and record.get("passed", True) and not record.get("error"):
-            if isinstance(record.get("seed"), int):
+        if isinstance(record.get("difficulty"), dict) and "thresholds" in record and not record.get("error"):
+            judged.add(_pair_key(record))
+            if record.get("passed") is True and isinstance(record.get("seed"), int):
                 validated[_pair_key(record)].add(record["seed"])
     out = []
     for record in records:
         block = record.get("difficulty")
-        if isinstance(block, dict) and isinstance(block.get("seeds_tried"), list):
+        if isinstance(block, dict) and isinstance(block.get("seeds_tried"), list) and _pair_key(record) in judged:
             first = _first(block["seeds_tried"], validated.get(_pair_key(record), set()))
             record = {**record, "difficulty": {**block, "attempts_to_validated_pass": first}}
         out.append(record)
