@@ -125,7 +125,7 @@ def command(
         summary = EvalRun(settings, items, judge=provider, prompts=judge_prompts, edit=edit).run()
     finally:
         provider.close()
-    _report(summary, json_path, settings.errors)
+    _report(summary, json_path, settings.errors, base)
     if base is not None:
         try:
             reasons = check_eval_regression(summary, base, max_drop if max_drop is not None else float(config["regression"]["max_drop"]))
@@ -139,13 +139,13 @@ def command(
         raise typer.Exit(1)
 
 
-def _report(summary: dict[str, Any], json_path: Path | None, errors: str) -> None:
+def _report(summary: dict[str, Any], json_path: Path | None, errors: str, baseline: dict[str, Any] | None) -> None:
     import orjson
     from rich.console import Console
 
     from hilite_cli.stages.eval.aggregate import render
 
-    Console(stderr=True, width=140).print(render(summary))
+    Console(stderr=True, width=160).print(render(summary, baseline))
     failed = summary["items"] - summary["judged"]
     if failed:
         detail = ", ".join(f"{n} {s}" for s, n in summary["failures"].items())

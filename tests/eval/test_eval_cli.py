@@ -61,19 +61,20 @@ def test_gedit_viescore_per_category_and_failures_are_null(gedit: Bench, tmp_pat
         result = _run("gedit", "--data", str(gedit.data), "--edited", str(gedit.edited), "--prompts", str(gedit.prompts),
                       "--judge", "openai:gpt-4.1", "--base-url", server.openai_url, "--max-retries", "0",
                       "-o", str(out), "--json", str(summary), "--out", str(tmp_path / "run"))
-        sent = [r for r in server.requests if "SC-RULES" in r.text()][0].text()
+        sent = next(r.text() for r in server.requests if r.text().endswith("make the car red"))
     assert result.exit_code == 1, result.output  # two items could not be scored
-    assert sent.startswith("CONTEXT:") and "EDIT-RULES" in sent and sent.endswith("Editing instruction: make the car red")
+    assert sent == ('CONTEXT: answer {"score": [...], "reasoning": "..."}\nEDIT-RULES: two images, original then edited.\n'
+                    "SC-RULES: [success, overediting]. Editing instruction: make the car red")
     assert sorted(judge.asked) == sorted([("SC", 2), ("PQ", 1)] * 4)  # SC sees source + edit, PQ only the edit; cn item skipped
     s = orjson.loads(summary.read_bytes())
     color, style = s["categories"]["color_alter"], s["categories"]["style_change"]
     # k1: SC min(8,6)=6, PQ min(9,4)=4, O=sqrt(24); k2: SC 9, PQ 9, O 9
     assert color["means"] == pytest.approx({"SC": 7.5, "PQ": 6.5, "O": (math.sqrt(24) + 9) / 2})
     assert (color["items"], color["judged"], style["items"], style["judged"]) == (2, 2, 2, 0)
-    # k3: PQ unparsed -> PQ, O null (SC 4 stays); k5: SC http_error -> SC, O null (PQ 7 stays)
-    assert style["means"] == {"SC": 4.0, "PQ": 7.0, "O": None}
-    assert s["overall"]["items"] == pytest.approx({"SC": 19 / 3, "PQ": 20 / 3, "O": (math.sqrt(24) + 9) / 2})
-    assert s["overall"]["categories"]["SC"] == pytest.approx(5.75)
+    # k3: PQ unparsed, k5: SC http_error -> neither is judged; no row mean uses their partial scores
+    assert style["means"] == {"SC": None, "PQ": None, "O": None}
+    assert s["overall"]["items"] == pytest.approx({"SC": 7.5, "PQ": 6.5, "O": (math.sqrt(24) + 9) / 2})
+    assert s["overall"]["categories"] == s["overall"]["items"]  # one category has scores
     assert s["failures"] == {"judge_http_error": 1, "judge_unparsed": 1}
     assert "VIEScore" in s["settings"]["prompts"]["source"]
     records = _lines(out)
@@ -97,8 +98,8 @@ def test_gedit_viescore_per_category_and_failures_are_null(gedit: Bench, tmp_pat
     assert judge.asked == [("SC", 2)]
     s2 = orjson.loads(summary.read_bytes())
     assert s2["judged"] == 3 and s2["failures"] == {"judge_unparsed": 1}
-    assert s2["categories"]["style_change"]["means"] == pytest.approx({"SC": 4.5, "PQ": 7.0, "O": math.sqrt(35)})
-    assert again.exit_code == 3  # PQ over all items is 20/3, the baseline says 9.0
+    assert s2["categories"]["style_change"]["means"] == pytest.approx({"SC": 5.0, "PQ": 7.0, "O": math.sqrt(35)})
+    assert again.exit_code == 3  # PQ over the judged items (k1, k2, k5) is 20/3, the baseline says 9.0
     assert "REGRESSION: gedit all items: PQ dropped from 9.0000 to 6.6667 (drop 2.3333 > max-drop 0.5000)" in again.output
 
 

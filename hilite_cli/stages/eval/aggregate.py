@@ -1,8 +1,10 @@
 """Per-category tables (NHR Tables 5 and 6) and the weaknesses they imply.
 
-Per category: items, items judged, and the mean of each metric over the items where it exists (a
-null score is left out of the mean and counted, never replaced). Overall, two rows, both named:
-the mean over all items, and the mean of the category means (each category weighs the same).
+Per category: items, items judged, and the mean of each metric over the judged items (status ok),
+so every metric of a row covers the same items. An item the judge failed on is counted as failed,
+never scored with a replacement; what could be read of it stays in the errors manifest. Overall,
+two rows, both named: the mean over all judged items, and the mean of the category means (each
+category weighs the same; NHR Table 5's "Overall ... averaging all scores across tasks").
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _means(records: list[Record], metrics: tuple[str, ...]) -> dict[str, float | None]:
-    return {m: _mean([r["scores"][m] for r in records if r["scores"].get(m) is not None]) for m in metrics}
+    judged = [r for r in records if r["status"] == "ok"]
+    return {m: _mean([r["scores"][m] for r in judged]) for m in metrics}
 
 
 def category_weights(per_category: dict[str, Any], primary: str) -> dict[str, float]:
@@ -81,22 +84,34 @@ def summarize(benchmark: str, records: Iterable[Record], settings: dict[str, Any
     }
 
 
-def render(summary: dict[str, Any]) -> Any:
-    """A rich table like NHR Tables 5/6: one row per category, then both overall rows."""
+def render(summary: dict[str, Any], baseline: dict[str, Any] | None = None) -> Any:
+    """A rich table like NHR Tables 5/6: one row per category, then both overall rows; with a
+    baseline (the model before fine-tuning), each cell reads `before -> now (change)`."""
     from rich.table import Table
 
     metrics = summary["metrics"]
     table = Table(title=f"{summary['benchmark']} ({summary['scale']}): {summary['settings'].get('editor')} judged by "
-                        f"{summary['settings'].get('judge')}")
+                        f"{summary['settings'].get('judge')}" + (" vs --baseline" if baseline else ""))
     table.add_column("category")
     for col in ("items", "judged", *metrics):
         table.add_column(col, justify="right")
 
-    def cells(means: dict[str, float | None]) -> list[str]:
-        return ["-" if means[m] is None else f"{means[m]:.3f}" for m in metrics]
+    def cell(now: float | None, before: float | None, with_base: bool) -> str:
+        text = "-" if now is None else f"{now:.3f}"
+        if not with_base:
+            return text
+        change = "" if now is None or before is None else f" ({now - before:+.3f})"
+        return f"{'-' if before is None else f'{before:.3f}'} -> {text}{change}"
 
+    def cells(means: dict[str, float | None], before: dict[str, float | None] | None) -> list[str]:
+        return [cell(means[m], (before or {}).get(m), baseline is not None) for m in metrics]
+
+    base_categories = (baseline or {}).get("categories", {})
     for name, row in summary["categories"].items():
-        table.add_row(name, str(row["items"]), str(row["judged"]), *cells(row["means"]))
-    table.add_row("all items", str(summary["items"]), str(summary["judged"]), *cells(summary["overall"]["items"]), style="bold")
-    table.add_row("mean of categories", "", "", *cells(summary["overall"]["categories"]), style="bold")
+        table.add_row(name, str(row["items"]), str(row["judged"]), *cells(row["means"], base_categories.get(name, {}).get("means")))
+    base_overall = (baseline or {}).get("overall", {})
+    table.add_row("all items", str(summary["items"]), str(summary["judged"]),
+                  *cells(summary["overall"]["items"], base_overall.get("items")), style="bold")
+    table.add_row("mean of categories", "", "", *cells(summary["overall"]["categories"], base_overall.get("categories")),
+                  style="bold")
     return table
