@@ -14,6 +14,7 @@ import typer
 
 from hilite_cli import __version__
 from hilite_cli.cli import bootstrap, debias, edit, export, invert, mask, mine, models, route, score_dataset, validate
+from hilite_cli.cli import eval as eval_cmd
 
 app = typer.Typer(
     name="hilite",
@@ -49,6 +50,7 @@ app.command("bootstrap", help=bootstrap.HELP, short_help=bootstrap.SHORT)(bootst
 app.command("score-dataset", help=score_dataset.HELP, short_help=score_dataset.SHORT)(score_dataset.command)
 app.command("debias", help=debias.HELP, short_help=debias.SHORT)(debias.command)
 app.command("export", help=export.HELP, short_help=export.SHORT)(export.command)
+app.command("eval", help=eval_cmd.HELP, short_help=eval_cmd.SHORT)(eval_cmd.command)
 
 
 # Options that take two words (`--export kto FILE`); Typer options take one, so the pair is joined

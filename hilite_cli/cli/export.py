@@ -25,7 +25,10 @@ HELP = f"""{SHORT}
   hilite export scored.jsonl --format diffusion-dpo --to pairs/
 
 Dataset formats ({", ".join(DATASET_FORMATS)}) write a folder; kto and dpo write one JSONL file.
-Both score axes and each record's provenance travel in every format.
+Both score axes and each record's provenance (with mine's `difficulty` and `category`) travel in
+every format. --order difficulty writes a curriculum: easy -> hard by attempts to the first
+validated pass (known from `validate --keep all` output), else to the first pre-filter pass;
+records without a difficulty go last.
 """
 
 
@@ -76,6 +79,7 @@ def command(
     min_margin: Annotated[float, typer.Option(help="dpo / diffusion-dpo: smallest geometric-mean gap that makes a pair.")] = 0.0,
     threshold: Annotated[float | None, typer.Option(help="kto: good when both scores reach this [default: configs].")] = None,
     max_per_shard: Annotated[int, typer.Option(help="webdataset: samples per tar shard.")] = 1000,
+    order: Annotated[str, typer.Option(help="input (as read) or difficulty (easy -> hard: attempts to the first pass).")] = "input",
     errors: Errors = None,
 ) -> None:
     from hilite_cli.manifest import ManifestError, read_manifest
@@ -91,6 +95,12 @@ def command(
     except ManifestError as exc:
         raise usage_error(str(exc)) from None
     records = [ln.record for ln in lines if ln.record is not None]
+    if order not in ("input", "difficulty"):
+        raise usage_error(f"--order must be input or difficulty, got {order!r}")
+    if order == "difficulty":
+        from hilite_cli.stages.mine.difficulty import difficulty_key, with_validated_difficulty
+
+        records = sorted(with_validated_difficulty(records), key=difficulty_key)
     try:
         summary = export_records(records, format, to, min_margin=min_margin, t_aes=threshold, t_adh=threshold,
                                  max_per_shard=max_per_shard)

@@ -34,7 +34,7 @@ Inputs (one of):
 
 Each prompt gets N T2I seeds (--n-sources) at random resolutions, gated with A.5 (--gate); every
 (source, instruction) gets M edit attempts (--attempts). The N x k x M jobs are drawn uniformly
-without replacement (--seed) until --budget-gpu-hours of model time is spent or the queue is empty;
+without replacement (--schedule-seed) until --budget-gpu-hours of model time is spent or the queue is empty;
 drawn jobs of one (source, instruction) run as one batched edit call. Each edit is pre-filtered
 (A.2 >= --t-aes/--t-adh, then A.3, A.4, then the low-level check) while the next edit runs.
 
@@ -247,6 +247,12 @@ def command(
     gpus: Annotated[int | None, typer.Option(min=1, help="GPUs this run occupies, for budget accounting [preset: 1].")] = None,
     until_first_pass: Annotated[bool, typer.Option("--until-first-pass", help="Stop retrying an instruction once one attempt passes.")] = False,
     schedule_seed: Annotated[int, typer.Option(help="Seed of the scheduler's uniform draw of jobs (not an image seed).")] = 0,
+    schedule: Annotated[
+        str, typer.Option(help="uniform (the paper's draw) or adaptive (more attempts where a category's pass rate is low).")
+    ] = "uniform",
+    category_weights: Annotated[
+        Path | None, typer.Option(help="adaptive: JSON {category: weight}, or a `hilite eval --json` summary (its weaknesses).")
+    ] = None,
     window: Annotated[int | None, typer.Option(min=1, help="Jobs drawn per scheduler window [preset].")] = None,
     post_workers: Annotated[
         int | None, typer.Option(min=1, help="Threads running the gate/pre-filter beside the GPU loop [preset].")
@@ -275,6 +281,7 @@ def command(
         raise usage_error("--retry-failed only makes sense with --resume")
     if no_gate and gate:
         raise usage_error("--gate and --no-gate contradict each other")
+    prior = _category_weights(schedule, category_weights)
     p = _preset(preset)
     options = {**provider_options(None, concurrency, timeout, max_retries, no_cache), "reask_failed": retry_failed}
     spec_list, input_errors = _inputs(specs, design, images, edits, output, resume, p, designer, designer_base_url,
@@ -305,6 +312,8 @@ def command(
         overlap=overlap,
         resume=resume,
         retry_failed=retry_failed,
+        schedule=schedule,
+        category_weights=prior,
     )
     gate_provider = None if no_gate else _provider(gate or p["gate"], "--gate", gate_base_url, options)
     prefilter_provider = _provider(prefilter or p["prefilter"], "--prefilter", base_url, options)
@@ -336,6 +345,22 @@ def command(
     if result["error_records"]:
         print(f"mine: {result['error_records']} error records in {settings.errors}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _category_weights(schedule: str, path: Path | None) -> dict[str, float]:
+    from hilite_cli.stages.mine.adaptive import SCHEDULES
+    from hilite_cli.stages.mine.categories import read_category_weights
+
+    if schedule not in SCHEDULES:
+        raise usage_error(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if path is None:
+        return {}
+    if schedule != "adaptive":
+        raise usage_error("--category-weights only applies to --schedule adaptive")
+    try:
+        return read_category_weights(str(path))
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
 
 
 def _report(result: dict[str, Any], stats: Path | None) -> None:

@@ -45,6 +45,8 @@ def command(
     baseline: Annotated[Path | None, typer.Option(help="Results JSON of an earlier run to compare against.")] = None,
     max_drop: Annotated[float | None, typer.Option(help="Largest allowed fall of any mean vs --baseline [default: configs].")] = None,
     fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE floor for every dataset's mean (repeatable).")] = None,
+    by: Annotated[str | None, typer.Option(help="Break down by this record field instead of configs' category fields "
+                                                "(dotted for nested: difficulty.band, difficulty.category).")] = None,
     base_url: BaseUrl = None,
     concurrency: Concurrency = None,
     timeout: Timeout = None,
@@ -101,7 +103,7 @@ def command(
     try:
         run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
                              sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
-                             clip_device=device, on_batch=bar.update)
+                             clip_device=device, on_batch=bar.update, category_fields=[by] if by else None)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     finally:

@@ -40,6 +40,8 @@ PROVENANCE_KEYS: tuple[str, ...] = (
     "t2i_prompt",
     "judge",
     "checks",
+    "category",
+    "difficulty",  # mine's attempts-to-pass block: the curriculum column (`export --order difficulty`)
 )
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -160,13 +162,23 @@ def provenance(record: Record) -> dict[str, Any]:
     return {key: record[key] for key in PROVENANCE_KEYS if record.get(key) is not None}
 
 
+def difficulty_of(record: Record) -> float | None:
+    """Attempts to the first validated pass, else to the first pre-filter pass (mine's `difficulty`); None if unknown."""
+    block = record.get("difficulty")
+    if not isinstance(block, dict):
+        return None
+    value = block.get("attempts_to_validated_pass") or block.get("attempts_to_pass")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def flat_columns(edit: Edit) -> dict[str, Any]:
-    """Id, scores and provenance (as a JSON string) as scalar columns: every imagefolder row gets one Arrow schema."""
+    """Id, scores, difficulty and provenance (as a JSON string) as scalar columns: every imagefolder row gets one Arrow schema."""
     return {
         "id": str(edit.record.get("id")),
         "score_instruction": edit.adherence,
         "score_aesthetics": edit.aesthetics,
         "score_geometric": edit.geometric,
+        "difficulty": difficulty_of(edit.record),
         "provenance": dumps(provenance(edit.record)).decode(),
     }
 

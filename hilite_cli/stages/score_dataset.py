@@ -90,9 +90,12 @@ def sample_dataset(dataset: DatasetInput, sample: int | None, seed: int) -> Samp
 
 
 def _first_str(record: Record, fields: Sequence[str]) -> str | None:
-    """The first non-empty string among `fields` (category, captions)."""
+    """The first non-empty string among `fields` (category, captions); a dotted name reads a nested
+    field (`difficulty.band`, mine's curriculum bands)."""
     for name in fields:
-        value = record.get(name)
+        value: Any = record
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, str) and value:
             return value
     return None
@@ -124,6 +127,7 @@ class ScoreDatasetStage(Stage):
         judge: JudgeFn | None = None,
         clip_model: str | Path | None = None,
         clip_device: str | None = None,
+        category_fields: Sequence[str] | None = None,
     ) -> None:
         self.metrics = parse_metrics(metrics)
         if "judge" in self.metrics and judge is None:
@@ -132,6 +136,8 @@ class ScoreDatasetStage(Stage):
         self.clip_model = clip_model
         self.clip_device = clip_device
         self.settings = score_settings()
+        if category_fields:
+            self.settings["category_fields"] = list(category_fields)
         self._clip: Any = None
         self._images = ImageFiles()
 
@@ -318,6 +324,7 @@ def score_datasets(
     clip_model: str | Path | None = None,
     clip_device: str | None = None,
     on_batch: Callable[[int], None] | None = None,
+    category_fields: Sequence[str] | None = None,
 ) -> ScoreRun:
     """Sample each dataset, score it in batches, aggregate: the whole `hilite score-dataset` run in-process.
 
@@ -331,7 +338,8 @@ def score_datasets(
     settings = score_settings()
     seed = int(settings["seed"]) if seed is None else seed
     datasets = [sample_dataset(d, sample, seed) for d in inputs]
-    stage = ScoreDatasetStage(metrics, judge=judge, clip_model=clip_model, clip_device=clip_device)
+    stage = ScoreDatasetStage(metrics, judge=judge, clip_model=clip_model, clip_device=clip_device,
+                              category_fields=category_fields)
     scored: list[Record] = []
     failed: list[Record] = []
     stage.setup()

@@ -35,7 +35,10 @@ from hilite_cli.models.base import Editor, ModelLoadError, TextToImage
 from hilite_cli.models.registry import effective_params, get_spec
 from hilite_cli.providers import Provider
 from hilite_cli.records import Record, RecordError, stable_id
-from hilite_cli.stages.mine.jobs import Job, Scheduler, enumerate_jobs
+from hilite_cli.stages.mine.adaptive import make_scheduler, universe_attempts
+from hilite_cli.stages.mine.categories import pair_categories
+from hilite_cli.stages.mine.difficulty import annotate_pool, category_stats, difficulties, verdict
+from hilite_cli.stages.mine.jobs import Job, enumerate_jobs
 from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.recorder import Progress, Recorder, write_png
 from hilite_cli.stages.mine.sources import USABLE, SourcePlan, gate_source, plan_sources, resolution_bounds
@@ -81,6 +84,8 @@ class MineSettings:
     overlap: bool = True
     resume: bool = False
     retry_failed: bool = False
+    schedule: str = "uniform"
+    category_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def state_path(self) -> Path:
@@ -137,6 +142,8 @@ class MiningRun:
         self.recorded_params: dict[str, Any] = self.edit_params
         self._loaded_editor: Editor | None = None
         self.passed_pairs: set[tuple[str, str]] = set()
+        self.categories = pair_categories(specs, self.plans)
+        self.schedule_summary: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._sources: OrderedDict[str, _Source] = OrderedDict()
 
@@ -165,7 +172,9 @@ class MiningRun:
         finally:
             session.wall_s = time.perf_counter() - session.start
             self.rec.close()
-        return compute_stats(
+        per_pair = difficulties(self.state.jobs, self.categories)
+        annotate_pool(s.pool, per_pair)
+        stats = compute_stats(
             plans=self.plans,
             state=self.state,
             universe=universe,
@@ -173,6 +182,7 @@ class MiningRun:
             session=session,
             error_records=self.rec.error_records,
         )
+        return {**stats, "difficulty": category_stats(per_pair), "schedule": self.schedule_summary}
 
     def _stats_settings(self) -> dict[str, Any]:
         s = self.s
@@ -186,6 +196,7 @@ class MiningRun:
             "budget_gpu_hours": s.budget_gpu_hours,
             "gpus": s.gpus,
             "until_first_pass": s.until_first_pass,
+            "schedule": s.schedule,
             "seed": s.seed,
             "window": s.window,
             "overlap": s.overlap,
@@ -284,7 +295,7 @@ class MiningRun:
     # -- jobs (Algorithm 2, lines 7-18) -------------------------------------------------------------
     def _jobs(self) -> list[Job]:
         usable = [(p.id, p.instructions) for p in self.plans if self.state.sources.get(p.id, {}).get("outcome") in USABLE]
-        return enumerate_jobs(usable, self.s.attempts)
+        return enumerate_jobs(usable, universe_attempts(self.s.schedule, self.s.attempts))
 
     def _source(self, source_id: str) -> _Source:
         """The source image, PNG bytes and pixels, loaded once and kept for the next groups."""
@@ -309,14 +320,27 @@ class MiningRun:
         return self._loaded_editor
 
     def _edit(self, session: Session, universe: list[Job]) -> None:
-        scheduler = Scheduler(
-            universe, done=set(self.state.jobs), seed=self.s.seed, window=self.s.window,
-            passed_pairs=self.passed_pairs if self.s.until_first_pass else None,
+        scheduler = make_scheduler(
+            self.s.schedule, universe, done=set(self.state.jobs), seed=self.s.seed, window=self.s.window,
+            passed_pairs=self.passed_pairs if self.s.until_first_pass else None, categories=self.categories,
+            attempts=self.s.attempts, outcomes={i: verdict(e["outcome"]) for i, e in self.state.jobs.items()},
+            prior=self.s.category_weights,
         )
+        learns = hasattr(scheduler, "observe")
+        self.rec.observe = scheduler.observe if learns else None
+        try:
+            self._edit_windows(session, scheduler, learns)
+        finally:
+            self.schedule_summary = scheduler.summary() if learns else None
+        if learns and session.stop_reason != "budget" and scheduler.drawn >= scheduler.budget:
+            session.stop_reason = "job_budget"
+
+    def _edit_windows(self, session: Session, scheduler: Any, learns: bool) -> None:
         if not len(scheduler):
             return
         editor = self._editor(session)
         pending: list[Future[None]] = []
+        # A learning schedule sees every verdict of a window before it draws the next one (reproducible).
         while groups := scheduler.next_window():
             for group in groups:
                 if not self._budget_left(session):
@@ -327,6 +351,8 @@ class MiningRun:
                     group = [j for j in group if scheduler.runnable(j)]
                 if scheduler.todo(group):
                     pending = self._run_group(session, editor, group, scheduler.todo(group), pending)
+            if learns:
+                pending = self._drain(pending, 0)
         self._drain(pending, 0)
 
     def _run_group(

@@ -80,6 +80,8 @@ class Recorder:
         self.t2i = t2i
         self.t2i_params = t2i_params
         self.progress = progress or (lambda kind, outcome: None)
+        # The scheduler's `observe(job, passed)`, for schedules that learn from verdicts (adaptive).
+        self.observe: Callable[[Job, bool | None], None] | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -135,10 +137,14 @@ class Recorder:
 
     def job(self, job: Job, outcome: str, gpu_s: float, *, candidate: str | None, semantic: str) -> None:
         self.state.append(self.job_entry(job, outcome, gpu_s, edited=True, candidate=candidate, semantic=semantic))
+        if self.observe is not None:
+            self.observe(job, outcome == "passed")
         self.progress("job", outcome)
 
     def job_failed(self, job: Job, kind: str, message: str, gpu_s: float, *, edited: bool) -> None:
         entry = self.job_entry(job, f"failed:{kind}", gpu_s, edited=edited)
         self.error(with_error(_public(entry), "mine.jobs", kind, message))
         self.state.append(entry)
+        if self.observe is not None:
+            self.observe(job, None)
         self.progress("job", entry["outcome"])

@@ -189,4 +189,21 @@ def render(stats: dict[str, Any]) -> list[Any]:
         f"{util['wall_s'] - util['load_s']:.1f} s (model loading {util['load_s']:.1f} s)"
     )
     notes = [Text(f"NOTE: {n}", style="bold yellow") for n in stats["notes"]]
-    return [survival, accounting, summary, *notes]
+    return [survival, accounting, *difficulty_table(stats.get("difficulty") or {}), summary, *notes]
+
+
+def difficulty_table(per_category: dict[str, Any]) -> list[Any]:
+    """Per category: pre-filter pass rate with its Wilson 95 % interval and attempts to the first pass."""
+    from rich.table import Table
+
+    if not per_category:
+        return []
+    table = Table(title="Difficulty by category (pre-filter)")
+    for col in ("category", "pairs", "attempts", "passes", "pass rate [95 % CI]", "mean attempts to pass", "pairs without pass"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for name, row in per_category.items():
+        ci = row["pass_rate_ci95"]
+        rate = "-" if row["pass_rate"] is None else f"{row['pass_rate']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+        mean = "-" if row["mean_attempts_to_pass"] is None else f"{row['mean_attempts_to_pass']:.2f}"
+        table.add_row(name, str(row["pairs"]), str(row["attempts"]), str(row["passes"]), rate, mean, str(row["pairs_without_pass"]))
+    return [table]

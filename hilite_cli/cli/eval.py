@@ -1,0 +1,155 @@
+"""`hilite eval`: judge an editor on GEdit-Bench or ImgEdit-Bench and print NHR Table 5/6 style scores."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hilite_cli.cli.options import BaseUrl, Concurrency, Device, Dtype, MaxRetries, NoCache, Timeout
+from hilite_cli.cli.params import parse_weights, provider_error, provider_options
+from hilite_cli.cli.runner import usage_error
+
+SHORT = "Evaluate an editor on GEdit-Bench (VIEScore SC/PQ/O) or ImgEdit-Bench (1-5 axes), per category."
+HELP = f"""{SHORT}
+
+\b
+  hilite eval gedit --edited results/mymodel/fullset --judge openai:gpt-4.1 --prompts VIEScore/ --json gedit.json
+  hilite eval gedit --editor flux-kontext --out gedit-run/ --judge openai:Qwen/Qwen2.5-VL-72B-Instruct \\
+      --base-url http://localhost:8000/v1 --prompts Step1X-Edit/GEdit-Bench/
+  hilite eval imgedit --data ImgEdit/Basic/ --edited edited/ --judge gemini --prompts prompts.json \\
+      --baseline before.json --max-drop 0.1
+
+GEdit-Bench loads by hub id through `datasets` (--data, default stepfun-ai/GEdit-Bench) or from a
+folder of its parquet files; edited images are EDITED/<task_type>/<language>/<key>.png. ImgEdit-Bench
+loads from a folder with basic_edit.json and its images; edited images are EDITED/<key>.png. With
+--editor, hilite edits each item (one seed) into --out/edited in that layout first; existing files are kept.
+
+Judge prompts are the benchmarks' own, read from your copy (--prompts): a VIEScore or Step1X-Edit
+checkout for GEdit-Bench, ImgEdit's prompts JSON for ImgEdit-Bench. A judge answer that fails or
+cannot be read leaves the item's scores null with its status (errors manifest, exit 1): hilite never
+guesses a score (VIEScore's own parser draws a random one). Per-item records go to -o, the summary
+(per category, overall, and `category_weights` for `mine --schedule adaptive`) to --json.
+Exit 3 when a mean fell more than --max-drop below --baseline.
+"""
+
+
+def _edit_fn(name: str, weights: dict[str, Path], device: str | None, dtype: str | None, seed: int) -> Any:
+    """The registry model `name` as an (item, image) -> edited image function."""
+    from hilite_cli.models.loader import load_model
+    from hilite_cli.models.registry import effective_params, get_spec
+    from hilite_cli.records import RecordError
+
+    try:
+        spec = get_spec(name)
+    except (RecordError, ValueError) as exc:
+        raise usage_error(f"--editor {name}: {getattr(exc, 'message', exc)}") from None
+    if spec.kind == "t2i" or spec.prompt_style != "instruction":
+        raise usage_error(f"--editor {name}: not an instruction-following editor (kind {spec.kind!r})")
+    model = load_model(name, weights=weights, device=device, dtype=dtype)
+    params = effective_params(spec, {})
+
+    def edit(item: Any, image: Any) -> Any:
+        return model.edit(image, prompt=item.instruction, seeds=[seed], params=params)[0]
+
+    return edit
+
+
+def command(
+    benchmark: Annotated[str, typer.Argument(help="gedit or imgedit.", show_default=False)],
+    judge: Annotated[str, typer.Option(help="Judge provider PROVIDER[:MODEL] (gemini, openai, openai with --base-url).")],
+    prompts: Annotated[Path, typer.Option(help="Your copy of the benchmark's judge prompts (see above).")],
+    data: Annotated[str | None, typer.Option(help="Hub id or local folder of the benchmark [gedit: configs/eval.toml].")] = None,
+    edited: Annotated[Path | None, typer.Option(help="Folder of already edited images, in the benchmark's layout.")] = None,
+    editor: Annotated[str | None, typer.Option(help="Registry model to run over the benchmark (writes --out/edited).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for source copies and edited images.")] = Path("eval-run"),
+    output: Annotated[str, typer.Option("--output", "-o", help="Per-item JSONL records, or - for stdout.")] = "-",
+    errors: Annotated[str | None, typer.Option(help="Errors manifest [default: <output>.errors.jsonl].")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary JSON here.")] = None,
+    language: Annotated[str | None, typer.Option(help="gedit: en, cn or all [configs/eval.toml: en].")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items (a smoke run).")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="An earlier --json summary to gate against.")] = None,
+    max_drop: Annotated[float | None, typer.Option(min=0.0, help="Largest allowed fall of any mean vs --baseline [configs].")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep items already in -o; judge the rest (and earlier failures).")] = False,
+    weights: Annotated[list[str], typer.Option(help="NAME=DIR for --editor (repeatable).")] = [],  # noqa: B006
+    device: Device = None,
+    dtype: Dtype = None,
+    base_url: BaseUrl = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
+    max_retries: MaxRetries = None,
+    no_cache: NoCache = False,
+) -> None:
+    from hilite_cli.config import load_config
+    from hilite_cli.manifest import default_errors_path
+    from hilite_cli.providers import ProviderConfigError, get_provider
+    from hilite_cli.stages.eval.benchmarks import BENCHMARKS, BenchmarkError, load_items
+    from hilite_cli.stages.eval.gate import EXIT_REGRESSION, check_eval_regression, read_summary
+    from hilite_cli.stages.eval.judge_prompts import PromptsError, imgedit_prompts, viescore_prompts
+    from hilite_cli.stages.eval.run import EvalRun, EvalSettings
+
+    config = load_config("eval")
+    if benchmark not in BENCHMARKS:
+        raise usage_error(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
+    if (edited is None) == (editor is None):
+        raise usage_error("give exactly one of --edited DIR (already edited images) or --editor MODEL")
+    if resume and output == "-":
+        raise usage_error("--resume needs a per-item output file (-o FILE)")
+    if benchmark == "imgedit" and data is None:
+        raise usage_error("imgedit needs --data DIR (a folder with basic_edit.json and the original images)")
+    lang = language or config["gedit"]["language"]
+    if lang not in ("en", "cn", "all"):
+        raise usage_error(f"--language must be en, cn or all, got {lang!r}")
+    base = read_summary(baseline) if baseline is not None else None
+    try:
+        judge_prompts = viescore_prompts(prompts) if benchmark == "gedit" else imgedit_prompts(prompts)
+        items = load_items(benchmark, data or config["gedit"]["hub_id"], out / "sources", lang)
+    except (PromptsError, BenchmarkError) as exc:
+        raise usage_error(str(exc)) from None
+    if not items:
+        raise usage_error(f"{benchmark}: no items to evaluate (language {lang!r})")
+    items = items[:limit] if limit else items
+    if judge.split(":", 1)[0].strip().lower() == "offline":
+        raise usage_error("--judge offline cannot score a benchmark: choose gemini, openai or an OpenAI-compatible server")
+    try:
+        provider = get_provider(judge, **provider_options(base_url, concurrency, timeout, max_retries, no_cache))
+    except ProviderConfigError as exc:
+        raise provider_error("--judge", judge, exc) from None
+    edit = _edit_fn(editor, parse_weights(weights), device, dtype, int(config["run"]["edit_seed"])) if editor else None
+    settings = EvalSettings(benchmark=benchmark, edited=edited or out / "edited", output=output,
+                            errors=errors or default_errors_path(output, "eval"), resume=resume, editor_name=editor,
+                            judge_name=judge)
+    try:
+        summary = EvalRun(settings, items, judge=provider, prompts=judge_prompts, edit=edit).run()
+    finally:
+        provider.close()
+    _report(summary, json_path, settings.errors, base)
+    if base is not None:
+        try:
+            reasons = check_eval_regression(summary, base, max_drop if max_drop is not None else float(config["regression"]["max_drop"]))
+        except ValueError as exc:
+            raise usage_error(str(exc)) from None
+        for reason in reasons:
+            print(f"REGRESSION: {reason}", file=sys.stderr)
+        if reasons:
+            raise typer.Exit(EXIT_REGRESSION)
+    if summary["items"] != summary["judged"]:
+        raise typer.Exit(1)
+
+
+def _report(summary: dict[str, Any], json_path: Path | None, errors: str, baseline: dict[str, Any] | None) -> None:
+    import orjson
+    from rich.console import Console
+
+    from hilite_cli.stages.eval.aggregate import render
+
+    Console(stderr=True, width=160).print(render(summary, baseline))
+    failed = summary["items"] - summary["judged"]
+    if failed:
+        detail = ", ".join(f"{n} {s}" for s, n in summary["failures"].items())
+        print(f"eval: {failed} of {summary['items']} items have no scores ({detail}); see {errors}", file=sys.stderr)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))

@@ -1,0 +1,116 @@
+"""Benchmark items and where their edited images live.
+
+GEdit-Bench (`stepfun-ai/GEdit-Bench`): a table with `key, task_type, instruction,
+instruction_language, input_image, intersection_exist`. Loaded by hub id through `datasets`, or
+from a local folder holding the hub repo's parquet files (`huggingface-cli download
+stepfun-ai/GEdit-Bench --repo-type dataset --local-dir DIR`). Edited images follow GEdit's own
+layout, `EDITED/<task_type>/<language>/<key>.png` (a flat `EDITED/<key>.png` is accepted too).
+
+ImgEdit-Bench (basic single-turn suite): a folder with ImgEdit's `basic_edit.json`
+(`{key: {id, prompt, edit_type}}`) and the original images under it (`DIR/<id>`, or
+`DIR/images/<id>`). Edited images: `EDITED/<key>.png`, ImgEdit's layout. Loading ImgEdit by hub id
+is not implemented: its hub repo ships archives, not a `datasets` table; unpack it and pass the folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+BENCHMARKS = ("gedit", "imgedit")
+EDITED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+class BenchmarkError(ValueError):
+    """A benchmark that cannot be read: one line saying what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    category: str
+    instruction: str
+    language: str | None
+    source: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _gedit_rows(where: str) -> Any:
+    import datasets
+
+    path = Path(where)
+    if path.is_dir():
+        files = sorted(str(p) for p in path.rglob("*.parquet"))
+        if not files:
+            raise BenchmarkError(f"{where}: no parquet files (expected the GEdit-Bench hub repo's files)")
+        return datasets.load_dataset("parquet", data_files=files, split="train")
+    if path.exists():
+        raise BenchmarkError(f"{where}: expected a folder or a hub id")
+    try:
+        return datasets.load_dataset(where, split="train")
+    except Exception as exc:  # datasets raises many kinds for an unreachable or unknown hub id
+        raise BenchmarkError(f"{where}: cannot load it through datasets ({type(exc).__name__}: {exc})") from None
+
+
+def gedit_items(where: str, cache: Path, language: str = "en") -> Iterator[Item]:
+    """GEdit-Bench items in one language (`en`, `cn` or `all`); source images written once under `cache`."""
+    rows = _gedit_rows(where)
+    missing = {"key", "task_type", "instruction", "input_image"} - set(rows.column_names)
+    if missing:
+        raise BenchmarkError(f"{where}: not GEdit-Bench, it has no column {', '.join(sorted(missing))}")
+    cache.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        lang = row.get("instruction_language")
+        if language != "all" and lang is not None and lang != language:
+            continue
+        source = cache / f"{row['key']}.png"
+        if not source.is_file():
+            tmp = source.with_suffix(".tmp.png")
+            row["input_image"].convert("RGB").save(tmp)
+            tmp.replace(source)
+        yield Item(str(row["key"]), str(row["task_type"]), str(row["instruction"]), lang, source,
+                   {"intersection_exist": row.get("intersection_exist")})
+
+
+def imgedit_items(where: str) -> Iterator[Item]:
+    root = Path(where)
+    meta = root / "basic_edit.json"
+    if not meta.is_file():
+        if not root.exists():
+            raise BenchmarkError(f"{where}: ImgEdit-Bench loads from a local folder (hub loading is not implemented)")
+        raise BenchmarkError(f"{where}: no basic_edit.json (ImgEdit-Bench's Benchmark/Basic metadata)")
+    try:
+        entries = orjson.loads(meta.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise BenchmarkError(f"{meta}: not valid JSON ({exc})") from None
+    if not isinstance(entries, dict):
+        raise BenchmarkError(f"{meta}: expected an object of key -> {{id, prompt, edit_type}}")
+    for key, entry in entries.items():
+        if not isinstance(entry, dict) or not {"id", "prompt", "edit_type"} <= entry.keys():
+            raise BenchmarkError(f"{meta}: entry {key!r} needs id, prompt and edit_type")
+        source = root / entry["id"]
+        if not source.is_file() and (root / "images" / entry["id"]).is_file():
+            source = root / "images" / entry["id"]
+        yield Item(str(key), str(entry["edit_type"]), str(entry["prompt"]), None, source)
+
+
+def load_items(benchmark: str, where: str, cache: Path, language: str) -> list[Item]:
+    if benchmark == "gedit":
+        return list(gedit_items(where, cache, language))
+    if benchmark == "imgedit":
+        return list(imgedit_items(where))
+    raise BenchmarkError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
+
+
+def edited_path(benchmark: str, edited: Path, item: Item) -> Path:
+    """Where the benchmark's layout keeps this item's edited image (first existing suffix, else .png)."""
+    folders = [edited / item.category / (item.language or "en"), edited] if benchmark == "gedit" else [edited]
+    for folder in folders:
+        for suffix in EDITED_SUFFIXES:
+            if (candidate := folder / f"{item.key}{suffix}").is_file():
+                return candidate
+    return folders[0] / f"{item.key}.png"

@@ -1,0 +1,56 @@
+"""The regression gate of `hilite eval --baseline FILE --max-drop X` (exit 3, like score-dataset).
+
+Every mean the baseline has (overall rows and each category, every metric) may fall by at most
+`max_drop`; a mean the baseline has and the current run could not compute is a regression too.
+Each reason is one line naming benchmark, row, metric, baseline, current and drop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hilite_cli.regression import EXIT_REGRESSION
+from hilite_cli.stages.eval.aggregate import SCHEMA
+
+__all__ = ["EXIT_REGRESSION", "check_eval_regression", "read_summary"]
+_EPS = 1e-12
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise ValueError(f"--baseline {path}: cannot read it as JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ValueError(f"--baseline {path}: not a `hilite eval --json` summary (schema {SCHEMA!r})")
+    return data
+
+
+def _rows(summary: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    yield "all items", summary["overall"]["items"]
+    yield "mean of categories", summary["overall"]["categories"]
+    for name, row in summary["categories"].items():
+        yield f"category {name}", row["means"]
+
+
+def check_eval_regression(current: Mapping[str, Any], baseline: Mapping[str, Any], max_drop: float) -> list[str]:
+    if baseline["benchmark"] != current["benchmark"]:
+        raise ValueError(f"--baseline is a {baseline['benchmark']} summary, this run is {current['benchmark']}")
+    now = dict(_rows(current))
+    reasons = []
+    for row, means in _rows(baseline):
+        for metric, base in means.items():
+            if base is None:
+                continue
+            value = now.get(row, {}).get(metric)
+            where = f"{current['benchmark']} {row}: {metric}"
+            if value is None:
+                reasons.append(f"{where} has no value now (baseline {base:.4f})")
+            elif base - value > max_drop + _EPS:
+                reasons.append(f"{where} dropped from {base:.4f} to {value:.4f} (drop {base - value:.4f} > max-drop {max_drop:.4f})")
+    return reasons

@@ -1,0 +1,145 @@
+"""One `hilite eval` run: edit each benchmark item (or find its edited image), judge it, write it.
+
+Per judged item, one record (`-o`): key, category, instruction, source, edited, `scores` and `judge`
+(provider, model, prompt source and version, and every ask's status, raw reply and reason). An item
+whose edit is missing or failed, or whose judge failed, goes to the errors manifest instead, with
+null scores (and any score that was read) and its status, and the run exits 1; the summary counts
+it as failed. With `resume`, items already in the output are not judged again (they count from what
+the output holds) and failed ones are tried again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hilite_cli.config import load_config
+from hilite_cli.images import ImageError, encode_image, load_image, write_bytes_atomic
+from hilite_cli.manifest import ErrorManifest, ManifestWriter, read_records
+from hilite_cli.providers import Answer, Provider
+from hilite_cli.records import Record, RecordError, with_error
+from hilite_cli.stages.eval.aggregate import METRICS, summarize
+from hilite_cli.stages.eval.benchmarks import Item, edited_path
+from hilite_cli.stages.eval.judge_prompts import ImgEditPrompts, VieScorePrompts
+from hilite_cli.stages.eval.protocols import imgedit_ask, imgedit_scores, viescore_asks, viescore_scores
+
+STAGE = "eval"
+EditFn = Callable[[Item], Any]
+
+
+@dataclass
+class EvalSettings:
+    benchmark: str
+    edited: Path
+    output: str
+    errors: str
+    resume: bool = False
+    editor_name: str | None = None
+    judge_name: str = ""
+
+
+def _batches(items: list[Item], size: int) -> Iterator[list[Item]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class EvalRun:
+    """Edit (optional), judge and aggregate one benchmark."""
+
+    def __init__(
+        self, settings: EvalSettings, items: list[Item], *, judge: Provider, prompts: VieScorePrompts | ImgEditPrompts,
+        edit: EditFn | None = None,
+    ) -> None:
+        self.s = settings
+        self.items = items
+        self.judge = judge
+        self.prompts = prompts
+        self.edit = edit
+        self.failed: list[Record] = []
+
+    def run(self) -> dict[str, Any]:
+        writer = ManifestWriter(self.s.output, resume=self.s.resume)
+        errors = ErrorManifest(self.s.errors)
+        written: list[Record] = []
+        try:
+            todo = [i for i in self.items if self._id(i) not in writer.seen]
+            for batch in _batches(todo, int(load_config("eval")["run"]["judge_batch"])):
+                for record in self._judge_batch(batch):
+                    if record["status"] == "ok":
+                        writer.write(record)
+                        written.append(record)
+                    else:
+                        self.failed.append(record)
+                        errors.write(with_error(record, STAGE, record["status"], record.pop("message")))
+        finally:
+            writer.close()
+            errors.close()
+        keys = {self._id(i) for i in self.items}
+        done = {r["id"]: r for r in (read_records(self.s.output) if self.s.resume else written) if r.get("id") in keys}
+        settings = {"editor": self.s.editor_name or f"edited folder {self.s.edited}", "judge": self.s.judge_name,
+                    "prompts": {"source": self.prompts.source, "version": self.prompts.version}}
+        return summarize(self.s.benchmark, [*done.values(), *self.failed], settings)
+
+    def _id(self, item: Item) -> str:
+        return f"{self.s.benchmark}:{item.key}"
+
+    def _record(self, item: Item, edited: Path) -> Record:
+        return {"id": self._id(item), "key": item.key, "benchmark": self.s.benchmark, "category": item.category,
+                "instruction": item.instruction, "language": item.language, "source": str(item.source),
+                "edited": str(edited), **({"extra": item.extra} if item.extra else {})}
+
+    def _failed(self, record: Record, status: str, message: str) -> Record:
+        return {**record, "scores": {m: None for m in METRICS[self.s.benchmark]}, "status": status, "message": message}
+
+    def _edited(self, item: Item, path: Path) -> None:
+        """Run the editor for an item without an edited image yet (atomic write, so a resume trusts the file)."""
+        image = load_image(item.source)
+        write_bytes_atomic(path, encode_image(self.edit(item, image)))
+
+    def _judge_batch(self, batch: list[Item]) -> list[Record]:
+        out: list[Record | None] = []
+        asks, owners = [], []
+        for item in batch:
+            path = edited_path(self.s.benchmark, self.s.edited, item)
+            record = self._record(item, path)
+            try:
+                if not path.is_file() and self.edit is not None:
+                    self._edited(item, path)
+                if not path.is_file():
+                    out.append(self._failed(record, "missing_edit", f"item {item.key}: no edited image at {path}"))
+                    continue
+                source, edited = encode_image(load_image(item.source)), encode_image(load_image(path))
+            except (ImageError, RecordError, OSError) as exc:
+                out.append(self._failed(record, getattr(exc, "kind", "bad_image"), f"item {item.key}: {exc}"))
+                continue
+            item_asks = self._asks(item, source, edited)
+            if item_asks is None:
+                out.append(self._failed(record, "no_prompt", f"item {item.key}: the prompts have no entry for "
+                                                              f"edit type {item.category!r}"))
+                continue
+            owners.append((len(out), record, len(item_asks)))
+            out.append(None)
+            asks.extend(item_asks)
+        answers = iter(self.judge.ask_many(asks))
+        for index, record, count in owners:
+            out[index] = self._scored(record, [next(answers) for _ in range(count)])
+        return [r for r in out if r is not None]
+
+    def _asks(self, item: Item, source: bytes, edited: bytes) -> list[Any] | None:
+        if isinstance(self.prompts, VieScorePrompts):
+            return viescore_asks(self.prompts, item.instruction, source, edited)
+        ask = imgedit_ask(self.prompts, item.category, item.instruction, source, edited)
+        return None if ask is None else [ask]
+
+    def _scored(self, record: Record, answers: list[Answer]) -> Record:
+        scores, blocks = viescore_scores(*answers) if self.s.benchmark == "gedit" else imgedit_scores(answers[0])
+        failed = {name: b for name, b in blocks.items() if b["status"] != "ok"}
+        judge = {"provider": answers[0].provider, "model": answers[0].model, "prompts": self.prompts.version, "asks": blocks}
+        if not failed:
+            return {**record, "scores": scores, "judge": judge, "status": "ok"}
+        name, block = next(iter(failed.items()))
+        status = f"judge_{block['status']}"
+        message = f"item {record['key']}: {name} answer {block['status']}: {block['reason']}"
+        return {**record, "scores": scores, "judge": judge, "status": status, "message": message}
