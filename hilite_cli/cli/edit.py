@@ -10,7 +10,7 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputManifest, Output, Progress, Resume, Weights, Workers,
+    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, MaxWorkers, InputManifest, Output, Progress, Resume, Weights, Workers,
 )
 from hilite_cli.cli.params import parse_list, parse_weights
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
@@ -64,6 +64,7 @@ def command(
     executor: Executor = "local",
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.stages.edit import EditStage
     from hilite_cli.stages.sheets import WithContactSheets
@@ -83,7 +84,7 @@ def command(
         if sheet:
             stage = WithContactSheets(stage, out / "sheets")
         summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor,
-                               workers=workers, gpus_per_worker=gpus_per_worker)
+                               workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers)
         exit_with(summary)
         return
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hilite_cli.cli.oneoff import is_image_path
-from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, Output, Progress, Resume, Workers
+from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, MaxWorkers, Output, Progress, Resume, Workers
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 from hilite_cli.core import PATH_FIELDS
 
@@ -56,6 +56,7 @@ def command(
     executor: Executor = "local",
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.stages.mask import MaskSpec, MaskStage, load_strokes, parse_box, parse_polygon
 
@@ -86,7 +87,7 @@ def command(
     # a --diff or --field naming the user's own field holds an image path too
     extra = tuple(f for f in (diff, field) if f and "." not in f and "/" not in f and f not in PATH_FIELDS)
     summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress, executor=executor,
-                           workers=workers, gpus_per_worker=gpus_per_worker, path_fields=extra)
+                           workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers, path_fields=extra)
     exit_with(summary)
 
 

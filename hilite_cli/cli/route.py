@@ -9,7 +9,7 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputManifest, NoCache, Output, Progress, Resume, Timeout,
+    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, MaxWorkers, InputManifest, NoCache, Output, Progress, Resume, Timeout,
     Workers,
 )
 from hilite_cli.cli.params import check_provider
@@ -47,6 +47,7 @@ def command(
     executor: Executor = "local",
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.stages.route import RouteStage
 
@@ -69,5 +70,5 @@ def command(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     summary = run_manifest(stage, source, output, errors, resume=resume, progress=progress, executor=executor,
-                           workers=workers, gpus_per_worker=gpus_per_worker)
+                           workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers)
     exit_with(summary)
