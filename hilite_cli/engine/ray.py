@@ -63,11 +63,13 @@ def node_id() -> str:
     return ray.get_runtime_context().get_node_id()
 
 
-def pool_size(workers: int, max_workers: int | None) -> int | tuple[int, int]:
-    """Ray Data's `concurrency`: a fixed pool, or (min, max) for an autoscaling one."""
+def actor_pool(workers: int, max_workers: int | None) -> Any:
+    """A fixed pool of `workers` actors, or one that autoscales from `workers` to `max_workers`."""
+    from ray.data import ActorPoolStrategy
+
     if max_workers is None or max_workers <= workers:
-        return workers
-    return (workers, max_workers)
+        return ActorPoolStrategy(size=workers)
+    return ActorPoolStrategy(min_size=workers, max_size=max_workers)
 
 
 def _failed_setup(stage: Stage, items: list[tuple[int, Record]], exc: BaseException) -> list[Record]:
@@ -154,7 +156,7 @@ class RayBatches:
         rows = [{"i": k, "batch": orjson.dumps(batch)} for k, batch in enumerate(todo)]
         ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // ROWS_PER_BLOCK)).map_batches(
             StageActor, fn_constructor_args=(stage,), batch_format="pyarrow", batch_size=1,
-            concurrency=pool_size(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
+            compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
         )
         for row in ds.iter_rows():
             self.nodes[row["node"]] += 1
@@ -166,7 +168,7 @@ class RayBatches:
             return
         ds = ray.data.from_items(rows).groupby("key").map_groups(
             GroupActor, fn_constructor_args=(stage,), batch_format="pyarrow",
-            concurrency=pool_size(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
+            compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
         )
         groups = sorted(ds.iter_rows(), key=lambda g: g["first"])
         totals: Counter[str] = Counter()
