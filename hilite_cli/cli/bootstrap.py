@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, MaxRetries, NoCache, Output, Progress, Timeout
+from hilite_cli.cli.options import (
+    BaseUrl, Concurrency, Errors, Executor, MaxRetries, MaxWorkers, NoCache, Output, Progress, Timeout, Workers,
+)
 from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, require_manifests, run_manifest, usage_error
 
@@ -38,6 +40,9 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     progress: Progress = True,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.manifest import read_manifest
     from hilite_cli.stages.bootstrap import BootstrapStage
@@ -51,4 +56,5 @@ def command(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     lines = itertools.chain.from_iterable(read_manifest(p) for p in inputs)
-    exit_with(run_manifest(stage, lines, output, errors, progress=progress))
+    exit_with(run_manifest(stage, lines, output, errors, progress=progress, executor=executor, workers=workers,
+                           max_workers=max_workers))

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume, Timeout,
+    BaseUrl, Concurrency, Errors, Executor, InputManifest, MaxRetries, MaxWorkers, NoCache, Output, Progress, Resume, Timeout,
+    Workers,
 )
 from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
@@ -56,6 +57,9 @@ def command(
     errors: Errors = None,
     resume: Resume = False,
     progress: Progress = True,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.cli.export import DATASET_FORMATS, export_records, report_export
     from hilite_cli.stages.validate import ValidateStage
@@ -74,6 +78,8 @@ def command(
     if resume and select == "best":
         raise usage_error("--select best needs every candidate of a group in one run: re-run without --resume "
                           "(judge answers are cached, so it costs no new calls)")
+    if executor != "local" and exports:
+        raise usage_error("--export collects every scored candidate in this process: use the local executor")
     check_provider("--judge", judge, base_url)
     scored: list[dict[str, Any]] = []
     try:
@@ -85,7 +91,7 @@ def command(
         raise usage_error(str(exc)) from None
     kept: list[dict[str, Any]] = []
     summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress,
-                           tee=kept if dataset else None)
+                           tee=kept if dataset else None, executor=executor, workers=workers, max_workers=max_workers)
     failed = 0
     errors_base = errors or (f"{output}" if output != "-" else "hilite-validate")
     for kind, path in exports:

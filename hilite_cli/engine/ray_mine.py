@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from hilite_cli.engine.ray import connect, data_context, node_id, actor_pool
+from hilite_cli.engine.ray import actor_pool, connect, data_context, node_id
 from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.judging import Thresholds
@@ -141,7 +141,8 @@ class GateActor:
 
         cols = [table.column(c).to_pylist() for c in ("plan", "png", "fail")]
         results = list(self.threads.map(self._one, *cols))
-        return table.drop_columns(["png"]).append_column("result", pa.array(results, pa.binary()))
+        return table.drop_columns(["png"]).append_column("result", pa.array(results, pa.binary())) \
+            .append_column("check_node", pa.array([node_id()] * len(results), pa.string()))
 
 
 class EditActor(_ModelActor):
@@ -233,7 +234,8 @@ class PrefilterActor:
         results: list[list[Record]] = [[] for _ in range(table.num_rows)]
         for (k, *_), result in zip(tasks, done, strict=True):
             results[k].append(asdict(result))
-        return table.drop_columns(["edits"]).append_column("results", pa.array([orjson.dumps(r) for r in results], pa.binary()))
+        return table.drop_columns(["edits"]).append_column("results", pa.array([orjson.dumps(r) for r in results], pa.binary())) \
+            .append_column("check_node", pa.array([node_id()] * len(results), pa.string()))
 
     def _one(self, task: tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, bytes, Candidates]) -> EditResult:
         _, job, entry, source, png, candidates = task
@@ -254,7 +256,7 @@ class RayMiningRun(MiningRun):
         self.ray = ray
         self.gate_recipe = gate_recipe
         self.prefilter_recipe = prefilter_recipe
-        self.nodes: dict[str, Counter[str]] = {"t2i": Counter(), "edit": Counter()}
+        self.nodes: dict[str, Counter[str]] = {op: Counter() for op in ("t2i", "gate", "edit", "prefilter")}
         self._ray = connect(ray.address)
         data_context()  # the driver's own counter shows progress; per-operator detail is on the Ray dashboard
 
@@ -300,11 +302,11 @@ class RayMiningRun(MiningRun):
             ds = ds.map_batches(T2IActor, fn_constructor_args=(self.loader, self.s.t2i, self._load(), self.t2i_params),
                                 batch_format="pyarrow", **self._gpu_pool())
         else:
-            ds = ds.map_batches(_no_model, batch_format="pyarrow")
+            ds = ds.map_batches(_no_model, batch_format="pyarrow", num_cpus=0)
         ds = ds.map_batches(GateActor, fn_constructor_args=(self.gate_recipe, self.s.out_dir, self.s.postprocess_workers),
                             batch_format="pyarrow", batch_size=self.s.postprocess_workers, **self._cpu_pool())
         load_s = 0.0  # the pool's actors load side by side: the phase waits for the slowest
-        for row in ds.iter_rows():
+        for row in _rows(ds):
             plan = todo[row["k"]]
             load_s = max(load_s, row["load_s"])
             if plan.kind == "t2i" and not self._budget_left(session):
@@ -312,6 +314,7 @@ class RayMiningRun(MiningRun):
                 break
             session.busy_s += row["gpu_s"]
             self.nodes["t2i"][row["node"]] += 1
+            self.nodes["gate"][row["check_node"]] += 1
             fail = orjson.loads(row["fail"])
             if fail is not None:
                 self.rec.source_failed(plan, fail[0], fail[1], row["gpu_s"])
@@ -344,7 +347,7 @@ class RayMiningRun(MiningRun):
             **self._cpu_pool(),
         )
         load_s = 0.0
-        for row in ds.iter_rows():
+        for row in _rows(ds):
             group, todo = groups[row["k"]]
             load_s = max(load_s, row["load_s"])
             if not self._budget_left(session):
@@ -352,6 +355,7 @@ class RayMiningRun(MiningRun):
                 break
             session.busy_s += row["gpu_s"]
             self.nodes["edit"][row["node"]] += 1
+            self.nodes["prefilter"][row["check_node"]] += 1
             fail = orjson.loads(row["fail"])
             if fail is not None:
                 kind, message, timed = fail
@@ -361,6 +365,15 @@ class RayMiningRun(MiningRun):
             for job, result in zip(todo, orjson.loads(row["results"]), strict=True):
                 record_edit(self.rec, job, EditResult(**{**result, "failure": _pair(result["failure"])}), row["gpu_s"] / len(todo))
         session.load_s += load_s
+
+
+def _rows(ds: Any) -> Iterator[Record]:
+    """The dataset's rows in order; stopping early (the budget) shuts its actors down at once."""
+    rows = iter(ds.iter_rows())
+    try:
+        yield from rows
+    finally:
+        rows.close()
 
 
 def _pair(value: list[str] | None) -> tuple[str, str] | None:
