@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, MaxRetries, NoCache, Output, Progress, Timeout
+from hilite_cli.cli.options import (
+    BaseUrl, Concurrency, Errors, Executor, MaxRetries, MaxWorkers, NoCache, Output, Progress, Timeout, Workers,
+)
 from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, require_manifests, run_manifest, usage_error
 
@@ -38,6 +40,9 @@ def command(
     output: Output = "-",
     errors: Errors = None,
     progress: Progress = True,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.manifest import read_manifest
     from hilite_cli.stages.bootstrap import BootstrapStage
@@ -53,4 +58,5 @@ def command(
     lines = itertools.chain.from_iterable(read_manifest(p) for p in inputs)
     # No --resume here, so no resume ledger: a re-run composes the whole stream again.
     exit_with(run_manifest(stage, lines, output, errors, progress=progress, ledger=False,
-                           reads=[("the input manifest", p) for p in inputs]))
+                           reads=[("the input manifest", p) for p in inputs], executor=executor, workers=workers,
+                           max_workers=max_workers))

@@ -11,9 +11,8 @@ import typer
 from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, Output, Overwrite, Progress, Resume,
-    Weights,
-    Workers,
+    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, Output, Overwrite, Progress,
+    Resume, Weights, Workers,
 )
 from hilite_cli.cli.params import parse_list, parse_weights
 from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
@@ -70,6 +69,7 @@ def command(
     gpus_per_worker: GpusPerWorker = 0.0,
     max_retries: MaxRetries = None,
     seeds: Annotated[int | None, typer.Option("--seeds", min=1, hidden=True)] = None,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.stages.edit import EditStage
 
@@ -91,7 +91,7 @@ def command(
         if sheet:
             stage = WithContactSheets(stage, out / "sheets")
         summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
-                               executor=executor, workers=workers, gpus_per_worker=gpus_per_worker)
+                               executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers)
         exit_with(summary)
         return
 

@@ -10,7 +10,7 @@ import typer
 
 from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.oneoff import is_image_path
-from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, Output, Overwrite, Progress, Resume, Workers
+from hilite_cli.cli.options import Errors, Executor, GpusPerWorker, MaxWorkers, Output, Overwrite, Progress, Resume, Workers
 from hilite_cli.cli.runner import exit_with, guard_outputs, run_manifest, usage_error
 from hilite_cli.core import PATH_FIELDS
 
@@ -59,6 +59,7 @@ def command(
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
     threshold: Annotated[int | None, typer.Option("--threshold", hidden=True)] = None,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.stages.mask import MaskSpec, MaskStage, load_strokes, parse_box, parse_polygon
 
@@ -90,8 +91,8 @@ def command(
     # a --diff or --field naming the user's own field holds an image path too
     extra = tuple(f for f in (diff, field) if f and "." not in f and "/" not in f and f not in PATH_FIELDS)
     summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
-                           executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, path_fields=extra,
-                           reads=[("--strokes", strokes)])
+                           executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers,
+                           path_fields=extra, reads=[("--strokes", strokes)])
     exit_with(summary)
 
 

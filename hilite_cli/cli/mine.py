@@ -12,7 +12,8 @@ import typer
 
 from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.options import (
-    Concurrency, Device, Dtype, Errors, MaxRetries, NoCache, Overwrite, Progress, Resume, Timeout, Weights,
+    Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, MaxRetries, MaxWorkers, NoCache, Overwrite, Progress, Resume,
+    Timeout, Weights, Workers,
 )
 from hilite_cli.cli.params import parse_weights, provider_error, provider_options
 from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, require_manifests, usage_error
@@ -265,12 +266,16 @@ def command(
     ] = False,
     progress: Progress = True,
     seed: Annotated[int | None, typer.Option("--seed", hidden=True)] = None,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    max_workers: MaxWorkers = None,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     from hilite_cli.config import load_config
     from hilite_cli.manifest import STDIO, ManifestError, default_errors_path
     from hilite_cli.models.base import ModelLoadError
     from hilite_cli.records import RecordError
-    from hilite_cli.stages.mine.pipeline import MineSettings, MiningRun
+    from hilite_cli.stages.mine.pipeline import MineSettings
     from hilite_cli.stages.judging import Thresholds
     from hilite_cli.stages.mine.prefilter import Prefilter
 
@@ -324,9 +329,11 @@ def command(
     ticker = _Progress(progress)
     try:
         try:
-            run = MiningRun(
-                settings, spec_list, gate=gate_provider, prefilter=Prefilter(prefilter_provider, thresholds, lowlevel=lowlevel),
-                input_errors=input_errors, progress=ticker,
+            run = _mining_run(
+                executor, settings, spec_list, gate=gate_provider, prefilter=Prefilter(prefilter_provider, thresholds, lowlevel=lowlevel),
+                input_errors=input_errors, progress=ticker, ray={"workers": workers, "max_workers": max_workers,
+                "gpus_per_worker": gpus_per_worker, "recipes": (None if no_gate else (gate or p["gate"], gate_base_url),
+                                                               (prefilter or p["prefilter"], base_url), options)},
             )
         except (ValueError, RecordError) as exc:  # an editor that cannot mine, an unknown model
             raise usage_error(str(getattr(exc, "message", exc))) from None
@@ -361,6 +368,26 @@ def _category_weights(schedule: str, path: Path | None) -> dict[str, float]:
         return read_category_weights(str(path))
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+
+
+def _mining_run(executor: str, *args: Any, ray: dict[str, Any], **kwargs: Any) -> Any:
+    """The local run, or the same run on Ray Data (RAY_ADDRESS or a local instance) with workers' providers."""
+    from hilite_cli.stages.mine.pipeline import MiningRun
+
+    if executor == "local":
+        return MiningRun(*args, **kwargs)
+    if executor != "ray":
+        raise usage_error(f"unknown executor {executor!r}: choose local or ray")
+    from hilite_cli.engine.ray_mine import ProviderRecipe, RayMineSettings, RayMiningRun
+
+    gate, prefilter, options = ray["recipes"]
+
+    def recipe(spec_url: tuple[str, str | None] | None) -> ProviderRecipe | None:
+        return None if spec_url is None else ProviderRecipe(spec_url[0], {**options, "base_url": spec_url[1]})
+
+    return RayMiningRun(*args, **kwargs, gate_recipe=recipe(gate), prefilter_recipe=recipe(prefilter),
+                        ray=RayMineSettings(workers=ray["workers"], max_workers=ray["max_workers"],
+                                            gpus_per_worker=ray["gpus_per_worker"]))
 
 
 def _report(result: dict[str, Any], stats: Path | None) -> None:

@@ -30,6 +30,10 @@ Executor = Annotated[
     str, typer.Option("--executor", help="local (this process) or ray (RAY_ADDRESS, or a local Ray instance).")
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Ray workers (actors); each loads the stage once.")]
+MaxWorkers = Annotated[
+    int | None,
+    typer.Option("--max-workers", min=1, help="Ray: let the actor pool grow from --workers up to this many.", show_default=False),
+]
 GpusPerWorker = Annotated[
     float, typer.Option("--gpus-per-worker", min=0.0, help="GPUs Ray gives each worker (1 = one GPU per worker).")
 ]

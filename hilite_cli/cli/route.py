@@ -9,9 +9,8 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, NoCache, Output, Overwrite, Progress,
-    Resume,
-    Timeout, Workers,
+    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, NoCache, Output, Overwrite,
+    Progress, Resume, Timeout, Workers,
 )
 from hilite_cli.cli.params import check_provider
 from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
@@ -50,6 +49,7 @@ def command(
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
     max_retries: MaxRetries = None,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.stages.route import RouteStage
 
@@ -74,6 +74,6 @@ def command(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     summary = run_manifest(stage, source, output, errors, resume=resume, overwrite=overwrite, progress=progress,
-                           executor=executor, workers=workers, gpus_per_worker=gpus_per_worker,
+                           executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers,
                            reads=images if isinstance(source, list) else ())
     exit_with(summary)

@@ -102,6 +102,7 @@ def run_manifest(
     executor: str = "local",
     workers: int = 1,
     gpus_per_worker: float = 0.0,
+    max_workers: int | None = None,
     tee: list | None = None,
     path_fields: tuple[str, ...] = (),
 ) -> RunSummary:
@@ -141,7 +142,7 @@ def run_manifest(
         finished = False
         try:
             summary = run_stage(stage, lines, out, err, ledger=done, progress=progress,
-                                mapper=_mapper(executor, workers, gpus_per_worker))
+                                mapper=_mapper(executor, workers, gpus_per_worker, max_workers))
             finished = True
         except ManifestError as exc:
             raise usage_error(str(exc)) from None
@@ -157,13 +158,14 @@ def run_manifest(
     return summary
 
 
-def _mapper(executor: str, workers: int, gpus_per_worker: float) -> BatchMapper:
+def _mapper(executor: str, workers: int, gpus_per_worker: float, max_workers: int | None = None) -> BatchMapper:
+    """The executor's batch mapper; `ray` joins RAY_ADDRESS (or starts a local instance)."""
     if executor == "local":
         return local_batches
     if executor == "ray":
         from hilite_cli.engine.ray import RayBatches
 
-        return RayBatches(workers=workers, num_gpus=gpus_per_worker)
+        return RayBatches(workers=workers, max_workers=max_workers, num_gpus=gpus_per_worker)
     raise usage_error(f"unknown executor {executor!r}: choose local or ray")
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Overwrite, Progress, Resume, Timeout,
+    BaseUrl, Concurrency, Errors, Executor, InputManifest, MaxRetries, MaxWorkers, NoCache, Output, Overwrite, Progress, Resume,
+    Timeout, Workers,
 )
 from hilite_cli.cli.export import DATASET_FORMATS
 from hilite_cli.cli.params import check_provider, provider_options
@@ -58,6 +59,9 @@ def command(
     resume: Resume = False,
     overwrite: Overwrite = False,
     progress: Progress = True,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    max_workers: MaxWorkers = None,
 ) -> None:
     from hilite_cli.cli.export import dataset_writes, export_records, report_export
     from hilite_cli.stages.validate import ValidateStage
@@ -76,6 +80,8 @@ def command(
     if resume and select == "best":
         raise usage_error("--select best needs every candidate of a group in one run: re-run without --resume "
                           "(judge answers are cached, so it costs no new calls)")
+    if executor != "local" and exports:
+        raise usage_error("--export collects every scored candidate in this process: use the local executor")
     check_provider("--judge", judge, base_url)
     scored: list[dict[str, Any]] = []
     try:
@@ -93,7 +99,8 @@ def command(
     if dataset:
         writes += dataset_writes("--dataset", dataset, format) + [("the --dataset errors", f"{errors_base}.dataset.errors.jsonl")]
     summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
-                           tee=kept if dataset else None, writes=writes)
+                           tee=kept if dataset else None, writes=writes, executor=executor, workers=workers,
+                           max_workers=max_workers)
     failed = 0
     for kind, path in exports:
         result = export_records(scored, kind, path, min_margin=min_margin, t_aes=stage.thresholds.aesthetics,

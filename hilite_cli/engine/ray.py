@@ -1,73 +1,181 @@
-"""Run the same stage on a Ray cluster: one long-lived actor per worker, each calling `setup` once.
+"""Run the same stage on a Ray cluster through Ray Data.
 
-Batches stream through an `ActorPool` with a bounded window and come back in input order, so the
-driver writes the manifest, the errors and the resume ledger exactly as the local executor does.
+The driver's batches become a Ray Dataset (one row per stage batch, its records as JSON bytes); the
+stage runs in `map_batches` as a callable class, so each actor calls `setup` once, and an actor pool
+of `--workers`..`--max-workers` actors (`num_gpus` each for GPU stages) autoscales. Rows come back in
+input order (`preserve_order`), so the driver writes the manifest, the errors and the resume ledger
+exactly as the local executor does (`run_stage` stays the one writer).
+
+A stage that needs the whole stream (best-of selection, composition) names a `group_key`: its
+records are grouped with `groupby(...).map_groups`, each group runs through a fresh copy of the
+stage (`__call__` then `finish`), and the groups come back in order of their first input line.
+
+Faults: Ray Data restarts a killed actor and retries its task (`max_restarts`/`max_task_retries`),
+and a row is emitted only when its task finished, so a killed worker loses and duplicates nothing.
+An actor whose `setup` fails (a model that does not load) answers every input with an error record.
 """
 
 from __future__ import annotations
 
+import copy
+import os
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
+
+from hilite_cli.core import Record, with_error
 from hilite_cli.engine.local import Batch, run_batch
-from hilite_cli.core import Record
 from hilite_cli.stages.base import Stage
 
+# Rows per Ray block: a killed task redoes at most this many stage batches.
+ROWS_PER_BLOCK = 1
 
-class _StageWorker:
-    """Holds one copy of the stage for its whole life (models load once per worker)."""
+
+def connect(address: str | None = None) -> Any:
+    """Join the cluster at `address` (else RAY_ADDRESS, else a local instance) and return `ray`."""
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("the Ray executor needs Ray: pip install 'hilite_cli[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+                 log_to_driver=False, ignore_reinit_error=True)
+    return ray
+
+
+def data_context(progress: bool = False) -> Any:
+    """Ray Data settings for a run: results in input order, progress bars only when asked."""
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = progress
+    ctx.print_on_execution_start = False
+    return ctx
+
+
+def node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+def actor_pool(workers: int, max_workers: int | None) -> Any:
+    """A fixed pool of `workers` actors, or one that autoscales from `workers` to `max_workers`."""
+    from ray.data import ActorPoolStrategy
+
+    if max_workers is None or max_workers <= workers:
+        return ActorPoolStrategy(size=workers)
+    return ActorPoolStrategy(min_size=workers, max_size=max_workers)
+
+
+def _failed_setup(stage: Stage, items: list[tuple[int, Record]], exc: BaseException) -> list[Record]:
+    kind = getattr(exc, "kind", type(exc).__name__)
+    message = getattr(exc, "message", None) or str(exc)
+    return [with_error(r, stage.name, kind, f"line {n}: {stage.name} could not start on its worker: {message}") for n, r in items]
+
+
+class StageActor:
+    """One copy of the stage per actor: `setup` once; a failed setup answers with error records."""
 
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
-        self.stage.setup()
+        self.failure: BaseException | None = None
+        try:
+            stage.setup()
+        except Exception as exc:  # noqa: BLE001 - a worker that cannot load its model must not hang the run
+            self.failure = exc
 
-    def run(self, batch: Batch) -> list[Record]:
-        return run_batch(self.stage, batch)
+    def __call__(self, table: Any) -> Any:
+        import pyarrow as pa
 
-    def finish(self) -> list[Record]:
-        return self.stage.finish()
+        outs = []
+        for raw in table.column("batch").to_pylist():
+            items = [(n, r) for n, r in orjson.loads(raw)]
+            records = _failed_setup(self.stage, items, self.failure) if self.failure else run_batch(self.stage, items)
+            outs.append(orjson.dumps(records))
+        return pa.table({"i": table.column("i"), "out": pa.array(outs, pa.binary()),
+                         "node": pa.array([node_id()] * len(outs), pa.string())})
 
-    def teardown(self) -> None:
-        self.stage.teardown()
+    def __del__(self) -> None:
+        if self.failure is None:
+            self.stage.teardown()
+
+
+class GroupActor:
+    """Runs each group through a fresh copy of the stage: its batches, then `finish`."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+
+    def __call__(self, table: Any) -> Any:
+        import pyarrow as pa
+
+        rows = sorted(zip(table.column("i").to_pylist(), table.column("rec").to_pylist(), strict=True))
+        items = [(n, orjson.loads(raw)) for n, raw in rows]
+        stage = copy.deepcopy(self.stage)
+        try:
+            stage.setup()
+        except Exception as exc:  # noqa: BLE001 - see StageActor
+            records, stats = _failed_setup(stage, items, exc), {}
+        else:
+            try:
+                size = max(1, stage.batch_size)
+                records = [out for k in range(0, len(items), size) for out in run_batch(stage, items[k:k + size])]
+                records += stage.finish()
+                stats = dict(getattr(stage, "stats", {}))
+            finally:
+                stage.teardown()
+        return pa.table({"first": [items[0][0]], "lines": [orjson.dumps(items)], "out": pa.array([orjson.dumps(records)], pa.binary()),
+                         "stats": [orjson.dumps(stats)], "node": [node_id()]})
 
 
 @dataclass
 class RayBatches:
-    """A `BatchMapper` over Ray actors. `address=None` starts a local Ray instance."""
+    """A `BatchMapper` over a Ray Data actor pool. `address=None`: RAY_ADDRESS or a local instance."""
 
-    workers: int = 2
+    workers: int = 1
+    max_workers: int | None = None
     address: str | None = None
     num_gpus: float = 0.0
     num_cpus: float = 1.0
+    nodes: Counter[str] = field(default_factory=Counter)  # batches done per node id, for the summary
 
     def __call__(self, stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batch, list[Record]]]:
-        try:
-            import ray
-            from ray.util import ActorPool
-        except ImportError:
-            raise RuntimeError("the Ray executor needs Ray: pip install 'hilite_cli[ray]'") from None
+        ray = connect(self.address)
+        data_context()
+        if stage.whole_stream:
+            yield from self._grouped(ray, stage, batches)
+            return
+        todo = list(batches)
+        if not todo:
+            return
+        rows = [{"i": k, "batch": orjson.dumps(batch)} for k, batch in enumerate(todo)]
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // ROWS_PER_BLOCK)).map_batches(
+            StageActor, fn_constructor_args=(stage,), batch_format="pyarrow", batch_size=1,
+            compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
+        )
+        for row in ds.iter_rows():
+            self.nodes[row["node"]] += 1
+            yield todo[row["i"]], orjson.loads(row["out"])
 
-        if type(stage).finish is not Stage.finish and self.workers > 1:
-            raise RuntimeError(
-                f"`{stage.name}` needs the whole stream in one place (it emits at the end): use --workers 1 or the local executor"
-            )
-        if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-        actor = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)(_StageWorker)
-        actors = [actor.remote(stage) for _ in range(self.workers)]
-        pool = ActorPool(actors)
-        pending: list[Batch] = []
-        try:
-            for batch in batches:
-                pool.submit(lambda a, b: a.run.remote(b), batch)
-                pending.append(batch)
-                if len(pending) >= 2 * self.workers:
-                    yield pending.pop(0), pool.get_next()
-            while pending:
-                yield pending.pop(0), pool.get_next()
-            for outputs in ray.get([a.finish.remote() for a in actors]):
-                yield [], outputs
-        finally:
-            ray.get([a.teardown.remote() for a in actors])
-            for a in actors:
-                ray.kill(a)
+    def _grouped(self, ray: Any, stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batch, list[Record]]]:
+        rows = [{"i": n, "key": stage.group_key(r), "rec": orjson.dumps(r)} for batch in batches for n, r in batch]
+        if not rows:
+            return
+        ds = ray.data.from_items(rows).groupby("key").map_groups(
+            GroupActor, fn_constructor_args=(stage,), batch_format="pyarrow",
+            compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
+        )
+        groups = sorted(ds.iter_rows(), key=lambda g: g["first"])
+        totals: Counter[str] = Counter()
+        for group in groups:
+            totals.update(orjson.loads(group["stats"]))
+            self.nodes[group["node"]] += 1
+        if hasattr(stage, "stats"):
+            stage.stats = totals
+        for group in groups:
+            yield [(n, r) for n, r in orjson.loads(group["lines"])], orjson.loads(group["out"])

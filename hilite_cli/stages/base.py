@@ -18,6 +18,9 @@ class Stage:
 
     name: ClassVar[str] = "stage"
     batch_size: ClassVar[int] = 1
+    # True for a stage that emits in `finish()` (needs the whole stream): the Ray executor then groups
+    # its inputs by `group_key(record)` and runs each group through its own copy of the stage.
+    whole_stream: ClassVar[bool] = False
 
     def setup(self) -> None:
         """Load models, open clients: called once per worker before the first batch."""
@@ -31,6 +34,10 @@ class Stage:
 
     def teardown(self) -> None:
         """Release what `setup` took."""
+
+    def group_key(self, record: Record) -> str:
+        """For a `whole_stream` stage: records with one key must meet in one copy of the stage."""
+        return str(record.get("id"))
 
     def key(self, record: Record) -> str:
         """The input's identity for resume: inputs whose key is in the done ledger are skipped."""

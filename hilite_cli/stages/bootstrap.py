@@ -89,6 +89,7 @@ def concatenate(first: str, second: str, template: str) -> str:
 class BootstrapStage(Stage):
     name: ClassVar[str] = "bootstrap"
     batch_size: ClassVar[int] = 64
+    whole_stream: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -160,6 +161,19 @@ class BootstrapStage(Stage):
             out = self._rewritten(pairs)
         self.stats["composed"] = sum(1 for r in out if not r.get("error"))
         return out
+
+    def group_key(self, record: Record) -> str:
+        """The scene (source image content): an inverse joins its forward's scene through its edited image."""
+        from hilite_cli.images import ImageError
+
+        try:
+            triplet = self._triplet(record)
+            if triplet is None:
+                return f"id:{record.get('id')}"
+            source_sha, edited_sha = triplet_hashes(triplet, self._images)
+        except (RecordError, ImageError, KeyError, TypeError, OSError):
+            return f"id:{record.get('id')}"
+        return edited_sha if triplet["kind"] == "inverse" else source_sha
 
     # -- steps ---------------------------------------------------------------------------------
     def _triplet(self, record: Record) -> Record | None:

@@ -242,6 +242,19 @@ class ValidateStage(Stage):
             return [self._triplet(record)] if passed else []
         return [record]
 
+    @property
+    def whole_stream(self) -> bool:  # type: ignore[override]
+        return self.select == "best"
+
+    def group_key(self, record: Record) -> str:
+        """(source image content, instruction); a record whose image cannot be read is a group of its own."""
+        from hilite_cli.images import ImageError
+
+        try:
+            return "\x00".join(self._group_key(record))
+        except (ImageError, KeyError, TypeError, OSError):
+            return f"id:{record.get('id')}"
+
     def _group_key(self, record: Record) -> tuple[str, str]:
         return self._images.sha(record["image"]), record["instruction"]
 

@@ -34,20 +34,19 @@ from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.models.base import Editor, ModelLoadError, TextToImage
 from hilite_cli.models.registry import effective_params, get_spec
 from hilite_cli.providers import Provider
-from hilite_cli.records import Record, RecordError, stable_id
+from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.mine.adaptive import make_scheduler, universe_attempts
 from hilite_cli.stages.mine.categories import pair_categories
 from hilite_cli.stages.mine.difficulty import annotate_pool, category_stats, difficulties, verdict
 from hilite_cli.stages.mine.jobs import Job, enumerate_jobs
+from hilite_cli.stages.mine.operators import Candidates, candidate_id, check_edit, check_source, record_edit, record_source
 from hilite_cli.stages.mine.prefilter import Prefilter
-from hilite_cli.stages.mine.recorder import Progress, Recorder, write_png
-from hilite_cli.stages.mine.sources import USABLE, SourcePlan, gate_source, plan_sources, resolution_bounds
+from hilite_cli.stages.mine.recorder import Progress, Recorder
+from hilite_cli.stages.mine.sources import USABLE, SourcePlan, plan_sources, resolution_bounds
 from hilite_cli.stages.mine.stats import Session, compute_stats
 
 Loader = Callable[..., Editor | TextToImage]
 SOURCE_CACHE = 16
-# Source provenance copied onto every candidate.
-ORIGIN_FIELDS = ("kind", "specs", "t2i_model", "t2i_params", "seed", "width", "height", "gate")
 
 
 def _default_loader(name: str, **kwargs: Any) -> Editor | TextToImage:
@@ -274,23 +273,7 @@ class MiningRun:
 
     def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float) -> None:
         """Worker: write the source, ask the gate, record the outcome."""
-        path = None
-        try:
-            if image is not None:
-                png = encode_image(image)
-                path = str(write_png(png, self.s.out_dir, "sources"))
-            else:
-                load_image(plan.image)  # a photo must be readable; the gate does not apply to it
-                png, path = b"", plan.image
-            outcome, gate = gate_source(self.gate, plan, png)
-        except (RecordError, ImageError) as exc:
-            self.rec.source_failed(plan, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, image=path)
-            return
-        if outcome.startswith("failed:"):
-            kind = outcome.removeprefix("failed:")
-            self.rec.source_failed(plan, kind, gate.get("reason") or outcome, gpu_s, image=path, gate=gate)
-            return
-        self.rec.source(plan, outcome, path, gate, gpu_s)
+        record_source(self.rec, plan, check_source(self.gate, plan, image, self.s.out_dir), gpu_s)
 
     # -- jobs (Algorithm 2, lines 7-18) -------------------------------------------------------------
     def _jobs(self) -> list[Job]:
@@ -388,48 +371,19 @@ class MiningRun:
         return self._settle(pending)
 
     def candidate_id(self, job: Job) -> str:
-        return stable_id("candidate", job.source, job.instruction, self.s.editor, job.seed, self.edit_params)
+        return candidate_id(job, self.s.editor, self.edit_params)
+
+    def candidates(self) -> Candidates:
+        """How this run names and describes its candidates (the editor's seed note included)."""
+        return Candidates(self.s.editor, self.edit_params, self.recorded_params, self.s.out_dir, self.s.keep_rejected)
 
     def _finish_job(self, job: Job, source: _Source, edited: Image.Image, gpu_s: float) -> None:
         """Worker: pre-filter one edit, write it if it is kept, record the job's outcome."""
-        try:
-            png = encode_image(edited)
-            verdict = self.prefilter.judge(job.instruction, source.png, png, source.array, np.asarray(edited.convert("RGB")))
-            if verdict.failure is not None:
-                self.rec.job_failed(job, *verdict.failure, gpu_s, edited=True)
-                return
-            outcome = "passed" if verdict.passed else f"rejected:{verdict.rejected_at}"
-            cid = None
-            if verdict.passed or self.s.keep_rejected:
-                cid = self.candidate_id(job)
-                output = write_png(png, self.s.out_dir, "edits")
-                self.rec.candidate(self._candidate(job, source.entry, cid, output, verdict.fields))
-        except (RecordError, ImageError) as exc:
-            self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, edited=True)
-            return
-        if verdict.passed:
+        result = check_edit(self.prefilter, job, source.entry, source.png, source.array, edited, self.candidates())
+        if result.passed:
             with self._lock:
                 self.passed_pairs.add(job.pair)
-        self.rec.job(job, outcome, gpu_s, candidate=cid, semantic=verdict.fields["prefilter"]["semantic"])
-
-    def _candidate(self, job: Job, source: Record, cid: str, output: Path, fields: Record) -> Record:
-        """The candidate record (DESIGN.md) plus pre-filter results and the source's provenance."""
-        origin = {k: source[k] for k in ORIGIN_FIELDS if k in source}
-        return {
-            "id": cid,
-            "parent": job.source,
-            "image": source["image"],
-            "instruction": job.instruction,
-            "model": self.s.editor,
-            "prompt": job.instruction,
-            "seed": job.seed,
-            "params": self.recorded_params,
-            "output": str(output),
-            "t2i_prompt": source.get("t2i_prompt"),
-            "origin": origin,
-            "job": job.id,
-            **fields,
-        }
+        record_edit(self.rec, job, result, gpu_s)
 
 
 def _provider_name(provider: Provider) -> str:

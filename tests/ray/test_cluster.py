@@ -1,0 +1,173 @@
+"""`--executor ray` on a real two-node cluster gives what the local executor gives: the same ids,
+image hashes and stats, for mining and for the manifest stages; a killed worker and a model that does
+not load cost nothing but retries and error records."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from support.photos import save_photo
+
+MINE_STATS = ("sources", "jobs", "survival", "error_records", "notes")
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()] if path.is_file() else []
+
+
+def _hilite(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    return subprocess.run([sys.executable, "-m", "hilite_cli", *args], cwd=cwd, capture_output=True, timeout=timeout,
+                          env={**clean, "HF_HUB_OFFLINE": "1", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", **(env or {})})
+
+
+def _images(records: list[dict[str, Any]], folder: Path, fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """(id, content hash of every image field) per record, sorted: equal across executors."""
+    def sha(value: str) -> str:
+        path = Path(value) if Path(value).is_absolute() else folder / value
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    return sorted((r["id"], *(sha(r[f]) for f in fields)) for r in records)
+
+
+def _mine(folder: Path, specs: Path, weights: dict[str, Path], *extra: str, env: dict[str, str] | None = None,
+          **kwargs: Any) -> tuple[subprocess.CompletedProcess[bytes], list[dict[str, Any]], dict[str, Any]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    args = ["mine", str(specs), "-o", str(folder / "pool.jsonl"), "--out", str(folder / "mined"), "--stats",
+            str(folder / "stats.json"), "--preset", "small", "--no-progress", "--keep-rejected"]
+    args += [a for name, path in weights.items() for a in ("--weights", f"{name}={path}")]
+    res = _hilite(*args, *extra, cwd=folder, env=env, **kwargs)
+    stats = orjson.loads((folder / "stats.json").read_bytes()) if (folder / "stats.json").is_file() else {}
+    return res, _read(folder / "pool.jsonl"), stats
+
+
+def _same_mining(local: tuple[Any, ...], ray: tuple[Any, ...], folders: tuple[Path, Path]) -> None:
+    (lres, lpool, lstats), (rres, rpool, rstats) = local, ray
+    assert lres.returncode == 0, lres.stderr.decode()[-3000:]
+    assert rres.returncode == 0, rres.stderr.decode()[-3000:]
+    assert lpool and _images(lpool, folders[0], ("image", "output")) == _images(rpool, folders[1], ("image", "output"))
+    assert {k: lstats[k] for k in MINE_STATS} == {k: rstats[k] for k in MINE_STATS}
+
+
+def _nodes(stats: dict[str, Any]) -> set[str]:
+    return {node for per_op in stats["ray"]["nodes"].values() for node in per_op if node}
+
+
+def test_mine_t2i_and_tiny_editor_same_as_local_on_two_nodes(cluster, tiny_weights, tmp_path: Path) -> None:
+    specs = tmp_path / "specs.jsonl"
+    specs.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in [
+        {"t2i_prompt": "a cat on a sofa", "edits": ["make it winter", "add snow"]},
+        {"t2i_prompt": "a dog", "edits": ["make it red"]},
+    ]))
+    local = _mine(tmp_path / "local", specs, tiny_weights)
+    ray = _mine(tmp_path / "ray", specs, tiny_weights, "--executor", "ray", env=cluster.env)
+    _same_mining(local, ray, (tmp_path / "local", tmp_path / "ray"))
+    assert local[2]["jobs"]["sampled"] == 2 * 3 * 2
+    assert len(_nodes(ray[2])) == 2, ray[2]["ray"]  # both nodes did work
+
+
+def test_mine_photos_with_classic_editor_same_as_local_and_resumes(cluster, tmp_path: Path) -> None:
+    photos = [save_photo(tmp_path, name, 32) for name in ("astronaut", "coffee", "chelsea")]
+    specs = tmp_path / "specs.jsonl"
+    specs.write_bytes(b"".join(orjson.dumps({"id": f"p{i}", "image": str(p), "edits": ["make it black and white", "warmer"]}) + b"\n"
+                               for i, p in enumerate(photos)))
+    args = ("--editor", "classic", "--attempts", "2")
+    local = _mine(tmp_path / "local", specs, {}, *args)
+    ray = _mine(tmp_path / "ray", specs, {}, *args, "--executor", "ray", "--workers", "2", env=cluster.env)
+    _same_mining(local, ray, (tmp_path / "local", tmp_path / "ray"))
+    # a resumed run over a finished pool adds nothing and reports the same table
+    again = _mine(tmp_path / "ray", specs, {}, *args, "--executor", "ray", "--resume", env=cluster.env)
+    assert again[0].returncode == 0 and again[1] == ray[1]
+    assert {k: again[2][k] for k in MINE_STATS} == {k: ray[2][k] for k in MINE_STATS}
+
+
+def test_mine_editor_that_cannot_load_gives_error_records_not_a_hang(cluster, tmp_path: Path) -> None:
+    specs = tmp_path / "specs.jsonl"
+    specs.write_bytes(orjson.dumps({"image": str(save_photo(tmp_path, "coffee", 32)), "edits": ["warmer"]}) + b"\n")
+    res, pool, stats = _mine(tmp_path / "run", specs, {"instruct-pix2pix": tmp_path / "missing"},
+                             "--executor", "ray", env=cluster.env, timeout=240)
+    assert res.returncode == 1, res.stderr.decode()[-3000:]
+    assert pool == [] and sum(stats["jobs"]["failed"].values()) == stats["jobs"]["queue"] == 2
+    errors = _read(tmp_path / "run" / "pool.jsonl.errors.jsonl")
+    assert len(errors) == 2 and all(e["error"]["stage"] == "mine.jobs" for e in errors)
+
+
+def _tasks(folder: Path, n: int) -> Path:
+    names = ("astronaut", "coffee", "chelsea", "rocket")
+    lines = [orjson.dumps({"id": f"t{i}", "image": save_photo(folder, names[i % 4], 32).name,
+                           "instruction": ("make it black and white", "warmer")[i % 2]}) for i in range(n)]
+    (folder / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return folder / "tasks.jsonl"
+
+
+def test_edit_validate_best_and_bootstrap_same_as_local(cluster, tmp_path: Path) -> None:
+    _tasks(tmp_path, 6)
+    ray = ("--executor", "ray", "--workers", "2")
+    out: dict[str, dict[str, Any]] = {}
+    for name, flags, env in (("local", (), None), ("ray", ray, cluster.env)):
+        edit = _hilite("edit", "tasks.jsonl", "--models", "classic", "--seeds", "3", "--no-shuffle", "--out", f"e-{name}",
+                       "-o", f"c-{name}.jsonl", "--no-progress", *flags, cwd=tmp_path, env=env)
+        assert edit.returncode == 0, edit.stderr.decode()[-3000:]
+        best = _hilite("validate", f"c-{name}.jsonl", "--judge", "offline", "--select", "best", "-o", f"b-{name}.jsonl",
+                       "--no-progress", *flags, cwd=tmp_path, env=env)
+        assert best.returncode == 0, best.stderr.decode()[-3000:]
+        boot = _hilite("bootstrap", f"b-{name}.jsonl", "-o", f"s-{name}.jsonl", "--no-progress", *flags, cwd=tmp_path, env=env)
+        assert boot.returncode == 0, boot.stderr.decode()[-3000:]
+        out[name] = {"edit": _read(tmp_path / f"c-{name}.jsonl"), "best": _read(tmp_path / f"b-{name}.jsonl"),
+                     "boot": _read(tmp_path / f"s-{name}.jsonl"), "summary": best.stderr.decode().strip().splitlines()[-1]}
+    local, remote = out["local"], out["ray"]
+    assert [r["id"] for r in local["edit"]] == [r["id"] for r in remote["edit"]] and len(local["edit"]) == 18
+    assert _images(local["edit"], tmp_path, ("output",)) == _images(remote["edit"], tmp_path, ("output",))
+    assert sorted(r["id"] for r in local["best"]) == sorted(r["id"] for r in remote["best"]) and len(local["best"]) >= 1
+    assert local["summary"].split("(")[0] == remote["summary"].split("(")[0]  # done/failed/groups/selected counts
+    assert sorted(r["id"] for r in local["boot"]) == sorted(r["id"] for r in remote["boot"])
+
+
+def _actor_pids(name: str) -> list[int]:
+    """PIDs of Ray worker processes running an actor of class `name` (their title names it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::") and name.encode() in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> None:
+    _tasks(tmp_path, 8)
+    local = _hilite("edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle", "--out", "e",
+                    "-o", "local.jsonl", "--no-progress", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hilite_cli", "edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle",
+         "--out", "e", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "2"],
+        cwd=tmp_path, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    killed: list[int] = []
+    deadline = time.monotonic() + 120
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        pids = _actor_pids("StageActor")
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=240)
+    assert killed, "no StageActor process was seen"
+    assert proc.returncode == 0, err.decode()[-3000:]
+    got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
+    assert [r["id"] for r in got] == [r["id"] for r in want]  # none lost, none twice, in order
+    assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
