@@ -16,6 +16,7 @@ from hilite_cli.config import load_config
 from hilite_cli.providers.base import Answer, Ask, Provider, Settings
 from hilite_cli.providers.cache import ResponseCache, default_cache_path
 from hilite_cli.providers.errors import MissingKeyError, ProviderConfigError
+from hilite_cli.providers.limiter import LimiterSettings
 
 __all__ = ["Answer", "Ask", "MissingKeyError", "Provider", "ProviderConfigError", "get_provider", "parse_spec"]
 
@@ -43,8 +44,13 @@ def get_provider(
     cache_path: Path | None = None,
     use_cache: bool = True,
     backoff_base: float | None = None,
+    batch_state: Path | None = None,
 ) -> Provider:
-    """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml."""
+    """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml.
+
+    `batch_state` (the `--batch-api` state file, e.g. `<output>.batches.jsonl`) makes `ask_many` go
+    through provider batch jobs; it needs a gemini or openai backend.
+    """
     backend, model = parse_spec(spec)
     config = load_config("providers")
     defaults: dict[str, Any] = config["defaults"]
@@ -57,15 +63,23 @@ def get_provider(
         backoff_max=float(defaults["backoff_max"]),
         max_output_tokens=int(defaults["max_output_tokens"]),
         max_retry_after=float(defaults["max_retry_after"]),
+        limiter=LimiterSettings(**config.get("limiter", {})),
     )
     model = model or section.get("model")
     if backend == "offline":
         from hilite_cli.providers.offline import OfflineProvider
 
         return OfflineProvider(None, settings, None)
+    if batch_state is not None and backend not in ("gemini", "openai"):
+        raise ProviderConfigError(f"--batch-api needs a gemini or openai provider, got `{spec}`")
     cache = ResponseCache(cache_path or default_cache_path()) if use_cache else None
     try:
-        return _build(backend, model, settings, cache, base_url, section)
+        provider = _build(backend, model, settings, cache, base_url, section)
+        if batch_state is not None:
+            from hilite_cli.providers.batch.runner import BatchRunner, BatchSettings
+
+            provider.batch = BatchRunner(provider, batch_state, BatchSettings.from_config(config.get("batch", {})))
+        return provider
     except BaseException:
         if cache is not None:
             cache.close()

@@ -36,7 +36,13 @@ def _m001_responses(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_responses]
+def _m002_usage(db: sqlite3.Connection) -> None:
+    """Token counts of the stored answer (NULL when the provider reported none, and for rows from before)."""
+    db.execute("ALTER TABLE responses ADD COLUMN input_tokens INTEGER")
+    db.execute("ALTER TABLE responses ADD COLUMN output_tokens INTEGER")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_responses, _m002_usage]
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -112,23 +118,24 @@ class ResponseCache:
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT status, value, raw, reason FROM responses WHERE key = ?", (key,)
+                "SELECT status, value, raw, reason, input_tokens, output_tokens FROM responses WHERE key = ?", (key,)
             ).fetchone()
         if row is None:
             return None
-        return {"status": row[0], "value": row[1], "raw": row[2], "reason": row[3]}
+        return {"status": row[0], "value": row[1], "raw": row[2], "reason": row[3], "input_tokens": row[4],
+                "output_tokens": row[5]}
 
     def put(
         self, key: str, *, backend: str, model: str | None, status: str, value: bytes | None, raw: str | None,
-        reason: str | None,
+        reason: str | None, input_tokens: int | None = None, output_tokens: int | None = None,
     ) -> None:
         if status not in CACHEABLE:
             raise ValueError(f"status `{status}` is transient and must not be cached")
         with self._lock, self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO responses (key, backend, model, status, value, raw, reason, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, backend, model, status, value, raw, reason, time.time()),
+                "INSERT OR REPLACE INTO responses (key, backend, model, status, value, raw, reason, created,"
+                " input_tokens, output_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, backend, model, status, value, raw, reason, time.time(), input_tokens, output_tokens),
             )
 
     def close(self) -> None:
