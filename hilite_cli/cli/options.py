@@ -38,4 +38,14 @@ Weights = Annotated[
 ]
 Device = Annotated[str | None, typer.Option("--device", help="cuda, cuda:1, cpu … [default: cuda if available].")]
 Dtype = Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16 or float32 [default: by device].")]
+BatchApi = Annotated[
+    bool,
+    typer.Option("--batch-api", help="Send provider calls as batch jobs (Gemini batch mode, OpenAI Batch API): about "
+                 "half the price; job ids kept in <output>.batches.jsonl, so --resume collects and never pays twice."),
+]
+BatchWait = Annotated[
+    float | None,
+    typer.Option("--batch-wait", min=0.0, help="Seconds to wait for batch jobs [configs/providers.toml]; 0 submits "
+                 "and exits (records fail as `timeout`), and --resume collects them."),
+]
 MaxRetries = Annotated[int | None, typer.Option("--max-retries", min=0, help="Retries on 429/5xx/timeouts per call.")]

@@ -13,6 +13,7 @@ from hilite_cli.manifest import (
     STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, default_errors_path, missing_manifest,
     read_manifest,
 )
+from hilite_cli.providers.usage import usage_scope
 from hilite_cli.stages.base import Stage
 
 
@@ -75,7 +76,10 @@ def run_manifest(
     err = ErrorManifest(errors_path)
     ledger = DoneLedger(output, resume=resume)
     try:
-        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers, gpus_per_worker))
+        with usage_scope() as meters:
+            summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress,
+                                mapper=_mapper(executor, workers, gpus_per_worker))
+        summary.usage = report_usage(stage.name, meters)
     except ManifestError as exc:
         raise usage_error(str(exc)) from None
     finally:
@@ -85,6 +89,17 @@ def run_manifest(
     tail = f"; errors in {err.where()}" if summary.failed else ""
     print(summary.line() + tail, file=sys.stderr)
     return summary
+
+
+def report_usage(stage: str, meters: list) -> list[dict[str, object]]:
+    """One line per provider that was asked anything (calls, cached, tokens, estimated cost) on stderr;
+    the same figures returned for the command's stats."""
+    from hilite_cli.providers.pricing import summary, summary_line
+
+    stats = [summary(m) for m in meters if m.calls or m.cached.answers]
+    for entry in stats:
+        print(summary_line(stage, entry), file=sys.stderr)
+    return stats
 
 
 def _mapper(executor: str, workers: int, gpus_per_worker: float) -> BatchMapper:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume, Timeout,
+    BaseUrl, BatchApi, BatchWait, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Progress, Resume,
+    Timeout,
 )
-from hilite_cli.cli.params import check_provider, provider_options
+from hilite_cli.cli.params import batch_options, check_provider, provider_options, use_batch_api
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
 SHORT = "Score candidates with a judge (prompt A.2), threshold, keep the best per (source, instruction), export."
@@ -52,6 +53,8 @@ def command(
     timeout: Timeout = None,
     max_retries: MaxRetries = None,
     no_cache: NoCache = False,
+    batch_api: BatchApi = False,
+    batch_wait: BatchWait = None,
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
@@ -83,6 +86,7 @@ def command(
                               on_scored=scored.append if exports else None)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    use_batch_api(stage, batch_options(batch_api, batch_wait, output, "validate"), "--judge", judge)
     kept: list[dict[str, Any]] = []
     summary = run_manifest(stage, input, output, errors, resume=resume, progress=progress,
                            tee=kept if dataset else None)

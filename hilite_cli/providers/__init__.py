@@ -45,6 +45,7 @@ def get_provider(
     use_cache: bool = True,
     backoff_base: float | None = None,
     batch_state: Path | None = None,
+    batch_wait: float | None = None,
 ) -> Provider:
     """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml.
 
@@ -78,7 +79,8 @@ def get_provider(
         if batch_state is not None:
             from hilite_cli.providers.batch.runner import BatchRunner, BatchSettings
 
-            provider.batch = BatchRunner(provider, batch_state, BatchSettings.from_config(config.get("batch", {})))
+            batch = BatchSettings.from_config(config.get("batch", {}), max_wait=batch_wait)
+            provider.batch = BatchRunner(provider, batch_state, batch)
         return provider
     except BaseException:
         if cache is not None:

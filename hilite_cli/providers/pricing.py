@@ -59,6 +59,15 @@ def estimate(meter: UsageMeter, table: dict[str, Any] | None = None) -> Cost:
     return Cost(usd)
 
 
+def known_usd(meter: UsageMeter, table: dict[str, Any] | None = None) -> float:
+    """The spend of the tokens that were reported (a lower bound when some answers had no counts),
+    for budgets; 0 for a model without a price (callers that enforce a budget check `price_for` first)."""
+    price = price_for(meter.backend, meter.model, table)
+    if price is None:
+        return 0.0
+    return _dollars(meter.interactive, price, 1.0) + _dollars(meter.batch, price, 1.0 - price.batch_discount)
+
+
 def summary(meter: UsageMeter, table: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a stage writes to its stats for one provider."""
     cost = estimate(meter, table)
