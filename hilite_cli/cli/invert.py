@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Overwrite, Progress, Resume, Timeout,
+    BaseUrl, BatchApi, BatchWait, Concurrency, Errors, InputManifest, MaxRetries, NoCache, Output, Overwrite, Progress, Resume,
+    Timeout,
 )
-from hilite_cli.cli.params import check_provider, provider_options
+from hilite_cli.cli.params import batch_options, check_provider, provider_options, use_batch_api
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
 SHORT = "Write each triplet's inverse (prompt A.6: source and edited swapped); optionally the backward check."
@@ -41,6 +42,8 @@ def command(
     timeout: Timeout = None,
     max_retries: MaxRetries = None,
     no_cache: NoCache = False,
+    batch_api: BatchApi = False,
+    batch_wait: BatchWait = None,
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
@@ -58,4 +61,8 @@ def command(
                             provider_options=provider_options(base_url, concurrency, timeout, max_retries, no_cache))
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    batch = batch_options(batch_api, batch_wait, output, "invert")
+    if backward_check:
+        use_batch_api(stage, batch, "--judge", judge)
+    use_batch_api(stage, batch, "--llm", llm)
     exit_with(run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress))

@@ -16,7 +16,7 @@ from hilite_cli.cli.options import (
     Timeout, Weights, Workers,
 )
 from hilite_cli.cli.params import parse_weights, provider_error, provider_options
-from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, require_manifests, usage_error
+from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, report_usage, require_manifests, usage_error
 
 if TYPE_CHECKING:
     from hilite_cli.providers import Provider
@@ -245,6 +245,11 @@ def command(
     lowlevel: Annotated[bool, typer.Option("--lowlevel/--no-lowlevel", help="NHR's low-level connected-component check.")] = True,
     keep_rejected: Annotated[bool, typer.Option("--keep-rejected", help="Write rejected candidates too (passed: false, rejected_at).")] = False,
     budget_gpu_hours: Annotated[float | None, typer.Option(min=0.0, help="Stop drawing jobs after this much model time x --gpus.")] = None,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option("--budget-usd", min=0.0, help="Stop drawing jobs once this run's gate and pre-filter calls cost "
+                     "this much (estimated from configs/providers.toml [prices]; cached answers cost nothing)."),
+    ] = None,
     gpus: Annotated[int | None, typer.Option(min=1, help="GPUs this run occupies, for budget accounting [preset: 1].")] = None,
     until_first_pass: Annotated[bool, typer.Option("--until-first-pass", help="Stop retrying an instruction once one attempt passes.")] = False,
     schedule_seed: Annotated[int, typer.Option(help="Seed of the scheduler's uniform draw of jobs (not an image seed).")] = 0,
@@ -312,6 +317,7 @@ def command(
         dtype=dtype,
         keep_rejected=keep_rejected,
         budget_gpu_hours=budget_gpu_hours,
+        budget_usd=budget_usd,
         gpus=gpus or int(p["gpus"]),
         until_first_pass=until_first_pass,
         overlap=overlap,
@@ -322,6 +328,8 @@ def command(
     )
     gate_provider = None if no_gate else _provider(gate or p["gate"], "--gate", gate_base_url, options)
     prefilter_provider = _provider(prefilter or p["prefilter"], "--prefilter", base_url, options)
+    providers = [x for x in (gate_provider, prefilter_provider) if x is not None]
+    spend = _spend(providers, budget_usd)
     thresholds = Thresholds(  # T_aes, T_adh
         aesthetics=t_aes if t_aes is not None else float(p.get("t_aes", defaults["t_aes"])),
         instruction=t_adh if t_adh is not None else float(p.get("t_adh", defaults["t_adh"])),
@@ -331,7 +339,7 @@ def command(
         try:
             run = _mining_run(
                 executor, settings, spec_list, gate=gate_provider, prefilter=Prefilter(prefilter_provider, thresholds, lowlevel=lowlevel),
-                input_errors=input_errors, progress=ticker, ray={"workers": workers, "max_workers": max_workers,
+                input_errors=input_errors, progress=ticker, spend=spend, ray={"workers": workers, "max_workers": max_workers,
                 "gpus_per_worker": gpus_per_worker, "recipes": (None if no_gate else (gate or p["gate"], gate_base_url),
                                                                (prefilter or p["prefilter"], base_url), options)},
             )
@@ -348,6 +356,8 @@ def command(
         for provider in (gate_provider, prefilter_provider):
             if provider is not None:
                 provider.close()
+    result["provider_usage"] = report_usage("mine", [x.usage for x in providers])
+    result["budget"].update({"limit_usd": budget_usd, "spent_usd": spend() if spend is not None else None})
     _report(result, stats)
     if result["error_records"]:
         print(f"mine: {result['error_records']} error records in {settings.errors}", file=sys.stderr)
@@ -388,6 +398,23 @@ def _mining_run(executor: str, *args: Any, ray: dict[str, Any], **kwargs: Any) -
     return RayMiningRun(*args, **kwargs, gate_recipe=recipe(gate), prefilter_recipe=recipe(prefilter),
                         ray=RayMineSettings(workers=ray["workers"], max_workers=ray["max_workers"],
                                             gpus_per_worker=ray["gpus_per_worker"]))
+
+
+def _spend(providers: list[Provider], budget_usd: float | None) -> Any:
+    """What the providers have cost so far, in US dollars, for --budget-usd; None without a budget.
+
+    A budget needs a price for every paid provider: without one the spend could not be told, so
+    the run stops before it starts rather than ignore the budget."""
+    if budget_usd is None:
+        return None
+    from hilite_cli.providers.pricing import known_usd, price_for
+
+    paid = [x for x in providers if x.name in ("gemini", "openai")]
+    for provider in paid:
+        if price_for(provider.name, provider.model) is None:
+            raise usage_error(f"--budget-usd: no price for {provider.name}:{provider.model} in configs/providers.toml "
+                              "[prices]; add one (input_per_1m, output_per_1m) or drop --budget-usd")
+    return lambda: sum(known_usd(x.usage) for x in paid)
 
 
 def _report(result: dict[str, Any], stats: Path | None) -> None:

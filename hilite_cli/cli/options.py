@@ -53,4 +53,14 @@ Dtype = Annotated[
     str | None,
     typer.Option("--dtype", help="bfloat16, float16 or float32 (or bf16, fp16, fp32) [default: bf16/fp16 on CUDA, fp32 on CPU]."),
 ]
+BatchApi = Annotated[
+    bool,
+    typer.Option("--batch-api", help="Send provider calls as batch jobs (Gemini batch mode, OpenAI Batch API): about "
+                 "half the price; job ids kept in <output>.batches.jsonl, so --resume collects and never pays twice."),
+]
+BatchWait = Annotated[
+    float | None,
+    typer.Option("--batch-wait", min=0.0, help="Seconds to wait for batch jobs [configs/providers.toml]; 0 submits "
+                 "and exits (records fail as `timeout`), and --resume collects them."),
+]
 MaxRetries = Annotated[int | None, typer.Option("--max-retries", min=0, help="Retries on 429/5xx/timeouts per call.")]

@@ -34,6 +34,31 @@ def provider_options(base_url: str | None, concurrency: int | None, timeout: flo
             "use_cache": not no_cache}
 
 
+def batch_options(batch_api: bool, batch_wait: float | None, output: str, stage: str) -> dict[str, object]:
+    """The `get_provider` keyword arguments of `--batch-api`: the job ledger beside the output
+    (`<output>.batches.jsonl`, or `hilite-<stage>.batches.jsonl` when writing to stdout) and the wait."""
+    if not batch_api:
+        return {}
+    state = Path(f"{output}.batches.jsonl" if output != "-" else f"hilite-{stage}.batches.jsonl")
+    return {"batch_state": state, "batch_wait": batch_wait}
+
+
+def use_batch_api(stage: object, options: dict[str, object], option: str, spec: str) -> None:
+    """Give `stage` the batch options and records enough per `ask_many` to fill a batch job
+    (configs/providers.toml [batch] records_per_job); no-op without `--batch-api`."""
+    if not options:
+        return
+    from hilite_cli.config import load_config
+    from hilite_cli.providers import parse_spec
+
+    if parse_spec(spec)[0] not in ("gemini", "openai"):
+        raise usage_error(f"--batch-api needs a gemini or openai provider, but {option} is {spec}")
+
+    per_job = int(load_config("providers").get("batch", {}).get("records_per_job", 2000))
+    stage.batch_size = max(int(getattr(stage, "batch_size", 1)), per_job)  # type: ignore[attr-defined]
+    stage.provider_options = {**(getattr(stage, "provider_options", None) or {}), **options}  # type: ignore[attr-defined]
+
+
 def provider_error(option: str, spec: str, exc: Exception, base_url_option: str = "--base-url",
                    fallback: str | None = None) -> typer.Exit:
     """The usage error for a provider that cannot be built, worded with this command's own flags.

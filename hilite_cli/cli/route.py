@@ -9,10 +9,10 @@ import typer
 
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, NoCache, Output, Overwrite,
-    Progress, Resume, Timeout, Workers,
+    BaseUrl, BatchApi, BatchWait, Concurrency, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, NoCache,
+    Output, Overwrite, Progress, Resume, Timeout, Workers,
 )
-from hilite_cli.cli.params import check_provider
+from hilite_cli.cli.params import batch_options, check_provider, use_batch_api
 from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
 
 SHORT = "Detect each task's intent, rank the editors for it and rewrite the prompt per editor."
@@ -40,6 +40,8 @@ def command(
     concurrency: Concurrency = None,
     timeout: Timeout = None,
     no_cache: NoCache = False,
+    batch_api: BatchApi = False,
+    batch_wait: BatchWait = None,
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
@@ -73,6 +75,7 @@ def command(
                            max_retries=max_retries, use_cache=not no_cache)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    use_batch_api(stage, batch_options(batch_api, batch_wait, output, "route"), "--provider", provider)
     summary = run_manifest(stage, source, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                            executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers,
                            reads=images if isinstance(source, list) else ())

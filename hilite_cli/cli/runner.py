@@ -15,6 +15,7 @@ from hilite_cli.manifest import (
     ledger_path, missing_manifest, read_manifest,
 )
 from hilite_cli.outputs import Named, OutputClash, OutputLocked, RunLocks, check_aliases, new_paths, remove_empty
+from hilite_cli.providers.usage import usage_scope
 from hilite_cli.stages.base import Stage
 
 
@@ -141,8 +142,10 @@ def run_manifest(
         done = DoneLedger(output, resume=resume) if ledger else None
         finished = False
         try:
-            summary = run_stage(stage, lines, out, err, ledger=done, progress=progress,
-                                mapper=_mapper(executor, workers, gpus_per_worker, max_workers))
+            with usage_scope() as meters:
+                summary = run_stage(stage, lines, out, err, ledger=done, progress=progress,
+                                    mapper=_mapper(executor, workers, gpus_per_worker, max_workers))
+            summary.usage = report_usage(stage.name, meters)
             finished = True
         except ManifestError as exc:
             raise usage_error(str(exc)) from None
@@ -156,6 +159,17 @@ def run_manifest(
     tail = f"; errors in {err.where()}" if summary.failed else ""
     print(summary.line() + tail, file=sys.stderr)
     return summary
+
+
+def report_usage(stage: str, meters: list) -> list[dict[str, object]]:
+    """One line per provider that was asked anything (calls, cached, tokens, estimated cost) on stderr;
+    the same figures returned for the command's stats."""
+    from hilite_cli.providers.pricing import summary, summary_line
+
+    stats = [summary(m) for m in meters if m.calls or m.cached.answers]
+    for entry in stats:
+        print(summary_line(stage, entry), file=sys.stderr)
+    return stats
 
 
 def _mapper(executor: str, workers: int, gpus_per_worker: float, max_workers: int | None = None) -> BatchMapper:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
 import typer
 
 from hilite_cli.cli.aliases import renamed
-from hilite_cli.cli.options import BaseUrl, Concurrency, Device, Errors, MaxRetries, NoCache, Output, Progress, Timeout
-from hilite_cli.cli.params import provider_error
-from hilite_cli.cli.runner import guard_outputs, prepare_output_file, require_manifests, usage_error
+from hilite_cli.cli.options import (
+    BaseUrl, BatchApi, BatchWait, Concurrency, Device, Errors, MaxRetries, NoCache, Output, Progress, Timeout,
+)
+from hilite_cli.cli.params import batch_options, provider_error, use_batch_api
+from hilite_cli.cli.runner import guard_outputs, prepare_output_file, report_usage, require_manifests, usage_error
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
 HELP = f"""{SHORT}
@@ -51,6 +54,8 @@ def command(
     concurrency: Concurrency = None,
     timeout: Timeout = None,
     no_cache: NoCache = False,
+    batch_api: BatchApi = False,
+    batch_wait: BatchWait = None,
     output: Output = "-",
     errors: Errors = None,
     progress: Progress = True,
@@ -81,17 +86,19 @@ def command(
         chosen = parse_metrics(metrics if metrics is not None else score_settings()["metrics"])
         floors = parse_thresholds(fail_under or [])
         base = read_results(baseline) if baseline else None
-        judge_fn = None
+        judge_fn = judge_provider = None
+        batching = SimpleNamespace(batch_size=0, provider_options={})  # filled by --batch-api
         if "judge" in chosen:
             if not judge:
                 raise ValueError("the `judge` metric needs --judge PROVIDER[:MODEL]")
             from hilite_cli.providers import ProviderConfigError, get_provider
             from hilite_cli.stages.score_judge import provider_judge
 
+            use_batch_api(batching, batch_options(batch_api, batch_wait, output, "score-dataset"), "--judge", judge)
             try:
-                judge_fn = provider_judge(get_provider(judge, base_url=base_url, concurrency=concurrency,
-                                                       timeout=timeout, max_retries=max_retries,
-                                                       use_cache=not no_cache))
+                judge_provider = get_provider(judge, base_url=base_url, concurrency=concurrency, timeout=timeout,
+                                              max_retries=max_retries, use_cache=not no_cache, **batching.provider_options)
+                judge_fn = provider_judge(judge_provider)
             except ProviderConfigError as exc:
                 raise provider_error("--judge", judge, exc) from None
     except ValueError as exc:
@@ -103,11 +110,14 @@ def command(
     try:
         run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
                              sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
-                             clip_device=device, on_batch=bar.update, category_fields=[by] if by else None)
+                             clip_device=device, on_batch=bar.update, category_fields=[by] if by else None,
+                             batch_size=batching.batch_size or None)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     finally:
         bar.close()
+    if judge_provider is not None:
+        report_usage("score-dataset", [judge_provider.usage])
 
     # Datasets scored together may share ids (two exports of the same tasks): every scored record is
     # written, each under its `dataset`, so the manifest holds what the tables count.

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, InputManifest, MaxRetries, MaxWorkers, NoCache, Output, Overwrite, Progress, Resume,
-    Timeout, Workers,
+    BaseUrl, BatchApi, BatchWait, Concurrency, Errors, Executor, InputManifest, MaxRetries, MaxWorkers, NoCache, Output,
+    Overwrite, Progress, Resume, Timeout, Workers,
 )
 from hilite_cli.cli.export import DATASET_FORMATS
-from hilite_cli.cli.params import check_provider, provider_options
+from hilite_cli.cli.params import batch_options, check_provider, provider_options, use_batch_api
 from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
 
 SHORT = "Score candidates with a judge (prompt A.2), threshold, keep the best per (source, instruction), export."
@@ -54,6 +54,8 @@ def command(
     timeout: Timeout = None,
     max_retries: MaxRetries = None,
     no_cache: NoCache = False,
+    batch_api: BatchApi = False,
+    batch_wait: BatchWait = None,
     output: Output = "-",
     errors: Errors = None,
     resume: Resume = False,
@@ -91,6 +93,7 @@ def command(
                               on_scored=scored.append if exports else None)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    use_batch_api(stage, batch_options(batch_api, batch_wait, output, "validate"), "--judge", judge)
     kept: list[dict[str, Any]] = []
     errors_base = errors or (f"{output}" if output != "-" else "hilite-validate")
     writes: list[tuple[str, Any]] = []

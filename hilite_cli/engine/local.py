@@ -32,6 +32,7 @@ class RunSummary:
     inputs: int = 0
     seconds: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
+    usage: list[dict[str, object]] = field(default_factory=list)  # per provider: calls, tokens, cost (pricing.summary)
 
     @property
     def exit_code(self) -> int:

@@ -16,6 +16,7 @@ from hilite_cli.config import load_config
 from hilite_cli.providers.base import Answer, Ask, Provider, SdkProvider, Settings
 from hilite_cli.providers.cache import ResponseCache, default_cache_path
 from hilite_cli.providers.errors import MissingKeyError, ProviderConfigError
+from hilite_cli.providers.limiter import LimiterSettings
 
 __all__ = ["Answer", "Ask", "MissingKeyError", "Provider", "ProviderConfigError", "get_provider", "parse_spec"]
 
@@ -44,10 +45,14 @@ def get_provider(
     use_cache: bool = True,
     backoff_base: float | None = None,
     reask_failed: bool = False,
+    batch_state: Path | None = None,
+    batch_wait: float | None = None,
 ) -> Provider:
     """Build the provider for `spec = 'PROVIDER[:MODEL]'`; options override configs/providers.toml.
 
     `reask_failed` asks again wherever the cache holds a failure (`--retry-failed`), replaying only `ok`.
+    `batch_state` (the `--batch-api` state file, e.g. `<output>.batches.jsonl`) makes `ask_many` go
+    through provider batch jobs; it needs a gemini or openai backend.
     """
     backend, model = parse_spec(spec)
     config = load_config("providers")
@@ -61,18 +66,26 @@ def get_provider(
         backoff_max=float(defaults["backoff_max"]),
         max_output_tokens=int(defaults["max_output_tokens"]),
         max_retry_after=float(defaults["max_retry_after"]),
+        limiter=LimiterSettings(**config.get("limiter", {})),
     )
     model = model or section.get("model")
     if backend == "offline":
         from hilite_cli.providers.offline import OfflineProvider
 
         return OfflineProvider(None, settings, None)
+    if batch_state is not None and backend not in ("gemini", "openai"):
+        raise ProviderConfigError(f"--batch-api needs a gemini or openai provider, got `{spec}`")
     cache = ResponseCache(cache_path or default_cache_path()) if use_cache else None
     try:
         provider = _build(backend, model, settings, cache, base_url, section)
         provider.reask_failed = reask_failed
         if isinstance(provider, SdkProvider):
             provider.check_reachable()
+        if batch_state is not None:
+            from hilite_cli.providers.batch.runner import BatchRunner, BatchSettings
+
+            batch = BatchSettings.from_config(config.get("batch", {}), max_wait=batch_wait)
+            provider.batch = BatchRunner(provider, batch_state, batch)
         return provider
     except BaseException:
         if cache is not None:

@@ -1,9 +1,11 @@
 """The provider interface every backend implements, and the reliability every call gets.
 
 A backend only implements `_attempt(ask)`: one request, returning an Answer or raising
-TransientError. `Provider.ask` wraps that in the cache, a concurrency bound, retries with
-jittered exponential backoff (always waiting at least Retry-After, or giving up at once when the
-server asks for longer than `max_retry_after`), and key scrubbing.
+TransientError. `Provider.ask` wraps that in the cache, an adaptive concurrency limit (AIMD on
+429s, providers/limiter.py), retries with jittered exponential backoff (always waiting at least
+Retry-After, or giving up at once when the server asks for longer than `max_retry_after`), token
+accounting (providers/usage.py), and key scrubbing. With a batch runner attached (`--batch-api`),
+`ask_many` sends what the cache lacks as one provider batch job instead of one request per Ask.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from hilite_cli.providers.cache import CACHEABLE, ResponseCache, cache_key
 from hilite_cli.providers.errors import ProviderConfigError, TransientError
 from hilite_cli.providers.keys import scrub
+from hilite_cli.providers.limiter import AdaptiveLimiter, LimiterSettings
 from hilite_cli.providers.parsing import interpret, value_from_json, value_to_json
+from hilite_cli.providers.usage import Usage, UsageMeter, register
 from hilite_cli.records import JudgeStatus
+
+if TYPE_CHECKING:
+    from hilite_cli.providers.batch.runner import BatchRunner
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,8 @@ class Answer(BaseModel):
     retryable: bool = False
     provider: str
     model: str | None
+    usage: Usage | None = None  # tokens the provider reported for this reply
+    batch: bool = False  # answered through a provider batch job (billed at the batch price)
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,11 @@ class Settings:
     backoff_max: float
     max_output_tokens: int
     max_retry_after: float
+    limiter: LimiterSettings = LimiterSettings()
 
 
 class Provider:
-    """Base class: cache, bounded concurrency and retries around a backend's single `_attempt`."""
+    """Base class: cache, adaptive concurrency, retries and token accounting around a backend's `_attempt`."""
 
     name: ClassVar[str] = "provider"
     # Temperature sent when an ask sets none (the backend's config); None sends no temperature.
@@ -91,7 +101,11 @@ class Provider:
         self.model = model
         self.settings = settings
         self.cache = cache
-        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self.limiter = AdaptiveLimiter(settings.concurrency, settings.limiter)
+        self.usage = UsageMeter(self.name, model)
+        self.batch: BatchRunner | None = None  # set by get_provider(batch_state=...) for --batch-api
+        if self.name != "offline":
+            register(self.usage)
         # `mine --resume --retry-failed`: cached failures are asked again (only `ok` answers are replayed).
         self.reask_failed = False
         self.sleep = time.sleep  # seam: tests record the backoff waits instead of sleeping
@@ -138,30 +152,64 @@ class Provider:
                            retryable=parsed.retryable)
 
     def ask(self, ask: Ask) -> Answer:
-        """Answer one Ask: from the cache when possible, else by request (bounded, retried)."""
+        """Answer one Ask: from the cache when possible, else by request (limited, retried)."""
         key = self._key(ask) if self.cache is not None else None
         if key is not None and (hit := self._cached(key, ask)) is not None:
+            self.usage.record(hit.usage, cached=True, batch=False)
             return hit
-        with self._slots:
-            answer = self._with_retries(ask)
-        if key is not None and answer.status in CACHEABLE and not answer.retryable:
-            self.cache.put(
-                key,
-                backend=self.name,
-                model=self.model,
-                status=answer.status,
-                value=value_to_json(answer.value) if answer.status == "ok" else None,
-                raw=answer.raw,
-                reason=answer.reason,
-            )
+        answer = self._with_retries(ask)
+        self.keep(key, answer)
         return answer
 
+    def keep(self, key: str | None, answer: Answer) -> None:
+        """Count a fresh answer's tokens and store it in the cache (when it would come back the same)."""
+        if answer.status not in CACHEABLE:
+            return
+        self.usage.record(answer.usage, cached=False, batch=answer.batch)
+        if key is None or self.cache is None or answer.retryable:
+            return
+        usage = answer.usage or Usage()
+        self.cache.put(
+            key,
+            backend=self.name,
+            model=self.model,
+            status=answer.status,
+            value=value_to_json(answer.value) if answer.status == "ok" else None,
+            raw=answer.raw,
+            reason=answer.reason,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+        )
+
     def ask_many(self, asks: list[Ask]) -> list[Answer]:
-        """Answer every Ask with at most `concurrency` requests in flight; order is preserved."""
+        """Answer every Ask, order preserved: with up to `concurrency` requests in flight, or, with a
+        batch runner attached, what the cache lacks as provider batch jobs."""
+        if self.batch is not None and asks:
+            return self._ask_batch(asks)
         if len(asks) <= 1:
             return [self.ask(a) for a in asks]
         with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(asks))) as pool:
             return list(pool.map(self.ask, asks))
+
+    def _ask_batch(self, asks: list[Ask]) -> list[Answer]:
+        """Cache first; the misses (one per distinct key) go to the batch runner, whose answers are kept."""
+        assert self.batch is not None
+        keys = [self._key(a) for a in asks]
+        answers: dict[str, Answer] = {}
+        missing: dict[str, Ask] = {}
+        for key, ask in zip(keys, asks, strict=True):
+            if key in answers or key in missing:
+                continue
+            if self.cache is not None and (hit := self._cached(key, ask)) is not None:
+                self.usage.record(hit.usage, cached=True, batch=False)
+                answers[key] = hit
+            else:
+                missing[key] = ask
+        if missing:
+            for key, answer in self.batch.run(missing).items():
+                self.keep(key, answer)
+                answers[key] = answer
+        return [answers[key] for key in keys]
 
     def close(self) -> None:
         """Release clients and the cache connection."""
@@ -190,13 +238,22 @@ class Provider:
             log.warning("%s: a cached answer could not be read back (%s); asking again", self.name,
                         type(exc).__name__)
             return None
-        return answer.model_copy(update={"cached": True})
+        usage = None
+        if row.get("input_tokens") is not None or row.get("output_tokens") is not None:
+            usage = Usage(input_tokens=row["input_tokens"], output_tokens=row["output_tokens"])
+        return answer.model_copy(update={"cached": True, "usage": usage})
 
     def _with_retries(self, ask: Ask) -> Answer:
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
             try:
-                return self._attempt(ask)
+                with self.limiter.slot() as slot:
+                    try:
+                        return self._attempt(ask)
+                    except TransientError as exc:
+                        if exc.throttled:
+                            slot.throttle(exc.retry_after)
+                        raise
             except TransientError as exc:
                 if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
                     return self.answer("http_error", reason=(

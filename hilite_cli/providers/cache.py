@@ -48,7 +48,13 @@ def _m001_responses(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_responses]
+def _m002_usage(db: sqlite3.Connection) -> None:
+    """Token counts of the stored answer (NULL when the provider reported none, and for rows from before)."""
+    db.execute("ALTER TABLE responses ADD COLUMN input_tokens INTEGER")
+    db.execute("ALTER TABLE responses ADD COLUMN output_tokens INTEGER")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_responses, _m002_usage]
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -130,27 +136,28 @@ class ResponseCache:
         try:
             with self._lock:
                 row = self._db.execute(
-                    "SELECT status, value, raw, reason FROM responses WHERE key = ?", (key,)
+                    "SELECT status, value, raw, reason, input_tokens, output_tokens FROM responses WHERE key = ?", (key,)
                 ).fetchone()
         except sqlite3.DatabaseError as exc:
             self._warn_damaged(exc)
             return None
         if row is None:
             return None
-        return {"status": row[0], "value": row[1], "raw": row[2], "reason": row[3]}
+        return {"status": row[0], "value": row[1], "raw": row[2], "reason": row[3], "input_tokens": row[4],
+                "output_tokens": row[5]}
 
     def put(
         self, key: str, *, backend: str, model: str | None, status: str, value: bytes | None, raw: str | None,
-        reason: str | None,
+        reason: str | None, input_tokens: int | None = None, output_tokens: int | None = None,
     ) -> None:
         if status not in CACHEABLE:
             raise ValueError(f"status `{status}` is transient and must not be cached")
         try:
             with self._lock, self._db:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO responses (key, backend, model, status, value, raw, reason, created)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, backend, model, status, value, raw, reason, time.time()),
+                    "INSERT OR REPLACE INTO responses (key, backend, model, status, value, raw, reason, created,"
+                    " input_tokens, output_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, backend, model, status, value, raw, reason, time.time(), input_tokens, output_tokens),
                 )
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):

@@ -29,10 +29,17 @@ class MissingKeyError(ProviderConfigError):
 
 
 class TransientError(Exception):
-    """One attempt failed in a way worth retrying (429, 5xx, timeout, connection error)."""
+    """One attempt failed in a way worth retrying (429, 5xx, timeout, connection error).
 
-    def __init__(self, status: Literal["http_error", "timeout"], reason: str, retry_after: float | None = None) -> None:
+    `throttled` marks a rate limit (429): the adaptive limiter slows down on it, not on a 5xx.
+    """
+
+    def __init__(
+        self, status: Literal["http_error", "timeout"], reason: str, retry_after: float | None = None, *,
+        throttled: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
+        self.throttled = throttled

@@ -14,7 +14,8 @@ from hilite_cli.providers.cache import ResponseCache
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import require_key
 from hilite_cli.providers.media import image_mime
-from hilite_cli.providers.retry_after import retry_after_seconds
+from hilite_cli.providers.retry_after import retry_after_from
+from hilite_cli.providers.usage import gemini_usage
 from hilite_cli.providers.wire import Wire, describe
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -85,7 +86,7 @@ class GeminiProvider(SdkProvider):
             reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
             if exc.code == 429 or exc.code >= 500:
                 headers = getattr(exc.response, "headers", None) or {}
-                raise TransientError("http_error", reason, retry_after_seconds(headers.get("retry-after"))) from None
+                raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
             return self.answer("http_error", reason=reason)
         except httpx2.TimeoutException:
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
@@ -96,8 +97,12 @@ class GeminiProvider(SdkProvider):
             if body is None:  # nothing came back: not a wire problem, a bug to see
                 raise
             return self.broken_reply(describe(exc), body)
+        return self.read_response(ask, response)
+
+    def read_response(self, ask: Ask, response: Any) -> Answer:
+        """The typed answer to a GenerateContentResponse (from a request or a batch job), with its tokens."""
         try:
-            return self._read(ask, response)
+            return self._read(ask, response).model_copy(update={"usage": gemini_usage(response)})
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             return self.broken_reply(describe(exc), self.wire.body())
 

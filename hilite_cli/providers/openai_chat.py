@@ -14,7 +14,8 @@ from hilite_cli.providers.cache import ResponseCache
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import LOCAL_PLACEHOLDER_KEY, find_key, is_local_url, require_key
 from hilite_cli.providers.media import data_url
-from hilite_cli.providers.retry_after import retry_after_seconds
+from hilite_cli.providers.retry_after import retry_after_from
+from hilite_cli.providers.usage import openai_usage
 from hilite_cli.providers.wire import Wire, describe
 
 KEY_VARIABLES = ("OPENAI_API_KEY",)
@@ -85,16 +86,20 @@ class OpenAIProvider(SdkProvider):
         except openai.APIStatusError as exc:
             reason = f"HTTP {exc.status_code}: {exc.message}"
             if exc.status_code == 429 or exc.status_code >= 500:
-                retry_after = retry_after_seconds(exc.response.headers.get("retry-after"))
-                raise TransientError("http_error", reason, retry_after) from None
+                retry_after = retry_after_from(exc.response.headers)
+                raise TransientError("http_error", reason, retry_after, throttled=exc.status_code == 429) from None
             return self.answer("http_error", raw=exc.response.text or None, reason=reason)
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             body = self.wire.body()
             if body is None:  # nothing came back: not a wire problem, a bug to see
                 raise
             return self.broken_reply(describe(exc), body)
+        return self.read_response(ask, completion)
+
+    def read_response(self, ask: Ask, completion: Any) -> Answer:
+        """The typed answer to a ChatCompletion (from a request or a batch job), with its tokens."""
         try:
-            return self._read(ask, completion)
+            return self._read(ask, completion).model_copy(update={"usage": openai_usage(completion)})
         except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
             return self.broken_reply(describe(exc), self.wire.body())
 

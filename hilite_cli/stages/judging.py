@@ -157,6 +157,7 @@ def judge_block(answer: Any, prompt: str) -> Record:
         "reason": answer.reason,
         "prompt": prompt,
         "prompt_version": prompt_version(prompt),
+        "usage": answer.usage.model_dump() if getattr(answer, "usage", None) is not None else None,
     }
 
 

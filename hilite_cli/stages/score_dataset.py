@@ -325,10 +325,12 @@ def score_datasets(
     clip_device: str | None = None,
     on_batch: Callable[[int], None] | None = None,
     category_fields: Sequence[str] | None = None,
+    batch_size: int | None = None,
 ) -> ScoreRun:
     """Sample each dataset, score it in batches, aggregate: the whole `hilite score-dataset` run in-process.
 
     `on_batch(n)` is called after each batch (for a progress bar); `judge_spec` is recorded as provenance.
+    `batch_size` overrides the stage's (`--batch-api` hands a whole batch job's worth to the judge at once).
     """
     from hilite_cli.score_results import summarize
 
@@ -340,6 +342,8 @@ def score_datasets(
     datasets = [sample_dataset(d, sample, seed) for d in inputs]
     stage = ScoreDatasetStage(metrics, judge=judge, clip_model=clip_model, clip_device=clip_device,
                               category_fields=category_fields)
+    if batch_size is not None:
+        stage.batch_size = batch_size
     scored: list[Record] = []
     failed: list[Record] = []
     stage.setup()

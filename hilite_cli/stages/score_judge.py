@@ -31,6 +31,7 @@ class JudgeOutcome:
     cached: bool = False
     prompt: str | None = None  # the prompt's name and version, as validate records them
     prompt_version: str | None = None
+    usage: dict[str, int | None] | None = None  # tokens in/out of the judge's reply
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,5 +20,7 @@ def test_many_processes_open_a_new_cache_at_once(tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0] * 8, [e for e in errors if e][:1]
     import sqlite3
 
+    from hilite_cli.providers.cache import MIGRATIONS
+
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

@@ -104,6 +104,7 @@ class Text:
     text: str
     finish: str | None = None
     delay: float = 0.0
+    tokens: tuple[int, int] | None = None  # (input, output): sent as usageMetadata / usage
 
 
 @dataclass
@@ -136,6 +137,7 @@ class RateLimited:
 
     retry_after: float | str | None = None
     delay: float = 0.0
+    retry_after_ms: float | None = None  # OpenAI's retry-after-ms header
 
 
 @dataclass
@@ -170,7 +172,11 @@ def _gemini(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
     if isinstance(reply, Trickle):
         return 200, candidate(reply.text, "STOP"), {}
     if isinstance(reply, Text):
-        return 200, candidate(reply.text, reply.finish or "STOP"), {}
+        body = candidate(reply.text, reply.finish or "STOP")
+        if reply.tokens is not None:
+            body["usageMetadata"] = {"promptTokenCount": reply.tokens[0], "candidatesTokenCount": reply.tokens[1],
+                                     "totalTokenCount": sum(reply.tokens)}
+        return 200, body, {}
     if isinstance(reply, Truncated):
         return 200, candidate(reply.text, "MAX_TOKENS"), {}
     if isinstance(reply, Blocked):
@@ -193,7 +199,11 @@ def _openai(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
     if isinstance(reply, Trickle):
         return 200, completion(reply.text, "stop"), {}
     if isinstance(reply, Text):
-        return 200, completion(reply.text, reply.finish or "stop"), {}
+        body = completion(reply.text, reply.finish or "stop")
+        if reply.tokens is not None:
+            body["usage"] = {"prompt_tokens": reply.tokens[0], "completion_tokens": reply.tokens[1],
+                             "total_tokens": sum(reply.tokens)}
+        return 200, body, {}
     if isinstance(reply, Truncated):
         return 200, completion(reply.text, "length"), {}
     if isinstance(reply, Blocked):
@@ -206,6 +216,8 @@ def _openai(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
 def _common(reply: Reply) -> tuple[int, Any, dict[str, str]]:
     if isinstance(reply, RateLimited):
         headers = {} if reply.retry_after is None else {"Retry-After": str(reply.retry_after)}
+        if reply.retry_after_ms is not None:
+            headers["retry-after-ms"] = str(reply.retry_after_ms)
         body = {"error": {"code": 429, "message": "rate limited (loopback)", "status": "RESOURCE_EXHAUSTED"}}
         return 429, body, headers
     assert isinstance(reply, Raw)
@@ -231,6 +243,9 @@ class Loopback:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        from support.loopback_batch import BatchServer
+
+        self.batches = BatchServer(self)  # the batch endpoints (tests/support/loopback_batch.py)
 
     @property
     def url(self) -> str:
@@ -301,6 +316,9 @@ def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
                 body = None
             path = self.path.split("?", 1)[0]
             request = Received("POST", path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
+            if owner.batches.handles(path):
+                self._send(*owner.batches.handle(request))
+                return
             if not (GEMINI_PATH.match(path) or OPENAI_PATH.match(path)):
                 self._send(404, {"error": {"code": 404, "message": f"loopback: no route {path}"}}, {})
                 return
@@ -309,6 +327,14 @@ def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
             render = _gemini if request.kind == "gemini" else _openai
             status, payload, headers = render(reply, request.model)
             self._send(status, payload, headers, reply.interval if isinstance(reply, Trickle) else 0.0)
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            request = Received("GET", path, {k.lower(): v for k, v in self.headers.items()}, None, b"")
+            if owner.batches.handles(path):
+                self._send(*owner.batches.handle(request))
+                return
+            self._send(404, {"error": {"code": 404, "message": f"loopback: no route GET {path}"}}, {})
 
         def _send(self, status: int, payload: Any, headers: dict[str, str], interval: float = 0.0) -> None:
             if isinstance(payload, bytes):

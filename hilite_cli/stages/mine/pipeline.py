@@ -78,6 +78,7 @@ class MineSettings:
     dtype: str | None = None
     keep_rejected: bool = False
     budget_gpu_hours: float | None = None
+    budget_usd: float | None = None  # provider spend of this run (gate + pre-filter), from `spend`
     gpus: int = 1
     until_first_pass: bool = False
     overlap: bool = True
@@ -114,8 +115,10 @@ class MiningRun:
         loader: Loader = _default_loader,
         input_errors: list[Record] | None = None,
         progress: Progress | None = None,
+        spend: Callable[[], float] | None = None,
     ) -> None:
         self.s = settings
+        self.spend = spend  # US dollars the providers have cost so far (for budget_usd)
         self.specs = specs
         self.input_errors = input_errors or []
         self.gate = gate
@@ -205,6 +208,8 @@ class MiningRun:
         }
 
     def _budget_left(self, session: Session) -> bool:
+        if self.s.budget_usd is not None and self.spend is not None and self.spend() >= self.s.budget_usd:
+            return False
         if self.s.budget_gpu_hours is None:
             return True
         return (self.spent_before + session.busy_s) * self.s.gpus < self.s.budget_gpu_hours * 3600

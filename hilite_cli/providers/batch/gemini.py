@@ -1,0 +1,131 @@
+"""Gemini batch mode through google-genai: `client.batches` with inline requests, or a JSONL file
+uploaded with `client.files` when the requests exceed the inline size limit.
+
+Each request carries its cache key (inline: `metadata.key`; file: the line's `key`), so results are
+matched by key, never by position.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from hilite_cli.providers.batch.runner import BatchError, BatchSettings, JobStatus, RawResult
+from hilite_cli.providers.errors import TransientError
+from hilite_cli.providers.media import image_mime
+from hilite_cli.providers.retry_after import retry_after_from
+
+if TYPE_CHECKING:
+    from hilite_cli.providers.base import Ask
+    from hilite_cli.providers.gemini import GeminiProvider
+
+STATES = {
+    "JOB_STATE_SUCCEEDED": "succeeded", "JOB_STATE_FAILED": "failed", "JOB_STATE_CANCELLED": "cancelled",
+    "JOB_STATE_EXPIRED": "expired", "JOB_STATE_PARTIALLY_SUCCEEDED": "succeeded",
+}
+
+
+class GeminiBatches:
+    def __init__(self, provider: GeminiProvider, settings: BatchSettings) -> None:
+        self.provider = provider
+        self.settings = settings
+
+    def _sdk(self, step: Callable[[], Any]) -> Any:
+        """Run an SDK call; 429/5xx/timeouts are transient, other API errors are final."""
+        import httpx2
+        from google.genai import errors
+
+        try:
+            return step()
+        except errors.APIError as exc:
+            reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
+            if exc.code == 429 or exc.code >= 500:
+                headers = getattr(exc.response, "headers", None) or {}
+                raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
+            raise BatchError(reason) from None
+        except httpx2.TimeoutException:
+            raise TransientError("timeout", "no reply from the batch endpoint") from None
+        except httpx2.TransportError as exc:
+            raise TransientError("http_error", f"connection failed: {type(exc).__name__}") from None
+
+    def _request(self, key: str, ask: Ask) -> Any:
+        from google.genai import types
+
+        parts = [types.Part.from_bytes(data=img, mime_type=image_mime(img)) for img in ask.images]
+        parts.append(types.Part.from_text(text=ask.prompt))
+        return types.InlinedRequest(
+            contents=[types.Content(role="user", parts=parts)], config=self.provider._config(ask), metadata={"key": key}
+        )
+
+    def submit(self, items: list[tuple[str, Ask]]) -> str:
+        from google.genai import _common, types
+        from google.genai.batches import _InlinedRequest_to_mldev
+
+        client = self.provider._client_once()
+        requests = [self._request(key, ask) for key, ask in items]
+        # The REST form of each request, as the SDK itself would send it inline.
+        wire = [
+            _common.encode_unserializable_types(_common.convert_to_dict(_InlinedRequest_to_mldev(client._api_client, r)))
+            for r in requests
+        ]
+        size = sum(len(orjson.dumps(w)) for w in wire)
+        config = types.CreateBatchJobConfig(display_name=f"hilite-{items[0][0][:12]}")
+        if size <= self.settings.inline_limit_bytes:
+            job = self._sdk(lambda: client.batches.create(model=self.provider.model, src=requests, config=config))
+        else:
+            lines = b"".join(orjson.dumps({"key": r.metadata["key"], "request": w["request"]}) + b"\n"
+                             for r, w in zip(requests, wire, strict=True))
+            upload = types.UploadFileConfig(display_name=config.display_name, mime_type="jsonl")
+            uploaded = self._sdk(lambda: client.files.upload(file=io.BytesIO(lines), config=upload))
+            job = self._sdk(lambda: client.batches.create(model=self.provider.model, src=uploaded.name, config=config))
+        if not job.name:
+            raise BatchError("the server created a batch job without a name")
+        return job.name
+
+    def _job(self, job: str) -> Any:
+        return self._sdk(lambda: self.provider._client_once().batches.get(name=job))
+
+    def poll(self, job: str) -> JobStatus:
+        got = self._job(job)
+        state = getattr(got.state, "value", None) or str(got.state)
+        detail = (got.error.message or "") if got.error is not None else state.removeprefix("JOB_STATE_").lower()
+        return JobStatus(STATES.get(state, "running"), detail)  # type: ignore[arg-type]
+
+    def results(self, job: str) -> dict[str, RawResult]:
+        from google.genai import types
+
+        dest = self._job(job).dest
+        if dest is None:
+            return {}
+        if dest.inlined_responses is not None:
+            return {
+                (item.metadata or {}).get("key", ""): _result(item.response, item.error)
+                for item in dest.inlined_responses
+            }
+        if dest.file_name:
+            data = self._sdk(lambda: self.provider._client_once().files.download(file=dest.file_name))
+            out: dict[str, RawResult] = {}
+            for line in data.splitlines():
+                if not line.strip():
+                    continue
+                item = orjson.loads(line)
+                response = item.get("response")
+                error = types.JobError.model_validate(item["error"]) if item.get("error") else None
+                out[item.get("key", "")] = _result(
+                    types.GenerateContentResponse.model_validate(response) if response is not None else None, error
+                )
+            return out
+        return {}
+
+
+def _result(response: Any, error: Any) -> RawResult:
+    if error is not None:
+        code = error.code or 0
+        return RawResult(error=f"request failed: {code} {error.message or ''}".strip(),
+                         transient=code == 429 or code >= 500 or code == 0)
+    if response is None:
+        return RawResult(error="the job returned neither a response nor an error", transient=True)
+    return RawResult(response=response)
