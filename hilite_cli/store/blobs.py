@@ -7,7 +7,6 @@ no request can name a path.
 
 from __future__ import annotations
 
-import io
 import re
 import tempfile
 from pathlib import Path
@@ -26,12 +25,16 @@ class BlobStore:
         """Load through the image guard (size, bomb, format, EXIF), store as PNG, return the id."""
         return save_image(load_image(path), self.folder).stem
 
-    def put_bytes(self, data: bytes, max_pixels: int | None = None) -> str:
-        """An upload: bytes through the same guard, via a temporary file (the guard reads files)."""
+    def put_bytes(self, data: bytes, *, name: str = "upload", max_pixels: int | None = None) -> str:
+        """An upload: bytes through the same guard, via a temporary file (the guard reads files);
+        an ImageError names the upload, not the temporary file."""
         with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".upload-", suffix=".bin") as tmp:
             tmp.write(data)
             tmp.flush()
-            image = load_image(tmp.name) if max_pixels is None else load_image(tmp.name, max_pixels=max_pixels)
+            try:
+                image = load_image(tmp.name) if max_pixels is None else load_image(tmp.name, max_pixels=max_pixels)
+            except ImageError as exc:
+                raise ImageError(str(exc).replace(tmp.name, name)) from None
         return save_image(image, self.folder).stem
 
     def path(self, blob: str) -> Path:
@@ -49,9 +52,3 @@ class BlobStore:
         if p.parent != self.folder.resolve() or not BLOB_ID.match(p.stem):
             return self.put_file(p)
         return p.stem
-
-
-def png_bytes(image) -> bytes:  # noqa: ANN001 - a PIL image
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
