@@ -35,6 +35,7 @@ def command(
     browse: Annotated[list[str] | None, typer.Option(help="A triplets or scored manifest to page through (repeatable).")] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated editors to run [default: every routed one].")] = None,
     provider: Annotated[str, typer.Option(help="Router provider for Translate (offline rules by default).")] = "offline",
+    seeds: Annotated[int | None, typer.Option(min=1, help="Attempts per editor in one Run [default: configs/studio.toml].")] = None,
 ) -> None:
     import uvicorn
 
@@ -52,7 +53,8 @@ def command(
     require_manifests(browse or [])
     store = open_store(data)
     try:
-        settings = StudioSettings(token=token, browse=list(browse or []), models=parse_list(models), provider=provider)
+        settings = StudioSettings(token=token, browse=list(browse or []), models=parse_list(models), provider=provider,
+                                  seeds=seeds)
         app = create_app(store, settings)
     except ValueError as exc:
         raise usage_error(str(exc)) from None

@@ -23,6 +23,7 @@ class StudioSettings:
     browse: list[str] = field(default_factory=list)
     models: list[str] | None = None
     provider: str = "offline"
+    seeds: int | None = None  # attempts per editor in one Run [default: configs/studio.toml]
 
 
 @dataclass

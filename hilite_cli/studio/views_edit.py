@@ -184,7 +184,7 @@ def routes(studio: Studio) -> list[Route]:
 
         def work(report: Any) -> dict[str, Any]:
             step = editing.run_step(store, name, instruction, knobs, models=studio.settings.models,
-                                    seeds=studio.config["edit"]["seeds"], provider=studio.settings.provider,
+                                    seeds=studio.settings.seeds or studio.config["edit"]["seeds"], provider=studio.settings.provider,
                                     progress=report, **inputs)
             return {"step": public_step(step)}
 

@@ -160,6 +160,7 @@
       await refresh();
       showCandidates(session.steps.find((s) => s.id === step.id));
       $("instruction").value = "";
+      $("translation").hidden = true;
       toast(`Kept slot ${step.pick}: it is now the current image.`);
     } catch (err) { toast(err.message, true); }
   });
