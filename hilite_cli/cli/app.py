@@ -15,6 +15,7 @@ import typer
 from hilite_cli import __version__
 from hilite_cli.cli import bootstrap, debias, edit, export, invert, mask, mine, models, route, score_dataset, validate
 from hilite_cli.cli import eval as eval_cmd
+from hilite_cli.cli import rate, session, studio
 
 app = typer.Typer(
     name="hilite",
@@ -51,6 +52,10 @@ app.command("score-dataset", help=score_dataset.HELP, short_help=score_dataset.S
 app.command("debias", help=debias.HELP, short_help=debias.SHORT)(debias.command)
 app.command("export", help=export.HELP, short_help=export.SHORT)(export.command)
 app.command("eval", help=eval_cmd.HELP, short_help=eval_cmd.SHORT)(eval_cmd.command)
+app.add_typer(session.app, name="session")
+app.command("studio", help=studio.HELP, short_help=studio.SHORT)(studio.command)
+app.command("rate-tasks", help=rate.TASKS_HELP, short_help=rate.TASKS_SHORT)(rate.tasks_command)
+app.command("rate-export", help=rate.EXPORT_HELP, short_help=rate.EXPORT_SHORT)(rate.export_command)
 
 
 # Options that take two words (`--export kto FILE`); Typer options take one, so the pair is joined

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.aliases import renamed
+from hilite_cli.cli.data_option import DataDir
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
     BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, Output, Overwrite, Progress,
@@ -56,6 +57,8 @@ def command(
     offensive: Annotated[str | None, typer.Option(help="--pick: describe what is offensive (omit if nothing is).")] = None,
     comment: Annotated[str | None, typer.Option(help="--pick: free-text feedback.")] = None,
     reveal: Annotated[bool, typer.Option("--reveal", help="One-off: show model names in the table.")] = False,
+    session: Annotated[str | None, typer.Option(help="One-off: record this edit as a step of session NAME (see `hilite session`).")] = None,
+    data: DataDir = None,
     weights: Weights = None,
     device: Device = None,
     dtype: Dtype = None,
@@ -86,8 +89,8 @@ def command(
         raise usage_error(str(exc)) from None
 
     if not is_image_path(input):
-        if instruction or pick:
-            raise usage_error(f"an instruction and --pick go with one image, but {input!r} is a manifest")
+        if instruction or pick or session:
+            raise usage_error(f"an instruction, --pick and --session go with one image, but {input!r} is a manifest")
         if sheet:
             stage = WithContactSheets(stage, out / "sheets")
         summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
@@ -100,11 +103,15 @@ def command(
     if output != "-" or executor != "local" or resume or overwrite:
         raise usage_error("the one-off form keeps its candidates in OUT/candidates.jsonl (always resumable, with a "
                           "contact sheet): -o, --resume, --overwrite and --executor are for manifests")
-    images = [("the image", input), ("--reference", reference), ("--mask", mask)]
-    require_images(images)
-    from hilite_cli.cli.one_off_edit import pick_candidate, print_candidates, route_task
+    from hilite_cli.cli.one_off_edit import (
+        pick_candidate, pick_session_step, print_candidates, record_session_step, route_task, session_input,
+    )
     from hilite_cli.records import stable_id
 
+    if session:
+        input = session_input(data, session, input)
+    images = [("the image", input), ("--reference", reference), ("--mask", mask)]
+    require_images(images)
     task = {"image": str(Path(input).resolve()), "instruction": instruction}
     if reference:
         task["reference_image"] = str(reference.resolve())
@@ -121,9 +128,13 @@ def command(
     summary = run_manifest(WithContactSheets(stage, out / "sheets"), single_line(record), str(manifest),
                            errors, resume=True, progress=progress, reads=images)
     candidates = print_candidates(manifest, record["id"], reveal=reveal)
+    knobs = {"steps": steps, "text_influence": text_influence, "image_influence": image_influence}
+    step_id = record_session_step(data, session, record, candidates, knobs) if session else None
     if pick:
-        pick_candidate(out, record, candidates, pick, instruction_match=instruction_match,
-                       original_match=original_match, offensive=offensive, comment=comment)
+        feedback = pick_candidate(out, record, candidates, pick, instruction_match=instruction_match,
+                                  original_match=original_match, offensive=offensive, comment=comment, knobs=knobs)
+        if step_id is not None:
+            pick_session_step(data, step_id, feedback)
     if summary.failed and candidates:
         print("some models failed for this task (see the errors manifest); the others' candidates are above",
               file=sys.stderr)

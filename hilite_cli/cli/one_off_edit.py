@@ -65,21 +65,38 @@ def print_candidates(manifest: Path, parent: str, *, reveal: bool) -> list[Recor
     return candidates
 
 
-def _ask_score(value: int | None, question: str) -> int | None:
-    if value is not None or not sys.stdin.isatty():
-        return value
-    return typer.prompt(question, type=typer.IntRange(1, 5))
+def ask_scores(instruction_match: int | None, original_match: int | None) -> tuple[int, int]:
+    """HILITE's feedback (a) and (b): from the options, else asked at the terminal; never guessed."""
+    import click
+
+    missing = [flag for flag, value in (("--instruction-match", instruction_match),
+                                        ("--original-match", original_match)) if value is None]
+    if missing and not sys.stdin.isatty():
+        raise usage_error(f"--pick asks for the feedback scores at a terminal, but stdin is not one: "
+                          f"pass {' and '.join(missing)} (1-5)")
+    if instruction_match is None:
+        instruction_match = typer.prompt("How closely does it match the instruction (1-5)?", type=click.IntRange(1, 5))
+    if original_match is None:
+        original_match = typer.prompt("How closely does it keep the original's structure (1-5)?",
+                                      type=click.IntRange(1, 5))
+    return instruction_match, original_match
 
 
 def pick_candidate(out: Path, task: Record, candidates: list[Record], slot: str, *, instruction_match: int | None,
-                   original_match: int | None, offensive: str | None, comment: str | None) -> None:
-    """Copy the chosen candidate beside the others and append HILITE's feedback record."""
+                   original_match: int | None, offensive: str | None, comment: str | None,
+                   knobs: dict[str, Any] | None = None) -> Record:
+    """Copy the chosen candidate beside the others and append HILITE's feedback record (returned).
+
+    The record keeps "all prompts and parameters used" (HILITE III-E): the knobs asked for, the
+    chosen model's effective parameters and prompt, and the prompt written for every routed model.
+    """
     from hilite_cli.manifest import ManifestWriter
     from hilite_cli.records import stable_id
 
     chosen = next((c for c in candidates if c["slot"] == slot.upper()), None)
     if chosen is None:
         raise usage_error(f"no candidate in slot {slot!r}; slots are {', '.join(c['slot'] for c in candidates)}")
+    instruction_match, original_match = ask_scores(instruction_match, original_match)
     kept = out.resolve() / f"picked-{task['id']}{Path(chosen['output']).suffix}"
     shutil.copyfile(chosen["output"], kept)
     feedback = {
@@ -90,15 +107,71 @@ def pick_candidate(out: Path, task: Record, candidates: list[Record], slot: str,
         "chosen_candidate": chosen["id"],
         "chosen_model": chosen["model"],
         "output": str(kept),
-        "matches_instruction": _ask_score(instruction_match, "How closely does it match the instruction (1-5)?"),
-        "matches_original": _ask_score(original_match, "How closely does it keep the original's structure (1-5)?"),
+        "matches_instruction": instruction_match,
+        "matches_original": original_match,
         "offensive": offensive is not None,
         "offensive_description": offensive,
         "comment": comment,
         "slots": [{"slot": c["slot"], "candidate": c["id"], "model": c["model"]} for c in candidates],
+        "knobs": knobs or {},
+        "params": chosen.get("params"),
+        "prompt": chosen.get("prompt"),
+        "prompts": [{k: m[k] for k in ("name", "prompt", "source_prompt", "target_prompt") if m.get(k) is not None}
+                    for m in task.get("models", [])],
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     feedback["id"] = stable_id(feedback["task"], feedback["chosen_candidate"], feedback["time"])
     with ManifestWriter(str(out / "feedback.jsonl"), resume=True) as fh:
         fh.write(feedback)
     print(f"kept slot {chosen['slot']}: {kept}; feedback appended to {out / 'feedback.jsonl'}", file=sys.stderr)
+    return feedback
+
+
+def session_input(data: Path | None, name: str, image: str) -> str:
+    """The image a `--session` edit starts from: IMAGE for a new session, else the session's last pick."""
+    from hilite_cli.cli.data_option import open_store
+    from hilite_cli.store import StoreError, sessions
+
+    store = open_store(data)
+    try:
+        if sessions.find_session(store, name) is None:
+            sessions.create_session(store, name, store.blobs.put_file(image))
+            print(f"session {name}: new, starting from {image}", file=sys.stderr)
+        current, number = sessions.current_image(store, name)
+    except (StoreError, ValueError) as exc:
+        raise usage_error(str(exc)) from None
+    if number:
+        print(f"session {name}: this step starts from the image picked at step {number} "
+              f"(the IMAGE argument only starts a new session)", file=sys.stderr)
+    return str(store.blobs.path(current))
+
+
+def record_session_step(data: Path | None, name: str, record: Record, candidates: list[Record],
+                        knobs: dict[str, Any]) -> int:
+    """Store this run's candidates as the session's pending step (a re-run reuses it); its id."""
+    from hilite_cli.cli.data_option import open_store
+    from hilite_cli.store import sessions
+    from hilite_cli.store.editing import candidate_entry, route_summary
+
+    store = open_store(data)
+    blobs = {f: store.blobs.put_file(record[f]) if record.get(f) else None
+             for f in ("image", "reference_image", "mask", "reference_mask")}
+    step = sessions.start_step(store, name, input_image=blobs["image"], instruction=record["instruction"],
+                               knobs=knobs, task_id=record["id"], reference_image=blobs["reference_image"],
+                               mask=blobs["mask"], reference_mask=blobs["reference_mask"])
+    if step["status"] != "picked":
+        sessions.finish_step(store, step["id"], route=route_summary(record, record["models"]),
+                             candidates=[candidate_entry(store, c, c["slot"]) for c in candidates])
+    print(f"session {name}: step {step['number']} recorded", file=sys.stderr)
+    return int(step["id"])
+
+
+def pick_session_step(data: Path | None, step_id: int, feedback: Record) -> None:
+    """The terminal pick becomes the session's pick: its image is where the next step starts."""
+    from hilite_cli.cli.data_option import open_store
+    from hilite_cli.store import StoreError, sessions
+
+    try:
+        sessions.pick(open_store(data), step_id, feedback["chosen_slot"], feedback)
+    except StoreError as exc:
+        raise usage_error(str(exc)) from None

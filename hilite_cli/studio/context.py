@@ -1,0 +1,60 @@
+"""What every studio view shares: the store, settings, the worker pool, templates, loaded manifests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+
+from hilite_cli.store import Store
+from hilite_cli.studio.browse import Manifest
+from hilite_cli.studio.jobs import Jobs
+
+HERE = Path(__file__).parent
+
+
+@dataclass
+class StudioSettings:
+    token: str | None = None
+    browse: list[str] = field(default_factory=list)
+    models: list[str] | None = None
+    provider: str = "offline"
+    seeds: int | None = None  # attempts per editor in one Run [default: configs/studio.toml]
+
+
+@dataclass
+class Studio:
+    store: Store
+    settings: StudioSettings
+    config: dict[str, Any]
+    jobs: Jobs
+    manifests: list[Manifest]
+    templates: Environment = field(default_factory=lambda: Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])))
+
+    def page(self, request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        visitor = request.state.visitor
+        html = self.templates.get_template(name).render(
+            csrf=request.state.csrf, admin=visitor.admin, rater=visitor.rater, path=request.url.path, **values)
+        return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object; anything else is a ValueError with a one-line reason."""
+    import orjson
+
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"the request body is not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise ValueError("the request body must be a JSON object")
+    return body
