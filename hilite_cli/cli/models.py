@@ -63,6 +63,8 @@ def command(
     table.add_column("seeds", ratio=1, overflow="fold")
     for spec in specs:
         about = spec.note if spec.status == "implemented" else f"stands in for {spec.substitute_for}"
+        if spec.needs_note:
+            about += f". Left out without {', '.join(spec.needs)}: {spec.needs_note}"
         table.add_row(spec.name, f"{spec.kind}\n{spec.status}\n{', '.join(spec.needs) or '—'}",
                       f"{about} [{spec.hub_id or 'no weights'}]", _seeds(spec))
     _console().print(table)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.options import BaseUrl, Concurrency, Errors, NoCache, Output, Progress, Timeout
-from hilite_cli.cli.params import provider_error
+from hilite_cli.cli.params import check_model_options, provider_error
 from hilite_cli.cli.runner import prepare_output_file, require_manifests, usage_error
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
@@ -65,6 +65,7 @@ def command(
         raise usage_error(f"give one --name per manifest ({len(manifests)} manifests, {len(names)} names)")
     names = names or [Path(m).stem if m != "-" else "stdin" for m in manifests]
     require_manifests(manifests)
+    check_model_options(device)
     prepare_output_file(json_path, "--json")
     prepare_output_file(report, "--report", (".html", ".htm", ".md", ".markdown"))
     try:

@@ -88,6 +88,7 @@ class ModelSpec(_Strict):
     substitute_for: str = ""
     note: str = ""
     needs: list[Need] = Field(default_factory=list)
+    needs_note: str = ""  # why the model cannot do without them (route records and `hilite models` say it)
     prompt_style: PromptStyle
     multiple: int = Field(default=8, ge=1)
     max_side: int = Field(default=0, ge=0)

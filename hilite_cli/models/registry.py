@@ -37,7 +37,7 @@ def get_spec(name: str) -> ModelSpec:
 
 def level_to_native(rng: LevelRange, level: float, levels: int) -> float:
     """The native value at `level`: equal steps from level_0 (level 0) to level_10 (the top level)."""
-    return rng.level_0 + (rng.level_10 - rng.level_0) * float(level) / levels
+    return round(rng.level_0 + (rng.level_10 - rng.level_0) * float(level) / levels, 6)
 
 
 def native_to_level(rng: LevelRange, value: float, levels: int) -> float:
@@ -134,3 +134,8 @@ def call_kwargs(spec: ModelSpec, params: dict[str, Any] | None) -> dict[str, Any
     The one place knobs become pipeline arguments, so tests can assert exactly what reaches the call.
     """
     return dict(spec.call) | effective_params(spec, params)["native"]
+
+
+def attempts_for(spec: ModelSpec, attempts: int) -> int:
+    """Attempts worth running: one for a model whose every seed gives the same image, else all of them."""
+    return 1 if spec.deterministic else attempts
