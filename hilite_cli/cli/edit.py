@@ -15,7 +15,7 @@ from hilite_cli.cli.options import (
     BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, Output, Overwrite, Progress,
     Resume, Weights, Workers,
 )
-from hilite_cli.cli.params import parse_list, parse_weights
+from hilite_cli.cli.params import check_model_options, parse_list, parse_native_params, parse_weights
 from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
 
 SHORT = "Run editors on each task (route records, or tasks with --models): M attempts per model, anonymised slots."
@@ -26,6 +26,11 @@ HELP = f"""{SHORT}
   hilite edit photo.jpg "make it black and white" --out out/ --pick B --instruction-match 5 --original-match 4
   hilite route tasks.jsonl | hilite edit - --out edits/ --top-k 3 --attempts 4 > candidates.jsonl
   hilite edit tasks.jsonl --models instruct-pix2pix,classic --attempts 4 --weights instruct-pix2pix=/w/ip2p -o c.jsonl
+
+--text-influence and --image-influence are levels 0-10 on one scale shared by every model
+(configs/models.toml maps each level onto the model's own range; `hilite models --knobs` lists
+them); --param MODEL.NAME=VALUE sets a native value instead. Without --models, only the models
+that can run here are used (`hilite models --check`); the others are named once.
 
 One candidate record per (model, seed), with its image under --out and a `slot` letter in a
 shuffled order (as HILITE shows them, model names hidden); --sheet writes a contact sheet per task
@@ -42,8 +47,9 @@ def command(
     top_k: Annotated[int | None, typer.Option(min=1, help="Run the best K routed models.")] = None,
     attempts: Annotated[int, typer.Option(min=1, help="M: attempts per model (seeds 0..M-1), in one batched call.")] = 1,
     steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps [default: per model].")] = None,
-    text_influence: Annotated[float | None, typer.Option(help="How strictly to follow the text (guidance).")] = None,
-    image_influence: Annotated[float | None, typer.Option(help="How much of the source to keep.")] = None,
+    text_influence: Annotated[int | None, typer.Option(min=0, max=10, help="How strictly to follow the text: level 0-10, the same scale for every model [default: per model].")] = None,
+    image_influence: Annotated[int | None, typer.Option(min=0, max=10, help="How much of the source to keep: level 0-10 [default: per model].")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="MODEL.NAME=VALUE: a native pipeline value, e.g. instruct-pix2pix.image_guidance_scale=1.8 (repeatable).")] = None,
     shuffle: Annotated[bool, typer.Option("--shuffle/--no-shuffle", help="Shuffle slot letters per task.")] = True,
     sheet: Annotated[bool, typer.Option("--sheet/--no-sheet", help="Write a contact sheet per task under OUT/sheets/.")] = False,
     out: Annotated[Path, typer.Option("--out", help="Folder for candidate images.")] = Path("edits"),
@@ -79,11 +85,15 @@ def command(
     seeds = renamed(attempts, seeds, "--attempts", "--seeds", 1)
     from hilite_cli.stages.sheets import WithContactSheets
 
+    check_model_options(device, dtype)
+    local = parse_weights(weights)
+    chosen = parse_list(models)
     try:
         stage: Any = EditStage(
-            out_dir=out, models=parse_list(models), top_k=top_k, seeds=seeds, steps=steps,
-            text_influence=text_influence, image_influence=image_influence, weights=parse_weights(weights),
-            device=device, dtype=dtype, shuffle=shuffle,
+            out_dir=out, models=chosen, top_k=top_k, seeds=seeds, steps=steps,
+            text_influence=text_influence, image_influence=image_influence, native=parse_native_params(param),
+            weights=local, device=device, dtype=dtype, shuffle=shuffle,
+            unavailable=None if chosen else _unavailable(local, device, dtype),
         )
     except ValueError as exc:
         raise usage_error(str(exc)) from None
@@ -139,3 +149,18 @@ def command(
         print("some models failed for this task (see the errors manifest); the others' candidates are above",
               file=sys.stderr)
     exit_with(summary)  # as for a manifest: 1 when any model failed
+
+
+def _unavailable(weights: dict[str, Path], device: str | None, dtype: str | None) -> dict[str, str]:
+    """Editors that cannot run here, named once on stderr; routed lists then skip them."""
+    from hilite_cli.models.availability import check_registry
+    from hilite_cli.models.loader import resolve_device
+    from hilite_cli.models.registry import load_registry
+
+    editors = [spec for spec in load_registry().values() if spec.kind != "t2i"]
+    skipped = {c.name: c.reasons[0] for c in check_registry(editors, weights=weights, device=resolve_device(device),
+                                                             dtype=dtype) if not c.runnable}
+    if skipped:
+        print(f"edit: not running {len(skipped)} model(s) that cannot run here: {', '.join(skipped)} "
+              "(why: hilite models --check)", file=sys.stderr)
+    return skipped

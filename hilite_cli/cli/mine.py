@@ -15,7 +15,7 @@ from hilite_cli.cli.options import (
     Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, MaxRetries, MaxWorkers, NoCache, Overwrite, Progress, Resume,
     Timeout, Weights, Workers,
 )
-from hilite_cli.cli.params import parse_weights, provider_error, provider_options
+from hilite_cli.cli.params import check_model_options, parse_native_params, parse_weights, provider_error, provider_options
 from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, report_usage, require_manifests, usage_error
 
 if TYPE_CHECKING:
@@ -228,8 +228,9 @@ def command(
     dtype: Dtype = None,
     t2i_steps: Annotated[int | None, typer.Option(min=1, help="T2I steps [model default: 4 for schnell].")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps [default: per model].")] = None,
-    text_influence: Annotated[float | None, typer.Option(help="How strictly to follow the text (guidance).")] = None,
-    image_influence: Annotated[float | None, typer.Option(help="How much of the source to keep.")] = None,
+    text_influence: Annotated[int | None, typer.Option(min=0, max=10, help="How strictly to follow the text: level 0-10, one scale for every model [default: per model].")] = None,
+    image_influence: Annotated[int | None, typer.Option(min=0, max=10, help="How much of the source to keep: level 0-10 [default: per model].")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="EDITOR.NAME=VALUE: a native editor value, e.g. instruct-pix2pix.image_guidance_scale=1.8.")] = None,
     gate: Annotated[str | None, typer.Option(help="A.5 plausibility gate provider [preset]; offline = recorded as not run.")] = None,
     no_gate: Annotated[bool, typer.Option("--no-gate", help="Skip the plausibility gate (recorded as skipped).")] = False,
     prefilter: Annotated[str | None, typer.Option(help="A.2-A.4 pre-filter provider [preset]; offline = only the low-level check decides.")] = None,
@@ -287,6 +288,7 @@ def command(
     seed = renamed(schedule_seed, seed, "--schedule-seed", "--seed", 0)
     if output == STDIO:
         raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
+    check_model_options(device, dtype)
     if retry_failed and not resume:
         raise usage_error("--retry-failed only makes sense with --resume")
     if no_gate and gate:
@@ -310,7 +312,7 @@ def command(
         postprocess_workers=post_workers or int(p["postprocess_workers"]),
         max_pending=int(p["max_pending"]),
         t2i_params={"steps": t2i_steps or p.get("t2i_steps")},
-        edit_params={"steps": steps or p.get("edit_steps"), "text_influence": text_influence, "image_influence": image_influence},
+        edit_params=_edit_params(steps or p.get("edit_steps"), text_influence, image_influence, param, editor or p["editor"]),
         bounds={k: p.get(k) for k in ("long_side_min", "long_side_max", "max_aspect")},
         weights=parse_weights(weights),
         device=device,
@@ -415,6 +417,17 @@ def _spend(providers: list[Provider], budget_usd: float | None) -> Any:
             raise usage_error(f"--budget-usd: no price for {provider.name}:{provider.model} in configs/providers.toml "
                               "[prices]; add one (input_per_1m, output_per_1m) or drop --budget-usd")
     return lambda: sum(known_usd(x.usage) for x in paid)
+
+
+def _edit_params(steps: int | None, text_influence: int | None, image_influence: int | None, param: list[str] | None,
+                 editor: str) -> dict[str, Any]:
+    """The editor's knobs: levels on the shared scale, plus --param native values for the editor only."""
+    native = parse_native_params(param)
+    stray = [m for m in native if m != editor]
+    if stray:
+        raise usage_error(f"--param {stray[0]}.…: mine runs one editor, {editor}")
+    return {"steps": steps, "text_influence": text_influence, "image_influence": image_influence,
+            "native": native.get(editor, {})}
 
 
 def _report(result: dict[str, Any], stats: Path | None) -> None:

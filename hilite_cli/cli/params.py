@@ -10,7 +10,7 @@ from hilite_cli.cli.runner import usage_error
 
 
 def parse_weights(values: list[str] | None) -> dict[str, Path]:
-    """`["instruct-pix2pix=/w/ip2p", …]` → `{name: Path}`; a malformed entry is a usage error."""
+    """`["instruct-pix2pix=/w/ip2p", …]` → `{name: Path}`; a malformed entry or unknown name is a usage error."""
     weights: dict[str, Path] = {}
     for value in values or []:
         name, sep, folder = value.partition("=")
@@ -20,7 +20,40 @@ def parse_weights(values: list[str] | None) -> dict[str, Path]:
         if not path.is_dir():
             raise usage_error(f"--weights {name}: {folder} is not a folder")
         weights[name.strip()] = path
+    if weights:
+        from hilite_cli.models.loader import check_weights
+
+        try:
+            check_weights(weights)
+        except ValueError as exc:
+            raise usage_error(str(exc)) from None
     return weights
+
+
+def parse_native_params(values: list[str] | None) -> dict[str, dict[str, float]]:
+    """`["instruct-pix2pix.image_guidance_scale=1.8", …]` → `{model: {argument: value}}` (--param)."""
+    native: dict[str, dict[str, float]] = {}
+    for value in values or []:
+        key, sep, number = value.partition("=")
+        model, dot, arg = key.strip().rpartition(".")
+        if not sep or not dot or not model or not arg:
+            raise usage_error(f"--param expects MODEL.NAME=VALUE (a native pipeline argument), got {value!r}")
+        try:
+            native.setdefault(model, {})[arg] = float(number)
+        except ValueError:
+            raise usage_error(f"--param {key}: {number!r} is not a number") from None
+    return native
+
+
+def check_model_options(device: str | None, dtype: str | None = None) -> None:
+    """--device and --dtype checked once, before any output is opened (a raw torch error per record otherwise)."""
+    from hilite_cli.models.loader import check_device, check_dtype
+
+    try:
+        check_dtype(dtype)
+        check_device(device)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
 
 
 def parse_list(value: str | None) -> list[str]:

@@ -13,7 +13,7 @@ from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.options import (
     BaseUrl, BatchApi, BatchWait, Concurrency, Device, Errors, MaxRetries, NoCache, Output, Progress, Timeout,
 )
-from hilite_cli.cli.params import batch_options, provider_error, use_batch_api
+from hilite_cli.cli.params import batch_options, check_model_options, provider_error, use_batch_api
 from hilite_cli.cli.runner import guard_outputs, prepare_output_file, report_usage, require_manifests, usage_error
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
@@ -80,6 +80,7 @@ def command(
                   [("-o", output), ("--errors" if errors else "the errors manifest",
                                     errors or default_errors_path(output, "score-dataset")),
                    ("--json", json_path), ("--report", report)])
+    check_model_options(device)
     prepare_output_file(json_path, "--json")
     prepare_output_file(report, "--report", (".html", ".htm", ".md", ".markdown"))
     try:

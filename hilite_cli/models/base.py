@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hilite_cli.records import RecordError
 
@@ -40,6 +40,45 @@ class KnobMap(_Strict):
     image_influence: str = ""
 
 
+class LevelRange(_Strict):
+    """Where levels 0 and 10 of the shared scale land on this model's native argument (linear between).
+
+    `level_0` may be above `level_10` (img2img strength falls as image influence rises). `source` says
+    where the range comes from: the model card, the pipeline's documented default, the paper.
+    """
+
+    level_0: float
+    level_10: float
+    source: str = Field(min_length=1)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return min(self.level_0, self.level_10), max(self.level_0, self.level_10)
+
+
+class StepRange(_Strict):
+    """The step counts a model is documented to work with (enforced), and where that is written."""
+
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+    source: str = Field(min_length=1)
+
+
+class KnobScale(_Strict):
+    steps: StepRange | None = None
+    text_influence: LevelRange | None = None
+    image_influence: LevelRange | None = None
+
+
+class Requirements(_Strict):
+    """What `hilite models --check` looks for before a model is called runnable here."""
+
+    packages: list[str] = Field(default_factory=list)
+    extra: str = ""
+    params_billion: float = Field(default=0.0, ge=0.0)
+    params_source: str = ""
+
+
 class ModelSpec(_Strict):
     name: str
     kind: Kind
@@ -49,13 +88,32 @@ class ModelSpec(_Strict):
     substitute_for: str = ""
     note: str = ""
     needs: list[Need] = Field(default_factory=list)
+    needs_note: str = ""  # why the model cannot do without them (route records and `hilite models` say it)
     prompt_style: PromptStyle
     multiple: int = Field(default=8, ge=1)
     max_side: int = Field(default=0, ge=0)
     defaults: KnobDefaults = Field(default_factory=KnobDefaults)
     knobs: KnobMap = Field(default_factory=KnobMap)
+    scale: KnobScale = Field(default_factory=KnobScale)
     call: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    # "per_seed": the pipeline mixes batch items, so each seed runs alone (`batching_note` says why).
+    batching: Literal["batched", "per_seed"] = "batched"
+    batching_note: str = ""
+    # Every seed gives the same image: one candidate stands for all attempts.
+    deterministic: bool = False
+    requires: Requirements = Field(default_factory=Requirements)
+
+    @model_validator(mode="after")
+    def _influence_knobs_have_a_scale(self) -> "ModelSpec":
+        """A knob that reaches the pipeline needs a level range, or its number would mean something else per model."""
+        for knob in ("text_influence", "image_influence"):
+            if getattr(self.knobs, knob) and getattr(self.scale, knob) is None:
+                raise ValueError(f"model {self.name}: knob {knob} maps to {getattr(self.knobs, knob)!r} but has no [scale] range")
+        steps = self.scale.steps
+        if steps is not None and steps.min > steps.max:
+            raise ValueError(f"model {self.name}: [scale].steps min {steps.min} > max {steps.max}")
+        return self
 
 
 class ModelLoadError(RecordError):

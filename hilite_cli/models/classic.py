@@ -5,11 +5,11 @@ It parses the instruction with explicit keyword rules into operations it can rea
 `RecordError("unsupported_instruction", ...)`: it never returns the input unchanged, and it never
 applies part of an instruction while silently ignoring the rest.
 
-Knobs: `text_influence` is the effect strength in (0, 1], the blend weight between the source and
-the fully applied filter (1 = full effect, the default; the registry's `knobs.text_influence =
-"strength"` makes stages record it). `steps` and `image_influence` do not apply. Removal always
-inpaints fully. Every operation is deterministic, so every seed gives the same image (`SEED_NOTE`
-says so in the candidate).
+Knobs: the text-influence level maps (configs/models.toml [models.classic.scale]) onto the effect
+strength in [0.1, 1], the blend weight between the source and the fully applied filter (1 = full
+effect, the default). `steps` and `image_influence` do not apply. Removal always inpaints fully.
+Every operation is deterministic, so every seed gives the same image: the registry marks it
+`deterministic`, so stages make one candidate for any number of attempts (`SEED_NOTE` says so).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import numpy as np
 from PIL import Image
 
 from hilite_cli.models.base import ModelSpec
+from hilite_cli.models.registry import call_kwargs
 from hilite_cli.records import RecordError
 
-SEED_NOTE = "deterministic OpenCV filters: every seed gives the same image"
+SEED_NOTE = "deterministic OpenCV filters: every seed gives the same image, so one candidate stands for all attempts"
 DEFAULT_STRENGTH = 1.0
 
 # Effect constants: the look of each filter at full strength.
@@ -214,17 +215,9 @@ def _inpaint(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(filled, cv2.COLOR_BGR2RGB)
 
 
-def _strength(params: dict[str, Any], default: float) -> float:
-    value = params.get("text_influence")
-    if value is None:
-        return default
-    value = float(value)
-    if not 0.0 < value <= 1.0:
-        raise RecordError(
-            "bad_params",
-            f"classic editor: `text_influence` is the effect strength in (0, 1], got {value}",
-        )
-    return value
+def _strength(spec: ModelSpec, params: dict[str, Any], default: float) -> float:
+    """The native blend weight the text-influence level (or --param classic.strength) maps to."""
+    return float(call_kwargs(spec, params).get("strength", default))
 
 
 class ClassicEditor:
@@ -266,7 +259,7 @@ class ClassicEditor:
                 f" with {int(np.count_nonzero(mask))} pixels set",
             )
         ops = parse_instruction(prompt, has_mask=mask is not None)
-        strength = _strength(params, self._default_strength())
+        strength = _strength(self.spec, params, self._default_strength())
         out = rgb
         for op in ops:
             if op.apply is None:

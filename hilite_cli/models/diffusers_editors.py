@@ -105,6 +105,12 @@ def _text_and_image(spec: ModelSpec, src: Image.Image, text: dict[str, str], mas
     return {"prompt": text["prompt"], "image": src}
 
 
+def _instruct_pix2pix(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
+    # One source image per output image, as the pipeline's current API wants: a single image for
+    # n outputs is duplicated under a FutureWarning ("will be removed in 1.0.0").
+    return {"prompt": text["prompt"], "image": [src] * n}
+
+
 def _controlnet_canny(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
     control = canny_image(src, int(spec.options.get("canny_low", 100)), int(spec.options.get("canny_high", 200)))
     return {"prompt": text["prompt"], "image": control}
@@ -128,18 +134,30 @@ def _kontext(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any,
     return {"prompt": text["prompt"], "image": src, "max_area": src.size[0] * src.size[1], "_auto_resize": False}
 
 
+def _kontext_reference(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
+    # Kontext inpainting: repaint the masked region of the source, with the reference object as context.
+    return _kontext(spec, src, text, mask, reference, n) | {
+        "mask_image": _mask_image(mask, src.size), "image_reference": reference.convert("RGB"),
+    }
+
+
 _INPUTS: dict[str, InputBuilder] = {
-    "StableDiffusionInstructPix2PixPipeline": _text_and_image,
+    "StableDiffusionInstructPix2PixPipeline": _instruct_pix2pix,
     "StableDiffusionXLControlNetPipeline": _controlnet_canny,
     "PaintByExamplePipeline": _paint_by_example,
     "StableDiffusionXLImg2ImgPipeline": _style_reference,
     "FluxKontextPipeline": _kontext,
+    "FluxKontextInpaintPipeline": _kontext_reference,
     "QwenImageEditPipeline": _text_and_image,
 }
 
 
 class DiffusersEditor:
-    """An Editor over one loaded diffusers pipeline; every seed of a request runs in ONE call."""
+    """An Editor over one loaded diffusers pipeline; every seed of a request runs in ONE call.
+
+    Except where the registry says `batching = "per_seed"`: that pipeline mixes batch items, so each
+    seed runs in a call of its own and a seed's image never depends on its batch.
+    """
 
     def __init__(self, spec: ModelSpec, pipe: Any, device: str) -> None:
         self.spec = spec
@@ -185,12 +203,15 @@ class DiffusersEditor:
         reference: Image.Image | None = None,
     ) -> list[Image.Image]:
         """len(seeds) edits of `image` from one pipeline call, each at the input's size."""
-        kwargs = self.request(
-            image, prompt=prompt, seeds=seeds, params=params, source_prompt=source_prompt,
-            target_prompt=target_prompt, mask=mask, reference=reference,
-        )
-        with oom_guard(self.spec, len(seeds), image.size):
-            out = self._generate(kwargs, generators(self.device, seeds))
+        groups = [[s] for s in seeds] if self.spec.batching == "per_seed" else [seeds]
+        out: list[Image.Image] = []
+        for group in groups:
+            kwargs = self.request(
+                image, prompt=prompt, seeds=group, params=params, source_prompt=source_prompt,
+                target_prompt=target_prompt, mask=mask, reference=reference,
+            )
+            with oom_guard(self.spec, len(group), image.size):
+                out += self._generate(kwargs, generators(self.device, group))
         return [im if im.size == image.size else im.resize(image.size, Image.LANCZOS) for im in out]
 
     def _generate(self, request: dict[str, Any], gens: list[Any]) -> list[Image.Image]:
@@ -201,8 +222,8 @@ class DiffusersEditor:
 class LeditsEditor(DiffusersEditor):
     """LEDITS++ (InfEdit substitute): invert the source under its description, then steer to the target.
 
-    The M seeds run as a batch of M copies, inverted together with one generator per copy (the
-    inversion noise is where the seed matters), then edited in one call.
+    The registry runs it once per seed (`batching = "per_seed"`): its cross-attention edit mask is
+    built over the whole batch, so batched seeds would change each other's images.
     """
 
     _INVERT_ARGS = ("num_inversion_steps", "skip", "source_guidance_scale")

@@ -17,6 +17,44 @@ _DTYPES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "float16"
 _PIPELINES: dict[tuple[str, ...], Any] = {}
 
 
+def check_device(device: str | None) -> None:
+    """A device torch knows and this machine has, else ValueError in one line (checked before any record)."""
+    if not device:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {device!r} is not a device torch knows; use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA GPU is visible here (torch {torch.__version__}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"--device {device}: Apple MPS is not available here; use --device cpu")
+    elif dev.type != "cpu":
+        raise ValueError(f"--device {device}: hilite runs models on cpu, cuda or mps, not {dev.type}")
+
+
+def check_dtype(dtype: str | None) -> None:
+    """A dtype name the loader understands, else ValueError listing them."""
+    if dtype and dtype not in _DTYPES:
+        raise ValueError(f"--dtype {dtype!r} is not a dtype hilite knows; use one of {', '.join(sorted(_DTYPES))}")
+
+
+def check_weights(weights: dict[str, Path] | None) -> None:
+    """--weights names registered models (a typo would be silently ignored otherwise)."""
+    from hilite_cli.models.registry import load_registry
+
+    registry = load_registry()
+    unknown = [name for name in (weights or {}) if name not in registry]
+    if unknown:
+        raise ValueError(f"--weights {unknown[0]}=…: no model {unknown[0]!r} is registered; see `hilite models`")
+
+
 def resolve_device(device: str | None) -> str:
     """`device` as given, else "cuda" when a GPU is visible, else "cpu"."""
     if device:
@@ -31,8 +69,7 @@ def resolve_dtype(device: str, dtype: str | None) -> Any:
     import torch
 
     if dtype:
-        if dtype not in _DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {sorted(_DTYPES)}")
+        check_dtype(dtype)
         return getattr(torch, _DTYPES[dtype])
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -110,6 +147,8 @@ def load_pipeline(spec: ModelSpec, *, weights: Path | None, device: str, dtype: 
     try:
         if spec.pipeline == "PaintByExamplePipeline":
             pipe = _assemble_paint_by_example(source, dtype)
+        elif (shared := _same_weights(key)) is not None:
+            pipe = getattr(diffusers, spec.pipeline).from_pipe(shared)
         else:
             pipeline_cls = getattr(diffusers, spec.pipeline)
             pipe = pipeline_cls.from_pretrained(source, torch_dtype=dtype, **_components(spec, weights, dtype))
@@ -132,6 +171,20 @@ def load_pipeline(spec: ModelSpec, *, weights: Path | None, device: str, dtype: 
     pipe.set_progress_bar_config(disable=True)
     _PIPELINES[key] = pipe
     return pipe
+
+
+def _same_weights(key: tuple[str, ...]) -> Any:
+    """A loaded adapter-free pipeline over the same weights, device and dtype, whose modules `from_pipe` can reuse.
+
+    flux-kontext and its inpainting sibling (the AnyDoor stand-in) then hold one copy of FLUX in memory.
+    """
+    _, source, options, device, dtype = key
+    if options != "[]":
+        return None
+    for (_, other_source, other_options, other_device, other_dtype), pipe in _PIPELINES.items():
+        if (other_source, other_options, other_device, other_dtype) == (source, options, device, dtype):
+            return pipe
+    return None
 
 
 def clear_cache() -> None:

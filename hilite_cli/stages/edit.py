@@ -5,6 +5,12 @@ one input gets an anonymised `slot` letter in an order shuffled by a generator s
 input id (reproducible across runs). NHR's M attempts per (image, instruction, model) run as ONE
 batched `Editor.edit` call. A model that fails for a record yields an error record for that
 (record, model); the other models' candidates still come out.
+
+Knobs: `text_influence` / `image_influence` are levels on the scale every model shares (see
+hilite_cli.models.registry); `native` sets a model's own argument directly. A model whose every
+seed gives the same image (`deterministic` in the registry) yields ONE candidate, whatever M is.
+A candidate's id includes its task's id, so two tasks with the same image and instruction keep
+their own candidates and metadata.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from PIL import Image
 
 from hilite_cli.images import file_sha256, load_image, load_mask, save_image
 from hilite_cli.models.base import Editor
-from hilite_cli.models.registry import effective_params
+from hilite_cli.models.registry import check_level, effective_params, scale_levels
 from hilite_cli.records import Record, RecordError, RoutedModel, Task, stable_id, validate_as, with_error
 from hilite_cli.stages.base import Stage
 
@@ -92,12 +98,16 @@ class EditStage(Stage):
         steps: int | None = None,
         text_influence: float | None = None,
         image_influence: float | None = None,
+        native: dict[str, dict[str, float]] | None = None,
         weights: dict[str, Path] | None = None,
         device: str | None = None,
         dtype: str | None = None,
         shuffle: bool = True,
+        unavailable: dict[str, str] | None = None,
         loader: Loader = _default_loader,
     ) -> None:
+        """`native`: {model: {pipeline argument: value}} (--param). `unavailable`: {model: why} for
+        models that cannot run here; routed lists skip them (the caller names them once)."""
         if top_k is not None and top_k < 1:
             raise ValueError(f"`top_k` must be >= 1, got {top_k}")
         self.out_dir = Path(out_dir)
@@ -111,12 +121,41 @@ class EditStage(Stage):
         self.top_k = top_k
         self.seeds = seed_list(seeds)
         self.requested = {"steps": steps, "text_influence": text_influence, "image_influence": image_influence}
+        self.native = dict(native or {})
+        self.unavailable = dict(unavailable or {})
+        if loader is _default_loader:
+            self._check_knobs()
         self.weights = weights
         self.device = device
         self.dtype = dtype
         self.shuffle = shuffle
         self.loader = loader
         self._editors: dict[str, Editor | RecordError] = {}
+
+    def _check_knobs(self) -> None:
+        """Levels, native values and step counts checked once, before any record (a ValueError = usage error)."""
+        from hilite_cli.models.registry import load_registry
+
+        registry = load_registry()
+        try:
+            for knob in ("text_influence", "image_influence"):
+                check_level(knob, self.requested[knob], scale_levels())
+            unknown = [m for m in self.native if m not in registry]
+            if unknown:
+                raise RecordError("bad_params", f"--param for unknown model(s) {', '.join(unknown)}; see `hilite models`")
+            names = self.models or [n for n, s in registry.items() if s.kind not in ("t2i",)]
+            for name in dict.fromkeys([*names, *self.native]):
+                effective_params(registry[name], self._requested_for(name))
+        except RecordError as exc:
+            raise ValueError(exc.message) from None
+
+    def _requested_for(self, name: str) -> dict[str, Any]:
+        return {**self.requested, "native": self.native.get(name, {})}
+
+    def _seeds_for(self, name: str) -> list[int]:
+        """All M seeds, or just the first for a model whose seeds cannot differ."""
+        editor = self._editors.get(name)
+        return self.seeds[:1] if isinstance(editor, Editor) and editor.spec.deterministic else self.seeds
 
     def setup(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +196,15 @@ class EditStage(Stage):
                 if not entries:
                     raise RecordError(
                         "no_models", f"none of the routed models is among --models {','.join(self.models)}"
+                    )
+            elif self.unavailable:
+                routed = entries
+                entries = [m for m in entries if m.name not in self.unavailable]
+                if not entries:
+                    raise RecordError(
+                        "no_runnable_model",
+                        f"none of the routed models can run here ({', '.join(m.name for m in routed)}); "
+                        "see `hilite models --check`",
                     )
         elif self.models:
             entries = [RoutedModel(name=name, rank=i + 1) for i, name in enumerate(self.models)]
@@ -213,22 +261,25 @@ class EditStage(Stage):
         editor = self._editor(entry.name)
         self._check_needs(editor, task)
         prompts = self._prompts(editor, entry, task)
-        params = effective_params(editor.spec, self.requested)
+        params = effective_params(editor.spec, self._requested_for(entry.name))
+        seeds = self._seeds_for(entry.name)
         images = editor.edit(
             inputs.image,
             prompt=prompts.prompt,
-            seeds=self.seeds,
+            seeds=seeds,
             params=params,
             source_prompt=prompts.source_prompt,
             target_prompt=prompts.target_prompt,
             mask=inputs.mask,
             reference=inputs.reference,
         )
-        if len(images) != len(self.seeds):
+        if len(images) != len(seeds):
             raise RecordError(
-                "model_output", f"model {entry.name!r} returned {len(images)} images for {len(self.seeds)} seeds"
+                "model_output", f"model {entry.name!r} returned {len(images)} images for {len(seeds)} seeds"
             )
         note = getattr(editor, "seed_note", None)
+        if editor.spec.deterministic and len(self.seeds) > 1:
+            note = f"{note or 'deterministic'} ({len(self.seeds)} attempts asked, 1 candidate made)"
         recorded = {**params, "note": note} if note else params
         conditioning = {
             "prompt": prompts.prompt,
@@ -239,11 +290,11 @@ class EditStage(Stage):
         }
         base = {k: v for k, v in record.items() if k != "models"}
         out = []
-        for seed, img in zip(self.seeds, images, strict=True):
+        for seed, img in zip(seeds, images, strict=True):
             path = save_image(img, self.out_dir)
             candidate = {
                 **base,
-                "id": stable_id(inputs.image_sha, task.instruction, entry.name, seed, params, conditioning),
+                "id": stable_id(record["id"], inputs.image_sha, task.instruction, entry.name, seed, params, conditioning),
                 "parent": record["id"],
                 "image": task.image,
                 "instruction": task.instruction,
@@ -265,7 +316,7 @@ class EditStage(Stage):
         Letters are dealt over what was planned, not what succeeded, so a model that fails leaves a
         gap rather than shifting the others: a resumed run that retries it gives the same letters.
         """
-        planned = [(e.name, seed) for e in entries for seed in self.seeds]
+        planned = [(e.name, seed) for e in entries for seed in self._seeds_for(e.name)]
         order = list(range(len(planned)))
         if self.shuffle:
             random.Random(f"slots:{parent}").shuffle(order)

@@ -41,6 +41,19 @@ def load_routing(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return routing
 
 
+def skipped_models(intent: str, task: Task, routing: dict[str, Any], models: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """The intent's models left out for inputs the task lacks, each with why (the record says so, not silence)."""
+    skipped = []
+    for name in routing["ranking"][intent]:
+        spec = models[name]
+        missing = [need for need in spec.get("needs", []) if getattr(task, need, None) is None]
+        if spec.get("kind") != "t2i" and missing:
+            why = spec.get("needs_note") or ""
+            reason = f"needs {', '.join(f'`{m}`' for m in missing)}, which the task lacks" + (f": {why}" if why else "")
+            skipped.append({"name": name, "reason": reason})
+    return skipped
+
+
 def ranked_models(intent: str, task: Task, decision: RouteDecision, routing: dict[str, Any],
                   models: dict[str, dict[str, Any]], top_k: int | None) -> list[dict[str, Any]]:
     """The intent's ranking, minus models whose `needs` the task lacks, with each model's prompt(s)."""
@@ -111,7 +124,9 @@ class RouteStage(Stage):
                 if isinstance(decision, RecordError):
                     raise decision
                 models = ranked_models(decision.intent, task, decision, self.routing, self.models, self.top_k)
-                out.append({**record, "intent": decision.intent, "models": models, "router": router})
+                routed = {**record, "intent": decision.intent, "models": models, "router": router}
+                skipped = skipped_models(decision.intent, task, self.routing, self.models)
+                out.append(routed | {"skipped": skipped} if skipped else routed)
             except RecordError as exc:
                 if len(batch) == 1:
                     raise

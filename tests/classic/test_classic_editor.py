@@ -71,11 +71,15 @@ def test_pencil_sketch_is_grey_and_cartoon_changes_the_image(editor: ClassicEdit
 def test_strength_blends_source_and_effect(editor: ClassicEditor, astronaut: Image.Image) -> None:
     src = np.asarray(astronaut).astype(np.float64)
     full = run(editor, astronaut, "invert the colors")
-    half = run(editor, astronaut, "invert the colors", params={"text_influence": 0.5})
-    np.testing.assert_allclose(half, np.round(src + 0.5 * (full - src)), atol=1)
-    with pytest.raises(RecordError) as err:
-        run(editor, astronaut, "invert the colors", params={"text_influence": 7.5})
-    assert err.value.kind == "bad_params"
+    # level 5 of 0-10 lands halfway along classic's strength range 0.1..1: 0.55
+    half = run(editor, astronaut, "invert the colors", params={"text_influence": 5})
+    np.testing.assert_allclose(half, np.round(src + 0.55 * (full - src)), atol=1)
+    native = run(editor, astronaut, "invert the colors", params={"native": {"strength": 0.5}})
+    np.testing.assert_allclose(native, np.round(src + 0.5 * (full - src)), atol=1)
+    for params in ({"text_influence": 11}, {"native": {"strength": 1.5}}):
+        with pytest.raises(RecordError) as err:
+            run(editor, astronaut, "invert the colors", params=params)
+        assert err.value.kind == "bad_params"
 
 
 def test_remove_inpaints_only_inside_the_mask(

@@ -16,7 +16,7 @@ from hilite_cli.records import RecordError
 
 
 class NoiseEditor:
-    """A real, tiny Editor: adds seeded noise scaled by `text_influence`, so each seed differs.
+    """A real, tiny Editor: adds seeded noise scaled by the native `guidance_scale`, so each seed differs.
 
     It records every call, so tests can check that the M seeds of one (image, model) are ONE call.
     """
@@ -32,6 +32,7 @@ class NoiseEditor:
             prompt_style=prompt_style,
             defaults={"steps": 2, "text_influence": 4.0},
             knobs={"steps": "num_inference_steps", "text_influence": "guidance_scale"},
+            scale={"text_influence": {"level_0": 0.0, "level_10": 8.0, "source": "test: noise sigma"}},
         )
         self.calls: list[dict[str, Any]] = []
 
@@ -42,7 +43,7 @@ class NoiseEditor:
         src = np.asarray(image).astype(np.float64)
         out = []
         for seed in seeds:
-            noise = np.random.default_rng(seed).normal(0, params["text_influence"], src.shape)
+            noise = np.random.default_rng(seed).normal(0, params["native"]["guidance_scale"], src.shape)
             out.append(Image.fromarray(np.clip(src + noise, 0, 255).astype(np.uint8)))
         return out
 

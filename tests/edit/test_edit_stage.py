@@ -38,7 +38,7 @@ def test_candidates_carry_every_field(tmp_path: Path, photos, noise_editor, load
     stage = EditStage(out_dir=out_dir, seeds=2, loader=loader_cls(noise))
     record = make_route("r1", photos["astronaut"], "make it sepia", ("classic", 1), ("noise", 2), note="mine")
     cands = run(stage, [record])
-    assert not failed(cands) and len(cands) == 4
+    assert not failed(cands) and len(cands) == 3  # classic is deterministic: one candidate for its 2 seeds
     for cand in cands:
         validate_as(Candidate, cand)
         assert cand["parent"] == "r1" and cand["image"] == photos["astronaut"]
@@ -47,22 +47,26 @@ def test_candidates_carry_every_field(tmp_path: Path, photos, noise_editor, load
         out = Path(cand["output"])
         assert out.is_file() and out_dir.resolve() in out.resolve().parents
         assert load_image(out).size == (64, 64)
-    assert sorted(c["slot"] for c in cands) == ["A", "B", "C", "D"]
-    assert len({c["id"] for c in cands}) == 4
-    assert {(c["model"], c["seed"]) for c in cands} == {("classic", 0), ("classic", 1), ("noise", 0), ("noise", 1)}
+    assert sorted(c["slot"] for c in cands) == ["A", "B", "C"]
+    assert len({c["id"] for c in cands}) == 3
+    assert {(c["model"], c["seed"]) for c in cands} == {("classic", 0), ("noise", 0), ("noise", 1)}
+    [classic] = [c for c in cands if c["model"] == "classic"]
+    assert "2 attempts asked, 1 candidate made" in classic["params"]["note"]
 
 
 def test_params_record_the_values_used(tmp_path: Path, photos, noise_editor, loader_cls, make_route) -> None:
     noise = noise_editor()
-    requested = {"steps": None, "text_influence": 0.5, "image_influence": 0.25}
+    requested = {"steps": None, "text_influence": 5, "image_influence": 3}
     stage = EditStage(out_dir=tmp_path, seeds=[3], **requested, loader=loader_cls(noise))
     cands = run(stage, [make_route("r1", photos["chelsea"], "make it sepia", ("classic", 1), ("noise", 2))])
     by_model = {c["model"]: c for c in cands}
-    # noise maps steps and text_influence, not image_influence: its default steps, the given guidance
-    assert by_model["noise"]["params"] == {"steps": 2, "text_influence": 0.5, "image_influence": None}
+    # noise maps steps and text_influence, not image_influence: its default steps, the given level and
+    # the native value it lands on (level 5 of 0..8 = 4.0)
+    assert by_model["noise"]["params"] == {"steps": 2, "text_influence": 5.0, "image_influence": None,
+                                           "native": {"num_inference_steps": 2, "guidance_scale": 4.0}}
     assert noise.calls[0]["params"] == by_model["noise"]["params"]
     classic = by_model["classic"]["params"]
-    assert {k: classic[k] for k in requested} == effective_params(get_spec("classic"), requested)
+    assert {k: v for k, v in classic.items() if k != "note"} == effective_params(get_spec("classic"), requested)
     assert "same image" in classic["note"]
 
 
@@ -111,14 +115,14 @@ def test_slots_shuffle_reproducibly_and_no_shuffle_keeps_order(
         return [[(c["model"], c["seed"], c["slot"]) for c in cands if c["parent"] == r["id"]] for r in records]
 
     plain = slots(False)
-    in_order = [("classic", 0, "A"), ("classic", 1, "B"), ("noise", 0, "C"), ("noise", 1, "D")]
+    in_order = [("classic", 0, "A"), ("noise", 0, "B"), ("noise", 1, "C")]
     assert all(sorted(group, key=lambda x: x[2]) == in_order for group in plain)
     shuffled = slots(True)
     assert shuffled == slots(True)
-    assert all(sorted(s for *_, s in group) == ["A", "B", "C", "D"] for group in shuffled)
+    assert all(sorted(s for *_, s in group) == ["A", "B", "C"] for group in shuffled)
     assert any(sorted(g, key=lambda x: x[2]) != sorted(p, key=lambda x: x[2]) for g, p in zip(shuffled, plain))
     # the manifest lists candidates by slot, so its order does not reveal which model is which
-    assert all([s for *_, s in group] == ["A", "B", "C", "D"] for group in shuffled)
+    assert all([s for *_, s in group] == ["A", "B", "C"] for group in shuffled)
 
 
 def test_unsupported_instruction_fails_only_that_model(
@@ -206,3 +210,42 @@ def test_helpers() -> None:
     assert seed_list(3) == [0, 1, 2] and seed_list([7, 3]) == [7, 3]
     with pytest.raises(ValueError):
         seed_list(0)
+
+
+def test_two_tasks_with_the_same_image_and_instruction_keep_their_own_candidates(
+    tmp_path: Path, photos, noise_editor, loader_cls, make_route
+) -> None:
+    """A candidate's id includes its task's id: distinct tasks are never merged as duplicates."""
+    stage = EditStage(out_dir=tmp_path, seeds=2, loader=loader_cls(noise_editor()))
+    first = make_route("t1", photos["chelsea"], "blur it", ("noise", 1), owner="ann")
+    second = make_route("t2", photos["chelsea"], "blur it", ("noise", 1), owner="bob")
+    cands = run(stage, [first, second])
+    assert len(cands) == 4 and len({c["id"] for c in cands}) == 4
+    assert {(c["parent"], c["owner"]) for c in cands} == {("t1", "ann"), ("t2", "bob")}
+    again = run(EditStage(out_dir=tmp_path, seeds=2, loader=loader_cls(noise_editor())), [first])
+    assert sorted(c["id"] for c in again) == sorted(c["id"] for c in cands if c["parent"] == "t1")  # still stable
+
+
+def test_a_native_param_reaches_the_editor_and_is_recorded_with_its_level(
+    tmp_path: Path, photos, noise_editor, loader_cls, make_route
+) -> None:
+    noise = noise_editor()
+    stage = EditStage(out_dir=tmp_path, seeds=[1], native={"noise": {"guidance_scale": 6.0}}, loader=loader_cls(noise))
+    [cand] = run(stage, [make_route("r1", photos["chelsea"], "blur it", ("noise", 1))])
+    assert cand["params"]["native"]["guidance_scale"] == 6.0 and cand["params"]["text_influence"] == 7.5
+    assert noise.calls[0]["params"]["native"]["guidance_scale"] == 6.0
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"text_influence": 11}, "level from 0 to 10"),
+        ({"image_influence": -1}, "level from 0 to 10"),
+        ({"models": ["instruct-pix2pix"], "native": {"instruct-pix2pix": {"image_guidance_scale": 5.0}}}, "outside its range"),
+        ({"native": {"no-such-model": {"guidance_scale": 1.0}}}, "unknown model"),
+        ({"models": ["classic"], "native": {"classic": {"guidance_scale": 1.0}}}, "no native parameter guidance_scale"),
+    ],
+)
+def test_out_of_range_knobs_are_refused_before_any_record(tmp_path: Path, options: dict, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        EditStage(out_dir=tmp_path, **options)

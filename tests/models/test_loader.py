@@ -48,11 +48,12 @@ def test_pipeline_is_loaded_once_per_process(tiny_dir: Callable[[str], Path]) ->
     assert first.pipe is second.pipe
 
 
-def test_entries_over_the_same_weights_share_one_pipeline(tiny_dir: Callable[[str], Path]) -> None:
-    folder = tiny_dir("paint-by-example")
-    pbe = load_model("paint-by-example", weights={"paint-by-example": folder})
-    anydoor = load_model("anydoor", weights={"anydoor": folder})
-    assert pbe.pipe is anydoor.pipe and anydoor.spec.name == "anydoor"
+def test_two_pipelines_over_the_same_weights_share_their_modules(tiny_dir: Callable[[str], Path]) -> None:
+    folder = tiny_dir("flux-kontext")
+    kontext = load_model("flux-kontext", weights={"flux-kontext": folder}, device="cpu")
+    anydoor = load_model("anydoor", weights={"anydoor": folder}, device="cpu")
+    assert type(anydoor.pipe).__name__ == "FluxKontextInpaintPipeline" and anydoor.spec.name == "anydoor"
+    assert anydoor.pipe.transformer is kontext.pipe.transformer  # one copy of the weights in memory
 
 
 def test_wrong_input_kinds_name_the_missing_field(tiny_dir: Callable[[str], Path], photo: Image.Image) -> None:
@@ -86,6 +87,33 @@ def test_device_and_dtype_choice() -> None:
     assert resolve_dtype("cuda", "fp16") is torch.float16
     with pytest.raises(ValueError, match="dtype"):
         resolve_dtype("cpu", "int4")
+
+
+@pytest.mark.parametrize(
+    ("device", "words"),
+    [("tpu", "not a device torch knows"), ("cuda", "no CUDA GPU is visible"), ("cuda:7", "CUDA"), ("quantum", "not a device")],
+)
+def test_bad_devices_are_refused_in_one_line(device: str, words: str) -> None:
+    import torch
+
+    from hilite_cli.models.loader import check_device
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible here")
+    with pytest.raises(ValueError, match=words) as err:
+        check_device(device)
+    assert "\n" not in str(err.value)
+    check_device("cpu")
+
+
+def test_unknown_dtype_and_weights_names_are_refused(tmp_path: Path) -> None:
+    from hilite_cli.models.loader import check_dtype, check_weights
+
+    with pytest.raises(ValueError, match="'foo' is not a dtype"):
+        check_dtype("foo")
+    with pytest.raises(ValueError, match="no model 'instruct-pix2px' is registered"):
+        check_weights({"instruct-pix2px": tmp_path})
+    check_weights({"instruct-pix2pix": tmp_path})
 
 
 def test_load_pipeline_rejects_a_file_as_weights(tmp_path: Path) -> None:

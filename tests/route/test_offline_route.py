@@ -65,16 +65,20 @@ def test_mask_and_reference_unlock_mask_guided_models(images: dict[str, str]) ->
     (out,) = run([task])
     models = out["models"]
     assert [m["name"] for m in models[:2]] == ["anydoor", "paint-by-example"]
-    assert all(m["prompt"] is None and "source_prompt" not in m for m in models[:2])  # prompt_style none
+    # AnyDoor's stand-in (FLUX Kontext inpainting with the reference) takes the instruction; PbE takes none
+    assert models[0]["prompt"] == "Swap the cat for this one." and models[1]["prompt"] is None
+    assert "skipped" not in out
 
 
 def test_top_k_and_style_targets(images: dict[str, str]) -> None:
     task = {"id": "t3", "image": images["photo"], "instruction": "render it as an anime still"}
     (out,) = run([task], top_k=2)
     assert out["intent"] == "style_change"
-    # deadiff needs a reference image, so the style ranking starts at its second model
+    # deadiff needs a reference image, so the style ranking starts at its second model, and the record says why
     assert [m["name"] for m in out["models"]] == ["controlnet-sdxl-canny", "instruct-pix2pix"]
     assert out["models"][0]["prompt"].startswith("a photo after this edit")  # prompt_style target
+    [skipped] = out["skipped"]
+    assert skipped["name"] == "deadiff" and "reference_image" in skipped["reason"] and "text" in skipped["reason"]
 
 
 def test_bad_records_become_error_records(images: dict[str, str]) -> None:

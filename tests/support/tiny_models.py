@@ -374,7 +374,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "controlnet-sdxl-canny": build_controlnet_sdxl,
     "deadiff": build_deadiff,
     "paint-by-example": build_paint_by_example,
-    "anydoor": build_paint_by_example,
+    "anydoor": build_flux_kontext,  # the AnyDoor stand-in runs FLUX.1 Kontext inpainting over Kontext weights
     "infedit": build_ledits,
     "flux-kontext": build_flux_kontext,
     "flux-schnell": build_flux_schnell,

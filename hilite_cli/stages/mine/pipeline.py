@@ -32,7 +32,7 @@ from PIL import Image
 
 from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.models.base import Editor, ModelLoadError, TextToImage
-from hilite_cli.models.registry import effective_params, get_spec
+from hilite_cli.models.registry import attempts_for, effective_params, get_spec
 from hilite_cli.providers import Provider
 from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.mine.adaptive import make_scheduler, universe_attempts
@@ -283,7 +283,7 @@ class MiningRun:
     # -- jobs (Algorithm 2, lines 7-18) -------------------------------------------------------------
     def _jobs(self) -> list[Job]:
         usable = [(p.id, p.instructions) for p in self.plans if self.state.sources.get(p.id, {}).get("outcome") in USABLE]
-        return enumerate_jobs(usable, universe_attempts(self.s.schedule, self.s.attempts))
+        return enumerate_jobs(usable, attempts_for(self.editor_spec, universe_attempts(self.s.schedule, self.s.attempts)))
 
     def _source(self, source_id: str) -> _Source:
         """The source image, PNG bytes and pixels, loaded once and kept for the next groups."""
