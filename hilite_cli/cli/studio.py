@@ -35,7 +35,7 @@ def command(
     browse: Annotated[list[str] | None, typer.Option(help="A triplets or scored manifest to page through (repeatable).")] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated editors to run [default: every routed one].")] = None,
     provider: Annotated[str, typer.Option(help="Router provider for Translate (offline rules by default).")] = "offline",
-    seeds: Annotated[int | None, typer.Option(min=1, help="Attempts per editor in one Run [default: configs/studio.toml].")] = None,
+    seeds: Annotated[int | None, typer.Option("--attempts", min=1, help="Attempts per editor in one Run [default: configs/studio.toml].")] = None,
 ) -> None:
     import uvicorn
 
