@@ -136,12 +136,14 @@ def test_a_plain_manifest_without_a_ledger_is_overwritten_like_any_unix_filter(t
     assert [orjson.loads(x)["id"] for x in (tmp_path / "out.jsonl").read_bytes().splitlines()] == ["t0", "t1", "t2"]
 
 
-def test_bootstrap_keeps_no_resume_ledger(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", [("bootstrap",), ("validate", "--judge", "offline", "--select", "best")])
+def test_runs_that_cannot_resume_keep_no_ledger_and_can_run_again(tmp_path: Path, stage: tuple[str, ...]) -> None:
     _tasks(tmp_path)
-    res = hilite_here("bootstrap", "t.jsonl", "-o", "b.jsonl", cwd=tmp_path)
+    args = (stage[0], "t.jsonl", *stage[1:], "-o", "b.jsonl", "--no-progress")
+    res = hilite(*args, cwd=tmp_path)
     assert res.returncode in (0, 1)
     assert not (tmp_path / "b.jsonl.done").exists()
-    assert hilite_here("bootstrap", "t.jsonl", "-o", "b.jsonl", cwd=tmp_path).returncode == res.returncode
+    assert hilite(*args, cwd=tmp_path).returncode == res.returncode
 
 
 def test_a_second_run_into_a_locked_output_exits_2_naming_the_first(tmp_path: Path) -> None:
