@@ -105,13 +105,17 @@ def binary_problem(head: bytes) -> str | None:
     if b"\x00" in head:
         return "binary data (NUL bytes)"
     lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()] or [head]
-    undecodable = 0
-    for ln in lines:
-        try:
-            ln.decode("utf-8")
-        except UnicodeDecodeError:
-            undecodable += 1
+    undecodable = sum(1 for ln in lines if not _utf8(ln))
     return "binary data (not UTF-8 text)" if undecodable * 2 > len(lines) else None
+
+
+def _utf8(chunk: bytes) -> bool:
+    """True for UTF-8 text; a character cut at the end of the sniffed bytes still counts as text."""
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data"
+    return True
 
 
 def _peek(fh: BinaryIO) -> bytes:

@@ -202,3 +202,12 @@ def test_one_off_forms_with_a_missing_image_exit_2(tmp_path: Path, args: tuple[s
     res = hilite_here(*args, cwd=tmp_path)
     assert res.returncode == 2, res.stderr
     assert res.stdout == b"" and b"not found" in res.stderr
+
+
+def test_long_utf8_lines_are_not_mistaken_for_binary(tmp_path: Path) -> None:
+    """The sniffed first KiBs may end inside a multi-byte character, or inside one long line."""
+    img = save_photo(tmp_path, "coffee", 16)
+    record = {"id": "long", "image": img.name, "instruction": "é" * 5000}
+    (tmp_path / "t.jsonl").write_bytes(orjson.dumps(record) + b"\n")
+    res = hilite_here("mask", "t.jsonl", "--box", "0,0,1,1", "--out", "m", "-o", "o.jsonl", "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
