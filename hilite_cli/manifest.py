@@ -136,6 +136,10 @@ def check_manifest_text(path: str) -> None:
                 head = fh.read(SNIFF_BYTES)
         except OSError as exc:
             raise ManifestError(f"cannot read input manifest {path}: {exc.strerror or exc}") from None
+    _refuse_binary(head, path)
+
+
+def _refuse_binary(head: bytes, path: str) -> None:
     problem = binary_problem(head)
     if problem:
         name = "stdin" if path == STDIO else path
@@ -160,9 +164,7 @@ def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str,
     base = manifest_dir(path)
     fh = _open_input(path)
     try:
-        problem = binary_problem(_peek(fh))
-        if problem:
-            raise ManifestError(f"input manifest {'stdin' if path == STDIO else path} is {problem}, not JSONL")
+        _refuse_binary(_peek(fh), path)
         for number, raw in enumerate(fh, start=1):
             text = raw.strip()
             if number == 1 and text.startswith(_BOM):  # editors on Windows save UTF-8 with a byte-order mark
