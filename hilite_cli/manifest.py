@@ -105,13 +105,17 @@ def binary_problem(head: bytes) -> str | None:
     if b"\x00" in head:
         return "binary data (NUL bytes)"
     lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()] or [head]
-    undecodable = 0
-    for ln in lines:
-        try:
-            ln.decode("utf-8")
-        except UnicodeDecodeError:
-            undecodable += 1
+    undecodable = sum(1 for ln in lines if not _utf8(ln))
     return "binary data (not UTF-8 text)" if undecodable * 2 > len(lines) else None
+
+
+def _utf8(chunk: bytes) -> bool:
+    """True for UTF-8 text; a character cut at the end of the sniffed bytes still counts as text."""
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data"
+    return True
 
 
 def _peek(fh: BinaryIO) -> bytes:
@@ -132,6 +136,10 @@ def check_manifest_text(path: str) -> None:
                 head = fh.read(SNIFF_BYTES)
         except OSError as exc:
             raise ManifestError(f"cannot read input manifest {path}: {exc.strerror or exc}") from None
+    _refuse_binary(head, path)
+
+
+def _refuse_binary(head: bytes, path: str) -> None:
     problem = binary_problem(head)
     if problem:
         name = "stdin" if path == STDIO else path
@@ -156,9 +164,7 @@ def read_manifest(path: str, *, assign_ids: bool = True, path_fields: tuple[str,
     base = manifest_dir(path)
     fh = _open_input(path)
     try:
-        problem = binary_problem(_peek(fh))
-        if problem:
-            raise ManifestError(f"input manifest {'stdin' if path == STDIO else path} is {problem}, not JSONL")
+        _refuse_binary(_peek(fh), path)
         for number, raw in enumerate(fh, start=1):
             text = raw.strip()
             if number == 1 and text.startswith(_BOM):  # editors on Windows save UTF-8 with a byte-order mark

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Errors, Executor, MaxRetries, MaxWorkers, NoCache, Output, Progress, Timeout, Workers,
+    BaseUrl, Concurrency, Errors, Executor, MaxRetries, MaxWorkers, NoCache, Output, Overwrite, Progress, Timeout, Workers,
 )
 from hilite_cli.cli.params import check_provider, provider_options
 from hilite_cli.cli.runner import exit_with, require_manifests, run_manifest, usage_error
@@ -39,6 +39,7 @@ def command(
     no_cache: NoCache = False,
     output: Output = "-",
     errors: Errors = None,
+    overwrite: Overwrite = False,
     progress: Progress = True,
     executor: Executor = "local",
     workers: Workers = 1,
@@ -57,6 +58,6 @@ def command(
         raise usage_error(str(exc)) from None
     lines = itertools.chain.from_iterable(read_manifest(p) for p in inputs)
     # No --resume here, so no resume ledger: a re-run composes the whole stream again.
-    exit_with(run_manifest(stage, lines, output, errors, progress=progress, ledger=False,
+    exit_with(run_manifest(stage, lines, output, errors, progress=progress, ledger=False, overwrite=overwrite,
                            reads=[("the input manifest", p) for p in inputs], executor=executor, workers=workers,
                            max_workers=max_workers))

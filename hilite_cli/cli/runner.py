@@ -111,8 +111,8 @@ def run_manifest(
 
     Before anything is opened: the inputs must be JSONL, no output may alias an input or another
     output (`reads`/`writes` add a command's own files), an output whose ledger holds work needs
-    `--resume` or `--overwrite`, and no other run may be writing it. A stage without `--resume`
-    passes `ledger=False`: it keeps no ledger. `path_fields` names record fields beyond the
+    `--resume` or `--overwrite`, and no other run may be writing it. A run that cannot be resumed
+    (no `--resume`, or whole-stream output) passes `ledger=False`: it keeps no ledger. `path_fields` names record fields beyond the
     standard ones that hold image paths (resolved against the manifest's folder on read, written
     relative to the output's).
     """
@@ -123,7 +123,7 @@ def run_manifest(
     if isinstance(input, str):
         require_manifests([input])
     errors_path = errors or default_errors_path(output, stage.name)
-    done_path = ledger_path(output) if ledger else None
+    done_path = ledger_path(output)
     guard_outputs(
         [("the input manifest", input if isinstance(input, str) else None), *reads],
         [("-o", output), ("--errors" if errors else "the errors manifest", errors_path),
@@ -133,6 +133,8 @@ def run_manifest(
         refuse_rerun(done_path, f"-o {output}", "its resume ledger")
     created = new_paths([output, errors_path, done_path])
     with locked([output]):
+        if not ledger and done_path is not None:  # an earlier resumable run's ledger no longer describes -o
+            done_path.unlink(missing_ok=True)
         lines = read_manifest(input, path_fields=path_fields) if isinstance(input, str) else input
         try:
             out = ManifestWriter(output, resume=resume, tee=tee, path_fields=path_fields)

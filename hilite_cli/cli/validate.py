@@ -101,9 +101,10 @@ def command(
         writes += [(f"--export {kind}", path), (f"the --export {kind} errors", f"{errors_base}.{kind}.errors.jsonl")]
     if dataset:
         writes += dataset_writes("--dataset", dataset, format) + [("the --dataset errors", f"{errors_base}.dataset.errors.jsonl")]
+    # --select best and the exports need the whole stream in one run: they cannot resume, so no ledger.
     summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                            tee=kept if dataset else None, writes=writes, executor=executor, workers=workers,
-                           max_workers=max_workers)
+                           max_workers=max_workers, ledger=select != "best" and not exports and not dataset)
     failed = 0
     for kind, path in exports:
         result = export_records(scored, kind, path, min_margin=min_margin, t_aes=stage.thresholds.aesthetics,

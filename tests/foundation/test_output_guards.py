@@ -136,12 +136,14 @@ def test_a_plain_manifest_without_a_ledger_is_overwritten_like_any_unix_filter(t
     assert [orjson.loads(x)["id"] for x in (tmp_path / "out.jsonl").read_bytes().splitlines()] == ["t0", "t1", "t2"]
 
 
-def test_bootstrap_keeps_no_resume_ledger(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", [("bootstrap",), ("validate", "--judge", "offline", "--select", "best")])
+def test_runs_that_cannot_resume_keep_no_ledger_and_can_run_again(tmp_path: Path, stage: tuple[str, ...]) -> None:
     _tasks(tmp_path)
-    res = hilite_here("bootstrap", "t.jsonl", "-o", "b.jsonl", cwd=tmp_path)
+    args = (stage[0], "t.jsonl", *stage[1:], "-o", "b.jsonl", "--no-progress")
+    res = hilite(*args, cwd=tmp_path)
     assert res.returncode in (0, 1)
     assert not (tmp_path / "b.jsonl.done").exists()
-    assert hilite_here("bootstrap", "t.jsonl", "-o", "b.jsonl", cwd=tmp_path).returncode == res.returncode
+    assert hilite(*args, cwd=tmp_path).returncode == res.returncode
 
 
 def test_a_second_run_into_a_locked_output_exits_2_naming_the_first(tmp_path: Path) -> None:
@@ -200,3 +202,12 @@ def test_one_off_forms_with_a_missing_image_exit_2(tmp_path: Path, args: tuple[s
     res = hilite_here(*args, cwd=tmp_path)
     assert res.returncode == 2, res.stderr
     assert res.stdout == b"" and b"not found" in res.stderr
+
+
+def test_long_utf8_lines_are_not_mistaken_for_binary(tmp_path: Path) -> None:
+    """The sniffed first KiBs may end inside a multi-byte character, or inside one long line."""
+    img = save_photo(tmp_path, "coffee", 16)
+    record = {"id": "long", "image": img.name, "instruction": "é" * 5000}
+    (tmp_path / "t.jsonl").write_bytes(orjson.dumps(record) + b"\n")
+    res = hilite_here("mask", "t.jsonl", "--box", "0,0,1,1", "--out", "m", "-o", "o.jsonl", "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
