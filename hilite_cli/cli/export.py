@@ -69,8 +69,12 @@ def command(
     min_margin: Annotated[float, typer.Option(help="dpo / diffusion-dpo: smallest geometric-mean gap that makes a pair.")] = 0.0,
     threshold: Annotated[float | None, typer.Option(help="kto: good when both scores reach this [default: configs].")] = None,
     max_per_shard: Annotated[int, typer.Option(help="webdataset: samples per tar shard.")] = 1000,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Dataset formats: replace the export already in --to (clears only an export's own files)."
+    )] = False,
     errors: Errors = None,
 ) -> None:
+    from hilite_cli.exports import ExportTargetError, prepare_target
     from hilite_cli.manifest import ManifestError, read_manifest
 
     if format not in DATASET_FORMATS + FILE_FORMATS:
@@ -80,6 +84,11 @@ def command(
     except ManifestError as exc:
         raise usage_error(str(exc)) from None
     records = [ln.record for ln in lines if ln.record is not None]
+    if format in DATASET_FORMATS:
+        try:
+            prepare_target(to, overwrite=overwrite)
+        except ExportTargetError as exc:
+            raise usage_error(str(exc)) from None
     try:
         summary = export_records(records, format, to, min_margin=min_margin, t_aes=threshold, t_adh=threshold,
                                  max_per_shard=max_per_shard)
