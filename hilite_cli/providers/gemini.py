@@ -91,6 +91,10 @@ class GeminiProvider(SdkProvider):
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except httpx2.TransportError as exc:
             raise TransientError("http_error", f"connection failed: {type(exc).__name__}") from None
+        except httpx2.DecodingError as exc:  # e.g. a body sent as gzip that is not gzip
+            return self.broken_reply(f"its body cannot be decoded ({exc})", self.wire.body())
+        except httpx2.RequestError as exc:  # too many redirects and the like: asking again changes nothing
+            return self.answer("http_error", reason=f"request failed: {type(exc).__name__}: {exc}")
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             body = self.wire.body()
             if body is None:  # nothing came back: not a wire problem, a bug to see

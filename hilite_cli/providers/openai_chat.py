@@ -74,6 +74,7 @@ class OpenAIProvider(SdkProvider):
         return kwargs
 
     def _attempt(self, ask: Ask) -> Answer:
+        import httpx2
         import openai
 
         try:
@@ -81,6 +82,8 @@ class OpenAIProvider(SdkProvider):
         except openai.APITimeoutError:
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, httpx2.DecodingError):  # e.g. a body sent as gzip that is not gzip
+                return self.broken_reply(f"its body cannot be decoded ({exc.__cause__})", self.wire.body())
             raise TransientError("http_error", f"connection failed: {exc.message}") from None
         except openai.APIStatusError as exc:
             reason = f"HTTP {exc.status_code}: {exc.message}"

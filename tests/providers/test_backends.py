@@ -182,6 +182,13 @@ def test_a_200_that_is_not_the_sdk_json_is_unparsed_with_the_body_kept(make: Mak
     assert not again.cached and again.raw == body and len(server.requests) == 2
 
 
+def test_a_body_that_cannot_be_decoded_is_a_typed_answer(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    server.script(Raw(200, b"not gzip at all", headers={"Content-Encoding": "gzip"}))
+    answer = make(max_retries=0).ask(judge_ask(png))
+    assert answer.status == "unparsed" and answer.retryable and "cannot be decoded" in answer.reason
+    assert answer.raw == "not gzip at all"  # the bytes as they came, kept
+
+
 def test_rerun_hits_the_cache(make: MakeProvider, server: Loopback, png: bytes) -> None:
     server.answer = lambda req: SCORES if "judge" in req.text() else "Yes"
     asks = [judge_ask(png), Ask(prompt="is it nice?", images=[png], expect="yesno")]
