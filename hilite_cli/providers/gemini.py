@@ -15,7 +15,7 @@ from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import require_key
 from hilite_cli.providers.media import image_mime
 from hilite_cli.providers.retry_after import retry_after_seconds
-from hilite_cli.providers.wire import Wire, describe
+from hilite_cli.providers.wire import READ_ERRORS, Wire, describe
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 BLOCK_REASONS = frozenset(
@@ -95,14 +95,14 @@ class GeminiProvider(SdkProvider):
             return self.broken_reply(f"its body cannot be decoded ({exc})", self.wire.body())
         except httpx2.RequestError as exc:  # too many redirects and the like: asking again changes nothing
             return self.answer("http_error", reason=f"request failed: {type(exc).__name__}: {exc}")
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except READ_ERRORS as exc:
             body = self.wire.body()
             if body is None:  # nothing came back: not a wire problem, a bug to see
                 raise
             return self.broken_reply(describe(exc), body)
         try:
             return self._read(ask, response)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except READ_ERRORS as exc:
             return self.broken_reply(describe(exc), self.wire.body())
 
     def _read(self, ask: Ask, response: Any) -> Answer:

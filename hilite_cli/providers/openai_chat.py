@@ -15,7 +15,7 @@ from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import LOCAL_PLACEHOLDER_KEY, find_key, is_local_url, require_key
 from hilite_cli.providers.media import data_url
 from hilite_cli.providers.retry_after import retry_after_seconds
-from hilite_cli.providers.wire import Wire, describe
+from hilite_cli.providers.wire import READ_ERRORS, Wire, describe
 
 KEY_VARIABLES = ("OPENAI_API_KEY",)
 
@@ -91,14 +91,14 @@ class OpenAIProvider(SdkProvider):
                 retry_after = retry_after_seconds(exc.response.headers.get("retry-after"))
                 raise TransientError("http_error", reason, retry_after) from None
             return self.answer("http_error", raw=exc.response.text or None, reason=reason)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except READ_ERRORS as exc:
             body = self.wire.body()
             if body is None:  # nothing came back: not a wire problem, a bug to see
                 raise
             return self.broken_reply(describe(exc), body)
         try:
             return self._read(ask, completion)
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        except READ_ERRORS as exc:
             return self.broken_reply(describe(exc), self.wire.body())
 
     def _read(self, ask: Ask, completion: Any) -> Answer:
