@@ -80,8 +80,12 @@ def command(
     threshold: Annotated[float | None, typer.Option(help="kto: good when both scores reach this [default: configs].")] = None,
     max_per_shard: Annotated[int, typer.Option(help="webdataset: samples per tar shard.")] = 1000,
     order: Annotated[str, typer.Option(help="input (as read) or difficulty (easy -> hard: attempts to the first pass).")] = "input",
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Dataset formats: replace the export already in --to (clears only an export's own files)."
+    )] = False,
     errors: Errors = None,
 ) -> None:
+    from hilite_cli.exports import ExportTargetError, prepare_target
     from hilite_cli.manifest import ManifestError, read_manifest
 
     if format not in DATASET_FORMATS + FILE_FORMATS:
@@ -97,6 +101,11 @@ def command(
     records = [ln.record for ln in lines if ln.record is not None]
     if order not in ("input", "difficulty"):
         raise usage_error(f"--order must be input or difficulty, got {order!r}")
+    if format in DATASET_FORMATS:
+        try:
+            prepare_target(to, overwrite=overwrite)
+        except ExportTargetError as exc:
+            raise usage_error(str(exc)) from None
     if order == "difficulty":
         from hilite_cli.stages.mine.difficulty import difficulty_key, with_validated_difficulty
 

@@ -8,7 +8,9 @@ for the records it could not export; the rest still export.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from hilite_cli.exports.common import ExportSummary
@@ -35,6 +37,42 @@ FILE_EXPORTS: dict[str, Callable[..., ExportSummary]] = {
 }
 
 
+# What dataset exports write in their folder (glob patterns; `.*.tmp` are the temp files of a killed run).
+# `--overwrite` removes exactly these, and nothing else.
+OWNED_PATTERNS: tuple[str, ...] = ("metadata.jsonl", "images", "parquet", "shard-*.tar", ".*.tmp")
+
+
+class ExportTargetError(ValueError):
+    """The folder an export would write into holds files it would leave stale or must not touch."""
+
+
+def prepare_target(out_dir: str | os.PathLike[str], *, overwrite: bool) -> None:
+    """Before a dataset export: an absent or empty folder is fine; a non-empty one is refused (its old
+    images would sit beside the new metadata.jsonl) unless `overwrite`, which clears what exports own,
+    and only when the folder holds nothing else."""
+    root = Path(out_dir)
+    if not root.is_dir() or not any(root.iterdir()):
+        return
+    owned = {path for pattern in OWNED_PATTERNS for path in root.glob(pattern)}
+    others = sorted(p.name for p in root.iterdir() if p not in owned)
+    if not overwrite:
+        listed = ", ".join(sorted(p.name for p in root.iterdir())[:3])
+        raise ExportTargetError(
+            f"--to {root} is not empty ({listed}): its old files would sit beside the new export; pass --overwrite "
+            "to replace a previous export, or choose an empty folder"
+        )
+    if others:
+        raise ExportTargetError(
+            f"--to {root} holds files no export wrote ({', '.join(others[:3])}): --overwrite clears only an "
+            "export's own files, so move those or choose an empty folder"
+        )
+    for path in owned:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def write_dataset(
     records: Iterable[Record], out_dir: str | os.PathLike[str], format: str, **options: Any
 ) -> ExportSummary:
@@ -48,10 +86,12 @@ def write_dataset(
 
 __all__ = [
     "EXPORTERS",
+    "ExportTargetError",
     "FILE_EXPORTS",
     "ExportSummary",
     "dpo_pairs",
     "kto_rows",
+    "prepare_target",
     "write_dataset",
     "write_dpo",
     "write_kto",

@@ -68,7 +68,7 @@ class Answer(BaseModel):
     raw: str | None = None
     reason: str | None = None
     cached: bool = False
-    # A broken reply (not the wire format, empty, not JSON at all): asked again next time, never cached.
+    # A broken reply (not the wire format, empty, cut-off or malformed JSON): asked again next time, never cached.
     retryable: bool = False
     provider: str
     model: str | None

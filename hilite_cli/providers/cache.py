@@ -2,10 +2,10 @@
 
 Keys hash what determines a reply (backend, model, prompt, image hashes, parameters, schema);
 never a key or a URL. Only answers that would come back the same are stored: `ok`, a refusal, and
-a complete answer that does not fit the schema. A broken reply (not the wire format, empty, not
-JSON at all), a `MAX_TOKENS` cut and a safety block are asked again next time, like `http_error`
-and `timeout`. The schema evolves through numbered, append-only migrations tracked by
-`PRAGMA user_version`.
+a complete answer that does not fit the schema (prose, a score off the scale). A broken reply (not
+the wire format, empty, cut-off or malformed JSON), a `MAX_TOKENS` cut and a safety block are asked
+again next time, like `http_error` and `timeout`. The schema evolves through numbered,
+append-only migrations tracked by `PRAGMA user_version`.
 
 A cache is only ever a shortcut: a file that is not a readable database is set aside as
 `<name>.corrupt-<time>` (with a warning naming both) and a fresh one started; a row that cannot be

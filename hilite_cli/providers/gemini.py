@@ -16,7 +16,7 @@ from hilite_cli.providers.keys import require_key
 from hilite_cli.providers.media import image_mime
 from hilite_cli.providers.retry_after import retry_after_from
 from hilite_cli.providers.usage import gemini_usage
-from hilite_cli.providers.wire import Wire, describe
+from hilite_cli.providers.wire import READ_ERRORS, Wire, describe
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 BLOCK_REASONS = frozenset(
@@ -92,7 +92,11 @@ class GeminiProvider(SdkProvider):
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except httpx2.TransportError as exc:
             raise TransientError("http_error", f"connection failed: {type(exc).__name__}") from None
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except httpx2.DecodingError as exc:  # e.g. a body sent as gzip that is not gzip
+            return self.broken_reply(f"its body cannot be decoded ({exc})", self.wire.body())
+        except httpx2.RequestError as exc:  # too many redirects and the like: asking again changes nothing
+            return self.answer("http_error", reason=f"request failed: {type(exc).__name__}: {exc}")
+        except READ_ERRORS as exc:
             body = self.wire.body()
             if body is None:  # nothing came back: not a wire problem, a bug to see
                 raise
@@ -103,7 +107,7 @@ class GeminiProvider(SdkProvider):
         """The typed answer to a GenerateContentResponse (from a request or a batch job), with its tokens."""
         try:
             return self._read(ask, response).model_copy(update={"usage": gemini_usage(response)})
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except READ_ERRORS as exc:
             return self.broken_reply(describe(exc), self.wire.body())
 
     def _read(self, ask: Ask, response: Any) -> Answer:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import traceback
 import warnings
 from typing import Any
 from urllib.parse import urlparse
@@ -74,6 +76,17 @@ def install_scrubbing() -> None:
             pass  # like warnings' own showwarning: a closed stderr loses the warning, not the run
 
     warnings.showwarning = show
+
+    def show_exception(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        """Tracebacks too (HILITE_DEBUG=1, or a crash in a worker thread) pass the scrubber."""
+        sys.stderr.write(scrub("".join(traceback.format_exception(kind, value, tb))) or "")
+
+    def show_thread_exception(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not SystemExit:
+            show_exception(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+
+    sys.excepthook = show_exception
+    threading.excepthook = show_thread_exception
     make_record = logging.getLogRecordFactory()
     if getattr(make_record, "scrubs_keys", False):
         return

@@ -16,7 +16,7 @@ from hilite_cli.providers.keys import LOCAL_PLACEHOLDER_KEY, find_key, is_local_
 from hilite_cli.providers.media import data_url
 from hilite_cli.providers.retry_after import retry_after_from
 from hilite_cli.providers.usage import openai_usage
-from hilite_cli.providers.wire import Wire, describe
+from hilite_cli.providers.wire import READ_ERRORS, Wire, describe
 
 KEY_VARIABLES = ("OPENAI_API_KEY",)
 
@@ -75,6 +75,7 @@ class OpenAIProvider(SdkProvider):
         return kwargs
 
     def _attempt(self, ask: Ask) -> Answer:
+        import httpx2
         import openai
 
         try:
@@ -82,6 +83,8 @@ class OpenAIProvider(SdkProvider):
         except openai.APITimeoutError:
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, httpx2.DecodingError):  # e.g. a body sent as gzip that is not gzip
+                return self.broken_reply(f"its body cannot be decoded ({exc.__cause__})", self.wire.body())
             raise TransientError("http_error", f"connection failed: {exc.message}") from None
         except openai.APIStatusError as exc:
             reason = f"HTTP {exc.status_code}: {exc.message}"
@@ -89,7 +92,7 @@ class OpenAIProvider(SdkProvider):
                 retry_after = retry_after_from(exc.response.headers)
                 raise TransientError("http_error", reason, retry_after, throttled=exc.status_code == 429) from None
             return self.answer("http_error", raw=exc.response.text or None, reason=reason)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except READ_ERRORS as exc:
             body = self.wire.body()
             if body is None:  # nothing came back: not a wire problem, a bug to see
                 raise
@@ -100,7 +103,7 @@ class OpenAIProvider(SdkProvider):
         """The typed answer to a ChatCompletion (from a request or a batch job), with its tokens."""
         try:
             return self._read(ask, completion).model_copy(update={"usage": openai_usage(completion)})
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        except READ_ERRORS as exc:
             return self.broken_reply(describe(exc), self.wire.body())
 
     def _read(self, ask: Ask, completion: Any) -> Answer:

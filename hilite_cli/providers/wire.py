@@ -21,6 +21,9 @@ import httpx2
 
 # How much of a reply body an answer keeps as `raw` when the body is not what the SDK expects.
 KEPT_BODY_BYTES = 64 * 1024
+# What an SDK raises while it reads a 200 body that is not its JSON (not JSON, wrong types, nested too deep).
+READ_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, AttributeError, KeyError, IndexError,
+                                                RecursionError)
 _DEADLINE = "hilite_deadline"
 
 

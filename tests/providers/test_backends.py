@@ -165,21 +165,29 @@ BROKEN_BODIES = [
     '{"candidates": [{"content": "x"}], "choices": [{"message": 3}]}',
     '{"candidates": [{"content": {"parts": [{"text": 5}]}}],'
     ' "choices": [{"index": 0, "message": {"role": "assistant", "content": 5}, "finish_reason": "stop"}]}',
+    "[" * 50_000 + "]" * 50_000,
 ]
 
 
 @pytest.mark.parametrize("body", BROKEN_BODIES, ids=["html", "empty", "list", "string", "str-fields", "wrong-nesting",
-                                                     "number-text"])
+                                                     "number-text", "nested-too-deep"])
 def test_a_200_that_is_not_the_sdk_json_is_unparsed_with_the_body_kept(make: MakeProvider, server: Loopback,
                                                                        png: bytes, body: str) -> None:
     server.script(Raw(200, body), Raw(200, body))
     provider = make()
     answer = provider.ask(judge_ask(png))
     assert answer.status == "unparsed" and answer.value is None and answer.retryable
-    assert answer.raw == body and "not a valid" in answer.reason
+    assert answer.raw == body[:64 * 1024] and "not a valid" in answer.reason
     assert len(server.requests) == 1  # typed per call, not retried as transient
     again = provider.ask(judge_ask(png))  # a broken reply is never cached: the re-run asks again
-    assert not again.cached and again.raw == body and len(server.requests) == 2
+    assert not again.cached and again.raw == answer.raw and len(server.requests) == 2
+
+
+def test_a_body_that_cannot_be_decoded_is_a_typed_answer(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    server.script(Raw(200, b"not gzip at all", headers={"Content-Encoding": "gzip"}))
+    answer = make(max_retries=0).ask(judge_ask(png))
+    assert answer.status == "unparsed" and answer.retryable and "cannot be decoded" in answer.reason
+    assert answer.raw == "not gzip at all"  # the bytes as they came, kept
 
 
 def test_rerun_hits_the_cache(make: MakeProvider, server: Loopback, png: bytes) -> None:

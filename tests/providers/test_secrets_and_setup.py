@@ -134,10 +134,19 @@ def test_a_key_echoed_into_an_sdk_warning_is_scrubbed(server: Loopback, tmp_path
     assert key.encode() not in (tmp_path / "out.jsonl").read_bytes()
 
 
-def test_log_records_and_their_tracebacks_are_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_records_and_their_tracebacks_are_scrubbed(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+    import threading
+
     from hilite_cli.providers.keys import install_scrubbing
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-log-LEAK-123456")
+    import warnings
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test, as are the next two
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
     factory = logging.getLogRecordFactory()
     try:
         install_scrubbing()
@@ -148,9 +157,12 @@ def test_log_records_and_their_tracebacks_are_scrubbed(monkeypatch: pytest.Monke
             record = logging.getLogger("x").makeRecord("x", logging.ERROR, "f", 1, "key=%s", ("sk-log-LEAK-123456",),
                                                        __import__("sys").exc_info())
         text = logging.Formatter().format(record)
+        sys.excepthook(*record.exc_info)  # an unexpected exception's traceback (HILITE_DEBUG=1)
     finally:
         logging.setLogRecordFactory(factory)
     assert "sk-log-LEAK-123456" not in text and "key=***" in text and "bad key ***" in text
+    printed = capsys.readouterr().err
+    assert "RuntimeError: bad key ***" in printed and "sk-log-LEAK" not in printed
 
 
 def _dead_url() -> str:
