@@ -79,3 +79,19 @@ def test_edit_records_level_and_native_value(tmp_path: Path, tasks: Path) -> Non
     [cand] = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert cand["params"]["text_influence"] == 5.0 and cand["params"]["native"] == {"strength": 0.55}
     assert "1 candidate" in cand["params"]["note"]
+
+
+def _editors_with_text() -> list[tuple[str, str, float]]:
+    from hilite_cli.models.registry import load_registry
+
+    return [(s.name, s.knobs.text_influence, s.scale.text_influence.bounds[1])
+            for s in load_registry().values() if s.kind != "t2i" and s.knobs.text_influence]
+
+
+@pytest.mark.parametrize(("name", "arg", "top"), _editors_with_text())
+def test_every_editor_refuses_a_native_value_out_of_its_range(tmp_path: Path, tasks: Path, name: str, arg: str,
+                                                              top: float) -> None:
+    out = tmp_path / "c.jsonl"
+    result = _invoke(tmp_path, ["edit", str(tasks), "--models", name, "--param", f"{name}.{arg}={top + 1}",
+                                "--out", str(tmp_path / "e"), "-o", str(out)])
+    assert result.exit_code == 2 and "outside its range" in result.output and not out.exists()
