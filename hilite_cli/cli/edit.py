@@ -133,7 +133,8 @@ def command(
     record = route_task(line.record, provider, None if models else top_k, base_url, max_retries)
     # The one-off keeps its candidates across runs (so --pick reuses them); a different model set or
     # different knobs make a different run.
-    record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k)
+    record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k,
+                             *(sorted(param) if param else []))
     manifest = out / "candidates.jsonl"
     summary = run_manifest(WithContactSheets(stage, out / "sheets"), single_line(record), str(manifest),
                            errors, resume=True, progress=progress, reads=images)

@@ -289,6 +289,7 @@ def command(
     if output == STDIO:
         raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
     check_model_options(device, dtype)
+    local_weights = parse_weights(weights)
     if retry_failed and not resume:
         raise usage_error("--retry-failed only makes sense with --resume")
     if no_gate and gate:
@@ -314,7 +315,7 @@ def command(
         t2i_params={"steps": t2i_steps or p.get("t2i_steps")},
         edit_params=_edit_params(steps or p.get("edit_steps"), text_influence, image_influence, param, editor or p["editor"]),
         bounds={k: p.get(k) for k in ("long_side_min", "long_side_max", "max_aspect")},
-        weights=parse_weights(weights),
+        weights=local_weights,
         device=device,
         dtype=dtype,
         keep_rejected=keep_rejected,

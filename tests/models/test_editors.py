@@ -140,3 +140,18 @@ def test_deadiff_substitute_takes_its_style_from_the_reference(
     outs = [editor.edit(photo, prompt=None, target_prompt="an oil painting", seeds=[3], params={"steps": 2}, reference=s)[0] for s in styles]
     assert editor.pipe.calls[0]["ip_adapter_image"] is not None
     assert np.abs(_arr(outs[0]) - _arr(outs[1])).mean() > 0.1
+
+
+@pytest.mark.parametrize("name", [*EDITORS, "infedit"])
+def test_a_higher_text_level_sends_a_larger_native_value_to_each_tiny_pipeline(
+    name: str, tiny_dir: Callable[[str], Path], photo: Image.Image, mask: np.ndarray
+) -> None:
+    editor = load_model(name, weights={name: tiny_dir(name)})
+    inputs = _inputs(name, mask, photo) | {"source_prompt": "a photo"}
+    arg = editor.spec.knobs.text_influence
+
+    def sent(level: int) -> float:
+        request = editor.request(photo, seeds=[1], params={"text_influence": level}, **inputs)
+        return request.get("edit", request)[arg]
+
+    assert sent(3) < sent(7)
