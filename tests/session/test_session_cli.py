@@ -11,30 +11,42 @@ import time
 from pathlib import Path
 
 import orjson
-from support.cli import hilite
+import pytest
 from support.photos import save_photo
+from typer.testing import CliRunner
 
+from hilite_cli.cli.app import app
 from hilite_cli.store import Store, gallery, sessions
 
 EDIT = ("--models", "classic", "--out", "o", "--data", "data")
 
 
-def _edit(tmp_path: Path, instruction: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
-    return hilite("edit", "astronaut.png", instruction, *EDIT, "--session", "trip", *extra, cwd=tmp_path)
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    save_photo(tmp_path, "astronaut", 64)
+
+
+def hilite(*args: str):
+    """In-process, in the test's folder: CliRunner's stdin is not a terminal, as in a pipe."""
+    return CliRunner().invoke(app, list(args))
+
+
+def _edit(instruction: str, *extra: str):
+    return hilite("edit", "astronaut.png", instruction, *EDIT, "--session", "trip", *extra)
 
 
 def test_session_steps_pick_revert_publish(tmp_path: Path) -> None:
-    save_photo(tmp_path, "astronaut", 64)
-    first = _edit(tmp_path, "make it black and white", "--seeds", "2")
-    assert first.returncode == 0, first.stderr.decode()
-    assert b"session trip: new" in first.stderr and b"step 1 recorded" in first.stderr
+    first = _edit("make it black and white", "--seeds", "2")
+    assert first.exit_code == 0, first.stderr
+    assert "session trip: new" in first.stderr and "step 1 recorded" in first.stderr
 
-    picked = _edit(tmp_path, "make it black and white", "--seeds", "2", "--pick", "b", "--instruction-match", "5",
+    picked = _edit("make it black and white", "--seeds", "2", "--pick", "b", "--instruction-match", "5",
                    "--original-match", "4", "--comment", "good")
-    assert picked.returncode == 0, picked.stderr.decode()
-    second = _edit(tmp_path, "make it sepia", "--pick", "A", "--instruction-match", "3", "--original-match", "5")
-    assert second.returncode == 0, second.stderr.decode()
-    assert b"starts from the image picked at step 1" in second.stderr
+    assert picked.exit_code == 0, picked.stderr
+    second = _edit("make it sepia", "--pick", "A", "--instruction-match", "3", "--original-match", "5")
+    assert second.exit_code == 0, second.stderr
+    assert "starts from the image picked at step 1" in second.stderr
 
     store = Store(tmp_path / "data")
     one, two = sessions.steps(store, "trip")
@@ -49,38 +61,36 @@ def test_session_steps_pick_revert_publish(tmp_path: Path) -> None:
     assert {"name": "classic", "prompt": "Make it sepia."} in feedback[-1]["prompts"]
     assert "knobs" in feedback[-1] and feedback[-1]["params"]["text_influence"] == 1.0
 
-    shown = hilite("session", "show", "trip", "--data", "data", "--json", cwd=tmp_path)
+    shown = hilite("session", "show", "trip", "--data", "data", "--json")
     assert [orjson.loads(x)["status"] for x in shown.stdout.splitlines()] == ["picked", "picked"]
 
-    reverted = hilite("session", "revert", "trip", "1", "--data", "data", cwd=tmp_path)
-    assert reverted.returncode == 0 and b"1 later step(s) reverted" in reverted.stderr
+    reverted = hilite("session", "revert", "trip", "1", "--data", "data")
+    assert reverted.exit_code == 0 and "1 later step(s) reverted" in reverted.stderr
     assert sessions.current_image(store, "trip") == (one["picked_image"], 1)
-    bad = hilite("session", "revert", "trip", "7", "--data", "data", cwd=tmp_path)
-    assert bad.returncode == 2 and b"no kept step 7" in bad.stderr
+    bad = hilite("session", "revert", "trip", "7", "--data", "data")
+    assert bad.exit_code == 2 and "no kept step 7" in bad.stderr
 
     published = hilite("session", "publish", "trip", "--title", "Grey days", "--description", "an astronaut",
-                       "--private", "--satisfaction", "4", "--data", "data", cwd=tmp_path)
-    assert published.returncode == 0, published.stderr.decode()
+                       "--private", "--satisfaction", "4", "--data", "data")
+    assert published.exit_code == 0, published.stderr
     [pub] = gallery.search(store, "grey", include_private=True)
     assert (pub["public"], pub["satisfaction"], len(pub["workflow"])) == (False, 4, 1)
     assert gallery.search(store, "grey") == []  # private: not in the public listing
 
-    listed = hilite("session", "list", "--data", "data", cwd=tmp_path)
-    assert b"trip" in listed.stdout
+    listed = hilite("session", "list", "--data", "data")
+    assert "trip" in listed.stdout
 
 
 def test_pick_without_scores_off_a_terminal_says_so(tmp_path: Path) -> None:
-    save_photo(tmp_path, "astronaut", 64)
-    res = _edit(tmp_path, "make it black and white", "--pick", "A")
-    assert res.returncode == 2
-    assert b"stdin is not one: pass --instruction-match and --original-match" in res.stderr
+    res = _edit("make it black and white", "--pick", "A")
+    assert res.exit_code == 2
+    assert "stdin is not one: pass --instruction-match and --original-match" in res.stderr
     assert not (tmp_path / "o" / "feedback.jsonl").exists()
 
 
 def test_pick_asks_for_scores_on_a_real_terminal(tmp_path: Path) -> None:
     """The prompt that crashed with `module 'typer' has no attribute 'IntRange'`: answered over a pty,
     re-asked after an out-of-range answer."""
-    save_photo(tmp_path, "astronaut", 64)
     controller, terminal = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hilite_cli", "edit", "astronaut.png", "make it black and white", *EDIT, "--pick", "A"],
