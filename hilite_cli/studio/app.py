@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -33,7 +34,7 @@ def create_app(store: Store, settings: StudioSettings) -> Starlette:
         return RedirectResponse("/edit" if visitor.admin else "/rate", status_code=303)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):  # noqa: ANN202
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         studio.jobs.close()
 

@@ -32,7 +32,7 @@ def _dataset(tmp_path: Path) -> Path:
 
 def test_filters_keep_what_they_say_and_null_scores_fall_outside_ranges(tmp_path: Path) -> None:
     manifest = load_manifest(str(_dataset(tmp_path)))
-    keep = lambda **q: [r.record["id"] for r in manifest.rows if Filters.from_query(q).keep(r)]  # noqa: E731
+    keep = lambda **q: [r.record["id"] for r in manifest.rows if Filters.from_query(q).keep(r)]
     assert keep(kind="inverse") == ["r0", "r3", "r6", "r9", "r12"]
     assert keep(kind="inverse", category="style") == ["r0", "r6", "r12"]
     assert keep(passed="no") == ["r0", "r5", "r10"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from studio.helpers import Client, new_store, png
 from starlette.testclient import TestClient
+from studio.helpers import Client, new_store, png
 
 from hilite_cli.store import ratings
 from hilite_cli.studio.app import StudioSettings, create_app
@@ -41,8 +41,9 @@ def test_uploads_pass_the_image_guard(tmp_path: Path, monkeypatch: pytest.Monkey
     client = Client(new_store(tmp_path), StudioSettings())
     not_image = client.post("/api/uploads", files={"file": ("x.png", b"<?php echo 1; ?>", "image/png")})
     assert not_image.status_code == 400 and "x.png: not a readable image" in not_image.json()["error"]
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buf = io.BytesIO()
     Image.new("L", (5000, 4000)).save(buf, format="PNG")  # 20 MP > the studio's 16 MP upload limit

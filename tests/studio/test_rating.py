@@ -12,7 +12,6 @@ from support.photos import save_photo
 from typer.testing import CliRunner
 
 from hilite_cli.cli.app import app
-
 from hilite_cli.store import Store, ratings
 from hilite_cli.studio.app import StudioSettings
 
