@@ -115,6 +115,9 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
         progress("done", len(entries), len(entries))
     except (StoreError, ValueError) as exc:
         sessions.fail_step(store, step["id"], str(exc))
+    except Exception as exc:  # anything else still ends the step, with the reason, never left `running`
+        sessions.fail_step(store, step["id"], f"{type(exc).__name__}: {exc}")
+        raise
     return sessions.get_step(store, step["id"])
 
 

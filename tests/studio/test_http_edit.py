@@ -143,3 +143,13 @@ def test_a_step_whose_editors_all_fail_says_why(client: Client) -> None:
     step = _run(client, "remove the person")  # classic refuses removal without a mask
     assert step["status"] == "failed" and step["candidates"] == []
     assert "mask" in step["error"]
+
+
+def test_a_step_left_running_by_a_stopped_studio_is_marked_interrupted(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    sessions.create_session(store, "s1", store.blobs.put_bytes(png()))
+    step = sessions.start_step(store, "s1", input_image=sessions.current_image(store, "s1")[0],
+                               instruction="make it black and white", knobs={})
+    Client(store, StudioSettings()).close()
+    again = sessions.get_step(store, step["id"])
+    assert again["status"] == "failed" and again["error"].startswith("interrupted")

@@ -89,6 +89,13 @@ def test_a_rater_token_reaches_only_its_own_tasks(tmp_path: Path) -> None:
     assert ratings.export(store) == [{"item": sorted(mine)[0], "rater": "ann", "instruction": 4, "aesthetics": 2}]
     client.close()
 
+    # On loopback without an access token the local user owns the studio; a rater link still
+    # picks whose tasks /rate shows, and never locks the owner out.
+    local = Client(store, StudioSettings(), token=tokens["bo"][0])
+    assert local.get("/edit").status_code == 200
+    assert "rater: bo" in local.get("/rate").text
+    local.close()
+
 
 @pytest.fixture
 def browse_tree(tmp_path: Path) -> tuple[Path, Path]:
