@@ -111,6 +111,7 @@ def test_steps_revert_publish_gallery_likes_and_replay(client: Client) -> None:
     assert detail["likes"] == 2 and [s["instruction"] for s in detail["steps"]] == ["make it black and white"]
     assert detail["steps"][0]["model"] == "classic" and detail["steps"][0]["prompt"] == "Make it black and white."
 
+    assert client.http.app.state.studio.editors.names() == ["classic"]  # loaded once, reused by every Run
     replay = client.post(f"/api/publications/{pub}/replay", files={"image": ("c.png", png("coffee"), "image/png")})
     assert replay.status_code == 202
     state = client.wait(replay.json()["job"])
