@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench clean chromium
 
 # Where torch comes from. A torch==$(TORCH_VERSION) wheel that pip finds without any index (a local
 # wheelhouse: pip's find-links, e.g. PIP_FIND_LINKS) is used as it is. Otherwise torch is installed
@@ -32,8 +32,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# The studio's browser tests drive Debian's Chromium (Playwright's own browser download cannot work
+# here). Installed when missing and run as root (CI); otherwise those tests fail and say how to install it.
+chromium:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; } \
+	  || echo "warning: /usr/bin/chromium is missing; the browser tests in tests/studio will fail: apt-get install -y chromium"
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

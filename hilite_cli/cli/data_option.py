@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from hilite_cli.store import Store
 
 DataDir = Annotated[
     Path | None,
@@ -14,7 +17,7 @@ DataDir = Annotated[
 ]
 
 
-def open_store(data: Path | None):  # noqa: ANN201 - hilite_cli.store.Store, imported lazily
+def open_store(data: Path | None) -> Store:
     """The store at `data`; a folder that cannot be used is bad usage (exit 2) with the reason."""
     from hilite_cli.cli.runner import usage_error
     from hilite_cli.store import Store, StoreError

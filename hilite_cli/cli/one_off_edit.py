@@ -65,20 +65,26 @@ def print_candidates(manifest: Path, parent: str, *, reveal: bool) -> list[Recor
     return candidates
 
 
+def _ask(question: str) -> int:
+    """One 1–5 answer at the terminal, asked on stderr (stdout carries the candidates' JSONL)."""
+    while True:
+        value = typer.prompt(question, type=int, err=True)
+        if 1 <= value <= 5:
+            return value
+        typer.echo("please answer 1, 2, 3, 4 or 5", err=True)
+
+
 def ask_scores(instruction_match: int | None, original_match: int | None) -> tuple[int, int]:
     """HILITE's feedback (a) and (b): from the options, else asked at the terminal; never guessed."""
-    import click
-
     missing = [flag for flag, value in (("--instruction-match", instruction_match),
                                         ("--original-match", original_match)) if value is None]
     if missing and not sys.stdin.isatty():
         raise usage_error(f"--pick asks for the feedback scores at a terminal, but stdin is not one: "
                           f"pass {' and '.join(missing)} (1-5)")
     if instruction_match is None:
-        instruction_match = typer.prompt("How closely does it match the instruction (1-5)?", type=click.IntRange(1, 5))
+        instruction_match = _ask("How closely does it match the instruction (1-5)?")
     if original_match is None:
-        original_match = typer.prompt("How closely does it keep the original's structure (1-5)?",
-                                      type=click.IntRange(1, 5))
+        original_match = _ask("How closely does it keep the original's structure (1-5)?")
     return instruction_match, original_match
 
 

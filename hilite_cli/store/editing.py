@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,28 @@ KNOBS = ("steps", "text_influence", "image_influence")
 
 def _quiet(message: str, done: int, total: int) -> None:
     """No progress reporting."""
+
+
+class LoadedEditors:
+    """Editors kept loaded for a long-lived process (the studio): each Run reuses the pipelines an
+    earlier Run loaded, as the edit stage does across the records of one manifest."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, name: str, **kwargs: Any) -> Any:
+        from hilite_cli.models.loader import load_model
+
+        key = (name, repr(sorted(kwargs.items())))
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = load_model(name, **kwargs)
+            return self._loaded[key]
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(name for name, _ in self._loaded)
 
 
 def task_record(store: Store, image: str, instruction: str, *, reference: str | None = None,
@@ -77,7 +100,8 @@ def candidate_entry(store: Store, candidate: Record, slot: str) -> dict[str, Any
 def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *, reference: str | None = None,
              mask: str | None = None, reference_mask: str | None = None, models: list[str] | None = None,
              top_k: int | None = None, seeds: int = 1, provider: str = "offline", base_url: str | None = None,
-             progress: Progress = _quiet, rng: random.Random | None = None) -> dict[str, Any]:
+             progress: Progress = _quiet, rng: random.Random | None = None,
+             loader: LoadedEditors | None = None) -> dict[str, Any]:
     """Route and edit from the session's current image; the step is stored `ready` (or `failed`, with why)."""
     from hilite_cli.engine.local import run_batch
     from hilite_cli.stages.edit import EditStage, slot_letters
@@ -94,7 +118,7 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
         routed = translate(task, provider=provider, base_url=base_url)
         entries = chosen_models(routed, models, top_k)
         stage = EditStage(out_dir=store.blobs.folder, seeds=seeds, shuffle=False,
-                          **{k: knobs.get(k) for k in KNOBS})
+                          **({"loader": loader} if loader else {}), **{k: knobs.get(k) for k in KNOBS})
         candidates: list[Record] = []
         errors: list[str] = []
         stage.setup()
@@ -115,17 +139,21 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
         progress("done", len(entries), len(entries))
     except (StoreError, ValueError) as exc:
         sessions.fail_step(store, step["id"], str(exc))
+    except Exception as exc:  # anything else still ends the step, with the reason, never left `running`
+        sessions.fail_step(store, step["id"], f"{type(exc).__name__}: {exc}")
+        raise
     return sessions.get_step(store, step["id"])
 
 
 def replay(store: Store, publication: dict[str, Any], image: str, name: str, *, progress: Progress = _quiet,
-           seeds: int = 1) -> dict[str, Any]:
+           seeds: int = 1, loader: LoadedEditors | None = None) -> dict[str, Any]:
     """Run a published workflow on a new image: each step's instruction and knobs on the same model,
     keeping that model's candidate, as HILITE's gallery lets users replicate others' work."""
     sessions.create_session(store, name, image)
     for i, flow in enumerate(publication["workflow"]):
         progress(f"step {i + 1}/{len(publication['workflow'])}", i, len(publication["workflow"]))
-        step = run_step(store, name, flow["instruction"], flow["knobs"], models=[flow["model"]], seeds=seeds)
+        step = run_step(store, name, flow["instruction"], flow["knobs"], models=[flow["model"]], seeds=seeds,
+                        loader=loader)
         if step["status"] != "ready":
             raise StoreError(f"replay step {i + 1} failed: {step['error']}")
         sessions.pick(store, step["id"], step["candidates"][0]["slot"], {})

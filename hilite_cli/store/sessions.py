@@ -139,6 +139,13 @@ def finish_step(store: Store, step_id: int, *, route: dict[str, Any], candidates
                    (_json(route), _json(candidates), status, error, step_id))
 
 
+def interrupt_running(store: Store) -> int:
+    """Steps left `running` by a studio that stopped mid-run become `failed`, saying so."""
+    with store.tx() as db:
+        return db.execute("UPDATE steps SET status = 'failed', error = 'interrupted: the studio stopped during this"
+                          " step; run it again' WHERE status = 'running'").rowcount
+
+
 def fail_step(store: Store, step_id: int, error: str) -> None:
     with store.tx() as db:
         db.execute("UPDATE steps SET status = 'failed', error = ? WHERE id = ?", (error, step_id))

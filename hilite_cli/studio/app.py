@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -11,7 +12,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hilite_cli.store import Store
+from hilite_cli.store import Store, sessions
 from hilite_cli.studio import views_browse, views_edit, views_gallery, views_rate
 from hilite_cli.studio.browse import load_manifest
 from hilite_cli.studio.context import HERE, Studio, StudioSettings
@@ -25,6 +26,7 @@ def create_app(store: Store, settings: StudioSettings) -> Starlette:
     from hilite_cli.config import load_config
 
     config = load_config("studio")
+    sessions.interrupt_running(store)
     studio = Studio(store=store, settings=settings, config=config, jobs=Jobs(config["edit"]["workers"]),
                     manifests=[load_manifest(path) for path in settings.browse])
 
@@ -33,7 +35,7 @@ def create_app(store: Store, settings: StudioSettings) -> Starlette:
         return RedirectResponse("/edit" if visitor.admin else "/rate", status_code=303)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):  # noqa: ANN202
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         studio.jobs.close()
 

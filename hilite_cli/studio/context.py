@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
 from hilite_cli.store import Store
+from hilite_cli.store.editing import LoadedEditors
 from hilite_cli.studio.browse import Manifest
 from hilite_cli.studio.jobs import Jobs
 
@@ -33,6 +34,7 @@ class Studio:
     config: dict[str, Any]
     jobs: Jobs
     manifests: list[Manifest]
+    editors: LoadedEditors = field(default_factory=LoadedEditors)
     templates: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])))
 

@@ -66,12 +66,14 @@ class AccessMiddleware(BaseHTTPMiddleware):
         self.token = token
 
     def _visitor(self, presented: str | None) -> Visitor | None:
+        """With an access token, a rater's token is a rater and nothing more; without one (loopback),
+        whoever is local owns the studio, and a rater token only says whose tasks /rate shows."""
         if _same(presented, self.token):
             return Visitor(admin=True)
         rater = rater_for_token(self.store, presented) if presented else None
-        if rater is not None:
-            return Visitor(admin=False, rater=rater)
-        return Visitor(admin=True) if self.token is None else None
+        if self.token is None:
+            return Visitor(admin=True, rater=rater)
+        return Visitor(admin=False, rater=rater) if rater is not None else None
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         presented = _presented(request)

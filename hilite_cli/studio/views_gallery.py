@@ -65,7 +65,8 @@ def routes(studio: Studio) -> list[Route]:
         name = f"replay-{published['id']}-{secrets.token_hex(3)}"
 
         def work(report: Any) -> dict[str, Any]:
-            editing.replay(store, published, blob, name, progress=report, seeds=studio.settings.seeds or studio.config["edit"]["seeds"])
+            editing.replay(store, published, blob, name, progress=report, loader=studio.editors,
+                           seeds=studio.settings.seeds or studio.config["edit"]["seeds"])
             return {"session": name, "url": f"/edit?session={name}"}
 
         return JSONResponse({"job": studio.jobs.submit(work), "session": name}, status_code=202)

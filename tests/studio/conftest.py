@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from hilite_cli.store import Store
 from hilite_cli.studio.app import StudioSettings, create_app
 

@@ -18,6 +18,7 @@ TIMEOUT_MS = 30_000
 def _shot(page, tmp_path: Path, name: str) -> Path:
     """Screenshot to tmp_path (and to $HILITE_STUDIO_SHOTS when set, for people to look at)."""
     path = tmp_path / name
+    page.locator("#toast.show").wait_for(state="detached")
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
     if os.environ.get("HILITE_STUDIO_SHOTS"):
@@ -25,7 +26,7 @@ def _shot(page, tmp_path: Path, name: str) -> Path:
     return path
 
 
-def _run_and_pick(page, instruction: str, step: int) -> None:
+def _run_and_pick(page, instruction: str, step: int, shot: Path | None = None) -> None:
     page.fill("#instruction", instruction)
     page.click("#run")
     page.wait_for_selector(f'#steps li[data-number="{step}"].ready', timeout=TIMEOUT_MS)
@@ -36,6 +37,8 @@ def _run_and_pick(page, instruction: str, step: int) -> None:
     page.click('.scale[data-name="matches_instruction"] .score[data-value="5"]')
     page.click('.scale[data-name="matches_original"] .score[data-value="4"]')
     page.fill("#comment", f"step {step} looks right")
+    if shot:
+        _shot(page, shot, "studio-edit.png")
     page.click("#keep")
     page.wait_for_selector(f'#steps li[data-number="{step}"].picked', timeout=TIMEOUT_MS)
     assert page.locator("#candidates .model").first.inner_text() == "classic"
@@ -74,8 +77,7 @@ def test_whole_edit_session_in_chromium(serve, browser, tmp_path: Path) -> None:
 
     # 4. run on classic, pick, feedback (a)–(d); then a second step from the picked image
     _run_and_pick(page, "make it black and white", 1)
-    _run_and_pick(page, "make it sepia", 2)
-    _shot(page, tmp_path, "studio-edit.png")
+    _run_and_pick(page, "make it sepia", 2, shot=tmp_path)
 
     # 5. revert to step 1: step 2 stays in the history, marked reverted
     page.click('#steps .revert[data-step="1"]')

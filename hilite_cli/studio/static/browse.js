@@ -6,6 +6,6 @@ document.querySelectorAll(".diff-toggle").forEach((b) => b.addEventListener("cli
   const diff = img.dataset.showing !== "diff";
   img.dataset.showing = diff ? "diff" : "edited";
   img.src = diff ? img.dataset.diff : img.dataset.edited;
-  card.querySelector(".edited-caption").textContent = diff ? "|I_e − I_0| (largest change = white)" : "edited";
+  card.querySelector(".edited-caption").textContent = diff ? "|I_e − I_0|" : "edited";
   b.textContent = diff ? "Show edited" : "Show |I_e − I_0|";
 }));

@@ -17,7 +17,7 @@ function toast(message, bad = false) {
   el.textContent = message;
   el.className = "toast show" + (bad ? " bad" : "");
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { el.className = "toast"; }, 4000);
+  toast.timer = setTimeout(() => { el.className = "toast"; }, 2500);
 }
 
 function el(tag, attrs = {}, ...children) {

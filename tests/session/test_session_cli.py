@@ -1,0 +1,117 @@
+"""`hilite edit --session` and `hilite session …` as a user runs them: real subprocesses over one store."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from support.photos import save_photo
+from typer.testing import CliRunner
+
+from hilite_cli.cli.app import app
+from hilite_cli.store import Store, gallery, sessions
+
+EDIT = ("--models", "classic", "--out", "o", "--data", "data")
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    save_photo(tmp_path, "astronaut", 64)
+
+
+def hilite(*args: str):
+    """In-process, in the test's folder: CliRunner's stdin is not a terminal, as in a pipe."""
+    return CliRunner().invoke(app, list(args))
+
+
+def _edit(instruction: str, *extra: str):
+    return hilite("edit", "astronaut.png", instruction, *EDIT, "--session", "trip", *extra)
+
+
+def test_session_steps_pick_revert_publish(tmp_path: Path) -> None:
+    first = _edit("make it black and white", "--seeds", "2")
+    assert first.exit_code == 0, first.stderr
+    assert "session trip: new" in first.stderr and "step 1 recorded" in first.stderr
+
+    picked = _edit("make it black and white", "--seeds", "2", "--pick", "b", "--instruction-match", "5",
+                   "--original-match", "4", "--comment", "good")
+    assert picked.exit_code == 0, picked.stderr
+    second = _edit("make it sepia", "--pick", "A", "--instruction-match", "3", "--original-match", "5")
+    assert second.exit_code == 0, second.stderr
+    assert "starts from the image picked at step 1" in second.stderr
+
+    store = Store(tmp_path / "data")
+    one, two = sessions.steps(store, "trip")
+    assert (one["number"], one["pick"], one["feedback"]["matches_instruction"], one["feedback"]["comment"]) == (
+        1, "B", 5, "good")
+    assert two["input_image"] == one["picked_image"]  # the next step starts from the image picked last
+    assert two["route"]["intent"] == "general_editing" and two["knobs"] == {
+        "steps": None, "text_influence": None, "image_influence": None}
+
+    feedback = [orjson.loads(x) for x in (tmp_path / "o" / "feedback.jsonl").read_text().splitlines()]
+    assert feedback[-1]["prompt"] == "Make it sepia."
+    assert {"name": "classic", "prompt": "Make it sepia."} in feedback[-1]["prompts"]
+    assert "knobs" in feedback[-1] and feedback[-1]["params"]["text_influence"] == 1.0
+
+    shown = hilite("session", "show", "trip", "--data", "data", "--json")
+    assert [orjson.loads(x)["status"] for x in shown.stdout.splitlines()] == ["picked", "picked"]
+
+    reverted = hilite("session", "revert", "trip", "1", "--data", "data")
+    assert reverted.exit_code == 0 and "1 later step(s) reverted" in reverted.stderr
+    assert sessions.current_image(store, "trip") == (one["picked_image"], 1)
+    bad = hilite("session", "revert", "trip", "7", "--data", "data")
+    assert bad.exit_code == 2 and "no kept step 7" in bad.stderr
+
+    published = hilite("session", "publish", "trip", "--title", "Grey days", "--description", "an astronaut",
+                       "--private", "--satisfaction", "4", "--data", "data")
+    assert published.exit_code == 0, published.stderr
+    [pub] = gallery.search(store, "grey", include_private=True)
+    assert (pub["public"], pub["satisfaction"], len(pub["workflow"])) == (False, 4, 1)
+    assert gallery.search(store, "grey") == []  # private: not in the public listing
+
+    listed = hilite("session", "list", "--data", "data")
+    assert "trip" in listed.stdout
+
+
+def test_pick_without_scores_off_a_terminal_says_so(tmp_path: Path) -> None:
+    res = _edit("make it black and white", "--pick", "A")
+    assert res.exit_code == 2
+    assert "stdin is not one: pass --instruction-match and --original-match" in res.stderr
+    assert not (tmp_path / "o" / "feedback.jsonl").exists()
+
+
+def test_pick_asks_for_scores_on_a_real_terminal(tmp_path: Path) -> None:
+    """The prompt that crashed with `module 'typer' has no attribute 'IntRange'`: answered over a pty,
+    re-asked after an out-of-range answer."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hilite_cli", "edit", "astronaut.png", "make it black and white", *EDIT, "--pick", "A"],
+        stdin=terminal, stdout=subprocess.PIPE, stderr=terminal, cwd=tmp_path, env=os.environ.copy())
+    os.close(terminal)
+    seen = b""
+    answers = iter([b"9\n", b"4\n", b"2\n"])
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            seen += chunk
+            if b"(1-5)?" in chunk:
+                os.write(controller, next(answers))
+    proc.communicate(timeout=120)
+    os.close(controller)
+    assert proc.returncode == 0, seen.decode()
+    assert b"please answer 1, 2, 3, 4 or 5" in seen
+    [fb] = [orjson.loads(x) for x in (tmp_path / "o" / "feedback.jsonl").read_text().splitlines()]
+    assert (fb["matches_instruction"], fb["matches_original"]) == (4, 2)

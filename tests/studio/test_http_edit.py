@@ -1,0 +1,156 @@
+"""The edit, gallery and replay API through Starlette's TestClient, on the `classic` editor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from studio.helpers import Client, new_store, png
+
+from hilite_cli.models.registry import load_registry
+from hilite_cli.store import gallery, sessions
+from hilite_cli.studio.app import StudioSettings
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    c = Client(new_store(tmp_path), StudioSettings(models=["classic"], seeds=3))
+    yield c
+    c.close()
+
+
+def _start(client: Client, name: str = "s1") -> dict:
+    r = client.post("/api/sessions", files={"base": ("a.png", png(), "image/png")}, data={"name": name})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _run(client: Client, instruction: str, **body) -> dict:
+    r = client.post("/api/sessions/s1/run", json={"instruction": instruction, **body})
+    assert r.status_code == 202, r.text
+    state = client.wait(r.json()["job"])
+    assert state["status"] == "done", state
+    return state["result"]["step"]
+
+
+def test_no_model_name_reaches_the_browser_before_the_pick(client: Client) -> None:
+    names = list(load_registry())
+    before = [_start(client)]
+    translated = client.post("/api/sessions/s1/translate", json={"instruction": "make it black and white"})
+    assert translated.status_code == 200
+    assert translated.json()["intent"] == "general_editing"
+    assert [p["label"] for p in translated.json()["prompts"]] == ["Editor 1"]
+    before.append(translated.text)
+    step = _run(client, "make it black and white")
+    assert step["status"] == "ready" and [c["slot"] for c in step["candidates"]] == ["A", "B", "C"]
+    before += [step, client.get("/api/sessions/s1").text, client.get("/edit?session=s1").text]
+    leaked = [n for n in names for text in map(str, before) if f'"{n}"' in text or f"'{n}'" in text or f">{n}<" in text]
+    assert leaked == []
+
+    picked = client.post(f"/api/steps/{step['id']}/pick", json={
+        "slot": "B", "matches_instruction": 5, "matches_original": 4, "offensive": True,
+        "offensive_description": "nothing really", "comment": "crisp"})
+    assert picked.status_code == 200, picked.text
+    assert {c["model"] for c in picked.json()["candidates"]} == {"classic"}
+    assert picked.json()["route"]["prompts"][0]["label"] == "classic"
+    stored = sessions.get_step(client.store, step["id"])
+    assert stored["feedback"] == {"matches_instruction": 5, "matches_original": 4, "offensive": True,
+                                  "offensive_description": "nothing really", "comment": "crisp"}
+    again = client.post(f"/api/steps/{step['id']}/pick", json={"slot": "A"})
+    assert again.status_code == 400 and "not waiting for a pick" in again.json()["error"]
+
+
+def test_slot_order_is_random_per_run(tmp_path: Path) -> None:
+    """Seeds of one editor are dealt to slots at random: over runs, slot A is not always seed 0."""
+    c = Client(new_store(tmp_path), StudioSettings(models=["classic"], seeds=3))
+    try:
+        _start(c)
+        firsts = set()
+        for _ in range(8):
+            step = _run(c, "make it black and white")
+            firsts.add(sessions.get_step(c.store, step["id"])["candidates"][0]["seed"])
+        assert len(firsts) > 1
+    finally:
+        c.close()
+
+
+def test_steps_revert_publish_gallery_likes_and_replay(client: Client) -> None:
+    _start(client)
+    one = _run(client, "make it black and white")
+    client.post(f"/api/steps/{one['id']}/pick", json={"slot": "A"})
+    two = _run(client, "make it sepia", knobs={"text_influence": None, "steps": None})
+    assert two["input_image"] == sessions.get_step(client.store, one["id"])["picked_image"].join(["/img/", ""])
+    client.post(f"/api/steps/{two['id']}/pick", json={"slot": "C", "matches_instruction": 3})
+
+    reverted = client.post("/api/sessions/s1/revert", json={"step": 1})
+    assert reverted.status_code == 200
+    assert [s["reverted"] for s in reverted.json()["steps"]] == [False, True]
+    assert reverted.json()["current_step"] == 1
+    assert client.post("/api/sessions/s1/revert", json={"step": 2}).status_code == 400  # reverted: gone
+
+    assert client.post("/api/sessions/s1/publish", json={"title": ""}).status_code == 400
+    pub = client.post("/api/sessions/s1/publish", json={"title": "Moon walk", "description": "in grey",
+                                                         "public": True, "satisfaction": 5}).json()["publication"]
+    _start(client, "other")
+    other = client.post("/api/sessions/other/run", json={"instruction": "make it brighter"})
+    step = client.wait(other.json()["job"])["result"]["step"]
+    client.post(f"/api/steps/{step['id']}/pick", json={"slot": "A"})
+    client.post("/api/sessions/other/publish", json={"title": "Sunny", "description": "brighter"})
+    for _ in range(2):
+        assert client.post(f"/api/publications/{pub}/like", json={}).status_code == 200
+
+    page = client.get("/gallery", params={"q": "black"})
+    assert "Moon walk" in page.text and "Sunny" not in page.text
+    assert client.get("/gallery", params={"q": "sepia"}).text.count('class="card"') == 0  # reverted step
+    assert client.get("/gallery", params={"q": 'black" OR *'}).status_code == 200  # FTS syntax is inert
+    by_likes = [p["title"] for p in gallery.search(client.store, "", "likes")]
+    assert by_likes == ["Moon walk", "Sunny"]
+    assert [p["title"] for p in gallery.search(client.store, "", "date")] == ["Sunny", "Moon walk"]
+    detail = client.get(f"/api/publications/{pub}").json()
+    assert detail["likes"] == 2 and [s["instruction"] for s in detail["steps"]] == ["make it black and white"]
+    assert detail["steps"][0]["model"] == "classic" and detail["steps"][0]["prompt"] == "Make it black and white."
+
+    assert client.http.app.state.studio.editors.names() == ["classic"]  # loaded once, reused by every Run
+    replay = client.post(f"/api/publications/{pub}/replay", files={"image": ("c.png", png("coffee"), "image/png")})
+    assert replay.status_code == 202
+    state = client.wait(replay.json()["job"])
+    assert state["status"] == "done", state
+    replayed = sessions.steps(client.store, state["result"]["session"])
+    assert [(s["instruction"], s["status"]) for s in replayed] == [("make it black and white", "picked")]
+
+
+def test_bad_requests_are_refused_with_a_reason(client: Client) -> None:
+    _start(client)
+    cases = [
+        ("/api/sessions/s1/run", {"instruction": "x", "knobs": {"text_influence": 11}}, "0–10"),
+        ("/api/sessions/s1/run", {"instruction": "x", "knobs": {"guidance": 1}}, "unknown knob"),
+        ("/api/sessions/s1/run", {"instruction": "  "}, "instruction"),
+        ("/api/sessions/s1/run", {"instruction": "x", "mask": "../../hilite.sqlite"}, "not an image id"),
+        ("/api/sessions/nope/run", {"instruction": "x"}, "no session"),
+        ("/api/sessions/s1/translate", {"instruction": "x", "reference_mask": "0" * 16}, "no image"),
+    ]
+    for url, body, reason in cases:
+        r = client.post(url, json=body)
+        assert r.status_code == 400 and reason in r.json()["error"], (body, r.text)
+    assert client.post("/api/sessions/s1/run", content=b"[1]", headers={"content-type": "application/json"}
+                       ).status_code == 400
+    dup = client.post("/api/sessions", files={"base": ("a.png", png(), "image/png")}, data={"name": "s1"})
+    assert dup.status_code == 400 and "already exists" in dup.json()["error"]
+
+
+def test_a_step_whose_editors_all_fail_says_why(client: Client) -> None:
+    _start(client)
+    step = _run(client, "remove the person")  # classic refuses removal without a mask
+    assert step["status"] == "failed" and step["candidates"] == []
+    assert "mask" in step["error"]
+
+
+def test_a_step_left_running_by_a_stopped_studio_is_marked_interrupted(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    sessions.create_session(store, "s1", store.blobs.put_bytes(png()))
+    step = sessions.start_step(store, "s1", input_image=sessions.current_image(store, "s1")[0],
+                               instruction="make it black and white", knobs={})
+    Client(store, StudioSettings()).close()
+    again = sessions.get_step(store, step["id"])
+    assert again["status"] == "failed" and again["error"].startswith("interrupted")
