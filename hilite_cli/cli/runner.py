@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from hilite_cli.engine.local import BatchMapper, RunSummary, local_batches, run_stage
+from hilite_cli.cli.terminal import count_lines, interrupted
+from hilite_cli.engine.local import BatchMapper, RunSummary, StageInterrupted, local_batches, run_stage
 from hilite_cli.manifest import (
     STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, default_errors_path, missing_manifest,
     read_manifest,
@@ -75,9 +76,13 @@ def run_manifest(
     err = ErrorManifest(errors_path)
     ledger = DoneLedger(output, resume=resume)
     try:
-        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers, gpus_per_worker))
+        total = count_lines(input) if isinstance(input, str) else (len(input) if isinstance(input, list) else None)
+        summary = run_stage(stage, lines, out, err, ledger=ledger, progress=progress, mapper=_mapper(executor, workers, gpus_per_worker),
+                            total=total)
     except ManifestError as exc:
         raise usage_error(str(exc)) from None
+    except StageInterrupted as exc:
+        raise interrupted(exc.summary.line(), _left(exc), output) from None
     finally:
         out.close()
         err.close()
@@ -85,6 +90,12 @@ def run_manifest(
     tail = f"; errors in {err.where()}" if summary.failed else ""
     print(summary.line() + tail, file=sys.stderr)
     return summary
+
+
+def _left(exc: StageInterrupted) -> str:
+    if exc.total is None:
+        return "the rest of the input stream (its length is unknown)"
+    return f"{max(0, exc.total - exc.summary.inputs)} of {exc.total} input lines"
 
 
 def _mapper(executor: str, workers: int, gpus_per_worker: float) -> BatchMapper:
