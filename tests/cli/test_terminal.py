@@ -75,3 +75,30 @@ def test_one_off_edit_exits_1_when_a_model_failed(tmp_path: Path) -> None:
                  "--no-progress", cwd=tmp_path, env={"HF_HUB_OFFLINE": "1"})
     assert res.returncode == 1, res.stderr
     assert b"1 done, 1 failed" in res.stderr and b"the others' candidates are above" in res.stderr
+
+
+def test_mine_says_when_identical_photos_merge(tmp_path: Path) -> None:
+    import shutil
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    first = save_photo(photos, "coffee", 32)
+    save_photo(photos, "rocket", 32)
+    shutil.copy(first, photos / "coffee-copy.png")
+    (tmp_path / "edits.txt").write_text("make it grayscale\n")
+    res = hilite("mine", "--images", "photos", "--edits", "edits.txt", "--editor", "classic", "--attempts", "1",
+                 "--preset", "small", "-o", "pool.jsonl", "--out", "mined", "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    text = res.stderr.decode()
+    assert "coffee-copy.png, coffee.png: byte-identical photos, mined as one source" in text
+    assert "3 photos -> 2 sources" in text
+
+
+def test_mine_progress_line_shows_budget_and_jobs_left() -> None:
+    from hilite_cli.cli.mine import _Progress
+
+    ticker = _Progress(False)
+    ticker.status = lambda: {"gpu_hours": 0.5, "budget_gpu_hours": 2.0, "jobs_left": 7}
+    ticker("job", "passed")
+    assert ticker.summary() == ("mine: 0 sources (0 usable), 1 jobs: 1 passed, 0 rejected, 0 failed; "
+                                "GPU 0.50 h spent of 2 h (1.50 h left); 7 jobs left")
