@@ -95,20 +95,26 @@ def command(
 
     bar = tqdm(desc="score-dataset", unit="rec", file=sys.stderr, disable=None if progress else True, leave=False)
 
+    counts = {"total": 0, "done": 0}  # kept here too: a disabled bar (not a terminal) counts nothing
+
     def set_total(total: int) -> None:
-        bar.total = total
+        counts["total"] = bar.total = total
         bar.refresh()
+
+    def step(n: int) -> None:
+        counts["done"] += n
+        bar.update(n)
 
     try:
         run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
                              sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
-                             clip_device=device, on_batch=bar.update, on_total=set_total)
+                             clip_device=device, on_batch=step, on_total=set_total)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     except KeyboardInterrupt:
         bar.close()
-        left = f"{int(bar.total - bar.n)} of {int(bar.total)} records" if bar.total else "every record"
-        print(f"\nhilite: interrupted after {int(bar.n)} scored records; left: {left}. score-dataset writes its "
+        left = f"{counts['total'] - counts['done']} of {counts['total']} records" if counts["total"] else "every record"
+        print(f"\nhilite: interrupted after {counts['done']} scored records; left: {left}. score-dataset writes its "
               "output, tables and report at the end, so nothing was written: run the same command again "
               "(judge answers already received are cached and cost nothing).", file=sys.stderr)
         raise typer.Exit(130) from None
