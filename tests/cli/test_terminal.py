@@ -102,3 +102,33 @@ def test_mine_progress_line_shows_budget_and_jobs_left() -> None:
     ticker("job", "passed")
     assert ticker.summary() == ("mine: 0 sources (0 usable), 1 jobs: 1 passed, 0 rejected, 0 failed; "
                                 "GPU 0.50 h spent of 2 h (1.50 h left); 7 jobs left")
+
+
+def test_progress_bar_has_a_total_for_a_file(tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    img = save_photo(tmp_path, "coffee", 32)
+    tasks = b"".join(orjson.dumps({"id": f"t{i}", "image": img.name, "instruction": "make it warmer"}) + b"\n" for i in range(40))
+    (tmp_path / "tasks.jsonl").write_bytes(tasks)
+    controller, terminal = pty.openpty()  # stderr is a terminal, as for a person running it
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns (tqdm needs a width)
+    proc = subprocess.run([sys.executable, "-m", "hilite_cli", "route", "tasks.jsonl", "-o", "r.jsonl"], cwd=tmp_path,
+                          stderr=terminal, stdout=subprocess.DEVNULL, timeout=120)
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    assert proc.returncode == 0
+    assert b"/40 [" in b"".join(chunks)  # tqdm's `n/total [elapsed<eta` form
