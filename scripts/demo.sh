@@ -34,13 +34,17 @@ hilite mask tasks.jsonl --box 0.25,0.25,0.75,0.75 --out masks/ -o tasks.masked.j
 
 say "route | edit | validate | invert | bootstrap"
 hilite route tasks.jsonl --provider "$ROUTER" --no-progress \
-  | hilite edit - --models "$MODELS" --top-k "$TOP_K" --attempts "$SEEDS" --sheet --out edits/ --no-progress \
+  | hilite edit - --models "$MODELS" --top-k "$TOP_K" --attempts "$ATTEMPTS" --sheet --out edits/ --no-progress \
   | tee candidates.jsonl \
   | hilite validate - --judge "$JUDGE" --checks "$CHECKS" --select best --no-progress \
       --export kto kto.jsonl --export dpo dpo.jsonl \
   | hilite invert - --llm "$INVERTER" --no-progress \
   | hilite bootstrap - --no-progress > dataset.jsonl \
   || echo "   some records failed: their reasons are in the *.errors.jsonl files" >&2
+if [ "$PROFILE" = offline ]; then
+  say "tasks that left no triplet, and why"
+  python "$ROOT/scripts/demo_explain.py" candidates.jsonl dataset.jsonl
+fi
 
 say "mine: NHR's mining loop on the photos (real-photo mode: no T2I), M attempts per instruction"
 printf 'make it black and white\ngive it a sepia tone\nturn it into a pencil sketch\n' > edits.txt

@@ -17,6 +17,7 @@ from hilite_cli.cli.options import (
 )
 from hilite_cli.cli.params import check_model_options, parse_native_params, parse_weights, provider_error, provider_options
 from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, report_usage, require_manifests, usage_error
+from hilite_cli.cli.terminal import interrupted
 
 if TYPE_CHECKING:
     from hilite_cli.providers import Provider
@@ -130,7 +131,7 @@ def _design(
 
 
 class _Progress:
-    """A one-line live counter on stderr (rich), updated from worker threads."""
+    """A one-line live counter on stderr (rich), updated from worker threads: outcomes, GPU budget, jobs left."""
 
     USABLE = ("gated", "gate_not_run", "gate_skipped", "photo")
 
@@ -141,29 +142,55 @@ class _Progress:
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.live = None
+        self.status: Callable[[], dict[str, Any]] | None = None  # the run's budget and queue, once it exists
         if enabled:
-            from rich.console import Console
             from rich.live import Live
 
-            self.live = Live("", console=Console(stderr=True), refresh_per_second=4, transient=True)
+            from hilite_cli.cli.terminal import stderr_console
+
+            self.live = Live("", console=stderr_console(), refresh_per_second=4, transient=True)
             self.live.start()
 
     def __call__(self, kind: str, outcome: str) -> None:
         with self.lock:
             self.counts[kind] += 1
             self.counts[f"{kind}:{outcome.split(':')[0]}"] += 1
-            c = self.counts
-            usable = sum(c[f"source:{o}"] for o in self.USABLE)
-            line = (
-                f"mine: {c['source']} sources ({usable} usable), {c['job']} jobs: "
-                f"{c['job:passed']} passed, {c['job:rejected']} rejected, {c['job:failed']} failed"
-            )
+            line = self.summary()
         if self.live is not None:
             self.live.update(line)
+
+    def summary(self) -> str:
+        c = self.counts
+        usable = sum(c[f"source:{o}"] for o in self.USABLE)
+        line = (
+            f"mine: {c['source']} sources ({usable} usable), {c['job']} jobs: "
+            f"{c['job:passed']} passed, {c['job:rejected']} rejected, {c['job:failed']} failed"
+        )
+        if self.status is None:
+            return line
+        s = self.status()
+        line += f"; GPU {s['gpu_hours']:.2f} h spent"
+        if s["budget_gpu_hours"] is not None:
+            line += f" of {s['budget_gpu_hours']:g} h ({max(0.0, s['budget_gpu_hours'] - s['gpu_hours']):.2f} h left)"
+        if s["jobs_left"] is not None:
+            line += f"; {s['jobs_left']} jobs left"
+        return line
 
     def stop(self) -> None:
         if self.live is not None:
             self.live.stop()
+
+
+def _say_merged_photos(specs: list[Record], plans: list[Any]) -> None:
+    """Byte-identical photos are one source (one id per content): say so rather than mine fewer silently."""
+    images = {spec["id"]: spec["image"] for spec in specs if "image" in spec}
+    merged = [plan for plan in plans if plan.kind == "photo" and len(plan.specs) > 1]
+    for plan in merged:
+        names = ", ".join(sorted({Path(images[i]).name for i in plan.specs if i in images}))
+        print(f"mine: {names}: byte-identical photos, mined as one source", file=sys.stderr)
+    if merged:
+        sources = sum(1 for plan in plans if plan.kind == "photo")
+        print(f"mine: {len(images)} photos -> {sources} sources", file=sys.stderr)
 
 
 def _guarded(run: Callable[..., None]) -> Callable[..., None]:
@@ -348,12 +375,19 @@ def command(
             )
         except (ValueError, RecordError) as exc:  # an editor that cannot mine, an unknown model
             raise usage_error(str(getattr(exc, "message", exc))) from None
+        ticker.status = run.status
+        _say_merged_photos(spec_list, run.plans)
         try:
             result = run.run()
         except ModelLoadError as exc:  # weights missing: say how to get them
             raise usage_error(exc.message) from None
         except ManifestError as exc:  # a state file that cannot be read
             raise usage_error(str(exc)) from None
+        except KeyboardInterrupt:
+            ticker.stop()
+            left = run.status()["jobs_left"]
+            raise interrupted(ticker.summary(), "unknown (sources were still being made)" if left is None else f"{left} jobs",
+                              output) from None
     finally:
         ticker.stop()
         for provider in (gate_provider, prefilter_provider):
@@ -433,11 +467,11 @@ def _edit_params(steps: int | None, text_influence: int | None, image_influence:
 
 def _report(result: dict[str, Any], stats: Path | None) -> None:
     import orjson
-    from rich.console import Console
 
+    from hilite_cli.cli.terminal import stderr_console
     from hilite_cli.stages.mine.stats import render
 
-    console = Console(stderr=True)
+    console = stderr_console()
     for renderable in render(result):
         console.print(renderable)
     if stats is not None:

@@ -38,9 +38,9 @@ def route_task(task: Record, provider: str, top_k: int | None, base_url: str | N
 def print_candidates(manifest: Path, parent: str, *, reveal: bool) -> list[Record]:
     """This task's candidates: JSONL on stdout like every stage (so `hilite edit IMG "…" | hilite validate -`
     works), and a short table of slots on stderr for the person at the terminal."""
-    from rich.console import Console
     from rich.table import Table
 
+    from hilite_cli.cli.terminal import stderr_console
     from hilite_cli.manifest import ManifestWriter, read_records
 
     candidates = [r for r in read_records(str(manifest)) if r.get("parent") == parent and r.get("slot")]
@@ -54,7 +54,7 @@ def print_candidates(manifest: Path, parent: str, *, reveal: bool) -> list[Recor
     for c in candidates:
         row = [c["slot"], *([c["model"]] if reveal else []), str(c["seed"]), c["output"]]
         table.add_row(*row)
-    console = Console(stderr=True)
+    console = stderr_console()
     if candidates:
         console.print(table)
     if candidates and candidates[0].get("sheet"):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from hilite_cli.engine.local import BatchMapper, RunSummary, local_batches, run_stage
+from hilite_cli.cli.terminal import count_lines, interrupted
+from hilite_cli.engine.local import BatchMapper, RunSummary, StageInterrupted, local_batches, run_stage
 from hilite_cli.manifest import (
     STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, check_manifest_text, default_errors_path,
     ledger_path, missing_manifest, read_manifest,
@@ -144,13 +145,16 @@ def run_manifest(
         done = DoneLedger(output, resume=resume) if ledger else None
         finished = False
         try:
+            total = count_lines(input) if isinstance(input, str) else (len(input) if isinstance(input, list) else None)
             with usage_scope() as meters:
                 summary = run_stage(stage, lines, out, err, ledger=done, progress=progress,
-                                    mapper=_mapper(executor, workers, gpus_per_worker, max_workers))
+                                    mapper=_mapper(executor, workers, gpus_per_worker, max_workers), total=total)
             summary.usage = report_usage(stage.name, meters)
             finished = True
         except ManifestError as exc:
             raise usage_error(str(exc)) from None
+        except StageInterrupted as exc:
+            raise interrupted(exc.summary.line(), _left(exc), output) from None
         finally:
             out.close()
             err.close()
@@ -172,6 +176,12 @@ def report_usage(stage: str, meters: list) -> list[dict[str, object]]:
     for entry in stats:
         print(summary_line(stage, entry), file=sys.stderr)
     return stats
+
+
+def _left(exc: StageInterrupted) -> str:
+    if exc.total is None:
+        return "the rest of the input stream (its length is unknown)"
+    return f"{max(0, exc.total - exc.summary.inputs)} of {exc.total} input lines"
 
 
 def _mapper(executor: str, workers: int, gpus_per_worker: float, max_workers: int | None = None) -> BatchMapper:

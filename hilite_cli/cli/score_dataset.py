@@ -108,13 +108,31 @@ def command(
     from tqdm import tqdm
 
     bar = tqdm(desc="score-dataset", unit="rec", file=sys.stderr, disable=None if progress else True, leave=False)
+
+    counts = {"total": 0, "done": 0}  # kept here too: a disabled bar (not a terminal) counts nothing
+
+    def set_total(total: int) -> None:
+        counts["total"] = bar.total = total
+        bar.refresh()
+
+    def step(n: int) -> None:
+        counts["done"] += n
+        bar.update(n)
+
     try:
         run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
                              sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
-                             clip_device=device, on_batch=bar.update, category_fields=[by] if by else None,
+                             clip_device=device, on_batch=step, on_total=set_total, category_fields=[by] if by else None,
                              batch_size=batching.batch_size or None)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    except KeyboardInterrupt:
+        bar.close()
+        left = f"{counts['total'] - counts['done']} of {counts['total']} records" if counts["total"] else "every record"
+        print(f"\nhilite: interrupted after {counts['done']} scored records; left: {left}. score-dataset writes its "
+              "output, tables and report at the end, so nothing was written: run the same command again "
+              "(judge answers already received are cached and cost nothing).", file=sys.stderr)
+        raise typer.Exit(130) from None
     finally:
         bar.close()
     if judge_provider is not None:

@@ -47,6 +47,15 @@ class RunSummary:
         )
 
 
+class StageInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `run_stage`, carrying the counts so far (what was written stays written)."""
+
+    def __init__(self, summary: RunSummary, total: int | None) -> None:
+        super().__init__(summary.stage)
+        self.summary = summary
+        self.total = total
+
+
 def _name_line(record: Record, stage: Stage, lines: dict[str, int]) -> Record:
     """Error records a stage returns name their input line, like the ones the executor makes."""
     message = record["error"].get("message", "")
@@ -110,13 +119,17 @@ def run_stage(
     ledger: DoneLedger | None = None,
     progress: bool = True,
     mapper: BatchMapper = local_batches,
+    total: int | None = None,
 ) -> RunSummary:
-    """Feed `lines` through `stage` in batches; good records go to `output`, failed ones to `errors`."""
+    """Feed `lines` through `stage` in batches; good records go to `output`, failed ones to `errors`.
+
+    `total` (the input's line count, when known) gives the progress bar its end and ETA.
+    """
     from tqdm import tqdm
 
     summary = RunSummary(stage.name)
     started = time.perf_counter()
-    bar = tqdm(desc=stage.name, unit="rec", file=sys.stderr, disable=None if progress else True, leave=False)
+    bar = tqdm(desc=stage.name, unit="rec", total=total, file=sys.stderr, disable=None if progress else True, leave=False)
 
     def fail(rec: Record) -> None:
         errors.write(rec)
@@ -183,6 +196,9 @@ def run_stage(
                 failed = {_safe_key(stage, r) for r in outputs if r.get("error")}
                 ledger.mark([key for key in (stage.key(r) for _, r in batch) if key not in failed])
             bar.update(len(batch))
+    except KeyboardInterrupt:
+        summary.seconds = time.perf_counter() - started
+        raise StageInterrupted(summary, total) from None
     finally:
         bar.close()
     summary.extra.update(getattr(stage, "stats", {}))

@@ -80,9 +80,12 @@ def _fetch_hint(spec: ModelSpec, source: str, exc: BaseException) -> str:
     offline = " (HF_HUB_OFFLINE is set, so nothing is downloaded)" if os.environ.get("HF_HUB_OFFLINE") else ""
     repos = [spec.hub_id, spec.options.get("controlnet_hub_id"), spec.options.get("ip_adapter_repo")]
     fetch = " and ".join(f"`hf download {repo}`" for repo in repos if repo)
+    # The hint comes first; the library's own text follows on the same line, without its pointer to a
+    # stack trace the user is not shown.
+    detail = " ".join(str(exc).replace("Please check out the root cause in the stacktrace above.", "").split())
     return (
-        f"cannot load weights for model {spec.name!r} from {source}{offline}: {type(exc).__name__}: {exc}. "
-        f"Fetch them with {fetch} or pass `--weights {spec.name}=DIR` with a diffusers pipeline folder."
+        f"cannot load weights for model {spec.name!r} from {source}{offline}: fetch them with {fetch} or pass "
+        f"`--weights {spec.name}=DIR` with a diffusers pipeline folder ({type(exc).__name__}: {detail})"
     )
 
 

@@ -34,6 +34,7 @@ class Example:
     category: str | None
     kind: str | None
     values: dict[str, float | None]
+    missing: str | None = None  # why a judge that was asked gave no scores (refused, blocked, …)
 
 
 @dataclass
@@ -61,7 +62,14 @@ def _example(record: Record) -> Example:
         category=ev.get("category"),
         kind=ev.get("kind"),
         values=record_values(ev),
+        missing=_judge_gap(ev.get("judge")),
     )
+
+
+def _judge_gap(judge: dict[str, Any] | None) -> str | None:
+    if not judge or judge.get("status") == "ok":
+        return None
+    return f"judge {judge.get('status')}" + (f": {judge['reason']}" if judge.get("reason") else "")
 
 
 def _sample(examples: list[Example], k: int, seed: int, *labels: str) -> list[Example]:

@@ -49,7 +49,7 @@ ul.missing li{color:#8a5a00}
 details summary{cursor:pointer;color:#345;font-size:.9em}h4{margin:1em 0 .4em}
 .card q{display:block;font-size:.9em;margin:.4em 0;overflow-wrap:anywhere}
 .scores{font-size:.8em;font-family:ui-monospace,monospace}.meta{font-size:.75em;color:#777;overflow-wrap:anywhere}
-.unreadable{display:inline-block;width:180px;padding:2em 0;background:#eee;color:#a00;font-size:.8em}
+.missingnote{font-size:.75em;color:#8a5a00}.unreadable{display:inline-block;width:180px;padding:2em 0;background:#eee;color:#a00;font-size:.8em}
 """
 
 
@@ -100,11 +100,12 @@ class _Cards:
 
     def card(self, e: Example) -> str:
         scores = " · ".join(value_text(k, e.values[k]) for k in self.keys)
+        missing = f"<div class=missingnote>no scores: {html.escape(e.missing)}</div>" if e.missing else ""
         meta = " · ".join(x for x in (e.record_id, e.category and f"category {e.category}", e.kind and f"kind {e.kind}") if x)
         return (
             f"<figure class=card><div class=pair>{self._image(e.source, 'source')}<span class=arrow>→</span>"
             f"{self._image(e.edited, 'edited')}</div><figcaption><q>{html.escape(e.instruction)}</q>"
-            f"<div class=scores>{html.escape(scores)}</div><div class=meta>{html.escape(meta)}</div></figcaption></figure>"
+            f"<div class=scores>{html.escape(scores)}</div>{missing}<div class=meta>{html.escape(meta)}</div></figcaption></figure>"
         )
 
 

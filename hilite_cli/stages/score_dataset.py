@@ -326,10 +326,12 @@ def score_datasets(
     on_batch: Callable[[int], None] | None = None,
     category_fields: Sequence[str] | None = None,
     batch_size: int | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> ScoreRun:
     """Sample each dataset, score it in batches, aggregate: the whole `hilite score-dataset` run in-process.
 
-    `on_batch(n)` is called after each batch (for a progress bar); `judge_spec` is recorded as provenance.
+    `on_total(n)` gets the number of records to score once the samples are drawn and `on_batch(n)` is
+    called after each batch (a progress bar's total and steps); `judge_spec` is recorded as provenance.
     `batch_size` overrides the stage's (`--batch-api` hands a whole batch job's worth to the judge at once).
     """
     from hilite_cli.score_results import summarize
@@ -340,6 +342,8 @@ def score_datasets(
     settings = score_settings()
     seed = int(settings["seed"]) if seed is None else seed
     datasets = [sample_dataset(d, sample, seed) for d in inputs]
+    if on_total is not None:
+        on_total(sum(len(ds.records) for ds in datasets))
     stage = ScoreDatasetStage(metrics, judge=judge, clip_model=clip_model, clip_device=clip_device,
                               category_fields=category_fields)
     if batch_size is not None:

@@ -148,6 +148,9 @@ class MiningRun:
         self.schedule_summary: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._sources: OrderedDict[str, _Source] = OrderedDict()
+        self.session: Session | None = None  # this run's timing, for `status()` while it runs
+        self.spent_before = 0.0
+        self.jobs_total: int | None = None
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -160,7 +163,7 @@ class MiningRun:
             self.rec.error(record)
         self.spent_before = self.state.gpu_seconds()
         self.passed_pairs = {(j["source"], j["instruction"]) for j in self.state.jobs.values() if j["outcome"] == "passed"}
-        session = Session(start=time.perf_counter())
+        session = self.session = Session(start=time.perf_counter())
         universe: list[Job] = []
         try:
             with ThreadPoolExecutor(max_workers=s.postprocess_workers, thread_name_prefix="mine-post") as pool:
@@ -169,6 +172,7 @@ class MiningRun:
                     self._editor(session)  # fail fast: no GPU time on sources for an editor that cannot load
                 self._make_sources(session)
                 universe = self._jobs()
+                self.jobs_total = len(universe)
                 if session.stop_reason != "budget":
                     self._edit(session, universe)
         finally:
@@ -206,6 +210,16 @@ class MiningRun:
             "t_aes": self.prefilter.thresholds.aesthetics,
             "t_adh": self.prefilter.thresholds.instruction,
         }
+
+    def status(self) -> dict[str, float | int | None]:
+        """GPU hours spent (earlier runs included) against the budget, and jobs not yet run: for a progress line.
+
+        `jobs_left` is an upper bound with --until-first-pass (a pair that passed drops its other jobs).
+        """
+        busy = self.session.busy_s if self.session else 0.0
+        left = None if self.jobs_total is None else max(0, self.jobs_total - len(self.state.jobs))
+        return {"gpu_hours": (self.spent_before + busy) * self.s.gpus / 3600,
+                "budget_gpu_hours": self.s.budget_gpu_hours, "jobs_left": left}
 
     def _budget_left(self, session: Session) -> bool:
         if self.s.budget_usd is not None and self.spend is not None and self.spend() >= self.s.budget_usd:
