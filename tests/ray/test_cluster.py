@@ -121,7 +121,7 @@ def test_mine_editor_that_cannot_load_gives_error_records_not_a_hang(cluster, tm
 def _tasks(folder: Path, n: int) -> Path:
     names = ("astronaut", "coffee", "chelsea", "rocket")
     lines = [orjson.dumps({"id": f"t{i}", "image": save_photo(folder, names[i % 4], 32).name,
-                           "instruction": ("make it black and white", "warmer")[(i // 4) % 2]}) for i in range(n)]
+                           "instruction": ("make it black and white", "sepia")[(i // 4) % 2]}) for i in range(n)]
     (folder / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     return folder / "tasks.jsonl"
 
@@ -203,4 +203,29 @@ def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> 
     assert proc.returncode == 0, err.decode()[-3000:]
     got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
     assert [r["id"] for r in got] == [r["id"] for r in want]  # none lost, none twice, in order
+    assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
+
+
+def test_node_that_leaves_mid_run_the_run_finishes_on_the_rest(cluster, tmp_path: Path) -> None:
+    """Last in this module: it takes the worker node away (SIGKILL to its process group)."""
+    _tasks(tmp_path, 12)
+    local = _hilite("edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle", "--out", "e",
+                    "-o", "local.jsonl", "--no-progress", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hilite_cli", "edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle",
+         "--out", "e", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "1", "--max-workers", "2"],
+        cwd=tmp_path, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    worker = cluster.nodes[1]
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not _actor_pids("StageActor"):
+        time.sleep(0.05)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(30)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
+    assert [r["id"] for r in got] == [r["id"] for r in want]
     assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
