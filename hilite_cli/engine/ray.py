@@ -105,32 +105,28 @@ class StageActor:
             self.stage.teardown()
 
 
-class GroupActor:
-    """Runs each group through a fresh copy of the stage: its batches, then `finish`."""
+def run_group(table: Any, stage: Stage) -> Any:
+    """One group through a fresh copy of the stage: its batches, then `finish` (a Ray task: it holds
+    no CPU between groups, so the shuffle before it always has room to run)."""
+    import pyarrow as pa
 
-    def __init__(self, stage: Stage) -> None:
-        self.stage = stage
-
-    def __call__(self, table: Any) -> Any:
-        import pyarrow as pa
-
-        rows = sorted(zip(table.column("i").to_pylist(), table.column("rec").to_pylist(), strict=True))
-        items = [(n, orjson.loads(raw)) for n, raw in rows]
-        stage = copy.deepcopy(self.stage)
+    rows = sorted(zip(table.column("i").to_pylist(), table.column("rec").to_pylist(), strict=True))
+    items = [(n, orjson.loads(raw)) for n, raw in rows]
+    stage = copy.deepcopy(stage)
+    try:
+        stage.setup()
+    except Exception as exc:  # noqa: BLE001 - see StageActor
+        records, stats = _failed_setup(stage, items, exc), {}
+    else:
         try:
-            stage.setup()
-        except Exception as exc:  # noqa: BLE001 - see StageActor
-            records, stats = _failed_setup(stage, items, exc), {}
-        else:
-            try:
-                size = max(1, stage.batch_size)
-                records = [out for k in range(0, len(items), size) for out in run_batch(stage, items[k:k + size])]
-                records += stage.finish()
-                stats = dict(getattr(stage, "stats", {}))
-            finally:
-                stage.teardown()
-        return pa.table({"first": [items[0][0]], "lines": [orjson.dumps(items)], "out": pa.array([orjson.dumps(records)], pa.binary()),
-                         "stats": [orjson.dumps(stats)], "node": [node_id()]})
+            size = max(1, stage.batch_size)
+            records = [out for k in range(0, len(items), size) for out in run_batch(stage, items[k:k + size])]
+            records += stage.finish()
+            stats = dict(getattr(stage, "stats", {}))
+        finally:
+            stage.teardown()
+    return pa.table({"first": [items[0][0]], "lines": [orjson.dumps(items)], "out": pa.array([orjson.dumps(records)], pa.binary()),
+                     "stats": [orjson.dumps(stats)], "node": [node_id()]})
 
 
 @dataclass
@@ -167,8 +163,9 @@ class RayBatches:
         if not rows:
             return
         ds = ray.data.from_items(rows).groupby("key").map_groups(
-            GroupActor, fn_constructor_args=(stage,), batch_format="pyarrow",
-            compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
+            run_group, fn_kwargs={"stage": stage}, batch_format="pyarrow",
+            compute=ray.data.TaskPoolStrategy(size=self.max_workers or self.workers), num_cpus=self.num_cpus,
+            num_gpus=self.num_gpus or None,
         )
         groups = sorted(ds.iter_rows(), key=lambda g: g["first"])
         totals: Counter[str] = Counter()

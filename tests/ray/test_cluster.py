@@ -75,25 +75,42 @@ def test_mine_t2i_and_tiny_editor_same_as_local_on_two_nodes(cluster, tiny_weigh
     assert len(_nodes(ray[2])) == 2, ray[2]["ray"]  # both nodes did work
 
 
-def test_mine_photos_with_classic_editor_same_as_local_and_resumes(cluster, tmp_path: Path) -> None:
-    photos = [save_photo(tmp_path, name, 32) for name in ("astronaut", "coffee", "chelsea")]
+def test_mine_classic_killed_driver_resumes_to_the_local_pool(cluster, tmp_path: Path) -> None:
+    """SIGKILL the Ray driver once jobs are being recorded; --resume on Ray gives the local run's pool and table."""
+    photos = [save_photo(tmp_path, name, 32) for name in ("astronaut", "coffee", "chelsea", "rocket")]
     specs = tmp_path / "specs.jsonl"
     specs.write_bytes(b"".join(orjson.dumps({"id": f"p{i}", "image": str(p), "edits": ["make it black and white", "warmer"]}) + b"\n"
                                for i, p in enumerate(photos)))
-    args = ("--editor", "classic", "--attempts", "2")
+    args = ("--editor", "classic", "--attempts", "3", "--window", "2")
     local = _mine(tmp_path / "local", specs, {}, *args)
-    ray = _mine(tmp_path / "ray", specs, {}, *args, "--executor", "ray", "--workers", "2", env=cluster.env)
-    _same_mining(local, ray, (tmp_path / "local", tmp_path / "ray"))
-    # a resumed run over a finished pool adds nothing and reports the same table
-    again = _mine(tmp_path / "ray", specs, {}, *args, "--executor", "ray", "--resume", env=cluster.env)
-    assert again[0].returncode == 0 and again[1] == ray[1]
-    assert {k: again[2][k] for k in MINE_STATS} == {k: ray[2][k] for k in MINE_STATS}
+    folder = tmp_path / "ray"
+    folder.mkdir()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "hilite_cli", "mine", str(specs), "-o", str(folder / "pool.jsonl"), "--out", str(folder / "mined"),
+         "--preset", "small", "--no-progress", "--keep-rejected", *args, "--executor", "ray", "--workers", "2"],
+        cwd=folder, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    state = folder / "pool.jsonl.state.jsonl"
+    deadline = time.monotonic() + 180
+    while driver.poll() is None and time.monotonic() < deadline:
+        if sum(b'"type":"job"' in line for line in (state.read_bytes().splitlines() if state.is_file() else [])) >= 2:
+            driver.kill()
+            break
+        time.sleep(0.02)
+    driver.wait(60)
+    jobs_before = sum(e["type"] == "job" for e in _read(state))
+    resumed = _mine(folder, specs, {}, *args, "--executor", "ray", "--workers", "2", "--resume", env=cluster.env)
+    _same_mining(local, resumed, (tmp_path / "local", folder))
+    assert jobs_before < local[2]["jobs"]["sampled"] == 4 * 2 * 3  # the kill did cut the run short
+    assert len({e["id"] for e in _read(state) if e["type"] == "job"}) == len([e for e in _read(state) if e["type"] == "job"])
 
 
 def test_mine_editor_that_cannot_load_gives_error_records_not_a_hang(cluster, tmp_path: Path) -> None:
     specs = tmp_path / "specs.jsonl"
     specs.write_bytes(orjson.dumps({"image": str(save_photo(tmp_path, "coffee", 32)), "edits": ["warmer"]}) + b"\n")
-    res, pool, stats = _mine(tmp_path / "run", specs, {"instruct-pix2pix": tmp_path / "missing"},
+    (tmp_path / "empty").mkdir()  # a folder with no pipeline in it: the editor fails to load on its actor
+    res, pool, stats = _mine(tmp_path / "run", specs, {"instruct-pix2pix": tmp_path / "empty"},
                              "--executor", "ray", env=cluster.env, timeout=240)
     assert res.returncode == 1, res.stderr.decode()[-3000:]
     assert pool == [] and sum(stats["jobs"]["failed"].values()) == stats["jobs"]["queue"] == 2
@@ -104,13 +121,27 @@ def test_mine_editor_that_cannot_load_gives_error_records_not_a_hang(cluster, tm
 def _tasks(folder: Path, n: int) -> Path:
     names = ("astronaut", "coffee", "chelsea", "rocket")
     lines = [orjson.dumps({"id": f"t{i}", "image": save_photo(folder, names[i % 4], 32).name,
-                           "instruction": ("make it black and white", "warmer")[i % 2]}) for i in range(n)]
+                           "instruction": ("make it black and white", "sepia")[(i // 4) % 2]}) for i in range(n)]
     (folder / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     return folder / "tasks.jsonl"
 
 
+def _counts(summary: str) -> dict[str, int]:
+    """`validate: 4 done, 0 failed, … (12 inputs, 0.2s)` -> {"done": 4, "failed": 0, …}."""
+    body = summary.split(":", 1)[1].rsplit("(", 1)[0]
+    return {key: int(n) for n, key in (part.strip().split(" ", 1) for part in body.split(","))}
+
+
+def _with_inverses(best: Path, into: Path) -> None:
+    """The selected forward triplets plus an inverse of each, so bootstrap has pairs to compose."""
+    forwards = _read(best)
+    inverses = [{"id": f"inv-{f['id']}", "source": f["edited"], "instruction": f"undo: {f['instruction']}", "edited": f["source"],
+                 "kind": "inverse", "parents": [f["id"]]} for f in forwards]
+    into.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in forwards + inverses))
+
+
 def test_edit_validate_best_and_bootstrap_same_as_local(cluster, tmp_path: Path) -> None:
-    _tasks(tmp_path, 6)
+    _tasks(tmp_path, 8)
     ray = ("--executor", "ray", "--workers", "2")
     out: dict[str, dict[str, Any]] = {}
     for name, flags, env in (("local", (), None), ("ray", ray, cluster.env)):
@@ -120,16 +151,18 @@ def test_edit_validate_best_and_bootstrap_same_as_local(cluster, tmp_path: Path)
         best = _hilite("validate", f"c-{name}.jsonl", "--judge", "offline", "--select", "best", "-o", f"b-{name}.jsonl",
                        "--no-progress", *flags, cwd=tmp_path, env=env)
         assert best.returncode == 0, best.stderr.decode()[-3000:]
-        boot = _hilite("bootstrap", f"b-{name}.jsonl", "-o", f"s-{name}.jsonl", "--no-progress", *flags, cwd=tmp_path, env=env)
+        _with_inverses(tmp_path / f"b-{name}.jsonl", tmp_path / f"t-{name}.jsonl")
+        boot = _hilite("bootstrap", f"t-{name}.jsonl", "-o", f"s-{name}.jsonl", "--no-progress", *flags, cwd=tmp_path, env=env)
         assert boot.returncode == 0, boot.stderr.decode()[-3000:]
         out[name] = {"edit": _read(tmp_path / f"c-{name}.jsonl"), "best": _read(tmp_path / f"b-{name}.jsonl"),
                      "boot": _read(tmp_path / f"s-{name}.jsonl"), "summary": best.stderr.decode().strip().splitlines()[-1]}
     local, remote = out["local"], out["ray"]
-    assert [r["id"] for r in local["edit"]] == [r["id"] for r in remote["edit"]] and len(local["edit"]) == 18
+    assert [r["id"] for r in local["edit"]] == [r["id"] for r in remote["edit"]] and local["edit"]
     assert _images(local["edit"], tmp_path, ("output",)) == _images(remote["edit"], tmp_path, ("output",))
     assert sorted(r["id"] for r in local["best"]) == sorted(r["id"] for r in remote["best"]) and len(local["best"]) >= 1
-    assert local["summary"].split("(")[0] == remote["summary"].split("(")[0]  # done/failed/groups/selected counts
+    assert _counts(local["summary"]) == _counts(remote["summary"])  # done/failed/groups/selected counts
     assert sorted(r["id"] for r in local["boot"]) == sorted(r["id"] for r in remote["boot"])
+    assert any(r["kind"] == "bootstrap" for r in local["boot"])
 
 
 def _actor_pids(name: str) -> list[int]:
@@ -170,4 +203,29 @@ def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> 
     assert proc.returncode == 0, err.decode()[-3000:]
     got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
     assert [r["id"] for r in got] == [r["id"] for r in want]  # none lost, none twice, in order
+    assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
+
+
+def test_node_that_leaves_mid_run_the_run_finishes_on_the_rest(cluster, tmp_path: Path) -> None:
+    """Last in this module: it takes the worker node away (SIGKILL to its process group)."""
+    _tasks(tmp_path, 12)
+    local = _hilite("edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle", "--out", "e",
+                    "-o", "local.jsonl", "--no-progress", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hilite_cli", "edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle",
+         "--out", "e", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "1", "--max-workers", "2"],
+        cwd=tmp_path, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    worker = cluster.nodes[1]
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not _actor_pids("StageActor"):
+        time.sleep(0.05)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(30)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
+    assert [r["id"] for r in got] == [r["id"] for r in want]
     assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
