@@ -69,6 +69,7 @@ def command(
     errors: Annotated[str | None, typer.Option(help="Errors manifest [default: <output>.errors.jsonl].")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary JSON here.")] = None,
     language: Annotated[str | None, typer.Option(help="gedit: en, cn or all [configs/eval.toml: en].")] = None,
+    subset: Annotated[str, typer.Option(help="gedit: fullset or intersection (GEdit's two reported subsets).")] = "fullset",
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items (a smoke run).")] = None,
     baseline: Annotated[Path | None, typer.Option(help="An earlier --json summary to gate against.")] = None,
     max_drop: Annotated[float | None, typer.Option(min=0.0, help="Largest allowed fall of any mean vs --baseline [configs].")] = None,
@@ -102,10 +103,12 @@ def command(
     lang = language or config["gedit"]["language"]
     if lang not in ("en", "cn", "all"):
         raise usage_error(f"--language must be en, cn or all, got {lang!r}")
+    if subset not in ("fullset", "intersection"):
+        raise usage_error(f"--subset must be fullset or intersection, got {subset!r}")
     base = read_summary(baseline) if baseline is not None else None
     try:
         judge_prompts = viescore_prompts(prompts) if benchmark == "gedit" else imgedit_prompts(prompts)
-        items = load_items(benchmark, data or config["gedit"]["hub_id"], out / "sources", lang)
+        items = load_items(benchmark, data or config["gedit"]["hub_id"], out / "sources", lang, subset)
     except (PromptsError, BenchmarkError) as exc:
         raise usage_error(str(exc)) from None
     if not items:
@@ -120,7 +123,8 @@ def command(
     edit = _edit_fn(editor, parse_weights(weights), device, dtype, int(config["run"]["edit_seed"])) if editor else None
     settings = EvalSettings(benchmark=benchmark, edited=edited or out / "edited", output=output,
                             errors=errors or default_errors_path(output, "eval"), resume=resume, editor_name=editor,
-                            judge_name=judge)
+                            judge_name=judge, recorded={"data": data or config["gedit"]["hub_id"],
+                                                        **({"language": lang, "subset": subset} if benchmark == "gedit" else {})})
     try:
         summary = EvalRun(settings, items, judge=provider, prompts=judge_prompts, edit=edit).run()
     finally:

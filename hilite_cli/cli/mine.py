@@ -40,6 +40,10 @@ without replacement (--schedule-seed) until --budget-gpu-hours of model time is 
 drawn jobs of one (source, instruction) run as one batched edit call. Each edit is pre-filtered
 (A.2 >= --t-aes/--t-adh, then A.3, A.4, then the low-level check) while the next edit runs.
 
+--schedule adaptive spends the same budget but draws more attempts in instruction categories whose
+pass rate is low but not zero (a spec's `category`; --category-weights: a `hilite eval --json`
+summary). Every candidate gets its pair's `difficulty` (attempts to the first pass) at the end.
+
 The pool (-o) gets every passing candidate as it finishes (--keep-rejected: rejected ones too);
 the state (<pool>.state.jsonl) records every source and job outcome, so --resume continues a
 killed run without redoing or duplicating anything (--retry-failed also reruns what failed). Stats (Table 3 style) print at the end and go

@@ -55,7 +55,7 @@ def gedit(tmp_path: Path) -> Bench:
     images = [Image.open(io.BytesIO(_png(n, 24, False))) for n in names]
     table = datasets.Dataset.from_dict(
         {"key": [r[0] for r in rows], "task_type": [r[1] for r in rows], "instruction": [r[2] for r in rows],
-         "instruction_language": [r[3] for r in rows], "input_image": images, "intersection_exist": [True] * 5},
+         "instruction_language": [r[3] for r in rows], "input_image": images, "intersection_exist": [True, False, True, True, True]},
         features=datasets.Features({"key": datasets.Value("string"), "task_type": datasets.Value("string"),
                                     "instruction": datasets.Value("string"), "instruction_language": datasets.Value("string"),
                                     "input_image": datasets.Image(), "intersection_exist": datasets.Value("bool")}),

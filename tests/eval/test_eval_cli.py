@@ -103,6 +103,21 @@ def test_gedit_viescore_per_category_and_failures_are_null(gedit: Bench, tmp_pat
     assert "REGRESSION: gedit all items: PQ dropped from 9.0000 to 6.6667 (drop 2.3333 > max-drop 0.5000)" in again.output
 
 
+def test_gedit_intersection_subset_and_a_baseline_of_another_subset(gedit: Bench, tmp_path: Path, openai_key: None) -> None:
+    judge = VieJudge(gedit, {**SC, "make it pixel art": "[5, 5]"}, {**PQ, "k3": "[6, 6]"})
+    args = ["gedit", "--data", str(gedit.data), "--edited", str(gedit.edited), "--prompts", str(gedit.prompts),
+            "--judge", "openai:gpt-4.1", "--out", str(tmp_path / "run"), "--json", str(tmp_path / "all.json")]
+    with Loopback(answer=judge) as server:
+        full = _run(*args, "--base-url", server.openai_url)
+        part = _run(*args[:-1], str(tmp_path / "inter.json"), "--base-url", server.openai_url, "--subset", "intersection",
+                    "--baseline", str(tmp_path / "all.json"))
+    assert full.exit_code == 0, full.output
+    s = orjson.loads((tmp_path / "all.json").read_bytes())
+    assert s["items"] == 4 and s["settings"]["subset"] == "fullset" and s["settings"]["language"] == "en"
+    assert part.exit_code == 2 and "scored with subset 'fullset', this run with 'intersection'" in part.output
+    assert orjson.loads((tmp_path / "inter.json").read_bytes())["items"] == 3  # k2 is not in the intersection
+
+
 class ImgJudge:
     def __init__(self, bench: Bench, replies: dict[str, str]) -> None:
         self.replies = {bench.edited_sha[k]: v for k, v in replies.items() if k in bench.edited_sha}

@@ -56,8 +56,9 @@ def _gedit_rows(where: str) -> Any:
         raise BenchmarkError(f"{where}: cannot load it through datasets ({type(exc).__name__}: {exc})") from None
 
 
-def gedit_items(where: str, cache: Path, language: str = "en") -> Iterator[Item]:
-    """GEdit-Bench items in one language (`en`, `cn` or `all`); source images written once under `cache`."""
+def gedit_items(where: str, cache: Path, language: str = "en", subset: str = "fullset") -> Iterator[Item]:
+    """GEdit-Bench items in one language (`en`, `cn` or `all`) of GEdit's `fullset` or `intersection`
+    subset (items with `intersection_exist`); source images written once under `cache`."""
     rows = _gedit_rows(where)
     missing = {"key", "task_type", "instruction", "input_image"} - set(rows.column_names)
     if missing:
@@ -66,6 +67,8 @@ def gedit_items(where: str, cache: Path, language: str = "en") -> Iterator[Item]
     for row in rows:
         lang = row.get("instruction_language")
         if language != "all" and lang is not None and lang != language:
+            continue
+        if subset == "intersection" and not row.get("intersection_exist"):
             continue
         source = cache / f"{row['key']}.png"
         if not source.is_file():
@@ -98,9 +101,9 @@ def imgedit_items(where: str) -> Iterator[Item]:
         yield Item(str(key), str(entry["edit_type"]), str(entry["prompt"]), None, source)
 
 
-def load_items(benchmark: str, where: str, cache: Path, language: str) -> list[Item]:
+def load_items(benchmark: str, where: str, cache: Path, language: str, subset: str = "fullset") -> list[Item]:
     if benchmark == "gedit":
-        return list(gedit_items(where, cache, language))
+        return list(gedit_items(where, cache, language, subset))
     if benchmark == "imgedit":
         return list(imgedit_items(where))
     raise BenchmarkError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")

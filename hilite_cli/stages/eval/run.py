@@ -11,7 +11,7 @@ the output holds) and failed ones are tried again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class EvalSettings:
     resume: bool = False
     editor_name: str | None = None
     judge_name: str = ""
+    recorded: dict[str, Any] = field(default_factory=dict)  # what else the summary names (data, language, subset)
 
 
 def _batches(items: list[Item], size: int) -> Iterator[list[Item]]:
@@ -79,7 +80,7 @@ class EvalRun:
         keys = {self._id(i) for i in self.items}
         done = {r["id"]: r for r in (read_records(self.s.output) if self.s.resume else written) if r.get("id") in keys}
         settings = {"editor": self.s.editor_name or f"edited folder {self.s.edited}", "judge": self.s.judge_name,
-                    "prompts": {"source": self.prompts.source, "version": self.prompts.version}}
+                    "prompts": {"source": self.prompts.source, "version": self.prompts.version}, **self.s.recorded}
         return summarize(self.s.benchmark, [*done.values(), *self.failed], settings)
 
     def _id(self, item: Item) -> str:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hilite_cli.config import load_config
+from hilite_cli.stages.mine.categories import default_category
 from hilite_cli.stages.mine.jobs import Job, Scheduler
 
 Pair = tuple[str, str]
@@ -127,6 +128,7 @@ class AdaptiveScheduler:
         self.seed = seed
         self.settings = settings or AdaptiveSettings.from_config()
         self.categories = dict(categories or {})
+        self.fallback = default_category()
         self.prior = dict(prior or {})
         self.outcomes = dict(outcomes or {})
         self.until_first_pass = passed_pairs is not None
@@ -151,7 +153,7 @@ class AdaptiveScheduler:
         self._lock = threading.RLock()
 
     def category(self, job: Job) -> str:
-        return self.categories.get(job.pair, "uncategorized")
+        return self.categories.get(job.pair, self.fallback)
 
     def __len__(self) -> int:
         """Jobs still to run: the runnable undone ones, at most the budget left."""

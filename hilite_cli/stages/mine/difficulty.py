@@ -29,6 +29,7 @@ import orjson
 from hilite_cli.images import write_bytes_atomic
 from hilite_cli.manifest import repair_torn_tail
 from hilite_cli.records import Record
+from hilite_cli.stages.mine.categories import default_category
 
 Pair = tuple[str, str]
 Z95 = 1.959963984540054
@@ -87,7 +88,8 @@ def difficulties(jobs: Mapping[str, Record], categories: Mapping[Pair, str]) -> 
     grouped: dict[Pair, list[Record]] = defaultdict(list)
     for entry in jobs.values():
         grouped[(entry["source"], entry["instruction"])].append(entry)
-    return {pair: pair_difficulty(entries, categories.get(pair, "uncategorized")) for pair, entries in grouped.items()}
+    fallback = default_category()
+    return {pair: pair_difficulty(entries, categories.get(pair, fallback)) for pair, entries in grouped.items()}
 
 
 def category_stats(per_pair: Mapping[Pair, Record]) -> dict[str, Record]:
