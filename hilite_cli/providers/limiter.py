@@ -53,7 +53,8 @@ class AdaptiveLimiter:
         self.lowest = self.limit
         self._clock = clock
         self._paused_until = 0.0
-        self._since_decrease = 0  # requests finished since the last decrease: a burst of 429s halves once
+        # Requests finished since the last decrease (a burst of 429s halves once); the first 429 always counts.
+        self._since_decrease = self.ceiling
         self._cond = threading.Condition()
 
     @contextmanager
