@@ -22,7 +22,7 @@ class LimiterSettings:
 
     floor: int = 1
     increase: float = 1.0  # slots added per window of successes
-    decrease: float = 0.5  # factor applied on a 429
+    decrease: float = 0.7  # factor applied on a 429 (0.5 is classic AIMD; gentler keeps more of the rate)
 
 
 class Slot:

@@ -20,7 +20,7 @@ def finish(limiter: AdaptiveLimiter, throttled: bool, retry_after: float | None 
 
 
 def test_a_429_halves_the_limit_once_per_window_and_successes_win_it_back_one_slot_per_window() -> None:
-    limiter = AdaptiveLimiter(8)
+    limiter = AdaptiveLimiter(8, LimiterSettings(decrease=0.5))
     assert limiter.limit == 8  # --concurrency is the starting point
     for _ in range(8):  # a first window of answers at the ceiling: stays there
         finish(limiter, False)
@@ -37,7 +37,7 @@ def test_a_429_halves_the_limit_once_per_window_and_successes_win_it_back_one_sl
 
 
 def test_the_limit_never_drops_below_the_floor() -> None:
-    limiter = AdaptiveLimiter(4, LimiterSettings(floor=2))
+    limiter = AdaptiveLimiter(4, LimiterSettings(floor=2, decrease=0.5))
     for _ in range(20):
         finish(limiter, True)
     assert limiter.limit == 2 and limiter.lowest == 2 and limiter.throttles == 20
