@@ -2,26 +2,33 @@
 
 Runs the real openai (or google-genai) client, no cache, concurrency 1 then 32, and prints the
 seconds for each and their ratio; then the same through the whole `hilite route` command (a
-subprocess routing 200 tasks with an LLM router). A script, not a test:
+subprocess routing 200 tasks with an LLM router). Then the adaptive limiter (AIMD) against a
+server that allows `--rate` requests per second and answers 429 (with retry-after-ms) above it:
+the share of that rate it reaches, the 429s it drew and the asks it lost, beside a fixed limit at
+the same --high concurrency (the plain approach: a semaphore that never adapts). A script, not a test:
 
     .venv/bin/python bench/provider_concurrency.py [--asks 200] [--latency 0.2] [--backend openai|gemini]
+    .venv/bin/python bench/provider_concurrency.py --only-limit --rate 50 --limit-asks 500
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.loopback import Loopback  # noqa: E402
+from support.loopback import Loopback, RateLimited  # noqa: E402
 
 from hilite_cli.providers import Ask, get_provider  # noqa: E402
+from hilite_cli.providers.limiter import AdaptiveLimiter, Slot  # noqa: E402
 
 
 def run(server: Loopback, backend: str, asks: list[Ask], concurrency: int) -> float:
@@ -60,6 +67,73 @@ def run_route(server: Loopback, backend: str, tasks: int, concurrency: int) -> f
     return elapsed
 
 
+class RateLimitedServer:
+    """Answers at most `rate` requests per second (a token bucket holding `burst`), 429 above it with
+    retry-after-ms saying when the next token comes, like OpenAI's and Gemini's per-minute limits."""
+
+    def __init__(self, rate: float, burst: int, latency: float) -> None:
+        self.rate, self.burst, self.latency = rate, burst, latency
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+        self.accepted = 0
+        self.rejected = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: object) -> object:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens < 1.0:
+                self.rejected += 1
+                return RateLimited(retry_after_ms=round(1000 * (1.0 - self.tokens) / self.rate, 1))
+            self.tokens -= 1.0
+            self.accepted += 1
+        time.sleep(self.latency)
+        return "Yes"
+
+
+class FixedLimiter(AdaptiveLimiter):
+    """The plain approach for comparison: `ceiling` requests in flight, whatever the server says."""
+
+    def _release(self, slot: Slot) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            self.throttles += slot.throttled
+            self._cond.notify_all()
+
+
+def run_limited(backend: str, args: argparse.Namespace, adaptive: bool) -> dict[str, float]:
+    """`--limit-asks` asks through a provider at ceiling `--high` against the rate-limited server."""
+    policy = RateLimitedServer(args.rate, max(1, int(args.rate * args.burst_s)), args.latency_limited)
+    with Loopback(answer=policy) as server:
+        url = server.url if backend == "gemini" else server.openai_url
+        provider = get_provider(backend, base_url=url, concurrency=args.high, use_cache=False)
+        if not adaptive:
+            provider.limiter = FixedLimiter(args.high)
+        asks = [Ask(prompt=f"task {i}: is this plausible?", expect="yesno") for i in range(args.limit_asks)]
+        start = time.perf_counter()
+        answers = provider.ask_many(asks)
+        elapsed = time.perf_counter() - start
+        provider.close()
+    lost = sum(a.status != "ok" for a in answers)
+    # The best any client can do: the burst at once, then `rate` per second.
+    best = max(0.0, (args.limit_asks - policy.burst) / args.rate)
+    return {"elapsed": elapsed, "rate": (args.limit_asks - lost) / elapsed, "share": best / elapsed if elapsed else 0.0,
+            "rejected": policy.rejected, "lost": lost, "lowest": getattr(provider.limiter, "lowest", args.high)}
+
+
+def limit_bench(args: argparse.Namespace) -> None:
+    logging.getLogger("hilite_cli.providers.base").setLevel(logging.ERROR)  # one retry warning per 429 otherwise
+    print(f"rate limit: server allows {args.rate:g} req/s (burst {args.burst_s:g} s), {args.latency_limited * 1000:.0f} ms "
+          f"per answer, {args.limit_asks} asks, ceiling {args.high}, backend {args.backend}, default retries")
+    for adaptive in (False, True):
+        r = run_limited(args.backend, args, adaptive)
+        name = "adaptive (AIMD)" if adaptive else "fixed limit    "
+        print(f"{name}: {r['elapsed']:6.2f} s, {r['rate']:6.1f} answered/s = {100 * r['share']:5.1f} % of the "
+              f"limit, {r['rejected']:5d} 429s, {r['lost']} lost" + (f", limit fell to {r['lowest']:.1f}" if adaptive else ""))
+
+
 def route_answer(request: object) -> str:
     return ('{"intent": "general_editing", "instruction_prompt": "Make the sky stormy.", '
             '"source_prompt": "a photo", "target_prompt": "a photo with a stormy sky"}')
@@ -71,8 +145,17 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--backend", choices=["openai", "gemini"], default="openai")
     parser.add_argument("--high", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=50.0, help="requests per second the limited server allows")
+    parser.add_argument("--burst-s", type=float, default=0.2, help="its token bucket holds this many seconds of rate")
+    parser.add_argument("--latency-limited", type=float, default=0.1)
+    parser.add_argument("--limit-asks", type=int, default=500)
+    parser.add_argument("--only-limit", action="store_true", help="run only the rate-limit comparison")
     args = parser.parse_args()
     os.environ.setdefault("GEMINI_API_KEY", "bench-placeholder")
+    os.environ.setdefault("OPENAI_API_KEY", "bench-placeholder")
+    if args.only_limit:
+        limit_bench(args)
+        return
     asks = [Ask(prompt=f"task {i}: is this plausible?", expect="yesno") for i in range(args.asks)]
     with Loopback(answer=lambda req: "Yes", latency=args.latency) as server:
         serial = run(server, args.backend, asks, 1)
@@ -88,6 +171,7 @@ def main() -> None:
     print(f"concurrency 1:  {serial:7.2f} s")
     print(f"concurrency {args.high}: {parallel:7.2f} s")
     print(f"speed-up: {serial / parallel:.1f}x")
+    limit_bench(args)
 
 
 if __name__ == "__main__":

@@ -247,13 +247,7 @@ class Provider:
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
             try:
-                with self.limiter.slot() as slot:
-                    try:
-                        return self._attempt(ask)
-                    except TransientError as exc:
-                        if exc.throttled:
-                            slot.throttle(exc.retry_after)
-                        raise
+                return self._limited_attempt(ask)
             except TransientError as exc:
                 if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
                     return self.answer("http_error", reason=(
@@ -267,6 +261,18 @@ class Provider:
                             attempts - 1, delay)
                 self.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns")
+
+    def _limited_attempt(self, ask: Ask) -> Answer:
+        """One attempt holding a limiter slot; a 429 makes the limiter slow down (and pause for a
+        Retry-After, unless it is one `_with_retries` gives up on)."""
+        with self.limiter.slot() as slot:
+            try:
+                return self._attempt(ask)
+            except TransientError as exc:
+                if exc.throttled:
+                    wait = exc.retry_after
+                    slot.throttle(wait if wait is not None and wait <= self.settings.max_retry_after else None)
+                raise
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with 50–100 % jitter, never shorter than the server's Retry-After.

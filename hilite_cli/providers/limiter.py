@@ -22,7 +22,7 @@ class LimiterSettings:
 
     floor: int = 1
     increase: float = 1.0  # slots added per window of successes
-    decrease: float = 0.5  # factor applied on a 429
+    decrease: float = 0.7  # factor applied on a 429 (0.5 is classic AIMD; gentler keeps more of the rate)
 
 
 class Slot:
@@ -53,7 +53,8 @@ class AdaptiveLimiter:
         self.lowest = self.limit
         self._clock = clock
         self._paused_until = 0.0
-        self._since_decrease = 0  # requests finished since the last decrease: a burst of 429s halves once
+        # Requests finished since the last decrease (a burst of 429s halves once); the first 429 always counts.
+        self._since_decrease = self.ceiling
         self._cond = threading.Condition()
 
     @contextmanager

@@ -70,8 +70,8 @@ class BatchSettings:
 
     @classmethod
     def from_config(cls, section: dict[str, Any], **overrides: Any) -> BatchSettings:
-        known = {k: v for k, v in {**section, **overrides}.items() if k in cls.__dataclass_fields__ and v is not None}
-        return cls(**known)
+        given = {**section, **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**{k: v for k, v in given.items() if k in cls.__dataclass_fields__})
 
 
 def backend_for(provider: Provider, settings: BatchSettings) -> BatchBackend:

@@ -1,0 +1,58 @@
+"""`mine --budget-usd`: the run stops drawing jobs once its pre-filter calls cost the budget, and the
+stats carry the spend, checked by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from support.batch_configs import fast_configs
+from support.cli import hilite
+from support.loopback import Loopback, Received, Text
+from support.photos import save_photo
+
+SCORES = '{"InstructionAdherence": 4.9, "ImageAesthetic": 4.9}'
+
+
+def test_budget_usd_stops_the_run_on_provider_spend(
+    server: Loopback, keys: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs = fast_configs(tmp_path / "configs", monkeypatch)
+
+    def answer(request: Received) -> Text:  # A.2 scores at 1000 in + 200 out, A.3/A.4 yes at 1000 in + 1 out
+        if "InstructionAdherence" in request.text():
+            return Text(SCORES, tokens=(1000, 200))
+        return Text("yes", tokens=(1000, 1))
+
+    server.answer = answer
+    (tmp_path / "photos").mkdir()
+    for name in ("astronaut", "coffee"):
+        save_photo(tmp_path / "photos", name, size=48)
+    (tmp_path / "e.txt").write_text("make it sepia\nmake it brighter\n")
+    res = hilite("mine", "--images", "photos", "--edits", "e.txt", "--editor", "classic", "--preset", "small",
+                 "--no-gate", "--prefilter", "openai:gpt-4.1", "--base-url", server.openai_url, "--budget-usd", "0.005",
+                 "--no-overlap", "--post-workers", "1", "--no-progress", "-o", "pool.jsonl", "--stats", "stats.json",
+                 "--out", "mined",
+                 cwd=tmp_path, env={"HILITE_CONFIG_DIR": str(configs)})
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    stats = orjson.loads((tmp_path / "stats.json").read_bytes())
+    assert stats["budget"]["stopped_by"] == "budget" and stats["jobs"]["sampled"] == 2  # one group, then stop
+    # The group's 2 seeds, one after the other: A.2 + A.3 + A.4 for the first; the classic editor makes the
+    # same image for the second seed, so its three answers come from the cache.
+    # 3000 in x $2 + 202 out x $8 per 1M = 6000 + 1616 µ$ = $0.007616 >= $0.005
+    usage = stats["provider_usage"][0]
+    assert (usage["calls"], usage["cached"], usage["input_tokens"], usage["output_tokens"]) == (3, 3, 3000, 202)
+    assert usage["cost_usd"] == pytest.approx(0.007616) and stats["budget"]["spent_usd"] == pytest.approx(0.007616)
+    assert "mine: openai:gpt-4.1: 3 calls, 3 cached, 3000 in / 202 out tokens, est. $0.0076" in res.stderr.decode()
+
+
+def test_budget_usd_needs_a_price_for_the_provider(server: Loopback, keys: str, tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    save_photo(tmp_path / "photos", "coffee", size=48)
+    (tmp_path / "e.txt").write_text("make it sepia\n")
+    res = hilite("mine", "--images", "photos", "--edits", "e.txt", "--editor", "classic", "--preset", "small",
+                 "--no-gate", "--prefilter", "openai:my-own-vlm", "--base-url", server.openai_url, "--budget-usd", "1",
+                 "--no-progress", "-o", "pool.jsonl", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "--budget-usd: no price for openai:my-own-vlm in configs/providers.toml [prices]" in res.stderr.decode()
