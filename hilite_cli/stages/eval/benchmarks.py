@@ -40,7 +40,10 @@ class Item:
 
 
 def _gedit_rows(where: str) -> Any:
-    import datasets
+    try:
+        import datasets
+    except ImportError:
+        raise BenchmarkError("GEdit-Bench loads through `datasets`: pip install 'hilite_cli[eval]' (or datasets)") from None
 
     path = Path(where)
     if path.is_dir():
