@@ -8,7 +8,7 @@ process on one local Ray instance (started once, before the timings: its start-u
 apart). Prints records/s, scaling efficiency (rate at 2 workers / (2 x rate at 1)) and Ray's
 overhead at 1 worker against local ((local rate / Ray rate) - 1). A script, not a test:
 
-    .venv/bin/python bench/scale_ray.py [--tasks 24] [--judge-tasks 96] [--latency 0.2] [--concurrency 4]
+    .venv/bin/python bench/scale_ray.py [--tasks 24] [--judge-tasks 400] [--latency 0.2] [--concurrency 4]
 
 On this machine's CPUs the model-bound stage can only scale as far as free cores allow; where a GPU
 is at hand, run it with --device cuda --gpus-per-worker 1 on a node with >= 2 GPUs.
@@ -79,7 +79,7 @@ def sweep(label: str, make_stage: Callable[[], Any], manifest: Path, folder: Pat
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=24, help="edit tasks (2 seeds each)")
-    parser.add_argument("--judge-tasks", type=int, default=96, help="candidates to validate")
+    parser.add_argument("--judge-tasks", type=int, default=400, help="candidates to validate")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=4, help="judge calls in flight per worker")
     parser.add_argument("--device", default="cpu")
@@ -108,6 +108,9 @@ def main() -> None:
                              text_influence=None, image_influence=None, weights=weights, device=args.device, dtype=None,
                              shuffle=False)
 
+        # warm-up, untimed: the driver imports diffusers and loads a pipeline once, as a Ray actor's process does
+        (folder / "warm").mkdir()
+        timed(editor, write_tasks(folder / "warm", 1), local_batches, folder / "warm.jsonl")
         print(f"model-bound: edit, tiny InstructPix2Pix, {args.tasks} tasks x 2 seeds, 2 steps, {args.device}")
         sweep("edit", editor, tasks, folder)
 
