@@ -310,9 +310,10 @@ class SdkProvider(Provider):
             with socket.create_connection((parts.hostname or "", port), timeout=min(self.settings.timeout, 10.0)):
                 pass
         except OSError as exc:
+            source = getattr(self, "base_url_from", None)
             raise ProviderConfigError(
-                f"nothing answers at the base URL {url} ({exc.strerror or type(exc).__name__}): start the server "
-                "or correct the URL"
+                f"nothing answers at the base URL {url}{f' (from {source})' if source else ''} "
+                f"({exc.strerror or type(exc).__name__}): start the server or correct the URL"
             ) from None
 
     def broken_reply(self, problem: str, body: str | None) -> Answer:

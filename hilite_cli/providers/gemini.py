@@ -43,6 +43,7 @@ class GeminiProvider(SdkProvider):
         self.wire = Wire(settings.timeout)
         self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_server=False)
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
+        self.base_url_from = None if base_url else "GOOGLE_GEMINI_BASE_URL"
         self.default_temperature = temperature
 
     def _new_client(self) -> Any:

@@ -32,6 +32,7 @@ class OpenAIProvider(SdkProvider):
         super().__init__(model, settings, cache)
         self.wire = Wire(settings.timeout)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.base_url_from = None if base_url else "OPENAI_BASE_URL"
         if is_local_url(self.base_url):
             self._api_key = find_key(KEY_VARIABLES) or LOCAL_PLACEHOLDER_KEY
         else:

@@ -175,10 +175,15 @@ def _dead_url() -> str:
 
 
 @pytest.mark.parametrize("backend", ["gemini", "openai"])
-def test_a_base_url_with_nothing_listening_fails_once_up_front(backend: str, keys: str) -> None:
+def test_a_base_url_with_nothing_listening_fails_once_up_front(backend: str, keys: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     url = _dead_url()
-    with pytest.raises(ProviderConfigError, match=f"nothing answers at the base URL {url}"):
+    with pytest.raises(ProviderConfigError, match=f"nothing answers at the base URL {url} \\(Connection refused"):
         get_provider(backend, base_url=url)
+    variable = "GOOGLE_GEMINI_BASE_URL" if backend == "gemini" else "OPENAI_BASE_URL"
+    monkeypatch.setenv(variable, url)
+    with pytest.raises(ProviderConfigError, match=f"base URL {url} \\(from {variable}\\)"):
+        get_provider(backend)
 
 
 def test_validate_with_a_dead_base_url_exits_2_with_one_line(tmp_path: Path, png: bytes) -> None:
