@@ -288,7 +288,7 @@ class EditStage(Stage):
             "mask": inputs.mask_sha,
             "reference_image": inputs.reference_sha,
         }
-        base = {k: v for k, v in record.items() if k != "models"}
+        base = {k: v for k, v in record.items() if k not in ("models", "skipped")}  # routing, not task metadata
         out = []
         for seed, img in zip(seeds, images, strict=True):
             path = save_image(img, self.out_dir)

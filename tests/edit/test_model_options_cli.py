@@ -95,3 +95,12 @@ def test_every_editor_refuses_a_native_value_out_of_its_range(tmp_path: Path, ta
     result = _invoke(tmp_path, ["edit", str(tasks), "--models", name, "--param", f"{name}.{arg}={top + 1}",
                                 "--out", str(tmp_path / "e"), "-o", str(out)])
     assert result.exit_code == 2 and "outside its range" in result.output and not out.exists()
+
+
+def test_mine_enforces_the_documented_step_range_of_flux_schnell(tmp_path: Path) -> None:
+    specs = tmp_path / "specs.jsonl"
+    specs.write_bytes(orjson.dumps({"t2i_prompt": "a cat on a sofa", "edits": ["make it sepia"]}) + b"\n")
+    pool = tmp_path / "pool.jsonl"
+    result = _invoke(tmp_path, ["mine", str(specs), "--editor", "classic", "--t2i-steps", "8", "-o", str(pool),
+                                "--out", str(tmp_path / "m"), "--no-gate", "--prefilter", "offline"])
+    assert result.exit_code == 2 and "outside its documented 1..4" in result.output

@@ -70,7 +70,9 @@ def test_edit_usage_errors_and_empty_model_lists(tmp_path: Path) -> None:
     assert res.returncode == 1
     [err] = [orjson.loads(x) for x in (tmp_path / "c.jsonl.errors.jsonl").read_bytes().splitlines()]
     assert err["id"] == "a" and err["error"]["kind"] == "no_models" and "line 1" in err["error"]["message"]
-    assert b"1 duplicates" in res.stderr  # b2 is the same edit as b: written once, and said so
+    # b2 is another task (its own id) with the same image and instruction: it keeps its own candidate
+    cands = [orjson.loads(x) for x in (tmp_path / "c.jsonl").read_bytes().splitlines()]
+    assert sorted(c["parent"] for c in cands) == ["b", "b2"] and len({c["id"] for c in cands}) == 2
     one_off = hilite("edit", img.name, "make it darker", "--models", "classic", "-o", "x.jsonl", cwd=tmp_path)
     assert one_off.returncode == 2
     assert hilite("edit", "missing.png", "make it darker", cwd=tmp_path).returncode == 2
