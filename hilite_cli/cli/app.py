@@ -147,7 +147,7 @@ def main() -> None:
             raise
         print(f"hilite: error: {scrub(one_line(exc))}", file=sys.stderr)
         sys.exit(2)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if debug:
             raise
         print(f"hilite: error: {type(exc).__name__}: {scrub(one_line(exc))} (unexpected; set HILITE_DEBUG=1 for the traceback)",

@@ -113,7 +113,7 @@ def metric_bars(results: dict[str, Any], cfg: dict[str, Any]) -> Plot | None:
         ax.set_ylim(*((1, 5) if panel[0] in SCORE_KEYS else (0, 1.05)))
         ax.set_ylabel("mean (1–5)" if panel[0] in SCORE_KEYS else "mean (0–1)")
     axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
-    conf = int(round(100 * results["settings"]["bootstrap"]["confidence"]))
+    conf = round(100 * results["settings"]["bootstrap"]["confidence"])
     caption = f"Mean per dataset; whiskers are the {conf}% bootstrap intervals. Percentages are shown as fractions."
     return Plot("metrics_by_dataset", "Metrics across datasets", caption, _png(fig, int(cfg["dpi"])))
 

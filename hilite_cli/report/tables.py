@@ -23,7 +23,7 @@ def settings_line(results: dict[str, Any]) -> str:
     return (
         f"metrics: {', '.join(s['metrics'])}; sample: {s['sample'] or 'all records'}; seed: {s['seed']}; "
         f"judge: {s.get('judge') or 'none asked for'}; "
-        f"{int(round(100 * s['bootstrap']['confidence']))}% bootstrap CI over {s['bootstrap']['resamples']} resamples"
+        f"{round(100 * s['bootstrap']['confidence'])}% bootstrap CI over {s['bootstrap']['resamples']} resamples"
     )
 
 
@@ -34,7 +34,7 @@ def datasets_table(results: dict[str, Any]) -> TableData:
     for name in sorted_datasets(results):
         e = results["datasets"][name]
         rows.append([name, str(e["n"]), str(e["n_scored"]), str(e["n_failed"]), *(format_cell(e["metrics"].get(k), k) for k in keys)])
-    conf = int(round(100 * results["settings"]["bootstrap"]["confidence"]))
+    conf = round(100 * results["settings"]["bootstrap"]["confidence"])
     return TableData("Datasets", header, rows, f"mean [{conf}% bootstrap CI]; sorted by Geo, ascending, as in NHR Table 4")
 
 
