@@ -8,7 +8,7 @@ process on one local Ray instance (started once, before the timings: its start-u
 apart). Prints records/s, scaling efficiency (rate at 2 workers / (2 x rate at 1)) and Ray's
 overhead at 1 worker against local ((local rate / Ray rate) - 1). A script, not a test:
 
-    .venv/bin/python bench/scale_ray.py [--tasks 24] [--judge-tasks 400] [--latency 0.2] [--concurrency 4]
+    .venv/bin/python bench/scale_ray.py [--tasks 24] [--judge-tasks 400] [--latency 0.2] [--concurrency 4] [--threads 1]
 
 On this machine's CPUs the model-bound stage can only scale as far as free cores allow; where a GPU
 is at hand, run it with --device cuda --gpus-per-worker 1 on a node with >= 2 GPUs.
@@ -83,7 +83,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=4, help="judge calls in flight per worker")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads in the driver: Ray gives each 1-CPU actor OMP_NUM_THREADS=1, so 1 compares like with like")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     os.environ["OPENAI_API_KEY"] = "bench-placeholder"
