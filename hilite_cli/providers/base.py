@@ -101,7 +101,7 @@ class Provider:
         self.model = model
         self.settings = settings
         self.cache = cache
-        self.limiter = AdaptiveLimiter(settings.concurrency, settings.limiter)
+        self.limiter = AdaptiveLimiter(settings.concurrency, settings.limiter, sleep=lambda s: self.sleep(s))
         self.usage = UsageMeter(self.name, model)
         self.batch: BatchRunner | None = None  # set by get_provider(batch_state=...) for --batch-api
         if self.name != "offline":

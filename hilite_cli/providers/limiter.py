@@ -42,7 +42,8 @@ class AdaptiveLimiter:
     """Thread-safe AIMD limit on requests in flight, between `floor` and `ceiling`."""
 
     def __init__(
-        self, ceiling: int, settings: LimiterSettings | None = None, *, clock: Callable[[], float] = time.monotonic
+        self, ceiling: int, settings: LimiterSettings | None = None, *, clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings or LimiterSettings()
         self.ceiling = max(1, ceiling)
@@ -52,6 +53,7 @@ class AdaptiveLimiter:
         self.throttles = 0
         self.lowest = self.limit
         self._clock = clock
+        self._sleep = sleep  # the provider's seam, so tests that record waits are not held for real
         self._paused_until = 0.0
         # Requests finished since the last decrease (a burst of 429s halves once); the first 429 always counts.
         self._since_decrease = self.ceiling
@@ -68,13 +70,23 @@ class AdaptiveLimiter:
             self._release(slot)
 
     def _acquire(self) -> None:
+        served = 0.0  # the pause this caller has already waited out (each pause is waited once)
         with self._cond:
             while True:
-                wait = self._paused_until - self._clock()
-                if wait <= 0 and self.in_flight < int(self.limit):
+                pause = self._paused_until
+                wait = pause - self._clock()
+                if wait > 0 and pause > served:
+                    self._cond.release()
+                    try:
+                        self._sleep(wait)
+                    finally:
+                        self._cond.acquire()
+                    served = pause
+                    continue
+                if self.in_flight < int(self.limit):
                     self.in_flight += 1
                     return
-                self._cond.wait(timeout=wait if wait > 0 else None)
+                self._cond.wait()
 
     def _release(self, slot: Slot) -> None:
         s = self.settings

@@ -51,6 +51,15 @@ def test_retry_after_holds_back_new_requests_for_that_long() -> None:
     assert time.monotonic() - started >= 0.25
 
 
+def test_the_pause_goes_through_the_sleep_seam_once_per_pause() -> None:
+    waits: list[float] = []
+    limiter = AdaptiveLimiter(4, sleep=waits.append)
+    finish(limiter, True, retry_after=50)
+    finish(limiter, False)  # waits out the pause once, through the seam, then goes
+    finish(limiter, False)
+    assert len(waits) == 2 and 49 < waits[0] <= 50 and 49 < waits[1] <= 50  # each new caller waits it out
+
+
 def test_retry_after_ms_is_read_before_retry_after() -> None:
     assert retry_after_from({"retry-after-ms": "250", "retry-after": "3"}) == 0.25
     assert retry_after_from({"retry-after": "3"}) == 3.0
