@@ -137,7 +137,7 @@ def _attach_adapters(spec: ModelSpec, pipe: Any, local: Path | None) -> None:
 def load_pipeline(spec: ModelSpec, *, weights: Path | None, device: str, dtype: Any) -> Any:
     """The diffusers pipeline for `spec`, loaded once per (pipeline, weights, adapters, device, dtype) and reused.
 
-    Registry entries over the same weights (paint-by-example and its AnyDoor stand-in) share one copy.
+    Entries over the same weights (flux-kontext and its inpainting sibling, the AnyDoor stand-in) share modules.
     """
     source = str(weights) if weights is not None else spec.hub_id
     key = (spec.pipeline, source, repr(sorted(spec.options.items())), device, str(dtype))
