@@ -12,7 +12,7 @@ from hilite_cli.cli.options import (
     BaseUrl, Concurrency, Device, Dtype, Errors, MaxRetries, NoCache, Output, Progress, Resume, Timeout, Weights,
 )
 from hilite_cli.cli.params import parse_weights, provider_error, provider_options
-from hilite_cli.cli.runner import usage_error
+from hilite_cli.cli.runner import guard_outputs, locked, usage_error
 
 SHORT = "Evaluate an editor on GEdit-Bench (VIEScore SC/PQ/O) or ImgEdit-Bench (1-5 axes), per category."
 HELP = f"""{SHORT}
@@ -108,6 +108,9 @@ def command(
         raise usage_error(f"--language must be en, cn or all, got {lang!r}")
     if subset not in ("fullset", "intersection"):
         raise usage_error(f"--subset must be fullset or intersection, got {subset!r}")
+    errors_path = errors or default_errors_path(output, "eval")
+    guard_outputs([("--prompts", prompts), ("--baseline", baseline)],
+                  [("-o", output), ("--errors" if errors else "the errors manifest", errors_path), ("--json", json_path)])
     base = read_summary(baseline) if baseline is not None else None
     try:
         judge_prompts = viescore_prompts(prompts) if benchmark == "gedit" else imgedit_prompts(prompts)
@@ -125,7 +128,7 @@ def command(
         raise provider_error("--judge", judge, exc) from None
     edit = _edit_fn(editor, parse_weights(weights), device, dtype, int(config["run"]["edit_seed"])) if editor else None
     settings = EvalSettings(benchmark=benchmark, edited=edited or out / "edited", output=output,
-                            errors=errors or default_errors_path(output, "eval"), resume=resume, editor_name=editor,
+                            errors=errors_path, resume=resume, editor_name=editor,
                             judge_name=judge, recorded={"data": data or config["gedit"]["hub_id"],
                                                         **({"language": lang, "subset": subset} if benchmark == "gedit" else {})})
     from tqdm import tqdm
@@ -137,8 +140,9 @@ def command(
         bar.refresh()
 
     try:
-        summary = EvalRun(settings, items, judge=provider, prompts=judge_prompts, edit=edit, on_total=set_total,
-                          on_batch=bar.update).run()
+        with locked([output]):
+            summary = EvalRun(settings, items, judge=provider, prompts=judge_prompts, edit=edit, on_total=set_total,
+                              on_batch=bar.update).run()
     finally:
         bar.close()
         provider.close()
