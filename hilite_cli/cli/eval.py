@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from hilite_cli.cli.options import BaseUrl, Concurrency, Device, Dtype, MaxRetries, NoCache, Timeout
+from hilite_cli.cli.options import (
+    BaseUrl, Concurrency, Device, Dtype, Errors, MaxRetries, NoCache, Output, Progress, Resume, Timeout, Weights,
+)
 from hilite_cli.cli.params import parse_weights, provider_error, provider_options
-from hilite_cli.cli.runner import usage_error
+from hilite_cli.cli.runner import guard_outputs, locked, usage_error
 
 SHORT = "Evaluate an editor on GEdit-Bench (VIEScore SC/PQ/O) or ImgEdit-Bench (1-5 axes), per category."
 HELP = f"""{SHORT}
@@ -58,23 +60,24 @@ def _edit_fn(name: str, weights: dict[str, Path], device: str | None, dtype: str
 
 
 def command(
-    benchmark: Annotated[str, typer.Argument(help="gedit or imgedit.", show_default=False)],
+    benchmark: Annotated[str, typer.Argument(help="Benchmark to run: gedit (GEdit-Bench) or imgedit (ImgEdit-Bench); its items come from --data, the edited images from --edited or --editor.", show_default=False)],
     judge: Annotated[str, typer.Option(help="Judge provider PROVIDER[:MODEL] (gemini, openai, openai with --base-url).")],
     prompts: Annotated[Path, typer.Option(help="Your copy of the benchmark's judge prompts (see above).")],
     data: Annotated[str | None, typer.Option(help="Hub id or local folder of the benchmark [gedit: configs/eval.toml].")] = None,
     edited: Annotated[Path | None, typer.Option(help="Folder of already edited images, in the benchmark's layout.")] = None,
     editor: Annotated[str | None, typer.Option(help="Registry model to run over the benchmark (writes --out/edited).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for source copies and edited images.")] = Path("eval-run"),
-    output: Annotated[str, typer.Option("--output", "-o", help="Per-item JSONL records, or - for stdout.")] = "-",
-    errors: Annotated[str | None, typer.Option(help="Errors manifest [default: <output>.errors.jsonl].")] = None,
+    output: Output = "-",
+    errors: Errors = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary JSON here.")] = None,
     language: Annotated[str | None, typer.Option(help="gedit: en, cn or all [configs/eval.toml: en].")] = None,
     subset: Annotated[str, typer.Option(help="gedit: fullset or intersection (GEdit's two reported subsets).")] = "fullset",
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items (a smoke run).")] = None,
     baseline: Annotated[Path | None, typer.Option(help="An earlier --json summary to gate against.")] = None,
     max_drop: Annotated[float | None, typer.Option(min=0.0, help="Largest allowed fall of any mean vs --baseline [configs].")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Keep items already in -o; judge the rest (and earlier failures).")] = False,
-    weights: Annotated[list[str], typer.Option(help="NAME=DIR for --editor (repeatable).")] = [],  # noqa: B006
+    resume: Resume = False,
+    progress: Progress = True,
+    weights: Weights = None,
     device: Device = None,
     dtype: Dtype = None,
     base_url: BaseUrl = None,
@@ -105,6 +108,9 @@ def command(
         raise usage_error(f"--language must be en, cn or all, got {lang!r}")
     if subset not in ("fullset", "intersection"):
         raise usage_error(f"--subset must be fullset or intersection, got {subset!r}")
+    errors_path = errors or default_errors_path(output, "eval")
+    guard_outputs([("--prompts", prompts), ("--baseline", baseline)],
+                  [("-o", output), ("--errors" if errors else "the errors manifest", errors_path), ("--json", json_path)])
     base = read_summary(baseline) if baseline is not None else None
     try:
         judge_prompts = viescore_prompts(prompts) if benchmark == "gedit" else imgedit_prompts(prompts)
@@ -122,12 +128,23 @@ def command(
         raise provider_error("--judge", judge, exc) from None
     edit = _edit_fn(editor, parse_weights(weights), device, dtype, int(config["run"]["edit_seed"])) if editor else None
     settings = EvalSettings(benchmark=benchmark, edited=edited or out / "edited", output=output,
-                            errors=errors or default_errors_path(output, "eval"), resume=resume, editor_name=editor,
+                            errors=errors_path, resume=resume, editor_name=editor,
                             judge_name=judge, recorded={"data": data or config["gedit"]["hub_id"],
                                                         **({"language": lang, "subset": subset} if benchmark == "gedit" else {})})
+    from tqdm import tqdm
+
+    bar = tqdm(desc="eval", unit="item", file=sys.stderr, disable=None if progress else True, leave=False)
+
+    def set_total(total: int) -> None:
+        bar.total = total
+        bar.refresh()
+
     try:
-        summary = EvalRun(settings, items, judge=provider, prompts=judge_prompts, edit=edit).run()
+        with locked([output]):
+            summary = EvalRun(settings, items, judge=provider, prompts=judge_prompts, edit=edit, on_total=set_total,
+                              on_batch=bar.update).run()
     finally:
+        bar.close()
         provider.close()
     _report(summary, json_path, settings.errors, base)
     if base is not None:

@@ -259,7 +259,7 @@ def command(
     dtype: Dtype = None,
     t2i_steps: Annotated[int | None, typer.Option(min=1, help="T2I steps [model default: 4 for schnell].")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps [default: per model].")] = None,
-    text_influence: Annotated[int | None, typer.Option(min=0, max=10, help="How strictly to follow the text: level 0-10, one scale for every model [default: per model].")] = None,
+    text_influence: Annotated[int | None, typer.Option(min=0, max=10, help="How strictly to follow the text: level 0-10, the same scale for every model [default: per model].")] = None,
     image_influence: Annotated[int | None, typer.Option(min=0, max=10, help="How much of the source to keep: level 0-10 [default: per model].")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="EDITOR.NAME=VALUE: a native editor value, e.g. instruct-pix2pix.image_guidance_scale=1.8.")] = None,
     gate: Annotated[str | None, typer.Option(help="A.5 plausibility gate provider [preset]; offline = recorded as not run.")] = None,

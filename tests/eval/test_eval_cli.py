@@ -165,6 +165,21 @@ def test_imgedit_with_a_registry_editor_writes_the_benchmark_layout(imgedit: Ben
     assert record["scores"]["overall"] == 4.0 and record["edited"].endswith("edited/g1.png")
 
 
+def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path: Path, gedit: Bench, openai_key: None) -> None:
+    """Issue 11 for eval: -o onto the baseline, or --errors onto -o, exits 2 and leaves the file as it was."""
+    baseline = tmp_path / "before.json"
+    baseline.write_bytes(b'{"kept": true}')
+    common = ["gedit", "--judge", "openai", "--edited", str(gedit.edited), "--prompts", str(gedit.prompts),
+              "--data", str(gedit.data), "--out", str(tmp_path / "run")]
+    result = _run(*common, "-o", str(baseline), "--baseline", str(baseline))
+    assert result.exit_code == 2 and "are the same file" in result.output
+    assert baseline.read_bytes() == b'{"kept": true}'
+    out = tmp_path / "items.jsonl"
+    result = _run(*common, "-o", str(out), "--errors", str(out))
+    assert result.exit_code == 2 and "--errors" in result.output and not out.exists()
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(("gedit", "--judge", "offline", "--edited", "x"), "--judge offline cannot score"),

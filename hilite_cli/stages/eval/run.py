@@ -27,6 +27,7 @@ from hilite_cli.stages.eval.protocols import imgedit_ask, imgedit_scores, viesco
 
 STAGE = "eval"
 EditFn = Callable[[Item], Any]
+Count = Callable[[int], None]
 
 
 @dataclass
@@ -51,13 +52,15 @@ class EvalRun:
 
     def __init__(
         self, settings: EvalSettings, items: list[Item], *, judge: Provider, prompts: VieScorePrompts | ImgEditPrompts,
-        edit: EditFn | None = None,
+        edit: EditFn | None = None, on_total: Count | None = None, on_batch: Count | None = None,
     ) -> None:
         self.s = settings
         self.items = items
         self.judge = judge
         self.prompts = prompts
         self.edit = edit
+        self.on_total = on_total  # items left to judge (a progress bar's total)
+        self.on_batch = on_batch  # items finished, once per judged batch
         self.failed: list[Record] = []
 
     def run(self) -> dict[str, Any]:
@@ -66,6 +69,8 @@ class EvalRun:
         written: list[Record] = []
         try:
             todo = [i for i in self.items if self._id(i) not in writer.seen]
+            if self.on_total is not None:
+                self.on_total(len(todo))
             for batch in _batches(todo, int(load_config("eval")["run"]["judge_batch"])):
                 for record in self._judge_batch(batch):
                     if record["status"] == "ok":
@@ -74,6 +79,8 @@ class EvalRun:
                     else:
                         self.failed.append(record)
                         errors.write(with_error(record, STAGE, record["status"], record.pop("message")))
+                if self.on_batch is not None:
+                    self.on_batch(len(batch))
         finally:
             writer.close()
             errors.close()
