@@ -22,3 +22,12 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     load_config.cache_clear()
     for key in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "OPENAI_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_ip2p_weights(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny random-weight InstructPix2Pix as a `--weights instruct-pix2pix=DIR` folder, built once:
+    a real editor whose seeds give distinct candidates (the weights-free `classic` gives one)."""
+    from support.tiny_models import build_instruct_pix2pix
+
+    return build_instruct_pix2pix(tmp_path_factory.mktemp("weights") / "ip2p")

@@ -9,12 +9,14 @@ from typing import Annotated
 import typer
 
 from hilite_cli.cli.data_option import DataDir, open_store
+from hilite_cli.cli.options import Weights
 
 SHORT = "Local web app over the store: edit sessions, gallery, rating tasks, manifest browser."
 HELP = f"""{SHORT}
 
 \b
   hilite studio --data studio/                                  # http://127.0.0.1:8765/
+  hilite studio --data studio/ --models instruct-pix2pix,classic --weights instruct-pix2pix=/w/ip2p
   hilite studio --data studio/ --browse triplets.jsonl --browse scored.jsonl
   hilite studio --data studio/ --host 0.0.0.0 --token "$(openssl rand -hex 16)"
 
@@ -36,10 +38,11 @@ def command(
     models: Annotated[str | None, typer.Option(help="Comma-separated editors to run [default: every routed one].")] = None,
     provider: Annotated[str, typer.Option(help="Router provider for Translate (offline rules by default).")] = "offline",
     seeds: Annotated[int | None, typer.Option("--attempts", min=1, help="Attempts per editor in one Run [default: configs/studio.toml].")] = None,
+    weights: Weights = None,
 ) -> None:
     import uvicorn
 
-    from hilite_cli.cli.params import parse_list
+    from hilite_cli.cli.params import parse_list, parse_weights
     from hilite_cli.cli.runner import require_manifests, usage_error
     from hilite_cli.config import load_config
     from hilite_cli.studio.app import StudioSettings, create_app
@@ -51,10 +54,11 @@ def command(
         token = secrets.token_urlsafe(24)
         print(f"hilite studio: listening on {host} needs a token; generated one: {token}", file=sys.stderr)
     require_manifests(browse or [])
+    local = parse_weights(weights)
     store = open_store(data)
     try:
         settings = StudioSettings(token=token, browse=list(browse or []), models=parse_list(models), provider=provider,
-                                  seeds=seeds)
+                                  seeds=seeds, weights=local)
         app = create_app(store, settings)
     except ValueError as exc:
         raise usage_error(str(exc)) from None

@@ -11,6 +11,7 @@ import random
 import secrets
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hilite_cli.records import Record
@@ -101,7 +102,7 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
              mask: str | None = None, reference_mask: str | None = None, models: list[str] | None = None,
              top_k: int | None = None, seeds: int = 1, provider: str = "offline", base_url: str | None = None,
              progress: Progress = _quiet, rng: random.Random | None = None,
-             loader: LoadedEditors | None = None) -> dict[str, Any]:
+             loader: LoadedEditors | None = None, weights: dict[str, Path] | None = None) -> dict[str, Any]:
     """Route and edit from the session's current image; the step is stored `ready` (or `failed`, with why)."""
     from hilite_cli.engine.local import run_batch
     from hilite_cli.stages.edit import EditStage, slot_letters
@@ -117,7 +118,7 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
         progress("translating", 0, 1)
         routed = translate(task, provider=provider, base_url=base_url)
         entries = chosen_models(routed, models, top_k)
-        stage = EditStage(out_dir=store.blobs.folder, seeds=seeds, shuffle=False,
+        stage = EditStage(out_dir=store.blobs.folder, seeds=seeds, shuffle=False, weights=weights,
                           **({"loader": loader} if loader else {}), **{k: knobs.get(k) for k in KNOBS})
         candidates: list[Record] = []
         errors: list[str] = []
@@ -146,14 +147,15 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
 
 
 def replay(store: Store, publication: dict[str, Any], image: str, name: str, *, progress: Progress = _quiet,
-           seeds: int = 1, loader: LoadedEditors | None = None) -> dict[str, Any]:
+           seeds: int = 1, loader: LoadedEditors | None = None,
+           weights: dict[str, Path] | None = None) -> dict[str, Any]:
     """Run a published workflow on a new image: each step's instruction and knobs on the same model,
     keeping that model's candidate, as HILITE's gallery lets users replicate others' work."""
     sessions.create_session(store, name, image)
     for i, flow in enumerate(publication["workflow"]):
         progress(f"step {i + 1}/{len(publication['workflow'])}", i, len(publication["workflow"]))
         step = run_step(store, name, flow["instruction"], flow["knobs"], models=[flow["model"]], seeds=seeds,
-                        loader=loader)
+                        loader=loader, weights=weights)
         if step["status"] != "ready":
             raise StoreError(f"replay step {i + 1} failed: {step['error']}")
         sessions.pick(store, step["id"], step["candidates"][0]["slot"], {})

@@ -25,6 +25,7 @@ class StudioSettings:
     models: list[str] | None = None
     provider: str = "offline"
     seeds: int | None = None  # attempts per editor in one Run [default: configs/studio.toml]
+    weights: dict[str, Path] = field(default_factory=dict)  # model -> local weights folder (--weights NAME=DIR)
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""The edit, gallery and replay API through Starlette's TestClient, on the `classic` editor."""
+"""The edit, gallery and replay API through Starlette's TestClient: on the `classic` editor, which is
+deterministic (one candidate whatever the attempts), and beside it the tiny random-weight
+InstructPix2Pix, whose seeds give distinct candidates to anonymise and to shuffle."""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ from hilite_cli.store import gallery, sessions
 from hilite_cli.studio.app import StudioSettings
 
 
+TWO_EDITORS = ["classic", "instruct-pix2pix"]
+FAST = {"steps": 1}  # one denoising step of the tiny InstructPix2Pix (on 16-px images); `classic` takes no steps
+
+
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
     c = Client(new_store(tmp_path), StudioSettings(models=["classic"], seeds=3))
@@ -20,8 +26,16 @@ def client(tmp_path: Path) -> Iterator[Client]:
     c.close()
 
 
-def _start(client: Client, name: str = "s1") -> dict:
-    r = client.post("/api/sessions", files={"base": ("a.png", png(), "image/png")}, data={"name": name})
+@pytest.fixture
+def two_editors(tmp_path: Path, tiny_ip2p_weights: Path) -> Iterator[Client]:
+    c = Client(new_store(tmp_path), StudioSettings(models=TWO_EDITORS, seeds=2,
+                                                   weights={"instruct-pix2pix": tiny_ip2p_weights}))
+    yield c
+    c.close()
+
+
+def _start(client: Client, name: str = "s1", size: int = 64) -> dict:
+    r = client.post("/api/sessions", files={"base": ("a.png", png(size=size), "image/png")}, data={"name": name})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -34,16 +48,20 @@ def _run(client: Client, instruction: str, **body) -> dict:
     return state["result"]["step"]
 
 
-def test_no_model_name_reaches_the_browser_before_the_pick(client: Client) -> None:
+def test_no_model_name_reaches_the_browser_before_the_pick(two_editors: Client) -> None:
+    client = two_editors
     names = list(load_registry())
-    before = [_start(client)]
+    before = [_start(client, size=16)]
     translated = client.post("/api/sessions/s1/translate", json={"instruction": "make it black and white"})
     assert translated.status_code == 200
     assert translated.json()["intent"] == "general_editing"
-    assert [p["label"] for p in translated.json()["prompts"]] == ["Editor 1"]
+    assert [p["label"] for p in translated.json()["prompts"]] == ["Editor 1", "Editor 2"]
     before.append(translated.text)
-    step = _run(client, "make it black and white")
+    step = _run(client, "make it black and white", knobs=FAST)
+    # classic's 2 attempts make 1 candidate, InstructPix2Pix's 2 seeds make 2 distinct ones
     assert step["status"] == "ready" and [c["slot"] for c in step["candidates"]] == ["A", "B", "C"]
+    assert all(set(c) == {"slot", "image"} for c in step["candidates"])
+    assert len({c["image"] for c in step["candidates"]}) == 3
     before += [step, client.get("/api/sessions/s1").text, client.get("/edit?session=s1").text]
     leaked = [n for n in names for text in map(str, before) if f'"{n}"' in text or f"'{n}'" in text or f">{n}<" in text]
     assert leaked == []
@@ -52,24 +70,32 @@ def test_no_model_name_reaches_the_browser_before_the_pick(client: Client) -> No
         "slot": "B", "matches_instruction": 5, "matches_original": 4, "offensive": True,
         "offensive_description": "nothing really", "comment": "crisp"})
     assert picked.status_code == 200, picked.text
-    assert {c["model"] for c in picked.json()["candidates"]} == {"classic"}
-    assert picked.json()["route"]["prompts"][0]["label"] == "classic"
+    revealed = sorted((c["model"], c["seed"]) for c in picked.json()["candidates"])
+    assert revealed == [("classic", 0), ("instruct-pix2pix", 0), ("instruct-pix2pix", 1)]
+    assert [p["label"] for p in picked.json()["route"]["prompts"]] == ["instruct-pix2pix", "classic"]
     stored = sessions.get_step(client.store, step["id"])
+    [kept] = [c for c in stored["candidates"] if c["slot"] == "B"]
+    assert stored["pick"] == "B" and stored["picked_image"] == kept["image"]
     assert stored["feedback"] == {"matches_instruction": 5, "matches_original": 4, "offensive": True,
                                   "offensive_description": "nothing really", "comment": "crisp"}
     again = client.post(f"/api/steps/{step['id']}/pick", json={"slot": "A"})
     assert again.status_code == 400 and "not waiting for a pick" in again.json()["error"]
 
 
-def test_slot_order_is_random_per_run(tmp_path: Path) -> None:
-    """Seeds of one editor are dealt to slots at random: over runs, slot A is not always seed 0."""
-    c = Client(new_store(tmp_path), StudioSettings(models=["classic"], seeds=3))
+def test_slot_order_is_random_per_run(tmp_path: Path, tiny_ip2p_weights: Path) -> None:
+    """Seeds of one editor are dealt to slots at random: over runs, slot A is not always seed 0
+    (the tiny InstructPix2Pix on a 16-px image: 3 seeds, 3 distinct candidates; all 8 runs alike has
+    odds 3^-7)."""
+    c = Client(new_store(tmp_path), StudioSettings(models=["instruct-pix2pix"], seeds=3,
+                                                   weights={"instruct-pix2pix": tiny_ip2p_weights}))
     try:
-        _start(c)
+        _start(c, size=16)
         firsts = set()
         for _ in range(8):
-            step = _run(c, "make it black and white")
-            firsts.add(sessions.get_step(c.store, step["id"])["candidates"][0]["seed"])
+            step = _run(c, "make it black and white", knobs=FAST)
+            stored = sessions.get_step(c.store, step["id"])["candidates"]
+            assert sorted(x["seed"] for x in stored) == [0, 1, 2] and len({x["image"] for x in stored}) == 3
+            firsts.add(stored[0]["seed"])
         assert len(firsts) > 1
     finally:
         c.close()
@@ -77,11 +103,15 @@ def test_slot_order_is_random_per_run(tmp_path: Path) -> None:
 
 def test_steps_revert_publish_gallery_likes_and_replay(client: Client) -> None:
     _start(client)
-    one = _run(client, "make it black and white")
-    client.post(f"/api/steps/{one['id']}/pick", json={"slot": "A"})
+    one = _run(client, "make it black and white", knobs={"text_influence": 3})  # a moved slider: level 3 of 0–10
+    assert [c["slot"] for c in one["candidates"]] == ["A"]  # classic is deterministic: 3 attempts, 1 candidate
+    kept = client.post(f"/api/steps/{one['id']}/pick", json={"slot": "A"}).json()["candidates"][0]
+    # configs/models.toml: classic's blend weight runs 0.1 (level 0) … 1.0 (level 10) in equal steps
+    assert (kept["params"]["text_influence"], kept["params"]["native"]) == (3.0, {"strength": 0.37})
+    assert "3 attempts asked, 1 candidate made" in kept["params"]["note"]
     two = _run(client, "make it sepia", knobs={"text_influence": None, "steps": None})
     assert two["input_image"] == sessions.get_step(client.store, one["id"])["picked_image"].join(["/img/", ""])
-    client.post(f"/api/steps/{two['id']}/pick", json={"slot": "C", "matches_instruction": 3})
+    assert client.post(f"/api/steps/{two['id']}/pick", json={"slot": "A", "matches_instruction": 3}).status_code == 200
 
     reverted = client.post("/api/sessions/s1/revert", json={"step": 1})
     assert reverted.status_code == 200
