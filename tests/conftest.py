@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,7 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture(scope="session")
-def tiny_ip2p_weights(tmp_path_factory: pytest.TempPathFactory):
+def tiny_ip2p_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random-weight InstructPix2Pix as a `--weights instruct-pix2pix=DIR` folder, built once:
     a real editor whose seeds give distinct candidates (the weights-free `classic` gives one)."""
     from support.tiny_models import build_instruct_pix2pix

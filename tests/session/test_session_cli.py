@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from hilite_cli.cli.app import app
 from hilite_cli.store import Store, gallery, sessions
 
-EDIT = ("--models", "classic", "--out", "o", "--data", "data")
+EDIT = ("--out", "o", "--data", "data")
 
 
 @pytest.fixture(autouse=True)
@@ -36,15 +36,20 @@ def _edit(instruction: str, *extra: str):
     return hilite("edit", "astronaut.png", instruction, *EDIT, "--session", "trip", *extra)
 
 
-def test_session_steps_pick_revert_publish(tmp_path: Path) -> None:
-    first = _edit("make it black and white", "--seeds", "2")
+def test_session_steps_pick_revert_publish(tmp_path: Path, tiny_ip2p_weights: Path) -> None:
+    # step 1 on two editors: classic's 2 attempts make 1 candidate, the tiny InstructPix2Pix's 2 seeds 2
+    two_editors = ("--models", "classic,instruct-pix2pix", "--weights", f"instruct-pix2pix={tiny_ip2p_weights}",
+                   "--attempts", "2", "--steps", "1")
+    first = _edit("make it black and white", *two_editors)
     assert first.exit_code == 0, first.stderr
     assert "session trip: new" in first.stderr and "step 1 recorded" in first.stderr
 
-    picked = _edit("make it black and white", "--seeds", "2", "--pick", "b", "--instruction-match", "5",
+    picked = _edit("make it black and white", *two_editors, "--pick", "b", "--instruction-match", "5",
                    "--original-match", "4", "--comment", "good")
     assert picked.exit_code == 0, picked.stderr
-    second = _edit("make it sepia", "--pick", "A", "--instruction-match", "3", "--original-match", "5")
+    # step 2 on classic alone: deterministic, so 3 attempts are one candidate, in slot A
+    second = _edit("make it sepia", "--models", "classic", "--attempts", "3", "--pick", "A",
+                   "--instruction-match", "3", "--original-match", "5")
     assert second.exit_code == 0, second.stderr
     assert "starts from the image picked at step 1" in second.stderr
 
@@ -52,6 +57,12 @@ def test_session_steps_pick_revert_publish(tmp_path: Path) -> None:
     one, two = sessions.steps(store, "trip")
     assert (one["number"], one["pick"], one["feedback"]["matches_instruction"], one["feedback"]["comment"]) == (
         1, "B", 5, "good")
+    assert sorted((c["model"], c["seed"]) for c in one["candidates"]) == [
+        ("classic", 0), ("instruct-pix2pix", 0), ("instruct-pix2pix", 1)]
+    assert len({c["image"] for c in one["candidates"]}) == 3
+    [kept] = [c for c in one["candidates"] if c["slot"] == "B"]
+    assert one["picked_image"] == kept["image"]
+    assert [(c["slot"], c["model"]) for c in two["candidates"]] == [("A", "classic")]
     assert two["input_image"] == one["picked_image"]  # the next step starts from the image picked last
     assert two["route"]["intent"] == "general_editing" and two["knobs"] == {
         "steps": None, "text_influence": None, "image_influence": None}
@@ -59,7 +70,9 @@ def test_session_steps_pick_revert_publish(tmp_path: Path) -> None:
     feedback = [orjson.loads(x) for x in (tmp_path / "o" / "feedback.jsonl").read_text().splitlines()]
     assert feedback[-1]["prompt"] == "Make it sepia."
     assert {"name": "classic", "prompt": "Make it sepia."} in feedback[-1]["prompts"]
-    assert "knobs" in feedback[-1] and feedback[-1]["params"]["text_influence"] == 1.0
+    # no slider moved: classic's default blend weight 1.0 (native), which is level 10 of its 0–10 scale
+    assert "knobs" in feedback[-1] and feedback[-1]["params"]["text_influence"] == 10.0
+    assert feedback[-1]["params"]["native"] == {"strength": 1.0}
 
     shown = hilite("session", "show", "trip", "--data", "data", "--json")
     assert [orjson.loads(x)["status"] for x in shown.stdout.splitlines()] == ["picked", "picked"]
@@ -82,7 +95,7 @@ def test_session_steps_pick_revert_publish(tmp_path: Path) -> None:
 
 
 def test_pick_without_scores_off_a_terminal_says_so(tmp_path: Path) -> None:
-    res = _edit("make it black and white", "--pick", "A")
+    res = _edit("make it black and white", "--models", "classic", "--pick", "A")
     assert res.exit_code == 2
     assert "stdin is not one: pass --instruction-match and --original-match" in res.stderr
     assert not (tmp_path / "o" / "feedback.jsonl").exists()
@@ -93,7 +106,8 @@ def test_pick_asks_for_scores_on_a_real_terminal(tmp_path: Path) -> None:
     re-asked after an out-of-range answer."""
     controller, terminal = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hilite_cli", "edit", "astronaut.png", "make it black and white", *EDIT, "--pick", "A"],
+        [sys.executable, "-m", "hilite_cli", "edit", "astronaut.png", "make it black and white", "--models", "classic",
+         *EDIT, "--pick", "A"],
         stdin=terminal, stdout=subprocess.PIPE, stderr=terminal, cwd=tmp_path, env=os.environ.copy())
     os.close(terminal)
     seen = b""

@@ -1,5 +1,6 @@
-"""A whole edit session in a real browser: upload, mask, translate, run on `classic`, pick with
-feedback, a second step, revert, publish, and find it in the gallery by a keyword."""
+"""A whole edit session in a real browser: upload, mask, translate, moved sliders, run on `classic`
+and the tiny random-weight InstructPix2Pix, pick with feedback, a second step, revert, publish, and
+find it in the gallery by a keyword."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from support.photos import save_photo
 from hilite_cli.store import gallery, sessions
 from hilite_cli.studio.app import StudioSettings
 
-TIMEOUT_MS = 30_000
+TIMEOUT_MS = 60_000
 
 
 def _shot(page, tmp_path: Path, name: str) -> Path:
@@ -31,7 +32,7 @@ def _run_and_pick(page, instruction: str, step: int, shot: Path | None = None) -
     page.click("#run")
     page.wait_for_selector(f'#steps li[data-number="{step}"].ready', timeout=TIMEOUT_MS)
     cards = page.locator("#candidates .candidate")
-    assert cards.count() == 2
+    assert cards.count() == 3  # classic: 1 whatever the attempts; InstructPix2Pix: one per seed
     assert page.locator("#candidates .model").count() == 0  # no editor named before the pick
     cards.first.click()
     page.click('.scale[data-name="matches_instruction"] .score[data-value="5"]')
@@ -41,12 +42,14 @@ def _run_and_pick(page, instruction: str, step: int, shot: Path | None = None) -
         _shot(page, shot, "studio-edit.png")
     page.click("#keep")
     page.wait_for_selector(f'#steps li[data-number="{step}"].picked', timeout=TIMEOUT_MS)
-    assert page.locator("#candidates .model").first.inner_text() == "classic"
+    assert sorted(page.locator("#candidates .model").all_inner_texts()) == ["classic", "instruct-pix2pix",
+                                                                           "instruct-pix2pix"]
 
 
-def test_whole_edit_session_in_chromium(serve, browser, tmp_path: Path) -> None:
-    server = serve(StudioSettings(models=["classic"], seeds=2))
-    base = save_photo(tmp_path, "astronaut", 96)
+def test_whole_edit_session_in_chromium(serve, browser, tmp_path: Path, tiny_ip2p_weights: Path) -> None:
+    server = serve(StudioSettings(models=["classic", "instruct-pix2pix"], seeds=2,
+                                  weights={"instruct-pix2pix": tiny_ip2p_weights}))
+    base = save_photo(tmp_path, "astronaut", 48)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -72,14 +75,27 @@ def test_whole_edit_session_in_chromium(serve, browser, tmp_path: Path) -> None:
     page.click("#translate")
     page.wait_for_selector("#intent", timeout=TIMEOUT_MS)
     assert page.inner_text("#intent") == "general editing"
-    assert "Editor 1" in page.inner_text("#translation")
-    assert "classic" not in page.inner_text("#translation")
+    translation = page.inner_text("#translation")
+    assert "Editor 1" in translation and "Editor 2" in translation
+    assert "classic" not in translation and "instruct-pix2pix" not in translation
 
-    # 4. run on classic, pick, feedback (a)–(d); then a second step from the picked image
+    # 4. move two sliders (levels 0–10 on every model's own scale; one step keeps the tiny editor fast)
+    page.fill("#knob-steps", "1")
+    page.fill("#knob-text_influence", "3")
+    assert (page.inner_text("#out-steps"), page.inner_text("#out-text_influence")) == ("1", "3")
+
+    # 5. run, pick, feedback (a)–(d); then a second step from the picked image
     _run_and_pick(page, "make it black and white", 1)
+    first = sessions.steps(server.store, "trip")[0]
+    params = {c["model"]: c["params"] for c in first["candidates"]}
+    assert first["knobs"] == {"steps": 1, "text_influence": 3.0}  # image influence left at "model default"
+    # configs/models.toml: classic's blend weight 0.1 … 1.0 and InstructPix2Pix's guidance 3 … 12 over 0–10
+    assert (params["classic"]["text_influence"], params["classic"]["native"]) == (3.0, {"strength": 0.37})
+    assert params["instruct-pix2pix"]["native"] == {"num_inference_steps": 1, "guidance_scale": 5.7,
+                                                    "image_guidance_scale": 1.5}
     _run_and_pick(page, "make it sepia", 2, shot=tmp_path)
 
-    # 5. revert to step 1: step 2 stays in the history, marked reverted
+    # 6. revert to step 1: step 2 stays in the history, marked reverted
     page.click('#steps .revert[data-step="1"]')
     page.wait_for_selector('#steps li[data-number="2"].reverted', timeout=TIMEOUT_MS)
     first = sessions.steps(server.store, "trip")[0]
@@ -87,7 +103,7 @@ def test_whole_edit_session_in_chromium(serve, browser, tmp_path: Path) -> None:
     assert first["mask"] is not None  # the drawn mask reached the store as an image
     assert first["feedback"]["comment"] == "step 1 looks right"
 
-    # 6. publish, then find it in the gallery by a word of its original prompt
+    # 7. publish, then find it in the gallery by a word of its original prompt
     page.fill("#pub-title", "Astronaut in grey")
     page.fill("#pub-description", "first light")
     page.select_option("#pub-satisfaction", "4")

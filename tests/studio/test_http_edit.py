@@ -14,7 +14,6 @@ from hilite_cli.models.registry import load_registry
 from hilite_cli.store import gallery, sessions
 from hilite_cli.studio.app import StudioSettings
 
-
 TWO_EDITORS = ["classic", "instruct-pix2pix"]
 FAST = {"steps": 1}  # one denoising step of the tiny InstructPix2Pix (on 16-px images); `classic` takes no steps
 

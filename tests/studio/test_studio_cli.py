@@ -44,3 +44,16 @@ def test_studio_off_loopback_generates_a_token(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_studio_weights_are_checked_before_it_listens(tmp_path: Path) -> None:
+    """`--weights NAME=DIR` as in `hilite edit`: a malformed pair or a missing folder is exit 2, no server."""
+    from typer.testing import CliRunner
+
+    from hilite_cli.cli.app import app
+
+    cases = [("instruct-pix2pix", "expects NAME=DIR"), (f"instruct-pix2pix={tmp_path / 'nope'}", "is not a folder")]
+    for value, reason in cases:
+        res = CliRunner().invoke(app, ["studio", "--data", str(tmp_path / "d"), "--port", "0", "--weights", value])
+        assert res.exit_code == 2 and reason in res.stderr, res.stderr
+        assert "hilite studio: http://" not in res.stderr
