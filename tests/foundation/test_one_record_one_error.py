@@ -7,13 +7,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from support.inproc import hilite_here
+from support.photos import save_photo
 
 from hilite_cli.core import Record
 from hilite_cli.engine.local import run_stage
 from hilite_cli.manifest import ErrorManifest, Line, ManifestWriter
 from hilite_cli.stages.base import Stage
-from support.inproc import hilite_here
-from support.photos import save_photo
 
 
 def _nested(depth: int, rid: str | None) -> bytes:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from support.cli import hilite
 from support.inproc import hilite_here
 from support.photos import save_photo

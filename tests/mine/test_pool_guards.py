@@ -10,10 +10,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from mine.helpers import write_specs
 from support.inproc import hilite_here
 from support.photos import save_photo
+
+
+HOLD_LOCK = "import sys, time\nfrom hilite_cli.outputs import RunLock\nRunLock(sys.argv[1]).acquire()\nprint('held', flush=True)\ntime.sleep(120)"
 
 
 def _photo_args(folder: Path) -> tuple[str, ...]:
@@ -84,8 +86,7 @@ def test_mine_outputs_cannot_alias(tmp_path: Path, args: tuple[str, ...]) -> Non
 def test_a_second_mine_on_a_locked_pool_exits_2_naming_the_holder(tmp_path: Path) -> None:
     args = _photo_args(tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom hilite_cli.outputs import RunLock\n"
-         "RunLock(sys.argv[1]).acquire()\nprint('held', flush=True)\ntime.sleep(120)", "pool.jsonl"],
+        [sys.executable, "-c", HOLD_LOCK, "pool.jsonl"],
         stdout=subprocess.PIPE, cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     try:
