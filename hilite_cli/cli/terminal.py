@@ -58,7 +58,8 @@ def interrupted(done: str, left: str, output: str) -> typer.Exit:
 
 
 # Libraries whose warnings and info logs are noise at a terminal (shown again with -v).
-NOISY = ("transformers", "diffusers", "huggingface_hub", "accelerate", "torch", "urllib3", "httpx", "httpcore", "PIL", "matplotlib")
+NOISY = ("transformers", "diffusers", "huggingface_hub", "accelerate", "torch", "urllib3", "httpx", "httpcore", "PIL", "matplotlib",
+         "ray")
 
 
 def quiet_libraries() -> None:
