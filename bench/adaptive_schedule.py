@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.photos import save_photo  # noqa: E402
-from support.synthetic_editor import SyntheticEditor, synthetic_loader  # noqa: E402
+from support.synthetic_editor import STANDS_FOR, SyntheticEditor, synthetic_loader  # noqa: E402
 
 PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "camera", "immunohistochemistry", "horse", "hubble_deep_field"]
 
@@ -49,7 +49,7 @@ def run(schedule: str, folder: Path, spec_list: list[dict[str, Any]], rates: dic
     out = folder / schedule
     settings = MineSettings(
         out_dir=out / "mined", pool=out / "pool.jsonl", errors=out / "errors.jsonl", n_sources=1,
-        attempts=args.attempts, t2i="flux-schnell", editor="classic", seed=args.seed, window=args.window,
+        attempts=args.attempts, t2i="flux-schnell", editor=STANDS_FOR, seed=args.seed, window=args.window,
         postprocess_workers=2, max_pending=16, until_first_pass=args.until_first_pass, schedule=schedule,
     )
     editor = SyntheticEditor(rates)

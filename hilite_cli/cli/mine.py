@@ -209,6 +209,7 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         output = kw["output"]
         if output == STDIO:
             return run(**kw)
+        _category_weights(kw["schedule"], kw["category_weights"])  # a bad option is named before the pool's state
         if kw["resume"] and kw["overwrite"]:
             raise usage_error("--resume continues the pool, --overwrite starts it over: give one")
         errors = Path(kw["errors"] or default_errors_path(output, "mine"))

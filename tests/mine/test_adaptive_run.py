@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 from support.photos import save_photo
-from support.synthetic_editor import SyntheticEditor, synthetic_loader
+from support.synthetic_editor import STANDS_FOR, SyntheticEditor, synthetic_loader
 
 RATES = {"easy": 0.8, "weak": 0.2}
 
@@ -30,7 +30,7 @@ def _run(folder: Path, specs: list[dict], **overrides) -> dict:
 
     settings = MineSettings(
         out_dir=folder / "mined", pool=folder / "pool.jsonl", errors=folder / "errors.jsonl", n_sources=1, attempts=2,
-        t2i="flux-schnell", editor="classic", seed=5, window=4, postprocess_workers=2, max_pending=8, schedule="adaptive",
+        t2i="flux-schnell", editor=STANDS_FOR, seed=5, window=4, postprocess_workers=2, max_pending=8, schedule="adaptive",
     )
     settings = dataclasses.replace(settings, **overrides)
     prefilter = Prefilter(get_provider("offline"), Thresholds(aesthetics=4.7, instruction=4.7))

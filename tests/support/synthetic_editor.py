@@ -18,19 +18,24 @@ from PIL import Image
 from hilite_cli.models.registry import get_spec
 
 
+# The registry entry it stands in for: an editor whose seeds give different images, so mining draws
+# every attempt (`classic` is deterministic: one attempt per job, whatever M is).
+STANDS_FOR = "instruct-pix2pix"
+
+
 def _unit(instruction: str, seed: int) -> float:
     digest = hashlib.sha256(f"{instruction}\0{seed}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
 class SyntheticEditor:
-    """Stands in for the `classic` registry entry (an instruction editor that needs no weights)."""
+    """Stands in for the `STANDS_FOR` registry entry, without its weights."""
 
     seed_note = "synthetic editor: success drawn per (instruction, seed) at its category's known rate"
 
     def __init__(self, rates: Mapping[str, float]) -> None:
         self.rates = dict(rates)
-        self.spec = get_spec("classic")
+        self.spec = get_spec(STANDS_FOR)
         self.calls = 0
 
     def category(self, instruction: str) -> str:
