@@ -10,7 +10,7 @@ A stage that needs the whole stream (best-of selection, composition) names a `gr
 records are grouped with `groupby(...).map_groups`, each group runs through a fresh copy of the
 stage (`__call__` then `finish`), and the groups come back in order of their first input line.
 
-Faults: Ray Data restarts a killed actor and retries its task (`max_restarts`/`max_task_retries`),
+One row per block, so a killed task redoes one stage batch. Faults: Ray Data restarts a killed actor and retries its task (`max_restarts`/`max_task_retries`),
 and a row is emitted only when its task finished, so a killed worker loses and duplicates nothing.
 An actor whose `setup` fails (a model that does not load) answers every input with an error record.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +31,6 @@ from hilite_cli.core import Record, with_error
 from hilite_cli.engine.local import Batch, run_batch
 from hilite_cli.stages.base import Stage
 
-# Rows per Ray block: a killed task redoes at most this many stage batches.
-ROWS_PER_BLOCK = 1
 
 
 def connect(address: str | None = None) -> Any:
@@ -150,13 +149,20 @@ class RayBatches:
         if not todo:
             return
         rows = [{"i": k, "batch": orjson.dumps(batch)} for k, batch in enumerate(todo)]
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // ROWS_PER_BLOCK)).map_batches(
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             StageActor, fn_constructor_args=(stage,), batch_format="pyarrow", batch_size=1,
             compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
         )
         for row in ds.iter_rows():
             self.nodes[row["node"]] += 1
             yield todo[row["i"]], orjson.loads(row["out"])
+        self._report(stage)
+
+    def _report(self, stage: Stage) -> None:
+        """Where the work ran (stderr), so a user sees every node of the cluster took part."""
+        spread = ", ".join(f"{node[:8]}: {n}" for node, n in self.nodes.most_common())
+        print(f"hilite {stage.name}: ray ran {sum(self.nodes.values())} batches on {len(self.nodes)} node(s) ({spread})",
+              file=sys.stderr)
 
     def _grouped(self, ray: Any, stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batch, list[Record]]]:
         rows = [{"i": n, "key": stage.group_key(r), "rec": orjson.dumps(r)} for batch in batches for n, r in batch]
@@ -176,3 +182,4 @@ class RayBatches:
             stage.stats = totals
         for group in groups:
             yield [(n, r) for n, r in orjson.loads(group["lines"])], orjson.loads(group["out"])
+        self._report(stage)
