@@ -71,6 +71,13 @@ def actor_pool(workers: int, max_workers: int | None) -> Any:
     return ActorPoolStrategy(min_size=workers, max_size=max_workers)
 
 
+def enter(cwd: str) -> None:
+    """Work in the driver's folder, so relative paths (`--out edits/`) mean on a worker what they mean
+    to the user; on a cluster that folder must exist on every node (shared storage, same path)."""
+    if os.getcwd() != cwd:
+        os.chdir(cwd)
+
+
 def _failed_setup(stage: Stage, items: list[tuple[int, Record]], exc: BaseException) -> list[Record]:
     kind = getattr(exc, "kind", type(exc).__name__)
     message = getattr(exc, "message", None) or str(exc)
@@ -80,10 +87,11 @@ def _failed_setup(stage: Stage, items: list[tuple[int, Record]], exc: BaseExcept
 class StageActor:
     """One copy of the stage per actor: `setup` once; a failed setup answers with error records."""
 
-    def __init__(self, stage: Stage) -> None:
+    def __init__(self, stage: Stage, cwd: str) -> None:
         self.stage = stage
         self.failure: BaseException | None = None
         try:
+            enter(cwd)
             stage.setup()
         except Exception as exc:  # noqa: BLE001 - a worker that cannot load its model must not hang the run
             self.failure = exc
@@ -104,7 +112,7 @@ class StageActor:
             self.stage.teardown()
 
 
-def run_group(table: Any, stage: Stage) -> Any:
+def run_group(table: Any, stage: Stage, cwd: str) -> Any:
     """One group through a fresh copy of the stage: its batches, then `finish` (a Ray task: it holds
     no CPU between groups, so the shuffle before it always has room to run)."""
     import pyarrow as pa
@@ -113,6 +121,7 @@ def run_group(table: Any, stage: Stage) -> Any:
     items = [(n, orjson.loads(raw)) for n, raw in rows]
     stage = copy.deepcopy(stage)
     try:
+        enter(cwd)
         stage.setup()
     except Exception as exc:  # noqa: BLE001 - see StageActor
         records, stats = _failed_setup(stage, items, exc), {}
@@ -150,7 +159,7 @@ class RayBatches:
             return
         rows = [{"i": k, "batch": orjson.dumps(batch)} for k, batch in enumerate(todo)]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            StageActor, fn_constructor_args=(stage,), batch_format="pyarrow", batch_size=1,
+            StageActor, fn_constructor_args=(stage, os.getcwd()), batch_format="pyarrow", batch_size=1,
             compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
         )
         for row in ds.iter_rows():
@@ -169,7 +178,7 @@ class RayBatches:
         if not rows:
             return
         ds = ray.data.from_items(rows).groupby("key").map_groups(
-            run_group, fn_kwargs={"stage": stage}, batch_format="pyarrow",
+            run_group, fn_kwargs={"stage": stage, "cwd": os.getcwd()}, batch_format="pyarrow",
             compute=ray.data.TaskPoolStrategy(size=self.max_workers or self.workers), num_cpus=self.num_cpus,
             num_gpus=self.num_gpus or None,
         )
