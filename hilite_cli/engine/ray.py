@@ -10,7 +10,7 @@ A stage that needs the whole stream (best-of selection, composition) names a `gr
 records are grouped with `groupby(...).map_groups`, each group runs through a fresh copy of the
 stage (`__call__` then `finish`), and the groups come back in order of their first input line.
 
-Faults: Ray Data restarts a killed actor and retries its task (`max_restarts`/`max_task_retries`),
+One row per block, so a killed task redoes one stage batch. Faults: Ray Data restarts a killed actor and retries its task (`max_restarts`/`max_task_retries`),
 and a row is emitted only when its task finished, so a killed worker loses and duplicates nothing.
 An actor whose `setup` fails (a model that does not load) answers every input with an error record.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +31,6 @@ from hilite_cli.core import Record, with_error
 from hilite_cli.engine.local import Batch, run_batch
 from hilite_cli.stages.base import Stage
 
-# Rows per Ray block: a killed task redoes at most this many stage batches.
-ROWS_PER_BLOCK = 1
 
 
 def connect(address: str | None = None) -> Any:
@@ -72,6 +71,13 @@ def actor_pool(workers: int, max_workers: int | None) -> Any:
     return ActorPoolStrategy(min_size=workers, max_size=max_workers)
 
 
+def enter(cwd: str) -> None:
+    """Work in the driver's folder, so relative paths (`--out edits/`) mean on a worker what they mean
+    to the user; on a cluster that folder must exist on every node (shared storage, same path)."""
+    if os.getcwd() != cwd:
+        os.chdir(cwd)
+
+
 def _failed_setup(stage: Stage, items: list[tuple[int, Record]], exc: BaseException) -> list[Record]:
     kind = getattr(exc, "kind", type(exc).__name__)
     message = getattr(exc, "message", None) or str(exc)
@@ -81,10 +87,11 @@ def _failed_setup(stage: Stage, items: list[tuple[int, Record]], exc: BaseExcept
 class StageActor:
     """One copy of the stage per actor: `setup` once; a failed setup answers with error records."""
 
-    def __init__(self, stage: Stage) -> None:
+    def __init__(self, stage: Stage, cwd: str) -> None:
         self.stage = stage
         self.failure: BaseException | None = None
         try:
+            enter(cwd)
             stage.setup()
         except Exception as exc:  # noqa: BLE001 - a worker that cannot load its model must not hang the run
             self.failure = exc
@@ -105,7 +112,7 @@ class StageActor:
             self.stage.teardown()
 
 
-def run_group(table: Any, stage: Stage) -> Any:
+def run_group(table: Any, stage: Stage, cwd: str) -> Any:
     """One group through a fresh copy of the stage: its batches, then `finish` (a Ray task: it holds
     no CPU between groups, so the shuffle before it always has room to run)."""
     import pyarrow as pa
@@ -114,6 +121,7 @@ def run_group(table: Any, stage: Stage) -> Any:
     items = [(n, orjson.loads(raw)) for n, raw in rows]
     stage = copy.deepcopy(stage)
     try:
+        enter(cwd)
         stage.setup()
     except Exception as exc:  # noqa: BLE001 - see StageActor
         records, stats = _failed_setup(stage, items, exc), {}
@@ -150,20 +158,27 @@ class RayBatches:
         if not todo:
             return
         rows = [{"i": k, "batch": orjson.dumps(batch)} for k, batch in enumerate(todo)]
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // ROWS_PER_BLOCK)).map_batches(
-            StageActor, fn_constructor_args=(stage,), batch_format="pyarrow", batch_size=1,
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            StageActor, fn_constructor_args=(stage, os.getcwd()), batch_format="pyarrow", batch_size=1,
             compute=actor_pool(self.workers, self.max_workers), num_cpus=self.num_cpus, num_gpus=self.num_gpus or None,
         )
         for row in ds.iter_rows():
             self.nodes[row["node"]] += 1
             yield todo[row["i"]], orjson.loads(row["out"])
+        self._report(stage)
+
+    def _report(self, stage: Stage) -> None:
+        """Where the work ran (stderr), so a user sees every node of the cluster took part."""
+        spread = ", ".join(f"{node[:8]}: {n}" for node, n in self.nodes.most_common())
+        print(f"hilite {stage.name}: ray ran {sum(self.nodes.values())} batches on {len(self.nodes)} node(s) ({spread})",
+              file=sys.stderr)
 
     def _grouped(self, ray: Any, stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batch, list[Record]]]:
         rows = [{"i": n, "key": stage.group_key(r), "rec": orjson.dumps(r)} for batch in batches for n, r in batch]
         if not rows:
             return
         ds = ray.data.from_items(rows).groupby("key").map_groups(
-            run_group, fn_kwargs={"stage": stage}, batch_format="pyarrow",
+            run_group, fn_kwargs={"stage": stage, "cwd": os.getcwd()}, batch_format="pyarrow",
             compute=ray.data.TaskPoolStrategy(size=self.max_workers or self.workers), num_cpus=self.num_cpus,
             num_gpus=self.num_gpus or None,
         )
@@ -176,3 +191,4 @@ class RayBatches:
             stage.stats = totals
         for group in groups:
             yield [(n, r) for n, r in orjson.loads(group["lines"])], orjson.loads(group["out"])
+        self._report(stage)

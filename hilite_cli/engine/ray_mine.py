@@ -18,6 +18,7 @@ Stopping at the budget: groups already in flight past the budget are computed bu
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from hilite_cli.engine.ray import actor_pool, connect, data_context, node_id
+from hilite_cli.engine.ray import actor_pool, connect, data_context, enter, node_id
 from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.judging import Thresholds
@@ -74,6 +75,7 @@ class _ModelActor:
 
     def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any]) -> None:
         t0 = time.perf_counter()
+        enter(load.pop("cwd"))
         self.model: Any = None
         self.failure: list[str] | None = None
         try:
@@ -125,7 +127,8 @@ class T2IActor(_ModelActor):
 class GateActor:
     """Writes each generated source and asks the A.5 gate (CPU; provider calls in flight together)."""
 
-    def __init__(self, gate: ProviderRecipe | None, out_dir: Path, threads: int) -> None:
+    def __init__(self, gate: ProviderRecipe | None, out_dir: Path, threads: int, cwd: str) -> None:
+        enter(cwd)
         self.gate = gate.open() if gate is not None else None
         self.out_dir = out_dir
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gate")
@@ -201,7 +204,8 @@ class PrefilterActor:
     """A.2 -> A.3/A.4 -> low-level for every edit of its rows, the calls in flight together (CPU)."""
 
     def __init__(self, provider: ProviderRecipe, thresholds: Thresholds, lowlevel: bool, candidates: Candidates,
-                 threads: int) -> None:
+                 threads: int, cwd: str) -> None:
+        enter(cwd)
         self.prefilter = Prefilter(provider.open(), thresholds, lowlevel=lowlevel)
         self.candidates = candidates
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prefilter")
@@ -262,7 +266,7 @@ class RayMiningRun(MiningRun):
 
     # -- pools -------------------------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
-        return {"weights": self.s.weights, "device": self.s.device, "dtype": self.s.dtype}
+        return {"weights": self.s.weights, "device": self.s.device, "dtype": self.s.dtype, "cwd": os.getcwd()}
 
     def _gpu_pool(self) -> dict[str, Any]:
         gpus = self.ray.gpus_per_worker
@@ -303,7 +307,7 @@ class RayMiningRun(MiningRun):
                                 batch_format="pyarrow", **self._gpu_pool())
         else:
             ds = ds.map_batches(_no_model, batch_format="pyarrow", num_cpus=0)
-        ds = ds.map_batches(GateActor, fn_constructor_args=(self.gate_recipe, self.s.out_dir, self.s.postprocess_workers),
+        ds = ds.map_batches(GateActor, fn_constructor_args=(self.gate_recipe, self.s.out_dir, self.s.postprocess_workers, os.getcwd()),
                             batch_format="pyarrow", batch_size=self.s.postprocess_workers, **self._cpu_pool())
         load_s = 0.0  # the pool's actors load side by side: the phase waits for the slowest
         for row in _rows(ds):
@@ -343,7 +347,7 @@ class RayMiningRun(MiningRun):
         ).map_batches(
             PrefilterActor, batch_format="pyarrow", batch_size=per_call,
             fn_constructor_args=(self.prefilter_recipe, self.prefilter.thresholds, self.prefilter.lowlevel, base,
-                                 self.s.postprocess_workers),
+                                 self.s.postprocess_workers, os.getcwd()),
             **self._cpu_pool(),
         )
         load_s = 0.0

@@ -187,7 +187,7 @@ def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> 
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hilite_cli", "edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle",
-         "--out", "e", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "2"],
+         "--out", "e-ray", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "2"],
         cwd=tmp_path, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     killed: list[int] = []
@@ -203,6 +203,7 @@ def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> 
     assert proc.returncode == 0, err.decode()[-3000:]
     got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
     assert [r["id"] for r in got] == [r["id"] for r in want]  # none lost, none twice, in order
+    assert all(r["output"].startswith("e-ray/") for r in got)  # a relative --out means the driver's folder on workers
     assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
 
 
@@ -215,7 +216,7 @@ def test_node_that_leaves_mid_run_the_run_finishes_on_the_rest(cluster, tmp_path
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hilite_cli", "edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle",
-         "--out", "e", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "1", "--max-workers", "2"],
+         "--out", "e-ray", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "1", "--max-workers", "2"],
         cwd=tmp_path, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     worker = cluster.nodes[1]
