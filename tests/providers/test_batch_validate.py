@@ -40,5 +40,12 @@ def test_validate_through_one_batch_job_matches_plain_requests_and_shares_their_
     assert server.batches.creates == 1 and len(server.requests) == 4
     plain, plain_errors, _ = run_through(ValidateStage(spec, select="best", provider_options=options), records,
                                          tmp_path / "plain")
-    assert plain == out and [e["error"] for e in plain_errors] == [e["error"] for e in errors]
+    # The plain run answers from the batch run's cache: the same records, but for `judge.cached`.
+    assert [t["judge"]["cached"] for t in plain] == [True] and [t["judge"]["cached"] for t in out] == [False]
+    assert _without_cached(plain) == _without_cached(out)
+    assert [e["error"] for e in plain_errors] == [e["error"] for e in errors]
     assert len(server.requests) == 4 and server.batches.creates == 1  # all four from the cache
+
+
+def _without_cached(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "judge": {k: v for k, v in r["judge"].items() if k != "cached"}} for r in records]

@@ -37,14 +37,14 @@ def test_budget_usd_stops_the_run_on_provider_spend(
                  cwd=tmp_path, env={"HILITE_CONFIG_DIR": str(configs)})
     assert res.returncode == 0, res.stderr.decode()[-2000:]
     stats = orjson.loads((tmp_path / "stats.json").read_bytes())
-    assert stats["budget"]["stopped_by"] == "budget" and stats["jobs"]["sampled"] == 2  # one group, then stop
-    # The group's 2 seeds, one after the other: A.2 + A.3 + A.4 for the first; the classic editor makes the
-    # same image for the second seed, so its three answers come from the cache.
+    # The classic editor is deterministic, so each (source, instruction) is one job: the first one's
+    # A.2 + A.3 + A.4 already cost more than the budget, and no second job is drawn.
+    assert stats["budget"]["stopped_by"] == "budget" and stats["jobs"]["sampled"] == 1
     # 3000 in x $2 + 202 out x $8 per 1M = 6000 + 1616 µ$ = $0.007616 >= $0.005
     usage = stats["provider_usage"][0]
-    assert (usage["calls"], usage["cached"], usage["input_tokens"], usage["output_tokens"]) == (3, 3, 3000, 202)
+    assert (usage["calls"], usage["cached"], usage["input_tokens"], usage["output_tokens"]) == (3, 0, 3000, 202)
     assert usage["cost_usd"] == pytest.approx(0.007616) and stats["budget"]["spent_usd"] == pytest.approx(0.007616)
-    assert "mine: openai:gpt-4.1: 3 calls, 3 cached, 3000 in / 202 out tokens, est. $0.0076" in res.stderr.decode()
+    assert "mine: openai:gpt-4.1: 3 calls, 0 cached, 3000 in / 202 out tokens, est. $0.0076" in res.stderr.decode()
 
 
 def test_budget_usd_needs_a_price_for_the_provider(server: Loopback, keys: str, tmp_path: Path) -> None:
