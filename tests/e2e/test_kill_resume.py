@@ -14,7 +14,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from PIL import Image
 
 from e2e.conftest import write_tasks
 from support.loopback import Loopback

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from support.photos import save_photo
 
 MINE_STATS = ("sources", "jobs", "survival", "error_records", "notes")
