@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from hilite_cli.cli.options import (
-    BaseUrl, Concurrency, Device, Dtype, Errors, MaxRetries, NoCache, Output, Progress, Resume, Timeout, Weights,
+    BaseUrl, BatchApi, BatchWait, Concurrency, Device, Dtype, Errors, MaxRetries, NoCache, Output, Progress, Resume,
+    Timeout, Weights,
 )
-from hilite_cli.cli.params import parse_weights, provider_error, provider_options
-from hilite_cli.cli.runner import guard_outputs, locked, usage_error
+from hilite_cli.cli.params import batch_options, batch_records_per_job, parse_weights, provider_error, provider_options
+from hilite_cli.cli.runner import guard_outputs, locked, report_usage, usage_error
 
 SHORT = "Evaluate an editor on GEdit-Bench (VIEScore SC/PQ/O) or ImgEdit-Bench (1-5 axes), per category."
 HELP = f"""{SHORT}
@@ -85,6 +86,8 @@ def command(
     timeout: Timeout = None,
     max_retries: MaxRetries = None,
     no_cache: NoCache = False,
+    batch_api: BatchApi = False,
+    batch_wait: BatchWait = None,
 ) -> None:
     from hilite_cli.config import load_config
     from hilite_cli.manifest import default_errors_path
@@ -109,8 +112,11 @@ def command(
     if subset not in ("fullset", "intersection"):
         raise usage_error(f"--subset must be fullset or intersection, got {subset!r}")
     errors_path = errors or default_errors_path(output, "eval")
+    batch = batch_options(batch_api, batch_wait, output, "eval")
+    per_job = batch_records_per_job("--judge", judge) if batch else None
     guard_outputs([("--prompts", prompts), ("--baseline", baseline)],
-                  [("-o", output), ("--errors" if errors else "the errors manifest", errors_path), ("--json", json_path)])
+                  [("-o", output), ("--errors" if errors else "the errors manifest", errors_path), ("--json", json_path),
+                   ("the batch job ledger", batch.get("batch_state"))])
     base = read_summary(baseline) if baseline is not None else None
     try:
         judge_prompts = viescore_prompts(prompts) if benchmark == "gedit" else imgedit_prompts(prompts)
@@ -123,14 +129,15 @@ def command(
     if judge.split(":", 1)[0].strip().lower() == "offline":
         raise usage_error("--judge offline cannot score a benchmark: choose gemini, openai or an OpenAI-compatible server")
     try:
-        provider = get_provider(judge, **provider_options(base_url, concurrency, timeout, max_retries, no_cache))
+        provider = get_provider(judge, **provider_options(base_url, concurrency, timeout, max_retries, no_cache), **batch)
     except ProviderConfigError as exc:
         raise provider_error("--judge", judge, exc) from None
     edit = _edit_fn(editor, parse_weights(weights), device, dtype, int(config["run"]["edit_seed"])) if editor else None
     settings = EvalSettings(benchmark=benchmark, edited=edited or out / "edited", output=output,
                             errors=errors_path, resume=resume, editor_name=editor,
                             judge_name=judge, recorded={"data": data or config["gedit"]["hub_id"],
-                                                        **({"language": lang, "subset": subset} if benchmark == "gedit" else {})})
+                                                        **({"language": lang, "subset": subset} if benchmark == "gedit" else {})},
+                            judge_batch=per_job)
     from tqdm import tqdm
 
     bar = tqdm(desc="eval", unit="item", file=sys.stderr, disable=None if progress else True, leave=False)
@@ -146,6 +153,7 @@ def command(
     finally:
         bar.close()
         provider.close()
+    report_usage("eval", [provider.usage])
     _report(summary, json_path, settings.errors, base)
     if base is not None:
         try:

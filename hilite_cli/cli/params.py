@@ -81,15 +81,20 @@ def use_batch_api(stage: object, options: dict[str, object], option: str, spec: 
     (configs/providers.toml [batch] records_per_job); no-op without `--batch-api`."""
     if not options:
         return
+    per_job = batch_records_per_job(option, spec)
+    stage.batch_size = max(int(getattr(stage, "batch_size", 1)), per_job)  # type: ignore[attr-defined]
+    stage.provider_options = {**(getattr(stage, "provider_options", None) or {}), **options}  # type: ignore[attr-defined]
+
+
+def batch_records_per_job(option: str, spec: str) -> int:
+    """Records to hand one `ask_many` under `--batch-api` (configs/providers.toml [batch] records_per_job);
+    a usage error for a provider without a batch API."""
     from hilite_cli.config import load_config
     from hilite_cli.providers import parse_spec
 
     if parse_spec(spec)[0] not in ("gemini", "openai"):
         raise usage_error(f"--batch-api needs a gemini or openai provider, but {option} is {spec}")
-
-    per_job = int(load_config("providers").get("batch", {}).get("records_per_job", 2000))
-    stage.batch_size = max(int(getattr(stage, "batch_size", 1)), per_job)  # type: ignore[attr-defined]
-    stage.provider_options = {**(getattr(stage, "provider_options", None) or {}), **options}  # type: ignore[attr-defined]
+    return int(load_config("providers").get("batch", {}).get("records_per_job", 2000))
 
 
 def provider_error(option: str, spec: str, exc: Exception, base_url_option: str = "--base-url",

@@ -193,3 +193,22 @@ def test_usage_errors(args: tuple[str, ...], message: str, tmp_path: Path, gedit
         full += ["--data", str(gedit.data), "--out", str(tmp_path / "run")]
     result = _run(*full)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_imgedit_through_one_batch_job_scores_like_plain_requests(imgedit: Bench, tmp_path: Path, openai_key: None) -> None:
+    """`--batch-api` (issue 18): the judge calls go out as one provider batch job, parsed by the same parser."""
+    meta = orjson.loads((imgedit.data / "basic_edit.json").read_bytes())
+    (imgedit.data / "basic_edit.json").write_bytes(orjson.dumps({"g1": {**meta["k1"], "prompt": "make it grayscale"}}))
+    reply = "Prompt Compliance: 4\nVisual Seamlessness: 3\nPhysical & Detail Fidelity: 5"
+    common = ("imgedit", "--data", str(imgedit.data), "--editor", "classic", "--out", str(tmp_path / "run"),
+              "--prompts", str(imgedit.prompts), "--judge", "openai:gpt-4.1")
+    with Loopback(answer=lambda r: reply) as server:
+        plain = _run(*common, "--base-url", server.openai_url, "--no-cache")
+        batched = _run(*common, "--base-url", server.openai_url, "--no-cache", "--batch-api", "-o", str(tmp_path / "b.jsonl"))
+        creates = server.batches.creates
+    assert plain.exit_code == 0 and batched.exit_code == 0, batched.output
+    assert creates == 1 and (tmp_path / "b.jsonl.batches.jsonl").is_file()
+    assert orjson.loads(plain.stdout.splitlines()[0])["scores"] == _lines(tmp_path / "b.jsonl")[0]["scores"]
+    assert _lines(tmp_path / "b.jsonl")[0]["scores"]["overall"] == 4.0
+    local = _run(*common[:-1], "local:Qwen/Qwen2.5-VL-7B-Instruct", "--batch-api")
+    assert local.exit_code == 2 and "--batch-api needs a gemini or openai provider" in local.output

@@ -40,6 +40,7 @@ class EvalSettings:
     editor_name: str | None = None
     judge_name: str = ""
     recorded: dict[str, Any] = field(default_factory=dict)  # what else the summary names (data, language, subset)
+    judge_batch: int | None = None  # items judged per `ask_many` [configs/eval.toml]; a batch job's worth with --batch-api
 
 
 def _batches(items: list[Item], size: int) -> Iterator[list[Item]]:
@@ -71,7 +72,7 @@ class EvalRun:
             todo = [i for i in self.items if self._id(i) not in writer.seen]
             if self.on_total is not None:
                 self.on_total(len(todo))
-            for batch in _batches(todo, int(load_config("eval")["run"]["judge_batch"])):
+            for batch in _batches(todo, self.s.judge_batch or int(load_config("eval")["run"]["judge_batch"])):
                 for record in self._judge_batch(batch):
                     if record["status"] == "ok":
                         writer.write(record)
