@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hilite_cli import storage
 from hilite_cli.config import load_config
 from hilite_cli.manifest import read_manifest
 from hilite_cli.metrics.geometric import geometric_mean
@@ -198,7 +199,7 @@ class ScoreDatasetStage(Stage):
         }
         needs_pixels = any(m in self.metrics for m in ("ssim", "clip", "lowlevel"))
         if not needs_pixels:
-            unreadable = [record[f] for f in ("source", "edited") if not Path(record[f]).is_file()]
+            unreadable = [record[f] for f in ("source", "edited") if not storage.is_file(record[f])]
             if unreadable:
                 raise _Unscorable("bad_image", f"image file not found: {', '.join(unreadable)}")
             return ev, None
