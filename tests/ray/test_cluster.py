@@ -230,3 +230,23 @@ def test_node_that_leaves_mid_run_the_run_finishes_on_the_rest(cluster, tmp_path
     got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
     assert [r["id"] for r in got] == [r["id"] for r in want]
     assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
+
+
+def test_mine_to_a_file_url_same_as_local(cluster, tmp_path: Path) -> None:
+    """`--out file:///…` on Ray: workers write through fsspec, the pool keeps the URLs, the images are the local run's."""
+    from hilite_cli.storage import read_bytes
+
+    photos = [save_photo(tmp_path, name, 32) for name in ("astronaut", "coffee")]
+    specs = tmp_path / "specs.jsonl"
+    specs.write_bytes(b"".join(orjson.dumps({"id": f"p{i}", "image": str(p), "edits": ["make it black and white", "warmer"]}) + b"\n"
+                               for i, p in enumerate(photos)))
+    args = ("--editor", "classic", "--attempts", "2")
+    local = _mine(tmp_path / "local", specs, {}, *args)
+    url = f"file://{tmp_path}/shared/mined"
+    ray = _mine(tmp_path / "ray", specs, {}, *args, "--out", url, "--executor", "ray", "--workers", "2", env=cluster.env)
+    assert ray[0].returncode == 0, ray[0].stderr.decode()[-3000:]
+    assert ray[1] and all(r["output"].startswith(f"{url}/edits/") for r in ray[1])
+    assert not (tmp_path / "ray" / "mined").exists()
+    hashed = sorted((r["id"], hashlib.sha256(read_bytes(r["output"])).hexdigest()) for r in ray[1])
+    assert hashed == [(i, out) for i, _, out in _images(local[1], tmp_path / "local", ("image", "output"))]
+    assert {k: local[2][k] for k in MINE_STATS} == {k: ray[2][k] for k in MINE_STATS}
