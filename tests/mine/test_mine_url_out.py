@@ -59,6 +59,14 @@ def test_mine_to_a_memory_url_then_validate_and_export_read_it(mine, tmp_path: P
     chosen = read_jsonl(triplets)
     assert len(chosen) == 4 and {t["edited"] for t in chosen} == {r["output"] for r in m.pool}
 
+    scores = tmp_path / "scores.json"
+    done = runner.invoke(app, ["score-dataset", str(triplets), "--metrics", "ssim,lowlevel", "--json", str(scores)],
+                         catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    (row,) = orjson.loads(scores.read_bytes())["datasets"].values()
+    assert row["n"] == 4 and row["n_failed"] == 0  # every image read back from the URLs
+    assert row["metrics"]["ssim"]["n"] == 4 and row["metrics"]["lowlevel_pass"]["n"] == 4
+
     dataset = tmp_path / "dataset"
     done = runner.invoke(app, ["export", str(triplets), "--format", "ip2p", "--to", str(dataset)], catch_exceptions=False)
     assert done.exit_code == 0, done.output
