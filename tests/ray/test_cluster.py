@@ -252,7 +252,7 @@ def test_mine_to_a_file_url_same_as_local(cluster, tmp_path: Path) -> None:
     assert {k: local[2][k] for k in MINE_STATS} == {k: ray[2][k] for k in MINE_STATS}
 
 
-def test_score_dataset_same_as_local_on_two_nodes(cluster, tmp_path: Path) -> None:
+def test_score_dataset_same_as_local_on_the_cluster(cluster, tmp_path: Path) -> None:
     """Batches scored on the cluster, sums per dataset made by the driver: the local run's tables and records."""
     names = ("astronaut", "coffee", "chelsea", "rocket")
     photos = [save_photo(tmp_path, name, 32) for name in names]
