@@ -2,7 +2,7 @@
 
 Loading guards against oversized files (checked before a byte is read), decompression bombs and
 non-images; writing is content-addressed and atomic (temp file + rename) and never leaves `--out`,
-whatever a record says. What leaves the process is only ever the image itself: judges get it
+whatever a record says. A path may be an fsspec URL (storage.py): the same guards apply through fsspec. What leaves the process is only ever the image itself: judges get it
 decoded and re-encoded (`sendable_bytes`), exports get the file cut at the end of its image data
 (`image_file_bytes`), so junk appended after a PNG's IEND never travels.
 """
@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from hilite_cli import storage
 
 # 64 megapixels: far above any editor's working size, far below what exhausts memory.
 MAX_PIXELS = 64 * 1024 * 1024
@@ -40,7 +42,7 @@ def max_file_bytes() -> int:
 def check_file_size(path: str | os.PathLike[str]) -> None:
     """Refuse a missing file or one over the configured size, before any of it is read."""
     try:
-        size = os.stat(path).st_size
+        size = storage.size(str(path)) if storage.is_url(path) else os.stat(path).st_size
     except FileNotFoundError:
         raise ImageError(f"image file not found: {path}") from None
     except OSError as exc:
@@ -55,14 +57,15 @@ def check_file_size(path: str | os.PathLike[str]) -> None:
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open `path` as RGB with EXIF orientation applied, refusing non-images and oversized files."""
-    path = Path(path)
-    if not path.is_file():
+    path = str(path) if storage.is_url(path) else Path(path)
+    if not storage.is_file(path):
         raise ImageError(f"image file not found: {path}")
     check_file_size(path)
     try:
+        source = io.BytesIO(storage.read_bytes(path)) if isinstance(path, str) else path  # a URL: read once, size-checked
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(source) as img:
                 w, h = img.size
                 if w * h > max_pixels:
                     raise ImageError(f"{path}: {w}x{h} exceeds the {max_pixels}-pixel limit (decompression bomb guard)")
@@ -101,8 +104,13 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def safe_join(out_dir: str | os.PathLike[str], relative: str) -> Path:
-    """`out_dir / relative`, refusing absolute paths and any `..` that would leave `out_dir`."""
+def safe_join(out_dir: storage.Location, relative: str) -> storage.Location:
+    """`out_dir / relative`, refusing absolute paths and any `..` that would leave `out_dir` (a URL stays a URL)."""
+    if storage.is_url(out_dir):
+        try:
+            return storage.join_url(str(out_dir), relative)
+        except ValueError as exc:
+            raise ImageError(str(exc)) from None
     root = Path(out_dir).resolve()
     rel = Path(relative)
     if rel.is_absolute() or relative.startswith(("/", "\\")):
@@ -129,8 +137,12 @@ def file_mode() -> int:
     return 0o666 & ~_UMASK
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
+def write_bytes_atomic(target: storage.Location, data: bytes) -> None:
     """Write via a temp file in the same folder and rename, so no reader sees a half-written file."""
+    if storage.is_url(target):
+        storage.write_url_atomic(str(target), data)
+        return
+    target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -146,8 +158,8 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
 
 
 def save_image(
-    img: Image.Image, out_dir: str | os.PathLike[str], *, prefix: str = "", subdir: str = "", fmt: str = "png"
-) -> Path:
+    img: Image.Image, out_dir: storage.Location, *, prefix: str = "", subdir: str = "", fmt: str = "png"
+) -> storage.Location:
     """Save under `out_dir/subdir/` with a content-addressed name (`prefix` + hash); returns the path.
 
     The same pixels always land on the same name, so a resumed run rewrites nothing new.
@@ -155,7 +167,7 @@ def save_image(
     data = encode_image(img, fmt)
     name = f"{prefix}{content_hash(data)[:16]}.{fmt.lower()}"
     target = safe_join(out_dir, f"{subdir}/{name}" if subdir else name)
-    if not target.exists():
+    if not storage.exists(target):
         write_bytes_atomic(target, data)
     return target
 
@@ -164,7 +176,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of the file as stored (size-checked first, then streamed)."""
     check_file_size(path)
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with storage.open_read(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -172,7 +184,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 def sniff_format(path: str | os.PathLike[str]) -> str | None:
     """`png`, `jpeg`, `webp` or `gif` from the file's first bytes (never from its name), else None."""
-    with open(path, "rb") as fh:
+    with storage.open_read(path) as fh:
         head = fh.read(12)
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
@@ -200,7 +212,7 @@ def image_file_bytes(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     found, are re-encoded as PNG."""
     load_image(path)  # size, decodability and the pixel bomb guard, before the bytes are read
     fmt = sniff_format(path)
-    data = Path(path).read_bytes()
+    data = storage.read_bytes(path)
     end = {"png": _png_end, "jpeg": _jpeg_end, "webp": _webp_end}.get(fmt or "", lambda _: None)(data)
     if end is None:
         return encode_image(load_image(path), "png"), ".png"

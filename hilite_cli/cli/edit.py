@@ -17,6 +17,7 @@ from hilite_cli.cli.options import (
 )
 from hilite_cli.cli.params import check_model_options, parse_list, parse_native_params, parse_weights
 from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
+from hilite_cli.storage import is_url
 
 SHORT = "Run editors on each task (route records, or tasks with --models): M attempts per model, anonymised slots."
 HELP = f"""{SHORT}
@@ -52,7 +53,7 @@ def command(
     param: Annotated[list[str] | None, typer.Option("--param", help="MODEL.NAME=VALUE: a native pipeline value, e.g. instruct-pix2pix.image_guidance_scale=1.8 (repeatable).")] = None,
     shuffle: Annotated[bool, typer.Option("--shuffle/--no-shuffle", help="Shuffle slot letters per task.")] = True,
     sheet: Annotated[bool, typer.Option("--sheet/--no-sheet", help="Write a contact sheet per task under OUT/sheets/.")] = False,
-    out: Annotated[Path, typer.Option("--out", help="Folder for candidate images.")] = Path("edits"),
+    out: Annotated[str, typer.Option("--out", help="Folder for candidate images, or an fsspec URL (s3://…, gs://…; manifest form).")] = "edits",
     provider: Annotated[str, typer.Option(help="One-off form: router provider (offline rules by default).")] = "offline",
     base_url: BaseUrl = None,
     reference: Annotated[Path | None, typer.Option(help="One-off: reference image.")] = None,
@@ -97,12 +98,16 @@ def command(
         )
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    if is_url(out) and (sheet or is_image_path(input)):
+        raise usage_error(f"--out {out}: a URL is for the manifest form without --sheet "
+                          "(contact sheets and the one-off form write a local folder)")
+    folder = Path(out)
 
     if not is_image_path(input):
         if instruction or pick or session:
             raise usage_error(f"an instruction, --pick and --session go with one image, but {input!r} is a manifest")
         if sheet:
-            stage = WithContactSheets(stage, out / "sheets")
+            stage = WithContactSheets(stage, folder / "sheets")
         summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                                executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers)
         exit_with(summary)
@@ -135,14 +140,14 @@ def command(
     # different knobs make a different run.
     record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k,
                              *(sorted(param) if param else []))
-    manifest = out / "candidates.jsonl"
-    summary = run_manifest(WithContactSheets(stage, out / "sheets"), single_line(record), str(manifest),
+    manifest = folder / "candidates.jsonl"
+    summary = run_manifest(WithContactSheets(stage, folder / "sheets"), single_line(record), str(manifest),
                            errors, resume=True, progress=progress, reads=images)
     candidates = print_candidates(manifest, record["id"], reveal=reveal)
     knobs = {"steps": steps, "text_influence": text_influence, "image_influence": image_influence}
     step_id = record_session_step(data, session, record, candidates, knobs) if session else None
     if pick:
-        feedback = pick_candidate(out, record, candidates, pick, instruction_match=instruction_match,
+        feedback = pick_candidate(folder, record, candidates, pick, instruction_match=instruction_match,
                                   original_match=original_match, offensive=offensive, comment=comment, knobs=knobs)
         if step_id is not None:
             pick_session_step(data, step_id, feedback)

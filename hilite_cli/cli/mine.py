@@ -18,6 +18,7 @@ from hilite_cli.cli.options import (
 from hilite_cli.cli.params import check_model_options, parse_native_params, parse_weights, provider_error, provider_options
 from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, report_usage, require_manifests, usage_error
 from hilite_cli.cli.terminal import interrupted
+from hilite_cli.storage import is_url, out_location
 
 if TYPE_CHECKING:
     from hilite_cli.providers import Provider
@@ -213,16 +214,17 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         if kw["resume"] and kw["overwrite"]:
             raise usage_error("--resume continues the pool, --overwrite starts it over: give one")
         errors = Path(kw["errors"] or default_errors_path(output, "mine"))
+        local_out = None if is_url(kw["out"]) else kw["out"]  # a URL is neither a local clash nor ours to clean up
         state = Path(f"{output}.state.jsonl")
         specs = Path(f"{output}.specs.jsonl") if kw["design"] is not None else None
         guard_outputs(
             [("the specs manifest", kw["specs"]), ("--edits", kw["edits"]), ("--images", kw["images"])],
             [("-o", output), ("--errors" if kw["errors"] else "the errors manifest", errors), ("the state file", state),
-             ("the designed specs", specs), ("--stats", kw["stats"]), ("--out", kw["out"])],
+             ("the designed specs", specs), ("--stats", kw["stats"]), ("--out", local_out)],
         )
         if not kw["resume"] and not kw["overwrite"]:
             refuse_rerun(state, f"-o {output}", "its state file")
-        created = new_paths([output, errors, state, specs, kw["stats"], kw["out"]])
+        created = new_paths([output, errors, state, specs, kw["stats"], local_out])
         with locked([output]):
             try:
                 run(**kw)
@@ -247,7 +249,7 @@ def command(
     images: Annotated[Path | None, typer.Option(help="Folder of real photos used as sources (no T2I).")] = None,
     edits: Annotated[Path | None, typer.Option(help="Instructions for --images: one per line, or a JSON array.")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Pool manifest (JSONL); the state file lives beside it.")] = "pool.jsonl",
-    out: Annotated[Path, typer.Option("--out", help="Folder for source and edited images.")] = Path("mined"),
+    out: Annotated[str, typer.Option("--out", help="Folder for source and edited images, or an fsspec URL (s3://…, gs://…).")] = "mined",
     errors: Errors = None,
     stats: Annotated[Path | None, typer.Option(help="Write the survival stats as JSON here.")] = None,
     preset: Annotated[str, typer.Option(help="Settings preset from configs/mining.toml (default, paper, small).")] = "default",
@@ -321,6 +323,10 @@ def command(
     if output == STDIO:
         raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
     check_model_options(device, dtype)
+    try:
+        out_dir = out_location(out)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
     local_weights = parse_weights(weights)
     if retry_failed and not resume:
         raise usage_error("--retry-failed only makes sense with --resume")
@@ -333,7 +339,7 @@ def command(
                                       theme, design_batch, options)
     defaults = load_config("thresholds")["prefilter"]
     settings = MineSettings(
-        out_dir=out,
+        out_dir=out_dir,
         pool=Path(output),
         errors=Path(errors or default_errors_path(output, "mine")),
         n_sources=n_sources or int(p["n_sources"]),

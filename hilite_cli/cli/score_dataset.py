@@ -11,10 +11,11 @@ import typer
 
 from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.options import (
-    BaseUrl, BatchApi, BatchWait, Concurrency, Device, Errors, MaxRetries, NoCache, Output, Progress, Timeout,
+    BaseUrl, BatchApi, BatchWait, Concurrency, Device, Errors, Executor, GpusPerWorker, MaxRetries, MaxWorkers, NoCache,
+    Output, Progress, Timeout, Workers,
 )
 from hilite_cli.cli.params import batch_options, check_model_options, provider_error, use_batch_api
-from hilite_cli.cli.runner import guard_outputs, prepare_output_file, report_usage, require_manifests, usage_error
+from hilite_cli.cli.runner import _mapper, guard_outputs, prepare_output_file, report_usage, require_manifests, usage_error
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
 HELP = f"""{SHORT}
@@ -61,6 +62,10 @@ def command(
     progress: Progress = True,
     max_retries: MaxRetries = None,
     seed: Annotated[int | None, typer.Option("--seed", hidden=True)] = None,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    max_workers: MaxWorkers = None,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     import orjson
     from hilite_cli.cli.terminal import stderr_console
@@ -89,6 +94,9 @@ def command(
         base = read_results(baseline) if baseline else None
         judge_fn = judge_provider = None
         batching = SimpleNamespace(batch_size=0, provider_options={})  # filled by --batch-api
+        if executor != "local" and "judge" in chosen:
+            raise ValueError("the `judge` metric runs on the local executor (its provider client, cache and usage "
+                             "stay in this process): use --executor ray for ssim, clip and lowlevel")
         if "judge" in chosen:
             if not judge:
                 raise ValueError("the `judge` metric needs --judge PROVIDER[:MODEL]")
@@ -119,11 +127,12 @@ def command(
         counts["done"] += n
         bar.update(n)
 
+    mapper = None if executor == "local" else _mapper(executor, workers, gpus_per_worker, max_workers)
     try:
         run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
                              sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
                              clip_device=device, on_batch=step, on_total=set_total, category_fields=[by] if by else None,
-                             batch_size=batching.batch_size or None)
+                             batch_size=batching.batch_size or None, mapper=mapper)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     except KeyboardInterrupt:

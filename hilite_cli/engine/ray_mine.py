@@ -24,12 +24,12 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
+from hilite_cli import storage
 from hilite_cli.engine.ray import actor_pool, connect, data_context, enter, node_id
 from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.records import Record, RecordError
@@ -127,7 +127,7 @@ class T2IActor(_ModelActor):
 class GateActor:
     """Writes each generated source and asks the A.5 gate (CPU; provider calls in flight together)."""
 
-    def __init__(self, gate: ProviderRecipe | None, out_dir: Path, threads: int, cwd: str) -> None:
+    def __init__(self, gate: ProviderRecipe | None, out_dir: storage.Location, threads: int, cwd: str) -> None:
         enter(cwd)
         self.gate = gate.open() if gate is not None else None
         self.out_dir = out_dir
@@ -212,7 +212,7 @@ class PrefilterActor:
 
     def _source(self, entry: Record) -> tuple[bytes, np.ndarray]:
         image = load_image(entry["image"])
-        png = Path(entry["image"]).read_bytes() if entry["kind"] == "t2i" else encode_image(image)
+        png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
         return png, np.asarray(image)
 
     def __call__(self, table: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import orjson
 
+from hilite_cli import storage
 from hilite_cli.images import ImageError, file_mode, image_file_bytes, load_image, safe_join, write_bytes_atomic
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
@@ -211,7 +212,7 @@ def image_problem(edit: Edit) -> tuple[str, str] | None:
     a truncated file or a decompression bomb must not land in a training set.
     """
     for role, path in (("source", edit.source), ("edited", edit.edited)):
-        if not Path(path).is_file():
+        if not storage.is_file(path):
             return "missing_image", f"{role} image not found: {path}"
         try:
             load_image(path)

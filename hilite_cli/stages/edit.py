@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from hilite_cli import storage
 from hilite_cli.images import file_sha256, load_image, load_mask, save_image
 from hilite_cli.models.base import Editor
 from hilite_cli.models.registry import check_level, effective_params, scale_levels
@@ -91,7 +92,7 @@ class EditStage(Stage):
     def __init__(
         self,
         *,
-        out_dir: str | Path,
+        out_dir: str | Path,  # a local folder or an fsspec URL (storage.py)
         models: list[str] | None = None,
         top_k: int | None = None,
         seeds: int | list[int] = 1,
@@ -110,7 +111,7 @@ class EditStage(Stage):
         models that cannot run here; routed lists skip them (the caller names them once)."""
         if top_k is not None and top_k < 1:
             raise ValueError(f"`top_k` must be >= 1, got {top_k}")
-        self.out_dir = Path(out_dir)
+        self.out_dir = storage.out_location(str(out_dir))
         self.models = list(models or [])
         if self.models and loader is _default_loader:
             from hilite_cli.models.registry import load_registry
@@ -158,7 +159,7 @@ class EditStage(Stage):
         return self.seeds[:1] if isinstance(editor, Editor) and editor.spec.deterministic else self.seeds
 
     def setup(self) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(self.out_dir)
 
     def teardown(self) -> None:
         self._editors.clear()

@@ -7,7 +7,6 @@ could not be obtained stays None beside the answer's status and reason: never a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hilite_cli.config import load_config
@@ -84,9 +83,10 @@ class ImageFiles:
 
 
 def _require_file(path: str) -> None:
+    from hilite_cli import storage
     from hilite_cli.images import ImageError
 
-    if not Path(path).is_file():
+    if not storage.is_file(path):
         raise ImageError(f"image file not found: {path}")
 
 

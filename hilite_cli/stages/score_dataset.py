@@ -27,10 +27,11 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from hilite_cli import storage
 from hilite_cli.config import load_config
 from hilite_cli.manifest import read_manifest
 from hilite_cli.metrics.geometric import geometric_mean
@@ -38,6 +39,9 @@ from hilite_cli.records import Record, with_error
 from hilite_cli.stages.base import Stage
 from hilite_cli.stages.judging import ImageFiles
 from hilite_cli.stages.score_judge import JudgeFn, JudgeItem
+
+if TYPE_CHECKING:
+    from hilite_cli.engine.local import BatchMapper
 
 METRICS: tuple[str, ...] = ("ssim", "clip", "lowlevel", "judge")
 REQUIRED: tuple[str, ...] = ("source", "edited", "instruction")
@@ -198,7 +202,7 @@ class ScoreDatasetStage(Stage):
         }
         needs_pixels = any(m in self.metrics for m in ("ssim", "clip", "lowlevel"))
         if not needs_pixels:
-            unreadable = [record[f] for f in ("source", "edited") if not Path(record[f]).is_file()]
+            unreadable = [record[f] for f in ("source", "edited") if not storage.is_file(record[f])]
             if unreadable:
                 raise _Unscorable("bad_image", f"image file not found: {', '.join(unreadable)}")
             return ev, None
@@ -327,12 +331,15 @@ def score_datasets(
     category_fields: Sequence[str] | None = None,
     batch_size: int | None = None,
     on_total: Callable[[int], None] | None = None,
+    mapper: BatchMapper | None = None,
 ) -> ScoreRun:
     """Sample each dataset, score it in batches, aggregate: the whole `hilite score-dataset` run in-process.
 
     `on_total(n)` gets the number of records to score once the samples are drawn and `on_batch(n)` is
     called after each batch (a progress bar's total and steps); `judge_spec` is recorded as provenance.
     `batch_size` overrides the stage's (`--batch-api` hands a whole batch job's worth to the judge at once).
+    `mapper` (engine/ray.py's RayBatches) scores the batches elsewhere, in order; the sums per dataset
+    are made here, from what comes back, exactly as for a local run.
     """
     from hilite_cli.score_results import summarize
 
@@ -350,17 +357,26 @@ def score_datasets(
         stage.batch_size = batch_size
     scored: list[Record] = []
     failed: list[Record] = []
-    stage.setup()
-    try:
-        for ds in datasets:
-            for start in range(0, len(ds.records), stage.batch_size):
-                batch = ds.records[start : start + stage.batch_size]
-                for record in stage(batch):
-                    (failed if "error" in record else scored).append(record)
-                if on_batch is not None:
-                    on_batch(len(batch))
-    finally:
-        stage.teardown()
+    if mapper is None:
+        stage.setup()
+        try:
+            for ds in datasets:
+                for start in range(0, len(ds.records), stage.batch_size):
+                    batch = ds.records[start : start + stage.batch_size]
+                    for record in stage(batch):
+                        (failed if "error" in record else scored).append(record)
+                    if on_batch is not None:
+                        on_batch(len(batch))
+        finally:
+            stage.teardown()
+    else:
+        numbered = (list(enumerate(ds.records[start : start + stage.batch_size], start + 1))
+                    for ds in datasets for start in range(0, len(ds.records), stage.batch_size))
+        for batch, records in mapper(stage, numbered):
+            for record in records:
+                (failed if "error" in record else scored).append(record)
+            if on_batch is not None:
+                on_batch(len(batch))
     run_settings = {
         "metrics": list(stage.metrics),
         "sample": sample,

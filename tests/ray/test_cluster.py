@@ -229,3 +229,44 @@ def test_node_that_leaves_mid_run_the_run_finishes_on_the_rest(cluster, tmp_path
     got, want = _read(tmp_path / "ray.jsonl"), _read(tmp_path / "local.jsonl")
     assert [r["id"] for r in got] == [r["id"] for r in want]
     assert _images(got, tmp_path, ("output",)) == _images(want, tmp_path, ("output",))
+
+
+def test_mine_to_a_file_url_same_as_local(cluster, tmp_path: Path) -> None:
+    """`--out file:///…` on Ray: workers write through fsspec, the pool keeps the URLs, the images are the local run's."""
+    from hilite_cli.storage import read_bytes
+
+    photos = [save_photo(tmp_path, name, 32) for name in ("astronaut", "coffee")]
+    specs = tmp_path / "specs.jsonl"
+    specs.write_bytes(b"".join(orjson.dumps({"id": f"p{i}", "image": str(p), "edits": ["make it black and white", "warmer"]}) + b"\n"
+                               for i, p in enumerate(photos)))
+    args = ("--editor", "classic", "--attempts", "2")
+    local = _mine(tmp_path / "local", specs, {}, *args)
+    url = f"file://{tmp_path}/shared/mined"
+    ray = _mine(tmp_path / "ray", specs, {}, *args, "--out", url, "--executor", "ray", "--workers", "2", env=cluster.env)
+    assert ray[0].returncode == 0, ray[0].stderr.decode()[-3000:]
+    assert ray[1] and all(r["output"].startswith(f"{url}/edits/") for r in ray[1])
+    assert not (tmp_path / "ray" / "mined").exists()
+    hashed = sorted((r["id"], hashlib.sha256(read_bytes(r["output"])).hexdigest()) for r in ray[1])
+    assert hashed == [(i, out) for i, _, out in _images(local[1], tmp_path / "local", ("image", "output"))]
+    assert {k: local[2][k] for k in MINE_STATS} == {k: ray[2][k] for k in MINE_STATS}
+
+
+def test_score_dataset_same_as_local_on_the_cluster(cluster, tmp_path: Path) -> None:
+    """Batches scored on the cluster, sums per dataset made by the driver: the local run's tables and records."""
+    names = ("astronaut", "coffee", "chelsea", "rocket")
+    photos = [save_photo(tmp_path, name, 32) for name in names]
+    for k, name in enumerate(("a", "b")):
+        (tmp_path / f"{name}.jsonl").write_bytes(b"".join(
+            orjson.dumps({"id": f"{name}{i}", "source": str(photos[i]), "edited": str(photos[(i + k + 1) % 4]),
+                          "instruction": "make it different"}) + b"\n" for i in range(4)))
+    common = ("score-dataset", "a.jsonl", "b.jsonl", "--metrics", "ssim,lowlevel", "--no-progress")
+    local = _hilite(*common, "--json", "local.json", "-o", "local.jsonl", cwd=tmp_path)
+    ray = _hilite(*common, "--json", "ray.json", "-o", "ray.jsonl", "--executor", "ray", "--workers", "2",
+                  cwd=tmp_path, env=cluster.env)
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    assert ray.returncode == 0, ray.stderr.decode()[-3000:]
+    assert orjson.loads((tmp_path / "ray.json").read_bytes())["datasets"] == orjson.loads((tmp_path / "local.json").read_bytes())["datasets"]
+    assert _read(tmp_path / "ray.jsonl") == _read(tmp_path / "local.jsonl")
+    assert b"score-dataset: ray ran" in ray.stderr
+    judged = _hilite(*common, "--metrics", "judge", "--judge", "offline", "--executor", "ray", cwd=tmp_path, env=cluster.env)
+    assert judged.returncode == 2 and b"runs on the local executor" in judged.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from hilite_cli.stages.mine.jobs import Job
 from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.recorder import Recorder, write_png
 from hilite_cli.stages.mine.sources import SourcePlan, gate_source
+from hilite_cli.storage import Location
 
 # Source provenance copied onto every candidate.
 ORIGIN_FIELDS = ("kind", "specs", "t2i_model", "t2i_params", "seed", "width", "height", "gate")
@@ -39,7 +39,7 @@ class SourceResult:
     failure: tuple[str, str] | None = None
 
 
-def check_source(gate: Provider | None, plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Path) -> SourceResult:
+def check_source(gate: Provider | None, plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Location) -> SourceResult:
     """Write a generated source (PNG, content-addressed) and ask the gate; a photo must be readable."""
     path = None
     try:
@@ -76,10 +76,10 @@ class Candidates:
     editor: str
     edit_params: dict[str, Any]
     recorded_params: dict[str, Any]
-    out_dir: Path
+    out_dir: Location
     keep_rejected: bool
 
-    def record(self, job: Job, source: Record, output: Path, fields: Record) -> Record:
+    def record(self, job: Job, source: Record, output: Location, fields: Record) -> Record:
         """The candidate record (DESIGN.md) plus pre-filter results and the source's provenance."""
         origin = {k: source[k] for k in ORIGIN_FIELDS if k in source}
         return {

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from hilite_cli import storage
 from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.models.base import Editor, ModelLoadError, TextToImage
 from hilite_cli.models.registry import attempts_for, effective_params, get_spec
@@ -59,7 +60,7 @@ def _default_loader(name: str, **kwargs: Any) -> Editor | TextToImage:
 class MineSettings:
     """Everything a run needs besides its specs and providers (options over configs/mining.toml)."""
 
-    out_dir: Path
+    out_dir: storage.Location  # a local folder or an fsspec URL
     pool: Path
     errors: Path
     n_sources: int
@@ -155,7 +156,7 @@ class MiningRun:
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         s = self.s
-        s.out_dir.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(s.out_dir)
         self.rec = Recorder(pool=s.pool, errors=s.errors, state=s.state_path, resume=s.resume, t2i=s.t2i,
                             t2i_params=self.t2i_params, retry_failed=s.retry_failed, progress=self.progress)
         self.state = self.rec.state
@@ -306,7 +307,7 @@ class MiningRun:
             return self._sources[source_id]
         entry = self.state.sources[source_id]
         image = load_image(entry["image"])
-        png = Path(entry["image"]).read_bytes() if entry["kind"] == "t2i" else encode_image(image)
+        png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
         loaded = _Source(entry, image, png, np.asarray(image))
         self._sources[source_id] = loaded
         while len(self._sources) > SOURCE_CACHE:

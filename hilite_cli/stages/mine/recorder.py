@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from hilite_cli import storage
 from hilite_cli.images import content_hash, safe_join, write_bytes_atomic
 from hilite_cli.manifest import ManifestWriter, UnwritableRecord, repair_torn_tail, slim_error
 from hilite_cli.records import Record, with_error
@@ -27,10 +28,10 @@ from hilite_cli.stages.mine.sources import SourcePlan
 Progress = Callable[[str, str], None]
 
 
-def write_png(data: bytes, out_dir: Path, subdir: str) -> Path:
+def write_png(data: bytes, out_dir: storage.Location, subdir: str) -> storage.Location:
     """Content-addressed, atomic write of already-encoded PNG bytes (the same naming as images.save_image)."""
     target = safe_join(out_dir, f"{subdir}/{content_hash(data)[:16]}.png")
-    if not target.exists():
+    if not storage.exists(target):
         write_bytes_atomic(target, data)
     return target
 
