@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from hilite_cli.migrations import apply_migrations
 from hilite_cli.providers.errors import ProviderConfigError
 
 log = logging.getLogger(__name__)
@@ -58,21 +59,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_responses, _m002
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Apply every migration newer than the file's `user_version`, in one write transaction.
-
-    The stages of a shell pipeline start together and open the same cache: BEGIN IMMEDIATE makes
-    one of them migrate while the others wait, then read the version it left.
-    """
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        current = db.execute("PRAGMA user_version").fetchone()[0]
-        for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
-            step(db)
-            db.execute(f"PRAGMA user_version = {number}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    """Bring the cache's schema up to date (see `hilite_cli.migrations`)."""
+    apply_migrations(db, MIGRATIONS)
 
 
 OPEN_TIMEOUT_S = 30.0

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hilite_cli.migrations import apply_migrations
 from hilite_cli.store.blobs import BlobStore
 
 BUSY_TIMEOUT_S = 30.0
@@ -76,19 +77,10 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_sessions, _m002_
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Apply every migration newer than the file's `user_version`, in one write transaction."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        current = db.execute("PRAGMA user_version").fetchone()[0]
-        if current > len(MIGRATIONS):
-            raise StoreError(f"the store was written by a newer hilite (schema {current} > {len(MIGRATIONS)})")
-        for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
-            step(db)
-            db.execute(f"PRAGMA user_version = {number}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    """Bring the store's schema up to date; a store written by a newer hilite is refused."""
+    found = apply_migrations(db, MIGRATIONS)
+    if found > len(MIGRATIONS):
+        raise StoreError(f"the store was written by a newer hilite (schema {found} > {len(MIGRATIONS)})")
 
 
 class Store:
