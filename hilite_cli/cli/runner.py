@@ -148,7 +148,7 @@ def run_manifest(
             total = count_lines(input) if isinstance(input, str) else (len(input) if isinstance(input, list) else None)
             with usage_scope() as meters:
                 summary = run_stage(stage, lines, out, err, ledger=done, progress=progress,
-                                    mapper=_mapper(executor, workers, gpus_per_worker, max_workers), total=total)
+                                    mapper=batch_mapper(executor, workers, gpus_per_worker, max_workers), total=total)
             summary.usage = report_usage(stage.name, meters)
             finished = True
         except ManifestError as exc:
@@ -184,7 +184,7 @@ def _left(exc: StageInterrupted) -> str:
     return f"{max(0, exc.total - exc.summary.inputs)} of {exc.total} input lines"
 
 
-def _mapper(executor: str, workers: int, gpus_per_worker: float, max_workers: int | None = None) -> BatchMapper:
+def batch_mapper(executor: str, workers: int, gpus_per_worker: float, max_workers: int | None = None) -> BatchMapper:
     """The executor's batch mapper; `ray` joins RAY_ADDRESS (or starts a local instance)."""
     if executor == "local":
         return local_batches

@@ -15,7 +15,9 @@ from hilite_cli.cli.options import (
     Output, Progress, Timeout, Workers,
 )
 from hilite_cli.cli.params import batch_options, check_model_options, provider_error, use_batch_api
-from hilite_cli.cli.runner import _mapper, guard_outputs, prepare_output_file, report_usage, require_manifests, usage_error
+from hilite_cli.cli.runner import (
+    batch_mapper, guard_outputs, prepare_output_file, report_usage, require_manifests, usage_error,
+)
 
 SHORT = "Score edit datasets (judge, SSIM, CLIP, low-level check): tables, JSON, HTML report, regression gate."
 HELP = f"""{SHORT}
@@ -127,7 +129,7 @@ def command(
         counts["done"] += n
         bar.update(n)
 
-    mapper = None if executor == "local" else _mapper(executor, workers, gpus_per_worker, max_workers)
+    mapper = None if executor == "local" else batch_mapper(executor, workers, gpus_per_worker, max_workers)
     try:
         run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
                              sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
