@@ -30,8 +30,11 @@ folder of its parquet files; edited images are EDITED/<task_type>/<language>/<ke
 loads from a folder with basic_edit.json and its images; edited images are EDITED/<key>.png. With
 --editor, hilite edits each item (one seed) into --out/edited in that layout first; existing files are kept.
 
-Judge prompts are the benchmarks' own, read from your copy (--prompts): a VIEScore or Step1X-Edit
-checkout for GEdit-Bench, ImgEdit's prompts JSON for ImgEdit-Bench. A judge answer that fails or
+Judge prompts are the benchmarks' own. GEdit-Bench: VIEScore's (MIT, TIGER-AI-Lab/VIEScore, commit
+2cbea4e) ship with hilite and are used by default; --prompts DIR reads them from your VIEScore or
+Step1X-Edit checkout instead. ImgEdit-Bench publishes no licence, so its prompts are not bundled:
+--prompts FILE is your copy of ImgEdit's prompts.json (required). Records and the summary name the
+prompts used (bundled or path) and a hash of their text. A judge answer that fails or
 cannot be read leaves the item's scores null with its status (errors manifest, exit 1): hilite never
 guesses a score (VIEScore's own parser draws a random one). Per-item records go to -o, the summary
 (per category, overall, and `category_weights` for `mine --schedule adaptive`) to --json.
@@ -63,7 +66,7 @@ def _edit_fn(name: str, weights: dict[str, Path], device: str | None, dtype: str
 def command(
     benchmark: Annotated[str, typer.Argument(help="Benchmark to run: gedit (GEdit-Bench) or imgedit (ImgEdit-Bench); its items come from --data, the edited images from --edited or --editor.", show_default=False)],
     judge: Annotated[str, typer.Option(help="Judge provider PROVIDER[:MODEL] (gemini, openai, openai with --base-url).")],
-    prompts: Annotated[Path, typer.Option(help="Your copy of the benchmark's judge prompts (see above).")],
+    prompts: Annotated[Path | None, typer.Option(help="gedit: a VIEScore/Step1X-Edit checkout overriding the bundled prompts; imgedit: your prompts JSON (required).")] = None,
     data: Annotated[str | None, typer.Option(help="Hub id or local folder of the benchmark [gedit: configs/eval.toml].")] = None,
     edited: Annotated[Path | None, typer.Option(help="Folder of already edited images, in the benchmark's layout.")] = None,
     editor: Annotated[str | None, typer.Option(help="Registry model to run over the benchmark (writes --out/edited).")] = None,
@@ -94,7 +97,9 @@ def command(
     from hilite_cli.providers import ProviderConfigError, get_provider
     from hilite_cli.stages.eval.benchmarks import BENCHMARKS, BenchmarkError, load_items
     from hilite_cli.stages.eval.gate import EXIT_REGRESSION, check_eval_regression, read_summary
-    from hilite_cli.stages.eval.judge_prompts import PromptsError, imgedit_prompts, viescore_prompts
+    from hilite_cli.stages.eval.judge_prompts import (
+        PromptsError, bundled_viescore_prompts, imgedit_prompts, viescore_prompts,
+    )
     from hilite_cli.stages.eval.run import EvalRun, EvalSettings
 
     config = load_config("eval")
@@ -104,6 +109,9 @@ def command(
         raise usage_error("give exactly one of --edited DIR (already edited images) or --editor MODEL")
     if resume and output == "-":
         raise usage_error("--resume needs a per-item output file (-o FILE)")
+    if benchmark == "imgedit" and prompts is None:
+        raise usage_error("imgedit needs --prompts FILE, your copy of ImgEdit's prompts.json (ImgEdit publishes no "
+                          "licence, so hilite does not bundle it)")
     if benchmark == "imgedit" and data is None:
         raise usage_error("imgedit needs --data DIR (a folder with basic_edit.json and the original images)")
     lang = language or config["gedit"]["language"]
@@ -119,7 +127,10 @@ def command(
                    ("the batch job ledger", batch.get("batch_state"))])
     base = read_summary(baseline) if baseline is not None else None
     try:
-        judge_prompts = viescore_prompts(prompts) if benchmark == "gedit" else imgedit_prompts(prompts)
+        if benchmark == "gedit":
+            judge_prompts = bundled_viescore_prompts() if prompts is None else viescore_prompts(prompts)
+        else:
+            judge_prompts = imgedit_prompts(prompts)
         items = load_items(benchmark, data or config["gedit"]["hub_id"], out / "sources", lang, subset)
     except (PromptsError, BenchmarkError) as exc:
         raise usage_error(str(exc)) from None
