@@ -105,6 +105,7 @@ def command(
     summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                            tee=kept if dataset else None, writes=writes, executor=executor, workers=workers,
                            max_workers=max_workers, ledger=select != "best" and not exports and not dataset)
+    _fill_difficulty(stage, output, errors, select)
     failed = 0
     for kind, path in exports:
         result = export_records(scored, kind, path, min_margin=min_margin, t_aes=stage.thresholds.aesthetics,
@@ -116,3 +117,24 @@ def command(
     if failed:
         raise typer.Exit(1)
     exit_with(summary)
+
+
+def _fill_difficulty(stage: Any, output: str, errors: str | None, select: str) -> None:
+    """`difficulty.attempts_to_validated_pass` over the whole output file, after every run (so after a
+    --resume too); --select best filled it from each group already, stdout cannot be rewritten."""
+    import sys
+
+    from hilite_cli.manifest import default_errors_path, ledger_path
+    from hilite_cli.stages.mine.difficulty import fill_validated_difficulty
+
+    if select == "best":
+        return
+    if output == "-":
+        if stage.saw_difficulty:
+            print("validate: difficulty.attempts_to_validated_pass is left null on stdout: it needs the whole "
+                  "output, so write it with -o FILE", file=sys.stderr)
+        return
+    changed = fill_validated_difficulty(Path(output), Path(errors or default_errors_path(output, stage.name)),
+                                        ledger_path(output))
+    if changed:
+        print(f"validate: difficulty.attempts_to_validated_pass filled in on {changed} records of {output}", file=sys.stderr)
