@@ -29,6 +29,9 @@ the highest geometric mean √(aes·adh), and nothing where none passes. --keep 
 per passing candidate; --keep all (default) emits every scored candidate with `passed`. Judge
 answers that are refused, blocked, truncated or unparseable never pass and go to the errors
 manifest. --judge offline runs only the pixel-level check and leaves semantic scores null.
+Mined candidates get difficulty.attempts_to_validated_pass (attempts to the first seed that passed
+here; null when an earlier seed has no verdict): from each group with --select best, else by a
+final rewrite of -o FILE after the run (not on stdout).
 """
 
 

@@ -88,7 +88,9 @@ def test_imgedit_loads_by_hub_id_offline_and_unpacks_once(imgedit: Bench, hub: P
     assert result.exit_code == 1, result.output  # k4 has no edited image: failed, the rest judged
     assert sorted(r["key"] for r in records) == ["k1", "k2", "k3"]
     unpacked = (tmp_path / records[0]["source"]).resolve()  # written relative to the manifest
-    root = Path(__import__("os").environ["HILITE_CACHE_DIR"]).resolve() / "benchmarks" / "sysuyy--ImgEdit" / blob.name
+    from hilite_cli.config import cache_dir
+
+    root = cache_dir().resolve() / "benchmarks" / "sysuyy--ImgEdit" / blob.name
     assert unpacked.is_relative_to(root / "Benchmark" / "singleturn") and (root / ".hilite-unpacked").is_file()
     assert records[0]["scores"]["overall"] == pytest.approx(4.0)
     summary = orjson.loads((tmp_path / "summary.json").read_bytes())
