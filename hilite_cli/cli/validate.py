@@ -13,7 +13,7 @@ from hilite_cli.cli.options import (
 )
 from hilite_cli.cli.export import DATASET_FORMATS
 from hilite_cli.cli.params import batch_options, check_provider, provider_options, use_batch_api
-from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, locked, run_manifest, usage_error
 
 SHORT = "Score candidates with a judge (prompt A.2), threshold, keep the best per (source, instruction), export."
 HELP = f"""{SHORT}
@@ -137,7 +137,8 @@ def _fill_difficulty(stage: Any, output: str, errors: str | None, select: str) -
             print("validate: difficulty.attempts_to_validated_pass is left null on stdout: it needs the whole "
                   "output, so write it with -o FILE", file=sys.stderr)
         return
-    changed = fill_validated_difficulty(Path(output), Path(errors or default_errors_path(output, stage.name)),
-                                        ledger_path(output))
+    with locked([output]):  # no other run may append while the file is rewritten
+        changed = fill_validated_difficulty(Path(output), Path(errors or default_errors_path(output, stage.name)),
+                                            ledger_path(output))
     if changed:
         print(f"validate: difficulty.attempts_to_validated_pass filled in on {changed} records of {output}", file=sys.stderr)

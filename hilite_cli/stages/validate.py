@@ -116,8 +116,9 @@ class ValidateStage(Stage):
         self._images = ImageFiles()
         # select=best: group key -> best passing triplet so far; groups in first-seen order.
         self._groups: dict[tuple[str, str], Record | None] = {}
-        # select=best: group key -> (seeds that passed, seeds whose judge failed), for the difficulty block.
-        self._seeds: dict[tuple[str, str], tuple[set[int], set[int]]] = {}
+        # select=best: group key -> (seeds that passed, seeds judged at all, seeds whose judge failed),
+        # for the difficulty block.
+        self._seeds: dict[tuple[str, str], tuple[set[int], set[int], set[int]]] = {}
         self._pixel_only = False
         self.saw_difficulty = False  # a candidate carried mine's difficulty block (the CLI's note for stdout)
 
@@ -270,17 +271,22 @@ class ValidateStage(Stage):
         return forward_triplet(record, self._images.sha(record["image"]), self._images.sha(record["output"]))
 
     def _note_seed(self, record: Record, passed: bool, failed: bool) -> None:
-        passes, unknown = self._seeds.setdefault(self._group_key(record), (set(), set()))
-        if isinstance(record.get("seed"), int) and (passed or failed):
-            (unknown if failed else passes).add(record["seed"])
+        passes, judged, unknown = self._seeds.setdefault(self._group_key(record), (set(), set(), set()))
+        if isinstance(record.get("seed"), int):
+            (unknown if failed else judged).add(record["seed"])
+            if passed:
+                passes.add(record["seed"])
 
     def _with_validated(self, key: tuple[str, str], triplet: Record) -> Record:
-        """The chosen triplet with its pair's first validated pass, from every verdict of its group."""
+        """The chosen triplet with its pair's first validated pass, from every verdict of its group: the
+        whole group is in memory, so a seed that passed mine's pre-filter but never came is unknown too."""
         block = triplet.get("difficulty")
         if not isinstance(block, dict) or not isinstance(block.get("seeds_tried"), list):
             return triplet
-        passes, unknown = self._seeds.get(key, (set(), set()))
-        return {**triplet, "difficulty": {**block, "attempts_to_validated_pass": first_validated(block["seeds_tried"], passes, unknown)}}
+        passes, judged, unknown = self._seeds.get(key, (set(), set(), set()))
+        missing = set(block.get("seeds_passed") or []) - judged
+        first = first_validated(block["seeds_tried"], passes, unknown | missing)
+        return {**triplet, "difficulty": {**block, "attempts_to_validated_pass": first}}
 
     def _offer(self, record: Record) -> None:
         """Keep the argmax-geometric passing candidate of its group (ties: smaller candidate id)."""

@@ -126,3 +126,15 @@ def test_the_output_feeds_export_and_score_dataset(pool: Path, server: Loopback,
     (dataset,) = orjson.loads((tmp_path / "r.json").read_bytes())["datasets"].values()
     categories = dataset["categories"]
     assert {k: v["n"] for k, v in categories.items()} == {"1 attempt": 4}
+
+
+@pytest.mark.parametrize("mode", [("--keep", "all"), ("--select", "best")])
+def test_a_candidate_missing_from_the_input_is_unknown_where_the_whole_pair_is_seen(
+        mode: tuple[str, str], pool: Path, server: Loopback, tmp_path: Path) -> None:
+    """Seed 3 of "Add a hat." passed mine's pre-filter but is not in validate's input: with every record
+    of the pair at hand (--keep all output, --select best's groups) its verdict is unknown, not a fail."""
+    rows = [r for r in _lines(pool) if not (r["instruction"] == "Add a hat." and r["seed"] == 3)]
+    pool.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    assert _validate(server, pool, out, *mode).exit_code == 1
+    assert _by_instruction(_lines(out))["Add a hat."] == {None}
