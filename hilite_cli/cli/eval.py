@@ -19,7 +19,7 @@ SHORT = "Evaluate an editor on GEdit-Bench (VIEScore SC/PQ/O) or ImgEdit-Bench (
 HELP = f"""{SHORT}
 
 \b
-  hilite eval gedit --edited results/mymodel/fullset --judge openai:gpt-4.1 --prompts VIEScore/ --json gedit.json
+  hilite eval gedit --edited results/mymodel/fullset --judge openai:gpt-4.1 --json gedit.json
   hilite eval gedit --editor flux-kontext --out gedit-run/ --judge openai:Qwen/Qwen2.5-VL-72B-Instruct \\
       --base-url http://localhost:8000/v1 --prompts Step1X-Edit/GEdit-Bench/
   hilite eval imgedit --data ImgEdit/Basic/ --edited edited/ --judge gemini --prompts prompts.json \\
