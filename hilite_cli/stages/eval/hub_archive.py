@@ -60,6 +60,8 @@ def unpack(archive: Path, repo_id: str) -> Path:
     dest = cache_dir() / "benchmarks" / repo_id.replace("/", "--") / _key(archive)
     if (dest / MARKER).is_file():
         return dest
+    if not hasattr(tarfile, "data_filter"):  # the filter came in 3.11.4; without it unpacking is unsafe
+        raise BenchmarkError(f"{archive}: unpacking it safely needs Python 3.11.4 or later (tarfile's data filter)")
     partial = dest.with_name(f"{dest.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
