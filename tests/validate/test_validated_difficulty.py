@@ -93,13 +93,14 @@ def test_a_resumed_run_brings_the_field_up_to_date(pool: Path, server: Loopback,
     assert result.exit_code == 1  # "Remove the cat." seed 6 is still down
 
 
-def test_stdout_is_not_rewritten_and_says_so(pool: Path, server: Loopback) -> None:
+def test_stdout_is_not_rewritten_and_says_so(pool: Path, server: Loopback, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from hilite_cli.cli.app import app
 
     result = CliRunner().invoke(app, ["validate", str(pool), "--judge", "gemini:gemini-2.5-flash", "--base-url", server.url,
-                                      "--max-retries", "0", "--checks", "", "--no-progress", "--keep", "passed"])
+                                      "--max-retries", "0", "--checks", "", "--no-progress", "--keep", "passed",
+                                      "--errors", str(tmp_path / "errors.jsonl")])
     assert "left null on stdout" in result.output
 
 
