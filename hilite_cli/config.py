@@ -15,6 +15,11 @@ def config_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "configs"
 
 
+def cache_dir() -> Path:
+    """`HILITE_CACHE_DIR` if set, else ~/.cache/hilite: the response cache and unpacked benchmarks."""
+    return Path(os.environ.get("HILITE_CACHE_DIR") or Path.home() / ".cache" / "hilite")
+
+
 @cache
 def load_config(name: str) -> dict[str, Any]:
     """Parse `configs/<name>.toml`; a missing file is a usage error, not an empty dict."""

@@ -9,7 +9,7 @@
 # benchmark's own category names, e.g. GEdit's task types: background_change, color_alter, ...) so
 # the eval's weaknesses map onto what mining draws.
 #
-#   SPECS=specs.jsonl JUDGE=gemini:gemini-2.5-flash PROMPTS=~/VIEScore \
+#   SPECS=specs.jsonl JUDGE=gemini:gemini-2.5-flash \
 #   TRAIN_CMD='accelerate launch train_instruct_pix2pix.py --train_data_dir "$DATASET" --output_dir "$TRAINED"' \
 #   TRAINED_EDITOR=my-finetuned ROUNDS=2 scripts/loop.sh
 #
@@ -24,8 +24,10 @@
 #   PREFILTER       mine's A.2-A.4 pre-filter [configs preset]    PREFILTER_URL  its --base-url
 #   JUDGE           validate's judge and eval's judge (PROVIDER[:MODEL]) (required)
 #   LLM             invert's rewriting LLM [JUDGE]
-#   BENCH           gedit or imgedit [gedit]      BENCH_DATA  eval --data [configs: the GEdit hub id]
-#   PROMPTS         your copy of the benchmark's judge prompts (eval --prompts) (required)
+#   BENCH           gedit or imgedit [gedit]      BENCH_DATA  eval --data [configs: the benchmark's hub id]
+#   BENCH_METADATA  imgedit: eval --metadata, your basic_edit.json when BENCH_DATA has none (the hub archive)
+#   PROMPTS         eval --prompts: gedit: optional, a VIEScore checkout instead of the bundled
+#                   prompts; imgedit: your copy of ImgEdit's prompts.json (required: not bundled)
 #   FORMAT          export format for training [ip2p]
 #   MAX_DROP        eval regression gate vs the previous round [0.1]
 #   TRAIN_CMD       YOUR training command; sees $DATASET (the export) and $TRAINED (a folder for the
@@ -35,13 +37,16 @@ set -euo pipefail
 
 : "${SPECS:?set SPECS to a specs manifest for hilite mine}"
 : "${JUDGE:?set JUDGE to a judge provider, e.g. gemini:gemini-2.5-flash}"
-: "${PROMPTS:?set PROMPTS to your copy of the benchmark judge prompts (see hilite eval --help)}"
 WORK=${WORK:-loop}
 ROUNDS=${ROUNDS:-1}
 EDITOR=${EDITOR:-flux-kontext}
 TRAINED_EDITOR=${TRAINED_EDITOR:-$EDITOR}
 LLM=${LLM:-$JUDGE}
 BENCH=${BENCH:-gedit}
+if [[ "$BENCH" == imgedit && -z "${PROMPTS:-}" ]]; then
+  echo "set PROMPTS to your copy of ImgEdit's prompts.json (ImgEdit publishes no licence, so hilite does not bundle it)" >&2
+  exit 2
+fi
 FORMAT=${FORMAT:-ip2p}
 MAX_DROP=${MAX_DROP:-0.1}
 HILITE=${HILITE:-hilite}
@@ -53,6 +58,9 @@ prefilter=()
 [[ -n "${PREFILTER_URL:-}" ]] && prefilter+=(--base-url "$PREFILTER_URL")
 data=()
 [[ -n "${BENCH_DATA:-}" ]] && data=(--data "$BENCH_DATA")
+[[ -n "${BENCH_METADATA:-}" ]] && data+=(--metadata "$BENCH_METADATA")
+prompts=()
+[[ -n "${PROMPTS:-}" ]] && prompts=(--prompts "$PROMPTS")
 
 editor=$EDITOR
 previous=""
@@ -91,7 +99,7 @@ for round in $(seq 1 "$ROUNDS"); do
   gate=()
   [[ -n "$previous" ]] && gate=(--baseline "$previous/eval.json" --max-drop "$MAX_DROP")
   "$HILITE" eval "$BENCH" "${data[@]}" --editor "$editor" "${weights[@]}" --out "$R/eval-run" \
-      --judge "$JUDGE" --prompts "$PROMPTS" -o "$R/eval.jsonl" --json "$R/eval.json" "${gate[@]}" --resume
+      --judge "$JUDGE" "${prompts[@]}" -o "$R/eval.jsonl" --json "$R/eval.json" "${gate[@]}" --resume
 
   # 8. the next round mines with --category-weights "$R/eval.json"
   previous=$R

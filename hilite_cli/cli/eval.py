@@ -19,19 +19,26 @@ SHORT = "Evaluate an editor on GEdit-Bench (VIEScore SC/PQ/O) or ImgEdit-Bench (
 HELP = f"""{SHORT}
 
 \b
-  hilite eval gedit --edited results/mymodel/fullset --judge openai:gpt-4.1 --prompts VIEScore/ --json gedit.json
+  hilite eval gedit --edited results/mymodel/fullset --judge openai:gpt-4.1 --json gedit.json
   hilite eval gedit --editor flux-kontext --out gedit-run/ --judge openai:Qwen/Qwen2.5-VL-72B-Instruct \\
       --base-url http://localhost:8000/v1 --prompts Step1X-Edit/GEdit-Bench/
   hilite eval imgedit --data ImgEdit/Basic/ --edited edited/ --judge gemini --prompts prompts.json \\
       --baseline before.json --max-drop 0.1
+  hilite eval imgedit --data sysuyy/ImgEdit --metadata ImgEdit/Benchmark/Basic/basic_edit.json \\
+      --edited edited/ --judge gemini --prompts ImgEdit/Benchmark/Basic/prompts.json
 
 GEdit-Bench loads by hub id through `datasets` (--data, default stepfun-ai/GEdit-Bench) or from a
 folder of its parquet files; edited images are EDITED/<task_type>/<language>/<key>.png. ImgEdit-Bench
-loads from a folder with basic_edit.json and its images; edited images are EDITED/<key>.png. With
+loads by hub id (default sysuyy/ImgEdit: its Benchmark.tar is fetched through the HF cache and unpacked
+once under HILITE_CACHE_DIR) or from a folder with basic_edit.json and its images; --metadata gives
+basic_edit.json (from ImgEdit's GitHub repo) when the data has none. Edited images are EDITED/<key>.png. With
 --editor, hilite edits each item (one seed) into --out/edited in that layout first; existing files are kept.
 
-Judge prompts are the benchmarks' own, read from your copy (--prompts): a VIEScore or Step1X-Edit
-checkout for GEdit-Bench, ImgEdit's prompts JSON for ImgEdit-Bench. A judge answer that fails or
+Judge prompts are the benchmarks' own. GEdit-Bench: VIEScore's (MIT, TIGER-AI-Lab/VIEScore, commit
+2cbea4e) ship with hilite and are used by default; --prompts DIR reads them from your VIEScore or
+Step1X-Edit checkout instead. ImgEdit-Bench publishes no licence, so its prompts are not bundled:
+--prompts FILE is your copy of ImgEdit's prompts.json (required). Records and the summary name the
+prompts used (bundled or path) and a hash of their text. A judge answer that fails or
 cannot be read leaves the item's scores null with its status (errors manifest, exit 1): hilite never
 guesses a score (VIEScore's own parser draws a random one). Per-item records go to -o, the summary
 (per category, overall, and `category_weights` for `mine --schedule adaptive`) to --json.
@@ -60,11 +67,24 @@ def _edit_fn(name: str, weights: dict[str, Path], device: str | None, dtype: str
     return edit
 
 
+def _judge_prompts(benchmark: str, prompts: Path | None) -> Any:
+    """GEdit: the bundled VIEScore texts unless --prompts names a checkout; ImgEdit: the user's file."""
+    from hilite_cli.stages.eval.judge_prompts import bundled_viescore_prompts, imgedit_prompts, viescore_prompts
+
+    if benchmark == "imgedit":
+        if prompts is None:
+            raise usage_error("imgedit needs --prompts FILE, your copy of ImgEdit's prompts.json (ImgEdit publishes "
+                              "no licence, so hilite does not bundle it)")
+        return imgedit_prompts(prompts)
+    return bundled_viescore_prompts() if prompts is None else viescore_prompts(prompts)
+
+
 def command(
     benchmark: Annotated[str, typer.Argument(help="Benchmark to run: gedit (GEdit-Bench) or imgedit (ImgEdit-Bench); its items come from --data, the edited images from --edited or --editor.", show_default=False)],
     judge: Annotated[str, typer.Option(help="Judge provider PROVIDER[:MODEL] (gemini, openai, openai with --base-url).")],
-    prompts: Annotated[Path, typer.Option(help="Your copy of the benchmark's judge prompts (see above).")],
-    data: Annotated[str | None, typer.Option(help="Hub id or local folder of the benchmark [gedit: configs/eval.toml].")] = None,
+    prompts: Annotated[Path | None, typer.Option(help="gedit: a VIEScore/Step1X-Edit checkout overriding the bundled prompts; imgedit: your prompts JSON (required).")] = None,
+    data: Annotated[str | None, typer.Option(help="Hub id or local folder of the benchmark [configs/eval.toml].")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="imgedit: your basic_edit.json, when --data has none (e.g. the hub archive).")] = None,
     edited: Annotated[Path | None, typer.Option(help="Folder of already edited images, in the benchmark's layout.")] = None,
     editor: Annotated[str | None, typer.Option(help="Registry model to run over the benchmark (writes --out/edited).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for source copies and edited images.")] = Path("eval-run"),
@@ -94,7 +114,7 @@ def command(
     from hilite_cli.providers import ProviderConfigError, get_provider
     from hilite_cli.stages.eval.benchmarks import BENCHMARKS, BenchmarkError, load_items
     from hilite_cli.stages.eval.gate import EXIT_REGRESSION, check_eval_regression, read_summary
-    from hilite_cli.stages.eval.judge_prompts import PromptsError, imgedit_prompts, viescore_prompts
+    from hilite_cli.stages.eval.judge_prompts import PromptsError
     from hilite_cli.stages.eval.run import EvalRun, EvalSettings
 
     config = load_config("eval")
@@ -104,8 +124,8 @@ def command(
         raise usage_error("give exactly one of --edited DIR (already edited images) or --editor MODEL")
     if resume and output == "-":
         raise usage_error("--resume needs a per-item output file (-o FILE)")
-    if benchmark == "imgedit" and data is None:
-        raise usage_error("imgedit needs --data DIR (a folder with basic_edit.json and the original images)")
+    if metadata is not None and benchmark != "imgedit":
+        raise usage_error("--metadata is for imgedit (its basic_edit.json); GEdit-Bench's table carries its own")
     lang = language or config["gedit"]["language"]
     if lang not in ("en", "cn", "all"):
         raise usage_error(f"--language must be en, cn or all, got {lang!r}")
@@ -114,13 +134,14 @@ def command(
     errors_path = errors or default_errors_path(output, "eval")
     batch = batch_options(batch_api, batch_wait, output, "eval")
     per_job = batch_records_per_job("--judge", judge) if batch else None
-    guard_outputs([("--prompts", prompts), ("--baseline", baseline)],
+    where = data or config[benchmark]["hub_id"]
+    guard_outputs([("--prompts", prompts), ("--baseline", baseline), ("--metadata", metadata)],
                   [("-o", output), ("--errors" if errors else "the errors manifest", errors_path), ("--json", json_path),
                    ("the batch job ledger", batch.get("batch_state"))])
     base = read_summary(baseline) if baseline is not None else None
     try:
-        judge_prompts = viescore_prompts(prompts) if benchmark == "gedit" else imgedit_prompts(prompts)
-        items = load_items(benchmark, data or config["gedit"]["hub_id"], out / "sources", lang, subset)
+        judge_prompts = _judge_prompts(benchmark, prompts)
+        items = load_items(benchmark, where, out / "sources", lang, subset, metadata)
     except (PromptsError, BenchmarkError) as exc:
         raise usage_error(str(exc)) from None
     if not items:
@@ -135,7 +156,7 @@ def command(
     edit = _edit_fn(editor, parse_weights(weights), device, dtype, int(config["run"]["edit_seed"])) if editor else None
     settings = EvalSettings(benchmark=benchmark, edited=edited or out / "edited", output=output,
                             errors=errors_path, resume=resume, editor_name=editor,
-                            judge_name=judge, recorded={"data": data or config["gedit"]["hub_id"],
+                            judge_name=judge, recorded={"data": where,
                                                         **({"language": lang, "subset": subset} if benchmark == "gedit" else {})},
                             judge_batch=per_job)
     from tqdm import tqdm

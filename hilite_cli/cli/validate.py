@@ -13,7 +13,7 @@ from hilite_cli.cli.options import (
 )
 from hilite_cli.cli.export import DATASET_FORMATS
 from hilite_cli.cli.params import batch_options, check_provider, provider_options, use_batch_api
-from hilite_cli.cli.runner import exit_with, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, locked, run_manifest, usage_error
 
 SHORT = "Score candidates with a judge (prompt A.2), threshold, keep the best per (source, instruction), export."
 HELP = f"""{SHORT}
@@ -29,6 +29,9 @@ the highest geometric mean √(aes·adh), and nothing where none passes. --keep 
 per passing candidate; --keep all (default) emits every scored candidate with `passed`. Judge
 answers that are refused, blocked, truncated or unparseable never pass and go to the errors
 manifest. --judge offline runs only the pixel-level check and leaves semantic scores null.
+Mined candidates get difficulty.attempts_to_validated_pass (attempts to the first seed that passed
+here; null when an earlier seed has no verdict): from each group with --select best, else by a
+final rewrite of -o FILE after the run (not on stdout).
 """
 
 
@@ -105,6 +108,7 @@ def command(
     summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                            tee=kept if dataset else None, writes=writes, executor=executor, workers=workers,
                            max_workers=max_workers, ledger=select != "best" and not exports and not dataset)
+    _fill_difficulty(stage, output, errors, select)
     failed = 0
     for kind, path in exports:
         result = export_records(scored, kind, path, min_margin=min_margin, t_aes=stage.thresholds.aesthetics,
@@ -116,3 +120,25 @@ def command(
     if failed:
         raise typer.Exit(1)
     exit_with(summary)
+
+
+def _fill_difficulty(stage: Any, output: str, errors: str | None, select: str) -> None:
+    """`difficulty.attempts_to_validated_pass` over the whole output file, after every run (so after a
+    --resume too); --select best filled it from each group already, stdout cannot be rewritten."""
+    import sys
+
+    from hilite_cli.manifest import default_errors_path, ledger_path
+    from hilite_cli.stages.mine.difficulty import fill_validated_difficulty
+
+    if select == "best":
+        return
+    if output == "-":
+        if stage.saw_difficulty:
+            print("validate: difficulty.attempts_to_validated_pass is left null on stdout: it needs the whole "
+                  "output, so write it with -o FILE", file=sys.stderr)
+        return
+    with locked([output]):  # no other run may append while the file is rewritten
+        changed = fill_validated_difficulty(Path(output), Path(errors or default_errors_path(output, stage.name)),
+                                            ledger_path(output))
+    if changed:
+        print(f"validate: difficulty.attempts_to_validated_pass filled in on {changed} records of {output}", file=sys.stderr)

@@ -37,8 +37,9 @@ CACHEABLE: frozenset[str] = frozenset({"ok", "refused", "unparsed"})
 
 def default_cache_path() -> Path:
     """`$HILITE_CACHE_DIR/responses.sqlite`, HILITE_CACHE_DIR defaulting to ~/.cache/hilite."""
-    root = os.environ.get("HILITE_CACHE_DIR") or str(Path.home() / ".cache" / "hilite")
-    return Path(root) / "responses.sqlite"
+    from hilite_cli.config import cache_dir
+
+    return cache_dir() / "responses.sqlite"
 
 
 def _m001_responses(db: sqlite3.Connection) -> None:

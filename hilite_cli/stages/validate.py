@@ -9,7 +9,9 @@ scores already pass; the pixel-level check runs on every candidate.
 What goes out, by mode:
 - `select="best"`: one forward TRIPLET per (source image, instruction) group: the passing
   candidate with the highest geometric mean (ties: the smaller candidate id). Groups where
-  nothing passes produce nothing and are counted. Needs the whole stream: emitted in `finish()`.
+  nothing passes produce nothing and are counted. Needs the whole stream: emitted in `finish()`,
+  with `difficulty.attempts_to_validated_pass` from the group's verdicts (the other modes get it
+  from a pass over the output file once the run ends: `mine.difficulty.fill_validated_difficulty`).
 - `keep="passed"`: a forward TRIPLET for every passing candidate, as it is scored.
 - `keep="all"` (default): every candidate as a SCORED record (`scores, checks, judge, thresholds,
   passed`), for KTO/DPO exports and calibration. `invert` and `bootstrap` accept these too and
@@ -38,6 +40,7 @@ import numpy as np
 
 from hilite_cli.records import Candidate, Record, RecordError, validate_as, with_error
 from hilite_cli.stages.base import Stage
+from hilite_cli.stages.mine.difficulty import first_validated
 from hilite_cli.stages.judging import (
     ImageFiles,
     aesthetic_ask,
@@ -113,7 +116,11 @@ class ValidateStage(Stage):
         self._images = ImageFiles()
         # select=best: group key -> best passing triplet so far; groups in first-seen order.
         self._groups: dict[tuple[str, str], Record | None] = {}
+        # select=best: group key -> (seeds that passed, seeds judged at all, seeds whose judge failed),
+        # for the difficulty block.
+        self._seeds: dict[tuple[str, str], tuple[set[int], set[int], set[int]]] = {}
         self._pixel_only = False
+        self.saw_difficulty = False  # a candidate carried mine's difficulty block (the CLI's note for stdout)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -164,7 +171,7 @@ class ValidateStage(Stage):
     def finish(self) -> list[Record]:
         if self.select != "best":
             return []
-        chosen = [best for best in self._groups.values() if best is not None]
+        chosen = [self._with_validated(key, best) for key, best in self._groups.items() if best is not None]
         self.stats["groups"] = len(self._groups)
         self.stats["groups_without_pass"] = len(self._groups) - len(chosen)
         self.stats["selected"] = len(chosen)
@@ -228,8 +235,10 @@ class ValidateStage(Stage):
             record["passed_on"] = "pixel-level check only: the offline judge gives no semantic scores"
         if self.on_scored is not None:
             self.on_scored(record)
+        self.saw_difficulty = self.saw_difficulty or isinstance(record.get("difficulty"), dict)
         if self.select == "best":
             self._groups.setdefault(self._group_key(record), None)
+            self._note_seed(record, passed, failure is not None)
         if failure is not None:
             self.stats["judge_failures"] += 1
             return [with_error(record, self.name, *failure)]
@@ -260,6 +269,24 @@ class ValidateStage(Stage):
 
     def _triplet(self, record: Record) -> Record:
         return forward_triplet(record, self._images.sha(record["image"]), self._images.sha(record["output"]))
+
+    def _note_seed(self, record: Record, passed: bool, failed: bool) -> None:
+        passes, judged, unknown = self._seeds.setdefault(self._group_key(record), (set(), set(), set()))
+        if isinstance(record.get("seed"), int):
+            (unknown if failed else judged).add(record["seed"])
+            if passed:
+                passes.add(record["seed"])
+
+    def _with_validated(self, key: tuple[str, str], triplet: Record) -> Record:
+        """The chosen triplet with its pair's first validated pass, from every verdict of its group: the
+        whole group is in memory, so a seed that passed mine's pre-filter but never came is unknown too."""
+        block = triplet.get("difficulty")
+        if not isinstance(block, dict) or not isinstance(block.get("seeds_tried"), list):
+            return triplet
+        passes, judged, unknown = self._seeds.get(key, (set(), set(), set()))
+        missing = set(block.get("seeds_passed") or []) - judged
+        first = first_validated(block["seeds_tried"], passes, unknown | missing)
+        return {**triplet, "difficulty": {**block, "attempts_to_validated_pass": first}}
 
     def _offer(self, record: Record) -> None:
         """Keep the argmax-geometric passing candidate of its group (ties: smaller candidate id)."""

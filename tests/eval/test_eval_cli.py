@@ -184,7 +184,7 @@ def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path: Path,
     ("args", "message"),
     [(("gedit", "--judge", "offline", "--edited", "x"), "--judge offline cannot score"),
      (("gedit", "--judge", "openai", "--edited", "x", "--editor", "classic"), "exactly one of --edited"),
-     (("imgedit", "--judge", "openai", "--edited", "x"), "imgedit needs --data"),
+     (("gedit", "--judge", "openai", "--edited", "x", "--metadata", "m.json"), "--metadata is for imgedit"),
      (("bench", "--judge", "openai", "--edited", "x"), "unknown benchmark 'bench'")],
 )
 def test_usage_errors(args: tuple[str, ...], message: str, tmp_path: Path, gedit: Bench) -> None:

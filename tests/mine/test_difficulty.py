@@ -123,3 +123,12 @@ def test_score_dataset_breaks_down_by_difficulty_band(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     categories = orjson.loads((tmp_path / "r.json").read_bytes())["datasets"]["triplets"]["categories"]
     assert {k: v["n"] for k, v in categories.items()} == {"1 attempt": 2, "4+ attempts": 1}
+
+
+def test_first_validated_pass_hand_computed() -> None:
+    from hilite_cli.stages.mine.difficulty import first_validated
+
+    assert first_validated([3, 1, 7], {1, 7}) == 2  # seed 3 judged and failed: the 2nd attempt
+    assert first_validated([3, 1, 7], {1, 7}, unknown={3}) is None  # seed 3 might have been the first
+    assert first_validated([3, 1, 7], {3}, unknown={7}) == 1  # an unknown after the first pass changes nothing
+    assert first_validated([3, 1, 7], set()) is None

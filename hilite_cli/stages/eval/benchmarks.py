@@ -6,10 +6,14 @@ from a local folder holding the hub repo's parquet files (`huggingface-cli downl
 stepfun-ai/GEdit-Bench --repo-type dataset --local-dir DIR`). Edited images follow GEdit's own
 layout, `EDITED/<task_type>/<language>/<key>.png` (a flat `EDITED/<key>.png` is accepted too).
 
-ImgEdit-Bench (basic single-turn suite): a folder with ImgEdit's `basic_edit.json`
-(`{key: {id, prompt, edit_type}}`) and the original images under it (`DIR/<id>`, or
-`DIR/images/<id>`). Edited images: `EDITED/<key>.png`, ImgEdit's layout. Loading ImgEdit by hub id
-is not implemented: its hub repo ships archives, not a `datasets` table; unpack it and pass the folder.
+ImgEdit-Bench (basic single-turn suite): ImgEdit's `basic_edit.json` (`{key: {id, prompt,
+edit_type}}`) and the original images. From a folder: `DIR/basic_edit.json` (or `metadata`) and the
+images under it (`DIR/<id>`, or `DIR/images/<id>`). By hub id (`sysuyy/ImgEdit`; anything that is
+not an existing path): the repo ships the images as an archive, not a `datasets` table, so
+`hub_archive` fetches and unpacks `Benchmark.tar` (configs/eval.toml [imgedit]) and finds
+basic_edit.json and the image root in it by search; when the archive has no basic_edit.json, the
+user passes the one from ImgEdit's GitHub repo (Benchmark/Basic/) as `metadata`. Edited images:
+`EDITED/<key>.png`, ImgEdit's layout.
 """
 
 from __future__ import annotations
@@ -82,13 +86,9 @@ def gedit_items(where: str, cache: Path, language: str = "en", subset: str = "fu
                    {"intersection_exist": row.get("intersection_exist")})
 
 
-def imgedit_items(where: str) -> Iterator[Item]:
-    root = Path(where)
-    meta = root / "basic_edit.json"
+def _imgedit_entries(meta: Path) -> dict[str, dict[str, Any]]:
     if not meta.is_file():
-        if not root.exists():
-            raise BenchmarkError(f"{where}: ImgEdit-Bench loads from a local folder (hub loading is not implemented)")
-        raise BenchmarkError(f"{where}: no basic_edit.json (ImgEdit-Bench's Benchmark/Basic metadata)")
+        raise BenchmarkError(f"{meta}: no such file (ImgEdit-Bench's Benchmark/Basic/basic_edit.json)")
     try:
         entries = orjson.loads(meta.read_bytes())
     except orjson.JSONDecodeError as exc:
@@ -98,17 +98,50 @@ def imgedit_items(where: str) -> Iterator[Item]:
     for key, entry in entries.items():
         if not isinstance(entry, dict) or not {"id", "prompt", "edit_type"} <= entry.keys():
             raise BenchmarkError(f"{meta}: entry {key!r} needs id, prompt and edit_type")
-        source = root / entry["id"]
-        if not source.is_file() and (root / "images" / entry["id"]).is_file():
-            source = root / "images" / entry["id"]
+    return entries
+
+
+def _imgedit_hub(repo_id: str, metadata: Path | None) -> tuple[Path, Path, Path]:
+    """(basic_edit.json, image root, unpacked archive) for ImgEdit-Bench by hub id."""
+    from hilite_cli.config import load_config
+    from hilite_cli.stages.eval import hub_archive
+
+    filename = str(load_config("eval")["imgedit"]["archive"])
+    root = hub_archive.unpack(hub_archive.fetch(repo_id, filename), repo_id)
+    meta = metadata or hub_archive.find_file(root, "basic_edit.json")
+    if meta is None:
+        raise BenchmarkError(f"{repo_id}: {filename} has no basic_edit.json; pass ImgEdit's "
+                             "Benchmark/Basic/basic_edit.json (from its GitHub repo) with --metadata FILE")
+    sample = [str(e["id"]) for e in list(_imgedit_entries(meta).values())[:3]]
+    return meta, hub_archive.image_root(root, sample), root
+
+
+def imgedit_items(where: str, metadata: Path | None = None) -> Iterator[Item]:
+    """ImgEdit-Bench items from a local folder or a hub id (see the module docstring)."""
+    root = Path(where)
+    if root.is_dir():
+        meta = metadata or root / "basic_edit.json"
+        if not meta.is_file():
+            raise BenchmarkError(f"{where}: no basic_edit.json (ImgEdit-Bench's Benchmark/Basic metadata); "
+                                 "pass it with --metadata FILE")
+        images = root
+    elif root.exists():
+        raise BenchmarkError(f"{where}: expected a folder or a hub id")
+    else:
+        meta, images, _ = _imgedit_hub(where, metadata)
+    for key, entry in _imgedit_entries(meta).items():
+        source = images / entry["id"]
+        if not source.is_file() and (images / "images" / entry["id"]).is_file():
+            source = images / "images" / entry["id"]
         yield Item(str(key), str(entry["edit_type"]), str(entry["prompt"]), None, source)
 
 
-def load_items(benchmark: str, where: str, cache: Path, language: str, subset: str = "fullset") -> list[Item]:
+def load_items(benchmark: str, where: str, cache: Path, language: str, subset: str = "fullset",
+               metadata: Path | None = None) -> list[Item]:
     if benchmark == "gedit":
         return list(gedit_items(where, cache, language, subset))
     if benchmark == "imgedit":
-        return list(imgedit_items(where))
+        return list(imgedit_items(where, metadata))
     raise BenchmarkError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
 
 

@@ -1,13 +1,14 @@
-"""The benchmarks' own judge prompts, read from the user's copy of each benchmark's code.
+"""The benchmarks' own judge prompts: VIEScore's bundled (MIT), ImgEdit's from the user's copy.
 
 - GEdit-Bench judges with VIEScore (https://github.com/TIGER-AI-Lab/VIEScore, MIT licence; GEdit-Bench
-  vendors the same module in https://github.com/stepfun-ai/Step1X-Edit under GEdit-Bench/). The MIT
-  licence would allow bundling the prompts with its notice, but hilite does not ship third-party
-  prompt text: `--prompts DIR` points at a checkout of either repo, and the prompts are read from
-  its `viescore/vie_prompts.py` (parsed with `ast`, never executed): the "tie" (text-guided image
-  editing) task's SC prompt = `_context_no_delimit`, `_prompts_0shot_two_image_edit_rule`,
-  `_prompts_0shot_tie_rule_SC` joined by newlines, with `<instruction>` filled in; its PQ prompt =
-  `_context_no_delimit` and `_prompts_0shot_rule_PQ`.
+  vendors the same module in https://github.com/stepfun-ai/Step1X-Edit under GEdit-Bench/). The
+  four texts of the "tie" (text-guided image editing) task ship with hilite, with VIEScore's licence
+  and a PROVENANCE file (commit, file, names), under `hilite_cli/prompts/viescore/`: each file is
+  one string constant of `viescore/vie_prompts.py`, exactly. `--prompts DIR` overrides them with a
+  checkout of either repo, whose `vie_prompts.py` is parsed with `ast` (never executed). SC prompt
+  = `_context_no_delimit`, `_prompts_0shot_two_image_edit_rule`, `_prompts_0shot_tie_rule_SC` joined
+  by newlines, with `<instruction>` filled in; PQ prompt = `_context_no_delimit` and
+  `_prompts_0shot_rule_PQ`. Either way the run records the source and a hash of the texts.
 - ImgEdit-Bench (https://github.com/PKU-YuanGroup/ImgEdit) publishes no licence file, so its prompts
   cannot be copied: `--prompts FILE` is the user's prompts JSON (`{edit_type: prompt}`, with
   `<edit_prompt>` where the instruction goes), the file ImgEdit's basic_bench.py takes as --prompts_json.
@@ -20,8 +21,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from importlib import resources
+
 import orjson
 
+BUNDLED_VIESCORE = "bundled: VIEScore 2cbea4e (MIT, TIGER-AI-Lab/VIEScore viescore/vie_prompts.py)"
 VIESCORE_NAMES = ("_context_no_delimit", "_prompts_0shot_two_image_edit_rule", "_prompts_0shot_tie_rule_SC",
                   "_prompts_0shot_rule_PQ")
 
@@ -77,6 +81,18 @@ def _string_constants(path: Path) -> dict[str, str]:
     return out
 
 
+def _tie_prompts(names: dict[str, str], source: str) -> VieScorePrompts:
+    context, edit_rule, sc_rule, pq_rule = (names[n] for n in VIESCORE_NAMES)
+    return VieScorePrompts("\n".join([context, edit_rule, sc_rule]), "\n".join([context, pq_rule]), source)
+
+
+def bundled_viescore_prompts() -> VieScorePrompts:
+    """The VIEScore texts shipped in hilite_cli/prompts/viescore/ (bytes, so no newline is translated)."""
+    folder = resources.files("hilite_cli.prompts").joinpath("viescore")
+    return _tie_prompts({n: folder.joinpath(f"{n}.txt").read_bytes().decode("utf-8") for n in VIESCORE_NAMES},
+                        BUNDLED_VIESCORE)
+
+
 def viescore_prompts(where: Path) -> VieScorePrompts:
     """VIEScore's tie-task prompts from a VIEScore or Step1X-Edit checkout (or the vie_prompts.py itself)."""
     if where.is_file():
@@ -91,8 +107,7 @@ def viescore_prompts(where: Path) -> VieScorePrompts:
     missing = [n for n in VIESCORE_NAMES if n not in names]
     if missing:
         raise PromptsError(f"{path}: no {', '.join(missing)} (not VIEScore's prompt module?)")
-    context, edit_rule, sc_rule, pq_rule = (names[n] for n in VIESCORE_NAMES)
-    return VieScorePrompts("\n".join([context, edit_rule, sc_rule]), "\n".join([context, pq_rule]), str(path))
+    return _tie_prompts(names, str(path))
 
 
 def imgedit_prompts(where: Path) -> ImgEditPrompts:

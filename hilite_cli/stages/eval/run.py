@@ -1,7 +1,8 @@
 """One `hilite eval` run: edit each benchmark item (or find its edited image), judge it, write it.
 
 Per judged item, one record (`-o`): key, category, instruction, source, edited, `scores` and `judge`
-(provider, model, prompt source and version, and every ask's status, raw reply and reason). An item
+(provider, model, `prompts: {source, bundled, version}` (the bundled VIEScore texts or the
+user's file, and a hash of the texts), and every ask's status, raw reply and reason). An item
 whose edit is missing or failed, or whose judge failed, goes to the errors manifest instead, with
 null scores (and any score that was read) and its status, and the run exits 1; the summary counts
 it as failed. With `resume`, items already in the output are not judged again (they count from what
@@ -88,8 +89,12 @@ class EvalRun:
         keys = {self._id(i) for i in self.items}
         done = {r["id"]: r for r in (read_records(self.s.output) if self.s.resume else written) if r.get("id") in keys}
         settings = {"editor": self.s.editor_name or f"edited folder {self.s.edited}", "judge": self.s.judge_name,
-                    "prompts": {"source": self.prompts.source, "version": self.prompts.version}, **self.s.recorded}
+                    "prompts": self._prompts_used(), **self.s.recorded}
         return summarize(self.s.benchmark, [*done.values(), *self.failed], settings)
+
+    def _prompts_used(self) -> dict[str, Any]:
+        source = self.prompts.source
+        return {"source": source, "bundled": source.startswith("bundled:"), "version": self.prompts.version}
 
     def _id(self, item: Item) -> str:
         return f"{self.s.benchmark}:{item.key}"
@@ -145,7 +150,7 @@ class EvalRun:
     def _scored(self, record: Record, answers: list[Answer]) -> Record:
         scores, blocks = viescore_scores(*answers) if self.s.benchmark == "gedit" else imgedit_scores(answers[0])
         failed = {name: b for name, b in blocks.items() if b["status"] != "ok"}
-        judge = {"provider": answers[0].provider, "model": answers[0].model, "prompts": self.prompts.version, "asks": blocks}
+        judge = {"provider": answers[0].provider, "model": answers[0].model, "prompts": self._prompts_used(), "asks": blocks}
         if not failed:
             return {**record, "scores": scores, "judge": judge, "status": "ok"}
         name, block = next(iter(failed.items()))

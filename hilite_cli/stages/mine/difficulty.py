@@ -9,10 +9,15 @@ which thread finished first:
 - `band`: `attempts_to_pass` as a label for breakdowns (`score-dataset --by difficulty.band`):
   "1 attempt", "2-3 attempts", "4+ attempts" or "no pass";
 - `attempts_to_validated_pass`: the same for the first attempt whose candidate also passed
-  `validate`, filled in by `with_validated_difficulty` from `validate --keep all` output (null
-  before validate has run, after `--select best`, which keeps one candidate per pair, or when no
-  attempt passed). Triplets made from a candidate (inverse, bootstrap) carry its block along:
-  their difficulty is the forward instruction's.
+  `validate`. `validate` fills it itself: with `--keep all` or `--keep passed`, by a final pass over
+  its output file (`fill_validated_difficulty`, after every run, so a resumed run brings every record
+  up to date); with `--select best`, from each group's verdicts in memory. A seed counts as not
+  passing unless its candidate passed; a seed whose candidate got no verdict (a judge failure, in
+  the errors manifest and not judged since) makes the field null ("unknown") for the pair when it
+  comes before the first pass, since it might have been the first. Null too before validate has
+  run, or when no attempt passed. `export --order difficulty` recomputes it from `--keep all`
+  records (`with_validated_difficulty`). Triplets made from a candidate (inverse, bootstrap) carry
+  its block along: their difficulty is the forward instruction's.
 Per category: the pre-filter pass rate over all judged attempts with a Wilson 95 % interval.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -137,33 +143,111 @@ def annotate_pool(pool: Path, per_pair: Mapping[Pair, Record]) -> int:
     return changed
 
 
+def first_validated(seeds_tried: list[int], passed: AbstractSet[int], unknown: AbstractSet[int] = frozenset()) -> int | None:
+    """1-based position in `seeds_tried` of the first seed that passed validate; None when none did,
+    or when a seed before it has no verdict (it might have been the first)."""
+    for position, seed in enumerate(seeds_tried, start=1):
+        if seed in passed:
+            return position
+        if seed in unknown:
+            return None
+    return None
+
+
 def _pair_key(record: Record) -> tuple[Any, Any]:
-    return (record.get("parent"), record.get("instruction"))
+    """(task, instruction): a candidate names its task in `parent`, a forward triplet in `task`."""
+    return (record.get("task") if "kind" in record else record.get("parent"), record.get("instruction"))
 
 
-def with_validated_difficulty(records: list[Record]) -> list[Record]:
-    """Fill `difficulty.attempts_to_validated_pass` from validate's verdicts on the same pair's candidates.
+def _verdict(record: Record, *, triplets: bool) -> tuple[str, int, bool] | None:
+    """(candidate id, seed, passed) of a validate output record with a difficulty block, else None:
+    a scored candidate (`--keep all`), or with `triplets` a forward triplet (`--keep passed`: a pass)."""
+    seed = record.get("seed")
+    if not isinstance(record.get("difficulty"), dict) or not isinstance(seed, int) or record.get("error"):
+        return None
+    if "thresholds" in record and "kind" not in record:
+        return str(record.get("id")), seed, record.get("passed") is True
+    if triplets and record.get("kind") == "forward" and record.get("parents"):
+        return str(record["parents"][0]), seed, True
+    return None
 
-    Only `validate --keep all` output can say it (scored candidates, each with validate's `passed`
-    and `thresholds`): there every candidate of a pair has a verdict. `--select best` triplets keep
-    one candidate per pair, so whether an earlier seed also passed is unknown and the field stays
-    as it was (null). A pair's validated seeds are those of its scored candidates that passed.
-    """
-    validated: dict[tuple[Any, Any], set[int]] = defaultdict(set)
-    judged: set[tuple[Any, Any]] = set()
-    for record in records:
-        if isinstance(record.get("difficulty"), dict) and "thresholds" in record and not record.get("error"):
-            judged.add(_pair_key(record))
-            if record.get("passed") is True and isinstance(record.get("seed"), int):
-                validated[_pair_key(record)].add(record["seed"])
+
+def _fill(records: list[Record], passed: Mapping[tuple[Any, Any], set[int]],
+          unknown: Mapping[tuple[Any, Any], set[int]], pairs: set[tuple[Any, Any]]) -> list[Record]:
     out = []
     for record in records:
         block = record.get("difficulty")
-        if isinstance(block, dict) and isinstance(block.get("seeds_tried"), list) and _pair_key(record) in judged:
-            first = _first(block["seeds_tried"], validated.get(_pair_key(record), set()))
+        key = _pair_key(record)
+        if isinstance(block, dict) and isinstance(block.get("seeds_tried"), list) and key in pairs:
+            first = first_validated(block["seeds_tried"], passed.get(key, set()), unknown.get(key, set()))
             record = {**record, "difficulty": {**block, "attempts_to_validated_pass": first}}
         out.append(record)
     return out
+
+
+def validated_difficulty(records: list[Record], errored: Iterable[Record] = (), judged_ids: Iterable[str] = (),
+                         *, triplets: bool = True) -> list[Record]:
+    """Records with `difficulty.attempts_to_validated_pass` from validate's verdicts on their pair.
+
+    Passes come from scored candidates that passed and (with `triplets`) forward triplets. A seed's
+    verdict is unknown when its candidate is among `errored` (validate's error records) and has no
+    verdict since (not in `judged_ids`, the resume ledger, nor in `records`), or, for a pair with
+    scored candidates (`--keep all`, where every judged candidate is a record), when a seed that
+    passed mine's pre-filter (so went to validate) has no record. Only pairs with a verdict in
+    `records` are changed.
+    """
+    passed: dict[tuple[Any, Any], set[int]] = defaultdict(set)
+    scored: dict[tuple[Any, Any], set[int]] = {}
+    pairs: set[tuple[Any, Any]] = set()
+    seen = set(judged_ids)
+    for record in records:
+        if (found := _verdict(record, triplets=triplets)) is not None:
+            key = _pair_key(record)
+            pairs.add(key)
+            seen.add(found[0])
+            if "kind" not in record:  # a scored candidate, not a triplet
+                scored.setdefault(key, set()).add(found[1])
+            if found[2]:
+                passed[key].add(found[1])
+    unknown: dict[tuple[Any, Any], set[int]] = defaultdict(set)
+    for record in errored:
+        if isinstance(record.get("seed"), int) and str(record.get("id")) not in seen:
+            unknown[_pair_key(record)].add(record["seed"])
+    for record in records:
+        block, key = record.get("difficulty"), _pair_key(record)
+        if key in scored and isinstance(block, dict) and isinstance(block.get("seeds_passed"), list):
+            unknown[key].update(set(block["seeds_passed"]) - scored[key])
+    return _fill(records, passed, unknown, pairs)
+
+
+def with_validated_difficulty(records: list[Record]) -> list[Record]:
+    """`export --order difficulty`: the field recomputed from `validate --keep all` records in the input.
+
+    There every judged candidate of a pair is a record; triplets alone (`--keep passed`, `--select
+    best`) do not say whether an earlier seed passed, so pairs without scored candidates keep what
+    validate wrote.
+    """
+    return validated_difficulty(records, triplets=False)
+
+
+def _jsonl(path: Path) -> list[Record]:
+    if not path.is_file():
+        return []
+    repair_torn_tail(path)
+    return [orjson.loads(raw) for raw in path.read_bytes().splitlines() if raw.strip()]
+
+
+def fill_validated_difficulty(output: Path, errors: Path | None = None, ledger: Path | None = None) -> int:
+    """Rewrite validate's output file (atomically) with `attempts_to_validated_pass` filled in; how
+    many records changed. `errors` is the errors manifest, `ledger` the resume ledger (`.done`)."""
+    records = _jsonl(output)
+    errored = [r for r in _jsonl(errors) if (r.get("error") or {}).get("stage") == "validate"] if errors else []
+    judged = [k for k in ledger.read_text().splitlines() if k] if ledger is not None and ledger.is_file() else []
+    filled = validated_difficulty(records, errored, judged)
+    changed = sum(a != b for a, b in zip(records, filled, strict=True))
+    if changed:
+        write_bytes_atomic(output, b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in filled))
+    return changed
 
 
 def difficulty_key(record: Record) -> tuple[int, float, float, str]:
