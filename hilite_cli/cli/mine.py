@@ -282,8 +282,9 @@ def command(
     budget_gpu_hours: Annotated[float | None, typer.Option(min=0.0, help="Stop drawing jobs after this much model time x --gpus.")] = None,
     budget_usd: Annotated[
         float | None,
-        typer.Option("--budget-usd", min=0.0, help="Stop drawing jobs once this run's gate and pre-filter calls cost "
-                     "this much (estimated from configs/providers.toml [prices]; cached answers cost nothing)."),
+        typer.Option("--budget-usd", min=0.0, help="Stop drawing jobs once the gate and pre-filter calls cost this "
+                     "much, earlier runs of this pool included (the state file records each run's spend; estimated "
+                     "from configs/providers.toml [prices]; cached answers cost nothing)."),
     ] = None,
     gpus: Annotated[int | None, typer.Option(min=1, help="GPUs this run occupies, for budget accounting [preset: 1].")] = None,
     until_first_pass: Annotated[bool, typer.Option("--until-first-pass", help="Stop retrying an instruction once one attempt passes.")] = False,
@@ -405,7 +406,6 @@ def command(
             if provider is not None:
                 provider.close()
     result["provider_usage"] = report_usage("mine", [x.usage for x in providers])
-    result["budget"].update({"limit_usd": budget_usd, "spent_usd": spend() if spend is not None else None})
     _report(result, stats)
     if result["error_records"]:
         print(f"mine: {result['error_records']} error records in {settings.errors}", file=sys.stderr)
@@ -449,17 +449,16 @@ def _mining_run(executor: str, *args: Any, ray: dict[str, Any], **kwargs: Any) -
 
 
 def _spend(providers: list[Provider], budget_usd: float | None) -> Any:
-    """What the providers have cost so far, in US dollars, for --budget-usd; None without a budget.
+    """What the providers have cost this run so far, in US dollars (priced tokens only), recorded in
+    the state file so that --budget-usd counts earlier runs too.
 
     A budget needs a price for every paid provider: without one the spend could not be told, so
     the run stops before it starts rather than ignore the budget."""
-    if budget_usd is None:
-        return None
     from hilite_cli.providers.pricing import known_usd, price_for
 
     paid = [x for x in providers if x.name in ("gemini", "openai")]
     for provider in paid:
-        if price_for(provider.name, provider.model) is None:
+        if budget_usd is not None and price_for(provider.name, provider.model) is None:
             raise usage_error(f"--budget-usd: no price for {provider.name}:{provider.model} in configs/providers.toml "
                               "[prices]; add one (input_per_1m, output_per_1m) or drop --budget-usd")
     return lambda: sum(known_usd(x.usage) for x in paid)

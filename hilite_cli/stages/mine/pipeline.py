@@ -11,7 +11,8 @@ loop waits (and the GPU idles, which the busy fraction shows honestly).
 What is written, and in which order, is `recorder.py`'s job.
 
 GPU time is the wall-clock inside model calls x `gpus`; the budget counts what the state file
-records from earlier runs plus this run's model time. Busy fraction = model time / wall time of
+records from earlier runs plus this run's model time. Provider spend (`--budget-usd`) is counted
+the same way: earlier runs' `usd` from the state file plus this run's. Busy fraction = model time / wall time of
 the mining loop (model loading reported apart).
 """
 
@@ -79,7 +80,7 @@ class MineSettings:
     dtype: str | None = None
     keep_rejected: bool = False
     budget_gpu_hours: float | None = None
-    budget_usd: float | None = None  # provider spend of this run (gate + pre-filter), from `spend`
+    budget_usd: float | None = None  # provider spend (gate + pre-filter), earlier runs' included
     gpus: int = 1
     until_first_pass: bool = False
     overlap: bool = True
@@ -151,6 +152,7 @@ class MiningRun:
         self._sources: OrderedDict[str, _Source] = OrderedDict()
         self.session: Session | None = None  # this run's timing, for `status()` while it runs
         self.spent_before = 0.0
+        self.usd_before = 0.0  # provider US dollars the state file records from earlier runs
         self.jobs_total: int | None = None
 
     # -- the run ---------------------------------------------------------------------------------
@@ -158,11 +160,13 @@ class MiningRun:
         s = self.s
         storage.makedirs(s.out_dir)
         self.rec = Recorder(pool=s.pool, errors=s.errors, state=s.state_path, resume=s.resume, t2i=s.t2i,
-                            t2i_params=self.t2i_params, retry_failed=s.retry_failed, progress=self.progress)
+                            t2i_params=self.t2i_params, retry_failed=s.retry_failed, progress=self.progress,
+                            spend=self.spend)
         self.state = self.rec.state
         for record in self.input_errors:
             self.rec.error(record)
         self.spent_before = self.state.gpu_seconds()
+        self.usd_before = self.state.usd_spent()
         self.passed_pairs = {(j["source"], j["instruction"]) for j in self.state.jobs.values() if j["outcome"] == "passed"}
         session = self.session = Session(start=time.perf_counter())
         universe: list[Job] = []
@@ -189,7 +193,15 @@ class MiningRun:
             session=session,
             error_records=self.rec.error_records,
         )
+        stats["budget"].update(self._usd_block())
         return {**stats, "difficulty": category_stats(per_pair), "schedule": self.schedule_summary}
+
+    def _usd_block(self) -> dict[str, float | None]:
+        """Provider spend for the stats' budget block: earlier runs (state file), this run, total."""
+        this_run = self.spend() if self.spend is not None else None
+        total = None if this_run is None else self.usd_before + this_run
+        return {"limit_usd": self.s.budget_usd, "earlier_usd": self.usd_before, "this_run_usd": this_run,
+                "spent_usd": total}
 
     def _stats_settings(self) -> dict[str, Any]:
         s = self.s
@@ -223,7 +235,8 @@ class MiningRun:
                 "budget_gpu_hours": self.s.budget_gpu_hours, "jobs_left": left}
 
     def _budget_left(self, session: Session) -> bool:
-        if self.s.budget_usd is not None and self.spend is not None and self.spend() >= self.s.budget_usd:
+        if self.s.budget_usd is not None and self.spend is not None \
+                and self.usd_before + self.spend() >= self.s.budget_usd:
             return False
         if self.s.budget_gpu_hours is None:
             return True

@@ -187,9 +187,19 @@ def render(stats: dict[str, Any]) -> list[Any]:
         + (f" of {limit}" if limit is not None else "")
         + f"; stopped by {budget['stopped_by']}; GPU busy {('-' if busy is None else f'{100 * busy:.1f} %')} of "
         f"{util['wall_s'] - util['load_s']:.1f} s (model loading {util['load_s']:.1f} s)"
+        + _usd_text(budget)
     )
     notes = [Text(f"NOTE: {n}", style="bold yellow") for n in stats["notes"]]
     return [survival, accounting, *difficulty_table(stats.get("difficulty") or {}), summary, *notes]
+
+
+def _usd_text(budget: dict[str, Any]) -> str:
+    """Provider spend: earlier runs + this run = total (of the --budget-usd limit)."""
+    if budget.get("spent_usd") is None:
+        return ""
+    limit = budget.get("limit_usd")
+    return (f"; provider spend ${budget['spent_usd']:.4f} (earlier runs ${budget['earlier_usd']:.4f} + this run "
+            f"${budget['this_run_usd']:.4f})" + (f" of ${limit:g}" if limit is not None else ""))
 
 
 def difficulty_table(per_category: dict[str, Any]) -> list[Any]:
