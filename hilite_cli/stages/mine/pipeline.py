@@ -41,11 +41,14 @@ from hilite_cli.stages.mine.adaptive import make_scheduler, universe_attempts
 from hilite_cli.stages.mine.categories import pair_categories
 from hilite_cli.stages.mine.difficulty import annotate_pool, category_stats, difficulties, verdict
 from hilite_cli.stages.mine.jobs import Job, enumerate_jobs
-from hilite_cli.stages.mine.operators import Candidates, candidate_id, check_edit, check_source, record_edit, record_source
+from hilite_cli.stages.mine.operators import (
+    Candidates, SourceResult, candidate_id, check_edit, check_source, gate_many, record_edit, record_source, write_source,
+)
 from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.recorder import Progress, Recorder
 from hilite_cli.stages.mine.sources import USABLE, SourcePlan, plan_sources, resolution_bounds
 from hilite_cli.stages.mine.stats import Session, compute_stats
+from hilite_cli.stages.mine.windows import PrefilterWindows, SourceView
 
 Loader = Callable[..., Editor | TextToImage]
 SOURCE_CACHE = 16
@@ -88,6 +91,8 @@ class MineSettings:
     retry_failed: bool = False
     schedule: str = "uniform"
     category_weights: dict[str, float] = field(default_factory=dict)
+    batch_window: int | None = None  # --batch-api: edits per pre-filter window and sources per gate ask_many
+    windows_in_flight: int = 2  # --batch-api: pre-filter windows judged at once beside the GPU loop
 
     @property
     def state_path(self) -> Path:
@@ -95,13 +100,10 @@ class MineSettings:
 
 
 @dataclass(frozen=True)
-class _Source:
+class _Source(SourceView):
     """A usable source, loaded once for all its edit groups."""
 
-    entry: Record
-    image: Image.Image
-    png: bytes
-    array: np.ndarray
+    image: Image.Image | None = None
 
 
 class MiningRun:
@@ -154,6 +156,7 @@ class MiningRun:
         self.spent_before = 0.0
         self.usd_before = 0.0  # provider US dollars the state file records from earlier runs
         self.jobs_total: int | None = None
+        self.windows: PrefilterWindows | None = None  # --batch-api (or staged edits to re-judge)
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -279,6 +282,7 @@ class MiningRun:
                 unloadable = exc
                 print(f"hilite mine: {exc.message}", file=sys.stderr)
         pending: list[Future[None]] = []
+        written: list[tuple[SourcePlan, str, bytes, float]] = []  # --batch-api: sources waiting for the gate
         for plan in todo:
             if plan.kind == "photo":
                 pending = self._submit(pending, self._finish_source, plan, None, 0.0)
@@ -301,10 +305,40 @@ class MiningRun:
                 continue
             dt = time.perf_counter() - t0
             session.busy_s += dt
-            pending = self._settle(self._submit(pending, self._finish_source, plan, image, dt))
+            finish = self._write_source if self._batch_gate else self._finish_source
+            pending = self._settle(self._submit(pending, finish, plan, image, dt, written))
         self._drain(pending, 0)
+        self._gate_written(written)
 
-    def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float) -> None:
+    @property
+    def _batch_gate(self) -> bool:
+        return self.gate is not None and self.gate.batch is not None
+
+    def _write_source(self, plan: SourcePlan, image: Image.Image, gpu_s: float,
+                      written: list[tuple[SourcePlan, str, bytes, float]]) -> None:
+        """Worker (--batch-api): write a generated source; the gate asks for all of them at once later."""
+        try:
+            path, png = write_source(plan, image, self.s.out_dir)
+        except (RecordError, ImageError) as exc:
+            record_source(self.rec, plan, SourceResult("failed", None, None, (getattr(exc, "kind", "bad_image"), str(exc))),
+                          gpu_s)
+            return
+        with self._lock:
+            written.append((plan, path, png, gpu_s))
+
+    def _gate_written(self, written: list[tuple[SourcePlan, str, bytes, float]]) -> None:
+        """The A.5 gate for every source this run generated, `batch_window` per ask_many (one batch job)."""
+        if not written:
+            return
+        assert self.gate is not None
+        size = self.s.batch_window or len(written)
+        for start in range(0, len(written), size):
+            chunk = written[start:start + size]
+            results = gate_many(self.gate, [(plan, path, png) for plan, path, png, _ in chunk])
+            for (plan, _, _, gpu_s), result in zip(chunk, results, strict=True):
+                record_source(self.rec, plan, result, gpu_s)
+
+    def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float, *_: Any) -> None:
         """Worker: write the source, ask the gate, record the outcome."""
         record_source(self.rec, plan, check_source(self.gate, plan, image, self.s.out_dir), gpu_s)
 
@@ -321,7 +355,7 @@ class MiningRun:
         entry = self.state.sources[source_id]
         image = load_image(entry["image"])
         png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
-        loaded = _Source(entry, image, png, np.asarray(image))
+        loaded = _Source(entry=entry, png=png, array=np.asarray(image), image=image)
         self._sources[source_id] = loaded
         while len(self._sources) > SOURCE_CACHE:
             self._sources.popitem(last=False)
@@ -336,16 +370,22 @@ class MiningRun:
         return self._loaded_editor
 
     def _edit(self, session: Session, universe: list[Job]) -> None:
+        awaiting = self._awaiting()
         scheduler = make_scheduler(
-            self.s.schedule, universe, done=set(self.state.jobs), seed=self.s.seed, window=self.s.window,
+            self.s.schedule, universe, done=set(self.state.jobs) | set(awaiting), seed=self.s.seed, window=self.s.window,
             passed_pairs=self.passed_pairs if self.s.until_first_pass else None, categories=self.categories,
             attempts=self.s.attempts, outcomes={i: verdict(e["outcome"]) for i, e in self.state.jobs.items()},
             prior=self.s.category_weights,
         )
         learns = hasattr(scheduler, "observe")
         self.rec.observe = scheduler.observe if learns else None
+        self.windows = self._prefilter_windows() if self._batch_prefilter or awaiting else None
         try:
+            if self.windows is not None:
+                self._rejudge(awaiting)
             self._edit_windows(session, scheduler, learns)
+            if self.windows is not None:
+                self.windows.finish()
         finally:
             self.schedule_summary = scheduler.summary() if learns else None
         if learns and session.stop_reason != "budget" and scheduler.drawn >= scheduler.budget:
@@ -367,9 +407,46 @@ class MiningRun:
                     group = [j for j in group if scheduler.runnable(j)]
                 if scheduler.todo(group):
                     pending = self._run_group(session, editor, group, scheduler.todo(group), pending)
+            if self._batch_prefilter and (learns or self.s.until_first_pass):
+                self._drain(pending, 0)
+                self.windows.finish()  # type: ignore[union-attr]  # the next draw sees this window's verdicts
             if learns:
                 pending = self._drain(pending, 0)
         self._drain(pending, 0)
+
+    @property
+    def _batch_prefilter(self) -> bool:
+        return self.prefilter.provider.batch is not None
+
+    def _prefilter_windows(self) -> PrefilterWindows:
+        return PrefilterWindows(
+            prefilter=self.prefilter, recorder=self.rec, candidates=self.candidates, workers=self.workers,
+            drain=self._drain, size=self.s.batch_window or self.s.max_pending,
+            in_flight=self.s.windows_in_flight if self.s.overlap else 0, on_pass=self._passed,
+        )
+
+    def _passed(self, job: Job) -> None:
+        with self._lock:
+            self.passed_pairs.add(job.pair)
+
+    def _awaiting(self) -> dict[str, Record]:
+        """Edits a killed (or --batch-wait-limited) run staged but never recorded a verdict for, whose
+        staged image is still there; the others are simply edited again."""
+        return {i: e for i, e in self.state.awaiting.items() if i not in self.state.jobs and storage.exists(e["staged"])}
+
+    def _rejudge(self, awaiting: dict[str, Record]) -> None:
+        """Judge the staged edits of an earlier run from their written bytes: no GPU, and the same cache
+        keys, so the batch runner collects the jobs that run submitted instead of submitting again."""
+        assert self.windows is not None
+        for entry in awaiting.values():
+            job = Job(entry["id"], entry["source"], entry["instruction"], entry["seed"])
+            try:
+                source = self._source(job.source)
+                png = storage.read_bytes(entry["staged"])
+            except (ImageError, OSError) as exc:
+                self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), 0.0, edited=True)
+                continue
+            self.windows.add_staged(job, source, png, entry["staged"])
 
     def _run_group(
         self, session: Session, editor: Editor, group: list[Job], todo: list[Job], pending: list[Future[None]]
@@ -399,7 +476,12 @@ class MiningRun:
         dt = time.perf_counter() - t0
         session.busy_s += dt
         for job, image in zip(group, images, strict=True):
-            if job in todo:
+            if job not in todo:
+                continue
+            if self._batch_prefilter:
+                assert self.windows is not None
+                self.windows.add(job, source, image, dt / len(todo))
+            else:
                 pending = self._submit(pending, self._finish_job, job, source, image, dt / len(todo))
         return self._settle(pending)
 
@@ -414,8 +496,7 @@ class MiningRun:
         """Worker: pre-filter one edit, write it if it is kept, record the job's outcome."""
         result = check_edit(self.prefilter, job, source.entry, source.png, source.array, edited, self.candidates())
         if result.passed:
-            with self._lock:
-                self.passed_pairs.add(job.pair)
+            self._passed(job)
         record_edit(self.rec, job, result, gpu_s)
 
 

@@ -154,6 +154,11 @@ class Recorder:
             self.observe(job, outcome == "passed")
         self.progress("job", outcome)
 
+    def awaiting(self, job: Job, staged: str, gpu_s: float) -> None:
+        """An edit written to the staging folder, waiting for its pre-filter window (--batch-api)."""
+        self.log({"type": "awaiting", "id": job.id, "source": job.source, "instruction": job.instruction,
+                  "seed": job.seed, "outcome": "awaiting:prefilter", "staged": staged, "gpu_s": gpu_s})
+
     def job_failed(self, job: Job, kind: str, message: str, gpu_s: float, *, edited: bool) -> None:
         entry = self.job_entry(job, f"failed:{kind}", gpu_s, edited=edited)
         self.error(with_error(_public(entry), "mine.jobs", kind, message))
