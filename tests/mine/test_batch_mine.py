@@ -209,3 +209,18 @@ def _environ() -> dict[str, str]:
     import os
 
     return {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.mark.parametrize("schedule", [("--schedule", "adaptive"), ("--until-first-pass",)])
+def test_schedules_that_need_verdicts_get_one_batch_job_per_scheduler_window(
+    tmp_path: Path, batch_env: dict[str, str], schedule: tuple[str, ...]
+) -> None:
+    with Loopback(answer=judge) as server:
+        m = _run(tmp_path, batch_env, _args(server, "openai", "--batch-api", "--window", "2", *schedule))
+        assert m.code == 0, m.output[-3000:]
+    ledger = read_jsonl(tmp_path / "pool.jsonl.batches.jsonl")
+    sizes = [len(e["keys"]) for e in ledger if e["event"] == "submitted"]
+    # each window of 2 edits: an A.2 job of at most 2, then A.3 + A.4 of at most 2 x 2: judged before the next draw
+    assert len(sizes) >= 3 and max(sizes) <= 4
+    check_accounting(m)
+    assert _outcomes(m)["rejected:a2"] == 2 and _staged(tmp_path) == []
