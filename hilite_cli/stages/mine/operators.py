@@ -137,19 +137,22 @@ def check_edit(
 ) -> EditResult:
     """Pre-filter one edit and write it if it is kept."""
     try:
-        edit = edit_to_judge(job, source_png, source_array, edited)
+        edit = edit_to_judge(prefilter, job, source_png, source_array, edited)
         return edit_result(prefilter.judge_many([edit])[0], job, source, edit.edited_png, candidates)
     except (RecordError, ImageError) as exc:
         return EditResult("failed", failure=(getattr(exc, "kind", "bad_image"), str(exc)))
 
 
-def edit_to_judge(job: Job, source_png: bytes, source_array: np.ndarray, edited: Image.Image | bytes) -> Edit:
-    """The pre-filter's view of one edit: PNG bytes (our own, from the editor or the staging folder) and pixels."""
+def edit_to_judge(
+    prefilter: Prefilter, job: Job, source_png: bytes, source_array: np.ndarray, edited: Image.Image | bytes
+) -> Edit:
+    """The pre-filter's view of one edit: PNG bytes (our own, from the editor or the staging folder) and
+    its low-level check, computed here from the pixels."""
     if isinstance(edited, bytes):
         png, image = edited, Image.open(io.BytesIO(edited)).convert("RGB")
     else:
         png, image = encode_image(edited), edited
-    return Edit(job.instruction, source_png, png, source_array, np.asarray(image.convert("RGB")))
+    return Edit(job.instruction, source_png, png, prefilter.lowlevel_check(source_array, np.asarray(image.convert("RGB"))))
 
 
 def edit_result(verdict: Verdict, job: Job, source: Record, png: bytes, candidates: Candidates) -> EditResult:

@@ -152,6 +152,7 @@ class MiningRun:
         self.schedule_summary: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._sources: OrderedDict[str, _Source] = OrderedDict()
+        self._source_lock = threading.Lock()
         self.session: Session | None = None  # this run's timing, for `status()` while it runs
         self.spent_before = 0.0
         self.usd_before = 0.0  # provider US dollars the state file records from earlier runs
@@ -305,8 +306,11 @@ class MiningRun:
                 continue
             dt = time.perf_counter() - t0
             session.busy_s += dt
-            finish = self._write_source if self._batch_gate else self._finish_source
-            pending = self._settle(self._submit(pending, finish, plan, image, dt, written))
+            if self._batch_gate:
+                pending = self._submit(pending, self._write_source, plan, image, dt, written)
+            else:
+                pending = self._submit(pending, self._finish_source, plan, image, dt)
+            pending = self._settle(pending)
         self._drain(pending, 0)
         self._gate_written(written)
 
@@ -338,7 +342,7 @@ class MiningRun:
             for (plan, _, _, gpu_s), result in zip(chunk, results, strict=True):
                 record_source(self.rec, plan, result, gpu_s)
 
-    def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float, *_: Any) -> None:
+    def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float) -> None:
         """Worker: write the source, ask the gate, record the outcome."""
         record_source(self.rec, plan, check_source(self.gate, plan, image, self.s.out_dir), gpu_s)
 
@@ -348,7 +352,12 @@ class MiningRun:
         return enumerate_jobs(usable, attempts_for(self.editor_spec, universe_attempts(self.s.schedule, self.s.attempts)))
 
     def _source(self, source_id: str) -> _Source:
-        """The source image, PNG bytes and pixels, loaded once and kept for the next groups."""
+        """The source image, PNG bytes and pixels, loaded once and kept for the next groups (the GPU loop
+        and, under --batch-api, the pre-filter windows ask for them)."""
+        with self._source_lock:
+            return self._cached_source(source_id)
+
+    def _cached_source(self, source_id: str) -> _Source:
         if source_id in self._sources:
             self._sources.move_to_end(source_id)
             return self._sources[source_id]
@@ -423,6 +432,7 @@ class MiningRun:
             prefilter=self.prefilter, recorder=self.rec, candidates=self.candidates, workers=self.workers,
             drain=self._drain, size=self.s.batch_window or self.s.max_pending,
             in_flight=self.s.windows_in_flight if self.s.overlap else 0, on_pass=self._passed,
+            source_png=lambda source_id: self._source(source_id).png,
         )
 
     def _passed(self, job: Job) -> None:

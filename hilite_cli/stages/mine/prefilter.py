@@ -44,13 +44,13 @@ def _check(answer: Answer | None, prompt: str) -> Record | None:
 
 @dataclass(frozen=True)
 class Edit:
-    """One edit to judge: the instruction, both images as PNG bytes and as pixels."""
+    """One edit to judge: the instruction, both images as PNG bytes, and its low-level check (computed
+    where the pixels are at hand, so a window of waiting edits holds no pixels)."""
 
     instruction: str
     source_png: bytes
     edited_png: bytes
-    source: np.ndarray
-    edited: np.ndarray
+    low: Record | None
 
 
 class Prefilter:
@@ -62,7 +62,11 @@ class Prefilter:
         self.lowlevel = lowlevel
 
     def judge(self, instruction: str, source_png: bytes, edited_png: bytes, source: np.ndarray, edited: np.ndarray) -> Verdict:
-        return self.judge_many([Edit(instruction, source_png, edited_png, source, edited)])[0]
+        return self.judge_many([Edit(instruction, source_png, edited_png, self.lowlevel_check(source, edited))])[0]
+
+    def lowlevel_check(self, source: np.ndarray, edited: np.ndarray) -> Record | None:
+        """The low-level check as recorded; None when it is off (--no-lowlevel)."""
+        return lowlevel_check(source, edited).to_dict() if self.lowlevel else None
 
     def judge_many(self, edits: list[Edit]) -> list[Verdict]:
         """A.2 for every edit in one `ask_many`, then A.3 + A.4 for those that passed A.2 in a second one.
@@ -80,7 +84,7 @@ class Prefilter:
 
     def _verdict(self, edit: Edit, a2: Answer, checks: tuple[Answer, Answer] | None) -> Verdict:
         """The decision for one edit from its A.2 answer and, when A.2 passed, its A.3 and A.4 answers."""
-        low = lowlevel_check(edit.source, edit.edited).to_dict() if self.lowlevel else None
+        low = edit.low
         scores = scores_from(a2)
         a3, a4 = checks or (None, None)
         rejected_at: str | None = None

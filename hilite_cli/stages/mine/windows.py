@@ -47,11 +47,12 @@ class SourceView:
 
 @dataclass(frozen=True)
 class Staged:
-    """An edit written to the staging folder, awaiting its window's verdict."""
+    """An edit written to the staging folder, awaiting its window's verdict. It holds no pixels and no
+    image bytes (a window may hold thousands): the bytes are read back when the window is judged."""
 
     job: Job
-    source: SourceView
-    edit: Edit
+    source: Record  # the source's state entry
+    low: Record | None  # the low-level check, computed while the pixels were at hand
     path: storage.Location
 
 
@@ -64,7 +65,7 @@ class PrefilterWindows:
 
     def __init__(
         self, *, prefilter: Prefilter, recorder: Recorder, candidates: Callable[[], Candidates], workers: ThreadPoolExecutor,
-        drain: Drain, size: int, in_flight: int, on_pass: Callable[[Job], None],
+        drain: Drain, size: int, in_flight: int, on_pass: Callable[[Job], None], source_png: Callable[[str], bytes],
     ) -> None:
         self.prefilter = prefilter
         self.rec = recorder
@@ -74,6 +75,7 @@ class PrefilterWindows:
         self.size = max(1, size)
         self.in_flight = in_flight
         self.on_pass = on_pass
+        self.source_png = source_png  # a source's PNG bytes by id (the run's source cache)
         self._window: list[Future[Staged | None]] = []
         self._judging: list[Future[None]] = []
 
@@ -87,7 +89,8 @@ class PrefilterWindows:
         """An edit a killed run staged: judged from its written bytes (the same cache keys, so no new job)."""
         done: Future[Staged | None] = Future()
         try:
-            done.set_result(Staged(job, source, edit_to_judge(job, source.png, source.array, png), path))
+            low = edit_to_judge(self.prefilter, job, source.png, source.array, png).low
+            done.set_result(Staged(job, source.entry, low, path))
         except (RecordError, ImageError) as exc:
             self._fail(job, exc, path)
             done.set_result(None)
@@ -113,26 +116,34 @@ class PrefilterWindows:
         """Write the edit before anything is asked about it, then record it as awaiting the pre-filter."""
         path = staging_path(self.candidates().out_dir, job)
         try:
-            edit = edit_to_judge(job, source.png, source.array, image)
+            edit = edit_to_judge(self.prefilter, job, source.png, source.array, image)
             write_bytes_atomic(path, edit.edited_png)
         except (RecordError, ImageError) as exc:
             self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, edited=True)
             return None
         self.rec.awaiting(job, str(path), gpu_s)
-        return Staged(job, source, edit, path)
+        return Staged(job, source.entry, edit.low, path)
 
     def _judge(self, window: list[Future[Staged | None]]) -> None:
-        staged = [s for f in window if (s := f.result()) is not None]
+        staged, edits = [], []
+        for item in (s for f in window if (s := f.result()) is not None):
+            try:
+                edits.append(Edit(item.job.instruction, self.source_png(item.job.source), storage.read_bytes(item.path),
+                                  item.low))
+            except (ImageError, OSError) as exc:
+                self._fail(item.job, exc, item.path)
+                continue
+            staged.append(item)
         if not staged:
             return
-        verdicts = self.prefilter.judge_many([s.edit for s in staged])
+        verdicts = self.prefilter.judge_many(edits)
         batched = self.prefilter.provider.batch is not None
         candidates = self.candidates()
-        for item, verdict in zip(staged, verdicts, strict=True):
+        for item, edit, verdict in zip(staged, edits, verdicts, strict=True):
             if batched and verdict.failure is not None and verdict.failure[0].endswith("_timeout"):
                 continue  # left awaiting: its job is in the ledger, and --resume collects it
             try:
-                result = edit_result(verdict, item.job, item.source.entry, item.edit.edited_png, candidates)
+                result = edit_result(verdict, item.job, item.source, edit.edited_png, candidates)
             except (RecordError, ImageError) as exc:
                 result = EditResult("failed", failure=(getattr(exc, "kind", "bad_image"), str(exc)))
             if result.passed:
