@@ -203,6 +203,10 @@ def test_generated_sources_are_gated_in_one_batch_job(
     assert Counter(e["outcome"] for e in m.state if e["type"] == "job")["rejected:a2"] == 4
     check_accounting(m)
     assert read_jsonl(tmp_path / "pool.jsonl.batches.jsonl")
+    # without --keep-rejected only passing edits stay on disk; nothing is left in staging
+    kept = {Path(r["output"]).name for r in m.pool}
+    assert kept == {p.name for p in (tmp_path / "mined" / "edits").glob("*.png")} and _staged(tmp_path) == []
+    assert all(r["passed"] for r in m.pool)
 
 
 def _environ() -> dict[str, str]:

@@ -8,6 +8,9 @@ the low-level check, atomic image writes, manifest and state appends) runs in a 
 the next model call runs. At most `max_pending` edits wait for the pre-filter; beyond that the
 loop waits (and the GPU idles, which the busy fraction shows honestly).
 
+Under `--batch-api` the gate runs once for all generated sources, and edits are staged and judged a
+window at a time (`windows.py`), so each window's provider calls are one batch job.
+
 What is written, and in which order, is `recorder.py`'s job.
 
 GPU time is the wall-clock inside model calls x `gpus`; the budget counts what the state file
