@@ -12,8 +12,8 @@ import typer
 
 from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.options import (
-    BatchApi, BatchWait, Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, MaxRetries, MaxWorkers, NoCache, Overwrite, Progress, Resume,
-    Timeout, Weights, Workers,
+    BatchApi, BatchWait, Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, MaxRetries, MaxWorkers, NoCache,
+    Overwrite, Progress, Resume, Timeout, Weights, Workers,
 )
 from hilite_cli.cli.params import (
     batch_options, check_model_options, parse_native_params, parse_weights, provider_error, provider_options,

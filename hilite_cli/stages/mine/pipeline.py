@@ -15,8 +15,8 @@ What is written, and in which order, is `recorder.py`'s job.
 
 GPU time is the wall-clock inside model calls x `gpus`; the budget counts what the state file
 records from earlier runs plus this run's model time. Provider spend (`--budget-usd`) is counted
-the same way: earlier runs' `usd` from the state file plus this run's. Busy fraction = model time / wall time of
-the mining loop (model loading reported apart).
+the same way: earlier runs' `usd` from the state file plus this run's. Busy fraction = model time /
+wall time of the mining loop (model loading reported apart).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class MineSettings:
 class _Source(SourceView):
     """A usable source, loaded once for all its edit groups."""
 
-    image: Image.Image | None = None
+    image: Image.Image
 
 
 class MiningRun:
@@ -420,7 +420,7 @@ class MiningRun:
                 if scheduler.todo(group):
                     pending = self._run_group(session, editor, group, scheduler.todo(group), pending)
             if self._batch_prefilter and (learns or self.s.until_first_pass):
-                self._drain(pending, 0)
+                pending = self._drain(pending, 0)
                 self.windows.finish()  # type: ignore[union-attr]  # the next draw sees this window's verdicts
             if learns:
                 pending = self._drain(pending, 0)
@@ -445,7 +445,8 @@ class MiningRun:
     def _awaiting(self) -> dict[str, Record]:
         """Edits a killed (or --batch-wait-limited) run staged but never recorded a verdict for, whose
         staged image is still there; the others are simply edited again."""
-        return {i: e for i, e in self.state.awaiting.items() if i not in self.state.jobs and storage.exists(e["staged"])}
+        return {i: e for i, e in self.state.awaiting.items()
+                if i not in self.state.jobs and storage.exists(e["staged"])}
 
     def _rejudge(self, awaiting: dict[str, Record]) -> None:
         """Judge the staged edits of an earlier run from their written bytes: no GPU, and the same cache
@@ -456,8 +457,9 @@ class MiningRun:
             try:
                 source = self._source(job.source)
                 png = storage.read_bytes(entry["staged"])
-            except (ImageError, OSError) as exc:
-                self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), 0.0, edited=True)
+            except (ImageError, OSError, KeyError) as exc:
+                self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), f"staged edit cannot be judged: {exc}", 0.0,
+                                    edited=True)
                 continue
             self.windows.add_staged(job, source, png, entry["staged"])
 
