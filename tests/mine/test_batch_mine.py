@@ -228,3 +228,15 @@ def test_schedules_that_need_verdicts_get_one_batch_job_per_scheduler_window(
     assert len(sizes) >= 3 and max(sizes) <= 4
     check_accounting(m)
     assert _outcomes(m)["rejected:a2"] == 2 and _staged(tmp_path) == []
+
+
+def test_staged_copies_of_judged_edits_are_cleared(tmp_path: Path) -> None:
+    """A kill between a job's state line and the removal of its staged copy leaves a file the next run clears."""
+    from hilite_cli.stages.mine.windows import clear_judged
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    for name in ("judged", "awaiting"):
+        (staging / f"{name}.png").write_bytes(b"png")
+    clear_judged(tmp_path, {"judged"})
+    assert [p.name for p in staging.iterdir()] == ["awaiting.png"]

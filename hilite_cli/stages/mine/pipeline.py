@@ -51,7 +51,7 @@ from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.recorder import Progress, Recorder
 from hilite_cli.stages.mine.sources import USABLE, SourcePlan, plan_sources, resolution_bounds
 from hilite_cli.stages.mine.stats import Session, compute_stats
-from hilite_cli.stages.mine.windows import PrefilterWindows, SourceView
+from hilite_cli.stages.mine.windows import PrefilterWindows, SourceView, clear_judged
 
 Loader = Callable[..., Editor | TextToImage]
 SOURCE_CACHE = 16
@@ -383,6 +383,7 @@ class MiningRun:
 
     def _edit(self, session: Session, universe: list[Job]) -> None:
         awaiting = self._awaiting()
+        clear_judged(self.s.out_dir, set(self.state.jobs))
         scheduler = make_scheduler(
             self.s.schedule, universe, done=set(self.state.jobs) | set(awaiting), seed=self.s.seed, window=self.s.window,
             passed_pairs=self.passed_pairs if self.s.until_first_pass else None, categories=self.categories,

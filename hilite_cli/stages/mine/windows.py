@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,17 @@ class Staged:
 
 def staging_path(out_dir: storage.Location, job: Job) -> storage.Location:
     return safe_join(out_dir, f"staging/{job.id}.png")
+
+
+def clear_judged(out_dir: storage.Location, judged: set[str]) -> None:
+    """Remove staged copies of edits that already have a verdict (a kill between the job's state line
+    and the removal leaves one). Local folders only: an object store's leftovers are harmless files."""
+    if storage.is_url(out_dir):
+        return
+    staging = Path(out_dir) / "staging"
+    for path in staging.glob("*.png") if staging.is_dir() else []:
+        if path.stem in judged:
+            path.unlink(missing_ok=True)
 
 
 class PrefilterWindows:
