@@ -81,6 +81,16 @@ def read_bytes(location: str | os.PathLike[str]) -> bytes:
         return fh.read()
 
 
+def remove(location: Location) -> None:
+    """Delete a file if it is there (a staged image that was judged)."""
+    if not is_url(location):
+        Path(location).unlink(missing_ok=True)
+        return
+    fs, path = url_to_fs(str(location))
+    if fs.exists(path):
+        fs.rm(path)
+
+
 def makedirs(location: Location) -> None:
     """Create a local folder, or the URL's folder where the filesystem has folders (object stores need none)."""
     if not is_url(location):

@@ -12,10 +12,12 @@ import typer
 
 from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.options import (
-    Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, MaxRetries, MaxWorkers, NoCache, Overwrite, Progress, Resume,
-    Timeout, Weights, Workers,
+    BatchApi, BatchWait, Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, MaxRetries, MaxWorkers, NoCache,
+    Overwrite, Progress, Resume, Timeout, Weights, Workers,
 )
-from hilite_cli.cli.params import check_model_options, parse_native_params, parse_weights, provider_error, provider_options
+from hilite_cli.cli.params import (
+    batch_options, check_model_options, parse_native_params, parse_weights, provider_error, provider_options,
+)
 from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, report_usage, require_manifests, usage_error
 from hilite_cli.cli.terminal import interrupted
 from hilite_cli.storage import is_url, out_location
@@ -50,6 +52,15 @@ the state (<pool>.state.jsonl) records every source and job outcome, so --resume
 killed run without redoing or duplicating anything (--retry-failed also reruns what failed). Stats (Table 3 style) print at the end and go
 to --stats FILE as JSON. With an offline gate or pre-filter the semantic checks are recorded as
 not run and the stats say so; settings come from --preset (configs/mining.toml).
+
+--batch-api sends the gate and pre-filter calls that go to gemini or openai as provider batch jobs
+(about half the price): the run's generated sources are gated together, and edits are written to
+<out>/staging first and pre-filtered in windows of [batch] records_per_job (configs/providers.toml),
+a couple judged at once while the GPU goes on. Job ids go to <pool>.batches.jsonl, so a killed run,
+or one whose jobs outlive --batch-wait, continues with --resume and never pays twice. --schedule
+adaptive and --until-first-pass need verdicts to draw, so with --batch-api each scheduler window
+(--window) is one batch job, judged before the next window is drawn. --budget-usd counts the spend
+of earlier runs of the pool too.
 """
 
 
@@ -275,6 +286,8 @@ def command(
     timeout: Timeout = None,
     max_retries: MaxRetries = None,
     no_cache: NoCache = False,
+    batch_api: BatchApi = False,
+    batch_wait: BatchWait = None,
     t_aes: Annotated[float | None, typer.Option(help="T_aes: minimum A.2 aesthetics score [4.7].")] = None,
     t_adh: Annotated[float | None, typer.Option(help="T_adh: minimum A.2 instruction-adherence score [4.7].")] = None,
     lowlevel: Annotated[bool, typer.Option("--lowlevel/--no-lowlevel", help="NHR's low-level connected-component check.")] = True,
@@ -282,8 +295,9 @@ def command(
     budget_gpu_hours: Annotated[float | None, typer.Option(min=0.0, help="Stop drawing jobs after this much model time x --gpus.")] = None,
     budget_usd: Annotated[
         float | None,
-        typer.Option("--budget-usd", min=0.0, help="Stop drawing jobs once this run's gate and pre-filter calls cost "
-                     "this much (estimated from configs/providers.toml [prices]; cached answers cost nothing)."),
+        typer.Option("--budget-usd", min=0.0, help="Stop drawing jobs once the gate and pre-filter calls cost this "
+                     "much, earlier runs of this pool included (the state file records each run's spend; estimated "
+                     "from configs/providers.toml [prices]; cached answers cost nothing)."),
     ] = None,
     gpus: Annotated[int | None, typer.Option(min=1, help="GPUs this run occupies, for budget accounting [preset: 1].")] = None,
     until_first_pass: Annotated[bool, typer.Option("--until-first-pass", help="Stop retrying an instruction once one attempt passes.")] = False,
@@ -337,6 +351,9 @@ def command(
     options = {**provider_options(None, concurrency, timeout, max_retries, no_cache), "reask_failed": retry_failed}
     spec_list, input_errors = _inputs(specs, design, images, edits, output, resume, p, designer, designer_base_url,
                                       theme, design_batch, options)
+    gate_spec, prefilter_spec = None if no_gate else (gate or p["gate"]), prefilter or p["prefilter"]
+    batched = _batched(batch_api, executor, gate_spec, prefilter_spec)
+    batch = batch_options(batch_api, batch_wait, output, "mine")
     defaults = load_config("thresholds")["prefilter"]
     settings = MineSettings(
         out_dir=out_dir,
@@ -366,9 +383,13 @@ def command(
         retry_failed=retry_failed,
         schedule=schedule,
         category_weights=prior,
+        batch_window=int(load_config("providers").get("batch", {}).get("records_per_job", 2000)) if batched else None,
+        windows_in_flight=int(p.get("batch_windows", 2)),
     )
-    gate_provider = None if no_gate else _provider(gate or p["gate"], "--gate", gate_base_url, options)
-    prefilter_provider = _provider(prefilter or p["prefilter"], "--prefilter", base_url, options)
+    gate_provider = None if gate_spec is None else _provider(
+        gate_spec, "--gate", gate_base_url, {**options, **(batch if "--gate" in batched else {})})
+    prefilter_provider = _provider(prefilter_spec, "--prefilter", base_url,
+                                   {**options, **(batch if "--prefilter" in batched else {})})
     providers = [x for x in (gate_provider, prefilter_provider) if x is not None]
     spend = _spend(providers, budget_usd)
     thresholds = Thresholds(  # T_aes, T_adh
@@ -405,11 +426,27 @@ def command(
             if provider is not None:
                 provider.close()
     result["provider_usage"] = report_usage("mine", [x.usage for x in providers])
-    result["budget"].update({"limit_usd": budget_usd, "spent_usd": spend() if spend is not None else None})
     _report(result, stats)
     if result["error_records"]:
         print(f"mine: {result['error_records']} error records in {settings.errors}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _batched(batch_api: bool, executor: str, gate: str | None, prefilter: str) -> list[str]:
+    """The provider flags whose calls go through batch jobs under --batch-api: those on gemini or openai."""
+    if not batch_api:
+        return []
+    from hilite_cli.providers import parse_spec
+
+    if executor != "local":
+        raise usage_error("--batch-api runs with --executor local: Ray's CPU actors judge one edit at a time, so "
+                          "there is no window to pack into a batch job")
+    batched = [flag for flag, spec in (("--gate", gate), ("--prefilter", prefilter))
+               if spec is not None and parse_spec(spec)[0] in ("gemini", "openai")]
+    if not batched:
+        raise usage_error(f"--batch-api needs a gemini or openai gate or pre-filter, got --gate {gate or '(none)'} and "
+                          f"--prefilter {prefilter}")
+    return batched
 
 
 def _category_weights(schedule: str, path: Path | None) -> dict[str, float]:
@@ -449,17 +486,16 @@ def _mining_run(executor: str, *args: Any, ray: dict[str, Any], **kwargs: Any) -
 
 
 def _spend(providers: list[Provider], budget_usd: float | None) -> Any:
-    """What the providers have cost so far, in US dollars, for --budget-usd; None without a budget.
+    """What the providers have cost this run so far, in US dollars (priced tokens only), recorded in
+    the state file so that --budget-usd counts earlier runs too.
 
     A budget needs a price for every paid provider: without one the spend could not be told, so
     the run stops before it starts rather than ignore the budget."""
-    if budget_usd is None:
-        return None
     from hilite_cli.providers.pricing import known_usd, price_for
 
     paid = [x for x in providers if x.name in ("gemini", "openai")]
     for provider in paid:
-        if price_for(provider.name, provider.model) is None:
+        if budget_usd is not None and price_for(provider.name, provider.model) is None:
             raise usage_error(f"--budget-usd: no price for {provider.name}:{provider.model} in configs/providers.toml "
                               "[prices]; add one (input_per_1m, output_per_1m) or drop --budget-usd")
     return lambda: sum(known_usd(x.usage) for x in paid)

@@ -118,3 +118,17 @@ def test_forget_failed_keeps_their_gpu_time(tmp_path: Path) -> None:
     again = StateFile(path, resume=True)
     assert again.jobs["j1"]["outcome"] == "passed"  # the last line wins
     again.close()
+
+
+def test_awaiting_lines_give_way_to_the_jobs_verdict_and_spend_adds_up(tmp_path: Path) -> None:
+    path = tmp_path / "state.jsonl"
+    state = StateFile(path, resume=False)
+    state.append({"type": "awaiting", "id": "j1", "outcome": "awaiting:prefilter", "staged": "x.png", "gpu_s": 2.0,
+                  "usd": 0.25})
+    state.append({"type": "awaiting", "id": "j2", "outcome": "awaiting:prefilter", "staged": "y.png", "gpu_s": 2.0})
+    state.append({"type": "job", "id": "j1", "outcome": "passed", "gpu_s": 0.0, "usd": 0.5})
+    state.close()
+    resumed = StateFile(path, resume=True)
+    assert set(resumed.awaiting) == {"j2"} and set(resumed.jobs) == {"j1"}  # j1's verdict replaced its awaiting line
+    assert resumed.gpu_seconds() == 4.0 and resumed.usd_spent() == 0.75  # the edits' GPU time is on the awaiting lines
+    resumed.close()

@@ -56,3 +56,43 @@ def test_budget_usd_needs_a_price_for_the_provider(server: Loopback, keys: str, 
                  "--no-progress", "-o", "pool.jsonl", cwd=tmp_path)
     assert res.returncode == 2
     assert "--budget-usd: no price for openai:my-own-vlm in configs/providers.toml [prices]" in res.stderr.decode()
+
+
+def test_budget_usd_counts_the_spend_of_earlier_runs(
+    server: Loopback, keys: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each job costs $0.007616 (see above). Run 1 (budget $0.005) stops after one job; --resume with
+    $0.01 starts from the $0.007616 on record, draws ONE more job (0.015232 >= 0.01) and stops; a
+    third run with the same budget draws nothing. Counting only this run's spend, run 2 would draw two."""
+    configs = fast_configs(tmp_path / "configs", monkeypatch)
+
+    def answer(request: Received) -> Text:
+        if "InstructionAdherence" in request.text():
+            return Text(SCORES, tokens=(1000, 200))
+        return Text("yes", tokens=(1000, 1))
+
+    server.answer = answer
+    (tmp_path / "photos").mkdir()
+    for name in ("astronaut", "coffee"):
+        save_photo(tmp_path / "photos", name, size=48)
+    (tmp_path / "e.txt").write_text("make it sepia\nmake it brighter\n")
+
+    def run(budget: str, *extra: str) -> dict:
+        res = hilite("mine", "--images", "photos", "--edits", "e.txt", "--editor", "classic", "--preset", "small",
+                     "--no-gate", "--prefilter", "openai:gpt-4.1", "--base-url", server.openai_url, "--budget-usd",
+                     budget, "--no-overlap", "--post-workers", "1", "--no-progress", "-o", "pool.jsonl", "--stats",
+                     "stats.json", "--out", "mined", *extra, cwd=tmp_path, env={"HILITE_CONFIG_DIR": str(configs)})
+        assert res.returncode == 0, res.stderr.decode()[-2000:]
+        return orjson.loads((tmp_path / "stats.json").read_bytes())
+
+    first = run("0.005")
+    assert first["jobs"]["sampled"] == 1 and first["budget"]["spent_usd"] == pytest.approx(0.007616)
+    assert first["budget"]["earlier_usd"] == 0.0
+    second = run("0.01", "--resume")
+    budget = second["budget"]
+    assert second["jobs"]["sampled"] == 2 and budget["stopped_by"] == "budget"
+    assert budget["earlier_usd"] == pytest.approx(0.007616) and budget["this_run_usd"] == pytest.approx(0.007616)
+    assert budget["spent_usd"] == pytest.approx(0.015232) and budget["limit_usd"] == 0.01
+    third = run("0.01", "--resume")
+    assert third["jobs"]["sampled"] == 2 and third["budget"]["this_run_usd"] == 0.0
+    assert third["budget"]["earlier_usd"] == pytest.approx(0.015232)

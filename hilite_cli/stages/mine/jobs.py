@@ -12,6 +12,14 @@ The state file (`<pool>.state.jsonl`) has one line per finished source or job, e
 a single `os.write` on an O_APPEND descriptor, so a kill leaves at most one torn last line, which
 a resumed run cuts off. `--retry-failed` forgets failed outcomes so they run again; the retry's
 line then follows the failed one and the last line for an id wins (GPU time counts both).
+
+Each line also carries `usd`: the provider spend (gate + pre-filter) since the previous line, so
+`--budget-usd` counts earlier runs the way `--budget-gpu-hours` does. Spend on calls whose line a
+kill prevented is not counted; those answers sit in the response cache, so the resumed run does not
+pay for them again.
+
+Under `--batch-api` an edit waits for its pre-filter window as an `awaiting` line (its staged image
+and GPU seconds); the job's final line replaces it, and a resumed run re-judges what still awaits.
 """
 
 from __future__ import annotations
@@ -110,8 +118,10 @@ class StateFile:
         self.path = path
         self.sources: dict[str, Record] = {}
         self.jobs: dict[str, Record] = {}
+        self.awaiting: dict[str, Record] = {}  # job id -> its awaiting entry, until the job's own line
         self._lock = threading.Lock()
         self._spent_s = 0.0
+        self._spent_usd = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume:
             repair_torn_tail(path)
@@ -131,7 +141,7 @@ class StateFile:
         """One state line; a damaged one (not the torn last line, cut before) stops the run, named."""
         try:
             entry = orjson.loads(raw)
-            if isinstance(entry, dict) and entry.get("type") in ("source", "job") and isinstance(entry.get("id"), str) \
+            if isinstance(entry, dict) and entry.get("type") in ("source", "job", "awaiting") and isinstance(entry.get("id"), str) \
                     and isinstance(entry.get("outcome"), str):
                 return entry
             problem = "not a source or job entry"
@@ -141,8 +151,14 @@ class StateFile:
                             "or start over with --overwrite")
 
     def _index(self, entry: Record) -> None:
-        (self.sources if entry["type"] == "source" else self.jobs)[entry["id"]] = entry
+        kind = entry["type"]
+        if kind == "awaiting":
+            self.awaiting[entry["id"]] = entry
+        else:
+            (self.sources if kind == "source" else self.jobs)[entry["id"]] = entry
+            self.awaiting.pop(entry["id"], None)
         self._spent_s += float(entry.get("gpu_s") or 0.0)
+        self._spent_usd += float(entry.get("usd") or 0.0)
 
     def append(self, entry: dict[str, Any]) -> None:
         """Write one entry as one line in one system call, then index it."""
@@ -155,6 +171,11 @@ class StateFile:
         """GPU seconds recorded so far (generation + edits of every line, retried ones included)."""
         with self._lock:
             return self._spent_s
+
+    def usd_spent(self) -> float:
+        """Provider US dollars recorded so far (every line, retried ones included)."""
+        with self._lock:
+            return self._spent_usd
 
     def forget_failed(self) -> set[str]:
         """Drop failed sources and jobs from the index so the run does them again; their ids."""

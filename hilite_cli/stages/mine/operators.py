@@ -5,6 +5,10 @@ kept edit, build its candidate) decide an outcome and write only images; `record
 `record_edit` put that outcome into the pool, errors and state through the run's `Recorder`. The
 local executor calls both halves in its worker threads; the Ray executor runs the first half on CPU
 actors and the second in the driver, so one process writes every manifest line.
+
+Under `--batch-api` the same halves are split further: `write_source` then `gate_many` for all the
+run's generated sources, and `edit_to_judge` / `Prefilter.judge_many` / `edit_result` for a window
+of edits, so each window's provider calls are one batch job.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.providers import Provider
 from hilite_cli.records import Record, RecordError, stable_id
 from hilite_cli.stages.mine.jobs import Job
-from hilite_cli.stages.mine.prefilter import Prefilter
+from hilite_cli.stages.mine.prefilter import Edit, Prefilter, Verdict
 from hilite_cli.stages.mine.recorder import Recorder, write_png
-from hilite_cli.stages.mine.sources import SourcePlan, gate_source
+from hilite_cli.stages.mine.sources import SourcePlan, gate_ask, gate_outcome, gate_record, gate_source
 from hilite_cli.storage import Location
 
 # Source provenance copied onto every candidate.
@@ -41,20 +45,37 @@ class SourceResult:
 
 def check_source(gate: Provider | None, plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Location) -> SourceResult:
     """Write a generated source (PNG, content-addressed) and ask the gate; a photo must be readable."""
-    path = None
     try:
-        if generated is not None:
-            png = generated if isinstance(generated, bytes) else encode_image(generated)
-            path = str(write_png(png, out_dir, "sources"))
-        else:
-            load_image(plan.image)  # a photo must be readable; the gate does not apply to it
-            png, path = b"", plan.image
-        outcome, verdict = gate_source(gate, plan, png)
+        path, png = write_source(plan, generated, out_dir)
+    except (RecordError, ImageError) as exc:
+        return SourceResult("failed", None, None, (getattr(exc, "kind", "bad_image"), str(exc)))
+    try:
+        return source_result(path, *gate_source(gate, plan, png))
     except (RecordError, ImageError) as exc:
         return SourceResult("failed", path, None, (getattr(exc, "kind", "bad_image"), str(exc)))
+
+
+def write_source(plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Location) -> tuple[str, bytes]:
+    """(path, PNG bytes) of a source: a generated one written content-addressed; a photo checked readable
+    (its PNG is empty: the gate does not apply to photos)."""
+    if generated is None:
+        load_image(plan.image)
+        return plan.image, b""
+    png = generated if isinstance(generated, bytes) else encode_image(generated)
+    return str(write_png(png, out_dir, "sources")), png
+
+
+def source_result(path: str, outcome: str, verdict: Record) -> SourceResult:
     if outcome.startswith("failed:"):
         return SourceResult(outcome, path, verdict, (outcome.removeprefix("failed:"), verdict.get("reason") or outcome))
     return SourceResult(outcome, path, verdict)
+
+
+def gate_many(gate: Provider, sources: list[tuple[SourcePlan, str, bytes]]) -> list[SourceResult]:
+    """The A.5 gate for many generated sources (path, PNG) in one `ask_many` (one batch job under --batch-api)."""
+    answers = gate.ask_many([gate_ask(plan.t2i_prompt or "", png) for plan, _, png in sources])
+    return [source_result(path, *gate_outcome(gate_record(answer)))
+            for (_, path, _), answer in zip(sources, answers, strict=True)]
 
 
 def record_source(rec: Recorder, plan: SourcePlan, result: SourceResult, gpu_s: float) -> None:
@@ -116,20 +137,33 @@ def check_edit(
 ) -> EditResult:
     """Pre-filter one edit and write it if it is kept."""
     try:
-        if isinstance(edited, bytes):
-            png, image = edited, Image.open(io.BytesIO(edited)).convert("RGB")  # our own PNG, from the editor
-        else:
-            png, image = encode_image(edited), edited
-        verdict = prefilter.judge(job.instruction, source_png, png, source_array, np.asarray(image.convert("RGB")))
-        if verdict.failure is not None:
-            return EditResult("failed", failure=verdict.failure)
-        outcome = "passed" if verdict.passed else f"rejected:{verdict.rejected_at}"
-        candidate = None
-        if verdict.passed or candidates.keep_rejected:
-            output = write_png(png, candidates.out_dir, "edits")
-            candidate = candidates.record(job, source, output, verdict.fields)
+        edit = edit_to_judge(prefilter, job, source_png, source_array, edited)
+        return edit_result(prefilter.judge_many([edit])[0], job, source, edit.edited_png, candidates)
     except (RecordError, ImageError) as exc:
         return EditResult("failed", failure=(getattr(exc, "kind", "bad_image"), str(exc)))
+
+
+def edit_to_judge(
+    prefilter: Prefilter, job: Job, source_png: bytes, source_array: np.ndarray, edited: Image.Image | bytes
+) -> Edit:
+    """The pre-filter's view of one edit: PNG bytes (our own, from the editor or the staging folder) and
+    its low-level check, computed here from the pixels."""
+    if isinstance(edited, bytes):
+        png, image = edited, Image.open(io.BytesIO(edited)).convert("RGB")
+    else:
+        png, image = encode_image(edited), edited
+    return Edit(job.instruction, source_png, png, prefilter.lowlevel_check(source_array, np.asarray(image.convert("RGB"))))
+
+
+def edit_result(verdict: Verdict, job: Job, source: Record, png: bytes, candidates: Candidates) -> EditResult:
+    """The outcome of a judged edit; a kept one (passed, or any with --keep-rejected) is written to edits/."""
+    if verdict.failure is not None:
+        return EditResult("failed", failure=verdict.failure)
+    outcome = "passed" if verdict.passed else f"rejected:{verdict.rejected_at}"
+    candidate = None
+    if verdict.passed or candidates.keep_rejected:
+        output = write_png(png, candidates.out_dir, "edits")
+        candidate = candidates.record(job, source, output, verdict.fields)
     return EditResult(outcome, candidate, verdict.fields["prefilter"]["semantic"], passed=verdict.passed)
 
 

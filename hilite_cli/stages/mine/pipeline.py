@@ -8,11 +8,15 @@ the low-level check, atomic image writes, manifest and state appends) runs in a 
 the next model call runs. At most `max_pending` edits wait for the pre-filter; beyond that the
 loop waits (and the GPU idles, which the busy fraction shows honestly).
 
+Under `--batch-api` the gate runs once for all generated sources, and edits are staged and judged a
+window at a time (`windows.py`), so each window's provider calls are one batch job.
+
 What is written, and in which order, is `recorder.py`'s job.
 
 GPU time is the wall-clock inside model calls x `gpus`; the budget counts what the state file
-records from earlier runs plus this run's model time. Busy fraction = model time / wall time of
-the mining loop (model loading reported apart).
+records from earlier runs plus this run's model time. Provider spend (`--budget-usd`) is counted
+the same way: earlier runs' `usd` from the state file plus this run's. Busy fraction = model time /
+wall time of the mining loop (model loading reported apart).
 """
 
 from __future__ import annotations
@@ -40,11 +44,14 @@ from hilite_cli.stages.mine.adaptive import make_scheduler, universe_attempts
 from hilite_cli.stages.mine.categories import pair_categories
 from hilite_cli.stages.mine.difficulty import annotate_pool, category_stats, difficulties, verdict
 from hilite_cli.stages.mine.jobs import Job, enumerate_jobs
-from hilite_cli.stages.mine.operators import Candidates, candidate_id, check_edit, check_source, record_edit, record_source
+from hilite_cli.stages.mine.operators import (
+    Candidates, SourceResult, candidate_id, check_edit, check_source, gate_many, record_edit, record_source, write_source,
+)
 from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.recorder import Progress, Recorder
 from hilite_cli.stages.mine.sources import USABLE, SourcePlan, plan_sources, resolution_bounds
 from hilite_cli.stages.mine.stats import Session, compute_stats
+from hilite_cli.stages.mine.windows import PrefilterWindows, SourceView, clear_judged
 
 Loader = Callable[..., Editor | TextToImage]
 SOURCE_CACHE = 16
@@ -79,7 +86,7 @@ class MineSettings:
     dtype: str | None = None
     keep_rejected: bool = False
     budget_gpu_hours: float | None = None
-    budget_usd: float | None = None  # provider spend of this run (gate + pre-filter), from `spend`
+    budget_usd: float | None = None  # provider spend (gate + pre-filter), earlier runs' included
     gpus: int = 1
     until_first_pass: bool = False
     overlap: bool = True
@@ -87,6 +94,8 @@ class MineSettings:
     retry_failed: bool = False
     schedule: str = "uniform"
     category_weights: dict[str, float] = field(default_factory=dict)
+    batch_window: int | None = None  # --batch-api: edits per pre-filter window and sources per gate ask_many
+    windows_in_flight: int = 2  # --batch-api: pre-filter windows judged at once beside the GPU loop
 
     @property
     def state_path(self) -> Path:
@@ -94,13 +103,10 @@ class MineSettings:
 
 
 @dataclass(frozen=True)
-class _Source:
+class _Source(SourceView):
     """A usable source, loaded once for all its edit groups."""
 
-    entry: Record
     image: Image.Image
-    png: bytes
-    array: np.ndarray
 
 
 class MiningRun:
@@ -149,20 +155,25 @@ class MiningRun:
         self.schedule_summary: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._sources: OrderedDict[str, _Source] = OrderedDict()
+        self._source_lock = threading.Lock()
         self.session: Session | None = None  # this run's timing, for `status()` while it runs
         self.spent_before = 0.0
+        self.usd_before = 0.0  # provider US dollars the state file records from earlier runs
         self.jobs_total: int | None = None
+        self.windows: PrefilterWindows | None = None  # --batch-api (or staged edits to re-judge)
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         s = self.s
         storage.makedirs(s.out_dir)
         self.rec = Recorder(pool=s.pool, errors=s.errors, state=s.state_path, resume=s.resume, t2i=s.t2i,
-                            t2i_params=self.t2i_params, retry_failed=s.retry_failed, progress=self.progress)
+                            t2i_params=self.t2i_params, retry_failed=s.retry_failed, progress=self.progress,
+                            spend=self.spend)
         self.state = self.rec.state
         for record in self.input_errors:
             self.rec.error(record)
         self.spent_before = self.state.gpu_seconds()
+        self.usd_before = self.state.usd_spent()
         self.passed_pairs = {(j["source"], j["instruction"]) for j in self.state.jobs.values() if j["outcome"] == "passed"}
         session = self.session = Session(start=time.perf_counter())
         universe: list[Job] = []
@@ -189,7 +200,15 @@ class MiningRun:
             session=session,
             error_records=self.rec.error_records,
         )
+        stats["budget"].update(self._usd_block())
         return {**stats, "difficulty": category_stats(per_pair), "schedule": self.schedule_summary}
+
+    def _usd_block(self) -> dict[str, float | None]:
+        """Provider spend for the stats' budget block: earlier runs (state file), this run, total."""
+        this_run = self.spend() if self.spend is not None else None
+        total = None if this_run is None else self.usd_before + this_run
+        return {"limit_usd": self.s.budget_usd, "earlier_usd": self.usd_before, "this_run_usd": this_run,
+                "spent_usd": total}
 
     def _stats_settings(self) -> dict[str, Any]:
         s = self.s
@@ -223,7 +242,8 @@ class MiningRun:
                 "budget_gpu_hours": self.s.budget_gpu_hours, "jobs_left": left}
 
     def _budget_left(self, session: Session) -> bool:
-        if self.s.budget_usd is not None and self.spend is not None and self.spend() >= self.s.budget_usd:
+        if self.s.budget_usd is not None and self.spend is not None \
+                and self.usd_before + self.spend() >= self.s.budget_usd:
             return False
         if self.s.budget_gpu_hours is None:
             return True
@@ -266,6 +286,7 @@ class MiningRun:
                 unloadable = exc
                 print(f"hilite mine: {exc.message}", file=sys.stderr)
         pending: list[Future[None]] = []
+        written: list[tuple[SourcePlan, str, bytes, float]] = []  # --batch-api: sources waiting for the gate
         for plan in todo:
             if plan.kind == "photo":
                 pending = self._submit(pending, self._finish_source, plan, None, 0.0)
@@ -288,8 +309,41 @@ class MiningRun:
                 continue
             dt = time.perf_counter() - t0
             session.busy_s += dt
-            pending = self._settle(self._submit(pending, self._finish_source, plan, image, dt))
+            if self._batch_gate:
+                pending = self._submit(pending, self._write_source, plan, image, dt, written)
+            else:
+                pending = self._submit(pending, self._finish_source, plan, image, dt)
+            pending = self._settle(pending)
         self._drain(pending, 0)
+        self._gate_written(written)
+
+    @property
+    def _batch_gate(self) -> bool:
+        return self.gate is not None and self.gate.batch is not None
+
+    def _write_source(self, plan: SourcePlan, image: Image.Image, gpu_s: float,
+                      written: list[tuple[SourcePlan, str, bytes, float]]) -> None:
+        """Worker (--batch-api): write a generated source; the gate asks for all of them at once later."""
+        try:
+            path, png = write_source(plan, image, self.s.out_dir)
+        except (RecordError, ImageError) as exc:
+            record_source(self.rec, plan, SourceResult("failed", None, None, (getattr(exc, "kind", "bad_image"), str(exc))),
+                          gpu_s)
+            return
+        with self._lock:
+            written.append((plan, path, png, gpu_s))
+
+    def _gate_written(self, written: list[tuple[SourcePlan, str, bytes, float]]) -> None:
+        """The A.5 gate for every source this run generated, `batch_window` per ask_many (one batch job)."""
+        if not written:
+            return
+        assert self.gate is not None
+        size = self.s.batch_window or len(written)
+        for start in range(0, len(written), size):
+            chunk = written[start:start + size]
+            results = gate_many(self.gate, [(plan, path, png) for plan, path, png, _ in chunk])
+            for (plan, _, _, gpu_s), result in zip(chunk, results, strict=True):
+                record_source(self.rec, plan, result, gpu_s)
 
     def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float) -> None:
         """Worker: write the source, ask the gate, record the outcome."""
@@ -301,14 +355,19 @@ class MiningRun:
         return enumerate_jobs(usable, attempts_for(self.editor_spec, universe_attempts(self.s.schedule, self.s.attempts)))
 
     def _source(self, source_id: str) -> _Source:
-        """The source image, PNG bytes and pixels, loaded once and kept for the next groups."""
+        """The source image, PNG bytes and pixels, loaded once and kept for the next groups (the GPU loop
+        and, under --batch-api, the pre-filter windows ask for them)."""
+        with self._source_lock:
+            return self._cached_source(source_id)
+
+    def _cached_source(self, source_id: str) -> _Source:
         if source_id in self._sources:
             self._sources.move_to_end(source_id)
             return self._sources[source_id]
         entry = self.state.sources[source_id]
         image = load_image(entry["image"])
         png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
-        loaded = _Source(entry, image, png, np.asarray(image))
+        loaded = _Source(entry=entry, png=png, array=np.asarray(image), image=image)
         self._sources[source_id] = loaded
         while len(self._sources) > SOURCE_CACHE:
             self._sources.popitem(last=False)
@@ -323,16 +382,23 @@ class MiningRun:
         return self._loaded_editor
 
     def _edit(self, session: Session, universe: list[Job]) -> None:
+        awaiting = self._awaiting()
+        clear_judged(self.s.out_dir, set(self.state.jobs))
         scheduler = make_scheduler(
-            self.s.schedule, universe, done=set(self.state.jobs), seed=self.s.seed, window=self.s.window,
+            self.s.schedule, universe, done=set(self.state.jobs) | set(awaiting), seed=self.s.seed, window=self.s.window,
             passed_pairs=self.passed_pairs if self.s.until_first_pass else None, categories=self.categories,
             attempts=self.s.attempts, outcomes={i: verdict(e["outcome"]) for i, e in self.state.jobs.items()},
             prior=self.s.category_weights,
         )
         learns = hasattr(scheduler, "observe")
         self.rec.observe = scheduler.observe if learns else None
+        self.windows = self._prefilter_windows() if self._batch_prefilter or awaiting else None
         try:
+            if self.windows is not None:
+                self._rejudge(awaiting)
             self._edit_windows(session, scheduler, learns)
+            if self.windows is not None:
+                self.windows.finish()
         finally:
             self.schedule_summary = scheduler.summary() if learns else None
         if learns and session.stop_reason != "budget" and scheduler.drawn >= scheduler.budget:
@@ -354,9 +420,49 @@ class MiningRun:
                     group = [j for j in group if scheduler.runnable(j)]
                 if scheduler.todo(group):
                     pending = self._run_group(session, editor, group, scheduler.todo(group), pending)
+            if self._batch_prefilter and (learns or self.s.until_first_pass):
+                pending = self._drain(pending, 0)
+                self.windows.finish()  # type: ignore[union-attr]  # the next draw sees this window's verdicts
             if learns:
                 pending = self._drain(pending, 0)
         self._drain(pending, 0)
+
+    @property
+    def _batch_prefilter(self) -> bool:
+        return self.prefilter.provider.batch is not None
+
+    def _prefilter_windows(self) -> PrefilterWindows:
+        return PrefilterWindows(
+            prefilter=self.prefilter, recorder=self.rec, candidates=self.candidates, workers=self.workers,
+            drain=self._drain, size=self.s.batch_window or self.s.max_pending,
+            in_flight=self.s.windows_in_flight if self.s.overlap else 0, on_pass=self._passed,
+            source_png=lambda source_id: self._source(source_id).png,
+        )
+
+    def _passed(self, job: Job) -> None:
+        with self._lock:
+            self.passed_pairs.add(job.pair)
+
+    def _awaiting(self) -> dict[str, Record]:
+        """Edits a killed (or --batch-wait-limited) run staged but never recorded a verdict for, whose
+        staged image is still there; the others are simply edited again."""
+        return {i: e for i, e in self.state.awaiting.items()
+                if i not in self.state.jobs and storage.exists(e["staged"])}
+
+    def _rejudge(self, awaiting: dict[str, Record]) -> None:
+        """Judge the staged edits of an earlier run from their written bytes: no GPU, and the same cache
+        keys, so the batch runner collects the jobs that run submitted instead of submitting again."""
+        assert self.windows is not None
+        for entry in awaiting.values():
+            job = Job(entry["id"], entry["source"], entry["instruction"], entry["seed"])
+            try:
+                source = self._source(job.source)
+                png = storage.read_bytes(entry["staged"])
+            except (ImageError, OSError, KeyError) as exc:
+                self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), f"staged edit cannot be judged: {exc}", 0.0,
+                                    edited=True)
+                continue
+            self.windows.add_staged(job, source, png, entry["staged"])
 
     def _run_group(
         self, session: Session, editor: Editor, group: list[Job], todo: list[Job], pending: list[Future[None]]
@@ -386,7 +492,12 @@ class MiningRun:
         dt = time.perf_counter() - t0
         session.busy_s += dt
         for job, image in zip(group, images, strict=True):
-            if job in todo:
+            if job not in todo:
+                continue
+            if self._batch_prefilter:
+                assert self.windows is not None
+                self.windows.add(job, source, image, dt / len(todo))
+            else:
                 pending = self._submit(pending, self._finish_job, job, source, image, dt / len(todo))
         return self._settle(pending)
 
@@ -401,8 +512,7 @@ class MiningRun:
         """Worker: pre-filter one edit, write it if it is kept, record the job's outcome."""
         result = check_edit(self.prefilter, job, source.entry, source.png, source.array, edited, self.candidates())
         if result.passed:
-            with self._lock:
-                self.passed_pairs.add(job.pair)
+            self._passed(job)
         record_edit(self.rec, job, result, gpu_s)
 
 

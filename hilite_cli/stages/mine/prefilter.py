@@ -42,8 +42,19 @@ def _check(answer: Answer | None, prompt: str) -> Record | None:
     return None if answer is None else yesno_check(answer, prompt)
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One edit to judge: the instruction, both images as PNG bytes, and its low-level check (computed
+    where the pixels are at hand, so a window of waiting edits holds no pixels)."""
+
+    instruction: str
+    source_png: bytes
+    edited_png: bytes
+    low: Record | None
+
+
 class Prefilter:
-    """Runs A.2 -> (A.3, A.4) -> low-level for one (source, instruction, edit)."""
+    """Runs A.2 -> (A.3, A.4) -> low-level for one (source, instruction, edit), or a window of them."""
 
     def __init__(self, provider: Provider, thresholds: judging.Thresholds, *, lowlevel: bool = True) -> None:
         self.provider = provider
@@ -51,21 +62,39 @@ class Prefilter:
         self.lowlevel = lowlevel
 
     def judge(self, instruction: str, source_png: bytes, edited_png: bytes, source: np.ndarray, edited: np.ndarray) -> Verdict:
-        low = lowlevel_check(source, edited).to_dict() if self.lowlevel else None
-        a2 = self.provider.ask(scoring_ask(source_png, edited_png, instruction))
+        return self.judge_many([Edit(instruction, source_png, edited_png, self.lowlevel_check(source, edited))])[0]
+
+    def lowlevel_check(self, source: np.ndarray, edited: np.ndarray) -> Record | None:
+        """The low-level check as recorded; None when it is off (--no-lowlevel)."""
+        return lowlevel_check(source, edited).to_dict() if self.lowlevel else None
+
+    def judge_many(self, edits: list[Edit]) -> list[Verdict]:
+        """A.2 for every edit in one `ask_many`, then A.3 + A.4 for those that passed A.2 in a second one.
+
+        Under `--batch-api` each `ask_many` is one provider batch job; otherwise the calls overlap
+        up to the provider's concurrency. The verdicts are those `judge` gives one edit at a time.
+        """
+        a2s = self.provider.ask_many([scoring_ask(e.source_png, e.edited_png, e.instruction) for e in edits])
+        scored = [a2.status == "ok" and self.thresholds.passes(scores_from(a2)) for a2 in a2s]
+        asks = [ask for e, ok in zip(edits, scored, strict=True) if ok
+                for ask in (unwanted_ask(e.source_png, e.edited_png, e.instruction), aesthetic_ask(e.edited_png))]
+        answers = iter(self.provider.ask_many(asks))
+        checks = [(next(answers), next(answers)) if ok else None for ok in scored]
+        return [self._verdict(e, a2, pair) for e, a2, pair in zip(edits, a2s, checks, strict=True)]
+
+    def _verdict(self, edit: Edit, a2: Answer, checks: tuple[Answer, Answer] | None) -> Verdict:
+        """The decision for one edit from its A.2 answer and, when A.2 passed, its A.3 and A.4 answers."""
+        low = edit.low
         scores = scores_from(a2)
-        a3 = a4 = None
+        a3, a4 = checks or (None, None)
         rejected_at: str | None = None
         failure: tuple[str, str] | None = None
         semantic = a2.status != "unavailable"
         if a2.status == "ok":
-            if not self.thresholds.passes(scores):
+            if checks is None:
                 rejected_at = "a2"
             else:
-                a3, a4 = self.provider.ask_many(
-                    [unwanted_ask(source_png, edited_png, instruction), aesthetic_ask(edited_png)]
-                )
-                rejected_at, failure = self._checks(a3, a4)
+                rejected_at, failure = self._checks(*checks)
         elif a2.status != "unavailable":
             failure = (f"prefilter_a2_{a2.status}", a2.reason or f"A.2 answer {a2.status}")
         if rejected_at is None and failure is None and low is not None and not low["passed"]:

@@ -63,7 +63,7 @@ def _line_id(line: bytes) -> str | None:
 
 def _public(entry: Record) -> Record:
     """A state entry as an error record: without the bookkeeping fields."""
-    return {k: v for k, v in entry.items() if k not in ("type", "gpu_s")}
+    return {k: v for k, v in entry.items() if k not in ("type", "gpu_s", "usd")}
 
 
 class Recorder:
@@ -71,7 +71,7 @@ class Recorder:
 
     def __init__(
         self, *, pool: Path, errors: Path, state: Path, resume: bool, t2i: str, t2i_params: dict[str, Any],
-        retry_failed: bool = False, progress: Progress | None = None,
+        retry_failed: bool = False, progress: Progress | None = None, spend: Callable[[], float] | None = None,
     ) -> None:
         self.state = StateFile(state, resume=resume)
         self.retried = self.state.forget_failed() if resume and retry_failed else set()
@@ -84,6 +84,18 @@ class Recorder:
         # The scheduler's `observe(job, passed)`, for schedules that learn from verdicts (adaptive).
         self.observe: Callable[[Job, bool | None], None] | None = None
         self._lock = threading.Lock()
+        self.spend = spend  # this run's provider spend so far (US dollars), logged as deltas on state lines
+        self._logged_usd = 0.0
+        self._spend_lock = threading.Lock()
+
+    def log(self, entry: Record) -> None:
+        """Append a state entry with the provider spend since the previous one (`usd`)."""
+        with self._spend_lock:
+            if self.spend is not None:
+                now = self.spend()
+                entry = {**entry, "usd": now - self._logged_usd}
+                self._logged_usd = now
+            self.state.append(entry)
 
     def close(self) -> None:
         self.out.close()
@@ -117,7 +129,7 @@ class Recorder:
         return entry
 
     def source(self, plan: SourcePlan, outcome: str, image: str, gate: Record, gpu_s: float) -> None:
-        self.state.append(self.source_entry(plan, outcome, image, gate, gpu_s))
+        self.log(self.source_entry(plan, outcome, image, gate, gpu_s))
         self.progress("source", outcome)
 
     def source_failed(
@@ -125,7 +137,7 @@ class Recorder:
     ) -> None:
         entry = self.source_entry(plan, f"failed:{kind}", image, gate, gpu_s)
         self.error(with_error(_public(entry), "mine.sources", kind, message))
-        self.state.append(entry)
+        self.log(entry)
         self.progress("source", entry["outcome"])
 
     # -- jobs --------------------------------------------------------------------------------------
@@ -137,15 +149,20 @@ class Recorder:
                 "outcome": outcome, "edited": edited, "semantic": semantic, "candidate": candidate, "gpu_s": gpu_s}
 
     def job(self, job: Job, outcome: str, gpu_s: float, *, candidate: str | None, semantic: str) -> None:
-        self.state.append(self.job_entry(job, outcome, gpu_s, edited=True, candidate=candidate, semantic=semantic))
+        self.log(self.job_entry(job, outcome, gpu_s, edited=True, candidate=candidate, semantic=semantic))
         if self.observe is not None:
             self.observe(job, outcome == "passed")
         self.progress("job", outcome)
 
+    def awaiting(self, job: Job, staged: str, gpu_s: float) -> None:
+        """An edit written to the staging folder, waiting for its pre-filter window (--batch-api)."""
+        self.log({"type": "awaiting", "id": job.id, "source": job.source, "instruction": job.instruction,
+                  "seed": job.seed, "outcome": "awaiting:prefilter", "staged": staged, "gpu_s": gpu_s})
+
     def job_failed(self, job: Job, kind: str, message: str, gpu_s: float, *, edited: bool) -> None:
         entry = self.job_entry(job, f"failed:{kind}", gpu_s, edited=edited)
         self.error(with_error(_public(entry), "mine.jobs", kind, message))
-        self.state.append(entry)
+        self.log(entry)
         if self.observe is not None:
             self.observe(job, None)
         self.progress("job", entry["outcome"])

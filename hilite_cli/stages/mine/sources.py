@@ -114,7 +114,11 @@ def gate_source(provider: Provider | None, plan: SourcePlan, png: bytes) -> tupl
     if provider is None:
         return "gate_skipped", {"status": "skipped", "passed": None, "reason": "--no-gate"}
     assert plan.t2i_prompt is not None
-    gate = gate_record(provider.ask(gate_ask(plan.t2i_prompt, png)))
+    return gate_outcome(gate_record(provider.ask(gate_ask(plan.t2i_prompt, png))))
+
+
+def gate_outcome(gate: Record) -> tuple[str, Record]:
+    """(outcome, gate record) from the A.5 answer's record."""
     if gate["status"] == "ok":
         return ("gated" if gate["passed"] else "rejected:gate"), gate
     if gate["status"] == "unavailable":

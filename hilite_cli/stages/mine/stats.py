@@ -2,7 +2,8 @@
 
 Every job of the queue is accounted for exactly once: passed, rejected at a named stage (a2, a3,
 a4, lowlevel), failed with a reason, dropped (`--until-first-pass`: its pair already passed) or
-unsampled (the budget ran out first). `accounted` is true when those add up to the queue.
+unsampled (the budget ran out first), or awaiting the pre-filter (--batch-api: its batch job was still
+running when --batch-wait ended). `accounted` is true when those add up to the queue.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _job_stats(universe: list[Job], state: StateFile, until_first_pass: bool) ->
     outcomes = Counter(e["outcome"] for e in entries)
     passed_pairs = {(e["source"], e["instruction"]) for e in entries if e["outcome"] == "passed"}
     undrawn = [j for j in universe if j.id not in state.jobs]
+    awaiting = sum(j.id in state.awaiting for j in undrawn)  # --batch-api: in a batch job --resume collects
+    undrawn = [j for j in undrawn if j.id not in state.awaiting]
     dropped = sum(j.pair in passed_pairs for j in undrawn) if until_first_pass else 0
     rejected = {stage: outcomes.get(f"rejected:{stage}", 0) for stage in STAGES}
     failed = {o.removeprefix("failed:"): n for o, n in sorted(outcomes.items()) if o.startswith("failed:")}
@@ -71,7 +74,8 @@ def _job_stats(universe: list[Job], state: StateFile, until_first_pass: bool) ->
         "semantic_not_run": sum(e.get("semantic") == "not_run" for e in entries),
         "dropped_after_pass": dropped,
         "unsampled": unsampled,
-        "accounted": passed + sum(rejected.values()) + sum(failed.values()) + dropped + unsampled == queue,
+        "awaiting_prefilter": awaiting,
+        "accounted": passed + sum(rejected.values()) + sum(failed.values()) + dropped + unsampled + awaiting == queue,
     }
 
 
@@ -113,6 +117,11 @@ def _notes(state: StateFile, jobs: dict[str, Any]) -> list[str]:
         notes.append(
             f"SEMANTIC PRE-FILTER NOT RUN for {jobs['semantic_not_run']} edits: the pre-filter provider could not "
             "judge (offline); A.2-A.4 scores are null and only the low-level check decided"
+        )
+    if jobs["awaiting_prefilter"]:
+        notes.append(
+            f"{jobs['awaiting_prefilter']} edits still await the pre-filter in batch jobs that outlived --batch-wait: "
+            "run again with --resume to collect them (no second submission)"
         )
     return notes
 
@@ -176,6 +185,8 @@ def render(stats: dict[str, Any]) -> list[Any]:
         accounting.add_row(f"failed: {reason}", str(n))
     accounting.add_row("dropped (until first pass)", str(jobs["dropped_after_pass"]))
     accounting.add_row("unsampled", str(jobs["unsampled"]))
+    if jobs.get("awaiting_prefilter"):
+        accounting.add_row("awaiting the pre-filter (batch)", str(jobs["awaiting_prefilter"]))
     fraction = jobs["sampled_fraction"]
     accounting.add_row("queue (sampled %)", f"{jobs['queue']} ({'-' if fraction is None else f'{100 * fraction:.1f}'} %)")
 
@@ -187,9 +198,19 @@ def render(stats: dict[str, Any]) -> list[Any]:
         + (f" of {limit}" if limit is not None else "")
         + f"; stopped by {budget['stopped_by']}; GPU busy {('-' if busy is None else f'{100 * busy:.1f} %')} of "
         f"{util['wall_s'] - util['load_s']:.1f} s (model loading {util['load_s']:.1f} s)"
+        + _usd_text(budget)
     )
     notes = [Text(f"NOTE: {n}", style="bold yellow") for n in stats["notes"]]
     return [survival, accounting, *difficulty_table(stats.get("difficulty") or {}), summary, *notes]
+
+
+def _usd_text(budget: dict[str, Any]) -> str:
+    """Provider spend: earlier runs + this run = total (of the --budget-usd limit)."""
+    if budget.get("spent_usd") is None:
+        return ""
+    limit = budget.get("limit_usd")
+    return (f"; provider spend ${budget['spent_usd']:.4f} (earlier runs ${budget['earlier_usd']:.4f} + this run "
+            f"${budget['this_run_usd']:.4f})" + (f" of ${limit:g}" if limit is not None else ""))
 
 
 def difficulty_table(per_category: dict[str, Any]) -> list[Any]:
