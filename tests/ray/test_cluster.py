@@ -270,3 +270,29 @@ def test_score_dataset_same_as_local_on_the_cluster(cluster, tmp_path: Path) -> 
     assert b"score-dataset: ray ran" in ray.stderr
     judged = _hilite(*common, "--metrics", "judge", "--judge", "offline", "--executor", "ray", cwd=tmp_path, env=cluster.env)
     assert judged.returncode == 2 and b"runs on the local executor" in judged.stderr
+
+
+def test_validate_on_ray_prints_the_local_cost_line(tmp_path: Path) -> None:
+    """On a local Ray instance (its workers inherit the driver's API key; a cluster's nodes need the key in
+    their own environment), the judge runs in the actors and their usage comes back with each batch. 6 candidates at 1000 in +
+    200 out tokens on gemini-2.5-flash ($0.30 / $2.50 per 1M): 6 x (1000 x 0.30 + 200 x 2.50) µ$ = 6 x 800 µ$
+    = $0.0048, the same line as the local run's."""
+    from support.loopback import Loopback, Text
+    from support.scripted_judge import candidate, scores, write_block_edit, write_source
+
+    source = write_source(tmp_path / "src.png", 3)
+    records = [candidate(f"c{i}", source, f"paint it {i}", write_block_edit(source, tmp_path / f"e{i}.png", (i, 9, 9)))
+               for i in range(6)]
+    (tmp_path / "cands.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    expected = "validate: gemini:gemini-2.5-flash: 6 calls, 0 cached, 6000 in / 1200 out tokens, est. $0.0048"
+    with Loopback(answer=lambda req: Text(scores(4.8, 4.9), tokens=(1000, 200))) as server:
+        lines = {}
+        for name, flags in (("local", ()), ("ray", ("--executor", "ray", "--workers", "2"))):
+            res = _hilite("validate", "cands.jsonl", "--judge", "gemini:gemini-2.5-flash", "--base-url", server.url,
+                          "--checks", "", "--batch-size", "2", "--no-cache", "--no-progress", "-o", f"{name}.jsonl",
+                          *flags, cwd=tmp_path, env={"GEMINI_API_KEY": "ray-test-key"})
+            assert res.returncode == 0, res.stderr.decode()[-3000:]
+            lines[name] = [x for x in res.stderr.decode().splitlines() if x.startswith("validate: gemini")]
+        assert len(server.requests) == 12  # each run asked each candidate once
+    assert lines["local"] == lines["ray"] == [expected]
+    assert [r["id"] for r in _read(tmp_path / "ray.jsonl")] == [r["id"] for r in _read(tmp_path / "local.jsonl")]
