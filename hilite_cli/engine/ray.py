@@ -32,7 +32,7 @@ import orjson
 
 from hilite_cli.core import Record, with_error
 from hilite_cli.engine.local import Batch, run_batch
-from hilite_cli.engine.ray_usage import DriverUsage, WorkerUsage
+from hilite_cli.engine.ray_usage import DriverUsage, WorkerUsage, usage_column
 from hilite_cli.stages.base import Stage
 
 
@@ -109,9 +109,8 @@ class StageActor:
             items = [(n, r) for n, r in orjson.loads(raw)]
             records = _failed_setup(self.stage, items, self.failure) if self.failure else run_batch(self.stage, items)
             outs.append(orjson.dumps(records))
-        usage = [self.usage.take()] + [b"[]"] * (len(outs) - 1)  # batch_size=1: one row per call
         return pa.table({"i": table.column("i"), "out": pa.array(outs, pa.binary()),
-                         "node": pa.array([node_id()] * len(outs), pa.string()), "usage": pa.array(usage, pa.binary())})
+                         "node": pa.array([node_id()] * len(outs), pa.string()), "usage": usage_column(self.usage, len(outs))})
 
     def __del__(self) -> None:
         if self.failure is None:
@@ -141,10 +140,10 @@ def run_group(table: Any, stage: Stage, cwd: str) -> Any:
             stats = dict(getattr(stage, "stats", {}))
         finally:
             stage.teardown()
-    spent = usage.take()
+    spent = usage_column(usage, 1)
     usage.close()
     return pa.table({"first": [items[0][0]], "lines": [orjson.dumps(items)], "out": pa.array([orjson.dumps(records)], pa.binary()),
-                     "stats": [orjson.dumps(stats)], "node": [node_id()], "usage": pa.array([spent], pa.binary())})
+                     "stats": [orjson.dumps(stats)], "node": [node_id()], "usage": spent})
 
 
 @dataclass

@@ -1,15 +1,18 @@
 """Provider usage made inside Ray workers, brought back to the driver's usage summary.
 
-A provider-bound stage on Ray (validate, route, invert) makes its providers in the actors, so their
+A provider-bound stage on Ray (validate, route; mine's gate and pre-filter) makes its providers in the actors, so their
 meters live in the worker processes, out of the driver's `usage_scope`. Each actor keeps its own
 scope open and returns, beside each batch's records, what its meters counted during that batch (a
 column of the output row: map_batches stays a pure function of its input, and a batch whose task
 is retried after a killed actor is counted once, from the row that was emitted). The driver adds
-those deltas to one meter per `backend:model`, registered in its scope, so the command prints and
-writes the same cost line as the local executor.
+those deltas to one meter per `backend:model`, registered in its scope (mine: to its own gate and
+pre-filter providers' meters, which `--budget-usd` reads), so the command prints and writes the same
+cost line as the local executor.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 
@@ -38,6 +41,22 @@ class WorkerUsage:
 
     def close(self) -> None:
         self._scope.__exit__(None, None, None)
+
+
+def usage_column(usage: WorkerUsage, rows: int) -> Any:
+    """A batch's usage as an output column: the whole delta on its first row (rows are read in order)."""
+    import pyarrow as pa
+
+    return pa.array([usage.take()] + [b"[]"] * (rows - 1), pa.binary()) if rows else pa.array([], pa.binary())
+
+
+def add_to(meter: UsageMeter | None, payload: bytes | None) -> None:
+    """Add a row's usage to the driver's meter of the same provider (a worker opened it from the same recipe)."""
+    entries = orjson.loads(payload) if payload else []
+    if meter is None:
+        return
+    for entry in entries:
+        meter.add_counts(entry["counts"])
 
 
 class DriverUsage:
