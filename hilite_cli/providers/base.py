@@ -2,8 +2,9 @@
 
 A backend only implements `_attempt(ask)`: one request, returning an Answer or raising
 TransientError. `Provider.ask` wraps that in the cache, an adaptive concurrency limit (AIMD on
-429s, providers/limiter.py), retries with jittered exponential backoff (always waiting at least
-Retry-After, or giving up at once when the server asks for longer than `max_retry_after`), token
+429s, providers/limiter.py), retries with jittered exponential backoff (a 429 with Retry-After waits
+that long instead, on its own retry budget; giving up at once when the server asks for longer than
+`max_retry_after`), token
 accounting (providers/usage.py), and key scrubbing. With a batch runner attached (`--batch-api`),
 `ask_many` sends what the cache lacks as one provider batch job instead of one request per Ask.
 """
