@@ -273,7 +273,8 @@ def test_score_dataset_same_as_local_on_the_cluster(cluster, tmp_path: Path) -> 
     assert judged.returncode == 2 and b"runs on the local executor" in judged.stderr
 
 
-def test_validate_on_ray_prints_the_local_cost_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("select", [(), ("--select", "best")], ids=["map_batches", "map_groups"])
+def test_validate_on_ray_prints_the_local_cost_line(select: tuple[str, ...], tmp_path: Path) -> None:
     """On a local Ray instance (its workers inherit the driver's API key; a cluster's nodes need the key in
     their own environment), the judge runs in the actors and their usage comes back with each batch. 6 candidates at 1000 in +
     200 out tokens on gemini-2.5-flash ($0.30 / $2.50 per 1M): 6 x (1000 x 0.30 + 200 x 2.50) µ$ = 6 x 800 µ$
@@ -291,12 +292,12 @@ def test_validate_on_ray_prints_the_local_cost_line(tmp_path: Path) -> None:
         for name, flags in (("local", ()), ("ray", ("--executor", "ray", "--workers", "2"))):
             res = _hilite("validate", "cands.jsonl", "--judge", "gemini:gemini-2.5-flash", "--base-url", server.url,
                           "--checks", "", "--batch-size", "2", "--no-cache", "--no-progress", "-o", f"{name}.jsonl",
-                          *flags, cwd=tmp_path, env={"GEMINI_API_KEY": "ray-test-key"})
+                          *select, *flags, cwd=tmp_path, env={"GEMINI_API_KEY": "ray-test-key"})
             assert res.returncode == 0, res.stderr.decode()[-3000:]
             lines[name] = [x for x in res.stderr.decode().splitlines() if x.startswith("validate: gemini")]
         assert len(server.requests) == 12  # each run asked each candidate once
     assert lines["local"] == lines["ray"] == [expected]
-    assert [r["id"] for r in _read(tmp_path / "ray.jsonl")] == [r["id"] for r in _read(tmp_path / "local.jsonl")]
+    assert sorted(r["id"] for r in _read(tmp_path / "ray.jsonl")) == sorted(r["id"] for r in _read(tmp_path / "local.jsonl"))
 
 
 def test_mine_on_ray_counts_the_prefilter_calls_of_its_actors(tmp_path: Path) -> None:
