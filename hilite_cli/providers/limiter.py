@@ -9,14 +9,15 @@ flight is `c / latency`, so the limit has to settle just above `rate * latency`:
 - a 429 multiplies it by `decrease`, at most once per congestion event: a 429 of a request sent before
   the last decrease, or within one smoothed round trip of it, reflects the old limit (429s are
   answered at once, so a burst of them arrives well before a smaller limit can show its effect);
-  and never leaves it above what the server was seen to sustain: the answers per second of the last
-  `rate_window` seconds times the smoothed round trip (the rate estimate), so a limit far above the
-  server's lands there in one step instead of one factor per round trip;
+  and never takes it below what the server was seen to hold at once (the rate estimate, by Little's
+  law: the seconds answered requests spent in flight over the last `rate_window` seconds, divided
+  by the window: answers per second times their round trip).
+  Above `rate * latency` a limit costs only 429s; below it, it costs throughput;
 - a Retry-After holds back new requests until then (each caller waits a pause once).
 
 Measured in bench/provider_concurrency.py: a deep decrease counted per request (the first version)
-pushed the limit below `rate * latency`; a factor per round trip alone stayed a third above it,
-drawing a 429 for every other request, and a few requests used up their retries.
+pushed the limit below `rate * latency` (and 429'd requests slept for a second, see
+Provider._backoff); a factor per round trip alone still dipped below it at 50 req/s x 250 ms.
 `--concurrency` is the ceiling and the starting point; configs/providers.toml [limiter] sets the rest.
 """
 
@@ -75,8 +76,9 @@ class AdaptiveLimiter:
         self._sleep = sleep  # the provider's seam, so tests that record waits are not held for real
         self._paused_until = 0.0
         self._last_decrease = float("-inf")
+        self._answered: deque[tuple[float, float]] = deque()  # (when, seconds in flight) of recent answers
+        self._held = 0.0  # their seconds in flight, summed
         self._first_sent = float("inf")
-        self._answered: deque[float] = deque()  # when each answer of the last `rate_window` seconds came
         self._cond = threading.Condition()
 
     @contextmanager
@@ -117,7 +119,8 @@ class AdaptiveLimiter:
             if slot.throttled:
                 self.throttles += 1
                 if self._new_congestion(slot, now):
-                    self.limit = max(float(self.floor), min(self.limit * s.decrease, self._sustained(now)))
+                    cut = max(float(self.floor), self.limit * s.decrease, self._sustained(now))
+                    self.limit = min(self.limit, cut)
                     self.lowest = min(self.lowest, self.limit)
                     self.decreases += 1
                     self._last_decrease = now
@@ -126,7 +129,8 @@ class AdaptiveLimiter:
             else:
                 sample = now - slot.started
                 self.rtt = sample if self.rtt is None else self.rtt + s.rtt_weight * (sample - self.rtt)
-                self._answered.append(now)
+                self._answered.append((now, sample))
+                self._held += sample
                 self.limit = min(float(self.ceiling), self.limit + s.increase / self.limit)
             self._cond.notify_all()
 
@@ -139,11 +143,12 @@ class AdaptiveLimiter:
         return self.rtt is None or now - self._last_decrease >= self.rtt
 
     def _sustained(self, now: float) -> float:
-        """Requests in flight the server was seen to sustain (answers per second x round trip); inf while unknown."""
+        """Requests the server was seen to hold at once over the last `rate_window` seconds (Little's law:
+        the answered requests' seconds in flight over the window's length), the limit that keeps it
+        saturated; 0 before a window has passed."""
         window = self.settings.rate_window
-        while self._answered and self._answered[0] <= now - window:
-            self._answered.popleft()
-        span = min(window, now - self._first_sent)
-        if self.rtt is None or not self._answered or span < self.rtt:
-            return float("inf")
-        return len(self._answered) / span * self.rtt
+        while self._answered and self._answered[0][0] <= now - window:
+            self._held -= self._answered.popleft()[1]
+        if now - self._first_sent < window:
+            return 0.0
+        return self._held / window

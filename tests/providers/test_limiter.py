@@ -46,15 +46,15 @@ def test_a_burst_of_429s_is_one_decrease_and_answers_win_back_one_slot_per_round
     clock = FakeClock()
     limiter = AdaptiveLimiter(8, LimiterSettings(decrease=0.5), clock=clock)
     assert limiter.limit == 8  # --concurrency is the starting point
-    window(limiter, clock, 8, rtt=1.0)  # 8 answers/s for a while: the server sustains 8 in flight
-    window(limiter, clock, 8, rtt=1.0)
-    assert limiter.limit == 8 and limiter.rtt == 1.0  # never above the ceiling
+    for _ in range(8):  # one at a time, 0.1 s each: the server was seen to hold 1, below every cut
+        finish(limiter, False, clock=clock, took=0.1)
+    assert limiter.limit == 8 and abs(limiter.rtt - 0.1) < 1e-9  # never above the ceiling
     finish(limiter, True, clock=clock)
     assert limiter.limit == 4 and limiter.decreases == 1
     for _ in range(5):  # the same burst (within one round trip of the decrease): not halved again
         finish(limiter, True, clock=clock, took=0.01)
     assert limiter.limit == 4 and limiter.throttles == 6 and limiter.decreases == 1
-    window(limiter, clock, 4, rtt=1.0)
+    window(limiter, clock, 4, rtt=0.1)
     assert 4.9 < limiter.limit < 5.0  # +1/limit per answer: about one slot per round trip
     finish(limiter, True, clock=clock)  # a round trip later: a new congestion event
     assert limiter.decreases == 2
@@ -72,15 +72,38 @@ def test_a_429_of_a_request_sent_before_the_last_decrease_does_not_decrease_agai
     assert limiter.limit == 4 and limiter.decreases == 1 and limiter.throttles == 2
 
 
-def test_the_rate_estimate_takes_a_far_too_high_limit_down_in_one_step() -> None:
-    """Answers at 5/s with a 1 s round trip: the server sustains 5 in flight; a 429 at limit 30
-    goes to 5, not to 30 * 0.8."""
+def steady(limiter: AdaptiveLimiter, clock: FakeClock, held: int, rtt: float, seconds: float) -> list:
+    """`held` requests always in flight, each answered `rtt` after it was sent (answers at held / rtt per second)."""
+    step = rtt / held
+    flying = []
+    for k in range(held):
+        clock.now += step if k else 0.0
+        flying.append(limiter.slot())
+        flying[-1].__enter__()
+    for _ in range(int(seconds / step)):
+        clock.now += step
+        flying.pop(0).__exit__(None, None, None)
+        flying.append(limiter.slot())
+        flying[-1].__enter__()
+    return flying  # the last `held` stay in flight (dropping them would answer them all at once)
+
+
+def test_a_429_never_takes_the_limit_below_what_the_server_was_seen_to_hold() -> None:
+    """10 in flight answered in 1 s each (10 answers/s x 1 s = 10): a 429 at limit 11 leaves 10, not 11 x 0.5."""
     clock = FakeClock()
-    limiter = AdaptiveLimiter(30, LimiterSettings(decrease=0.8, rate_window=4.0), clock=clock)
-    for _ in range(4):
-        window(limiter, clock, 5, rtt=1.0)
+    limiter = AdaptiveLimiter(11, LimiterSettings(decrease=0.5, rate_window=2.0), clock=clock)
+    flying = steady(limiter, clock, 10, rtt=1.0, seconds=4.0)
+    assert limiter.limit == 11 and abs(limiter.rtt - 1.0) < 1e-9
     finish(limiter, True, clock=clock)
-    assert 4.9 < limiter.limit < 6.3 and limiter.lowest == limiter.limit
+    assert 9.5 < limiter.limit < 10.5 and limiter.decreases == 1
+    assert len(flying) == 10
+
+
+def test_with_no_rate_known_a_429_is_the_plain_factor() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(10, LimiterSettings(decrease=0.5), clock=clock)
+    finish(limiter, True, clock=clock)
+    assert limiter.limit == 5
 
 
 def test_without_answers_yet_every_429_sent_after_the_last_decrease_decreases() -> None:
@@ -149,7 +172,7 @@ def test_a_client_above_the_servers_cap_backs_off_and_loses_nothing(keys: str) -
             provider.close()
     assert [a.status for a in answers] == ["ok"] * 40
     assert state["rejected"] >= 1 and provider.limiter.throttles == state["rejected"]
-    assert provider.limiter.lowest <= 6  # it came down from 12 towards the server's cap
+    assert provider.limiter.lowest <= 12 * 0.8**2  # it came down from 12 towards the server's cap
 
 
 def test_429s_that_say_when_to_come_back_have_their_own_retry_budget_and_do_not_grow(keys: str) -> None:
