@@ -10,11 +10,11 @@ groups as the local run), and consumes results in input order (`preserve_order`)
 budget before each group with the model time every GPU actor reported so far, and records through
 the run's `Recorder`, so the pool, errors and state file are written by one process exactly as the
 local executor writes them; the gate and pre-filter actors' provider usage comes back with their
-rows and joins the driver's providers' meters (the cost line, `--budget-usd`). Workers write only content-addressed images under `--out`, which must
-be storage every node sees (a shared mount).
+rows and joins the driver's providers' meters (the cost line, `--budget-usd`). Workers write only
+content-addressed images under `--out`, which must be storage every node sees (a shared mount).
 
 Stopping at the budget: groups already in flight past the budget are computed but not recorded
-(at most one pool's worth); a resumed run redraws them.
+(at most one pool's worth; nor is their provider usage counted); a resumed run redraws them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A provider-bound stage on Ray (validate, route; mine's gate and pre-filter) make
 meters live in the worker processes, out of the driver's `usage_scope`. Each actor keeps its own
 scope open and returns, beside each batch's records, what its meters counted during that batch (a
 column of the output row: map_batches stays a pure function of its input, and a batch whose task
-is retried after a killed actor is counted once, from the row that was emitted). The driver adds
+is retried after a killed actor is counted once, from the row that was emitted; the calls the
+killed actor made for it were paid but are not counted, so the total is then a lower bound). The driver adds
 those deltas to one meter per `backend:model`, registered in its scope (mine: to its own gate and
 pre-filter providers' meters, which `--budget-usd` reads), so the command prints and writes the same
 cost line as the local executor.
@@ -52,10 +53,9 @@ def usage_column(usage: WorkerUsage, rows: int) -> Any:
 
 def add_to(meter: UsageMeter | None, payload: bytes | None) -> None:
     """Add a row's usage to the driver's meter of the same provider (a worker opened it from the same recipe)."""
-    entries = orjson.loads(payload) if payload else []
-    if meter is None:
+    if meter is None or not payload:
         return
-    for entry in entries:
+    for entry in orjson.loads(payload):
         meter.add_counts(entry["counts"])
 
 

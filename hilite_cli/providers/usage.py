@@ -62,11 +62,11 @@ class Tally:
     def counts(self) -> list[int]:
         return [self.answers, self.input_tokens, self.output_tokens, self.without_usage]
 
-    def add_counts(self, counts: list[int], sign: int = 1) -> None:
-        self.answers += sign * counts[0]
-        self.input_tokens += sign * counts[1]
-        self.output_tokens += sign * counts[2]
-        self.without_usage += sign * counts[3]
+    def add_counts(self, counts: list[int]) -> None:
+        self.answers += counts[0]
+        self.input_tokens += counts[1]
+        self.output_tokens += counts[2]
+        self.without_usage += counts[3]
 
     def add(self, usage: Usage | None) -> None:
         self.answers += 1
@@ -100,11 +100,11 @@ class UsageMeter:
         with self._lock:
             return {kind: getattr(self, kind).counts() for kind in KINDS}
 
-    def add_counts(self, counts: dict[str, list[int]], sign: int = 1) -> None:
-        """Add (or, with sign -1, take away) totals that came from `counts()`."""
+    def add_counts(self, counts: dict[str, list[int]]) -> None:
+        """Add totals that came from another meter's `counts()`."""
         with self._lock:
             for kind in KINDS:
-                getattr(self, kind).add_counts(counts[kind], sign)
+                getattr(self, kind).add_counts(counts[kind])
 
     @property
     def calls(self) -> int:
