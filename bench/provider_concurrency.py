@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,35 +104,58 @@ class FixedLimiter(AdaptiveLimiter):
             self._cond.notify_all()
 
 
-def run_limited(backend: str, args: argparse.Namespace, adaptive: bool) -> dict[str, float]:
-    """`--limit-asks` asks through a provider at ceiling `--high` against the rate-limited server."""
-    policy = RateLimitedServer(args.rate, max(1, int(args.rate * args.burst_s)), args.latency_limited)
+def client_capacity(backend: str, asks: int, high: int) -> float:
+    """Answers per second the client manages against a server with no limit and no latency, measured
+    in the same run: when it is not well above the rate limit, the client's CPU (not the limiter) caps the share."""
+    with Loopback(answer=lambda req: "Yes") as server:
+        return asks / run(server, backend, [Ask(prompt=f"cap {i}", expect="yesno") for i in range(asks)], high)
+
+
+def run_limited(backend: str, rate: float, latency: float, args: argparse.Namespace, adaptive: bool) -> dict[str, float]:
+    """`rate * --limit-seconds` asks through a provider at ceiling `--high` against the rate-limited server."""
+    n = max(20, int(rate * args.limit_seconds))
+    policy = RateLimitedServer(rate, max(1, int(rate * args.burst_s)), latency)
     with Loopback(answer=policy) as server:
         url = server.url if backend == "gemini" else server.openai_url
         provider = get_provider(backend, base_url=url, concurrency=args.high, use_cache=False)
         if not adaptive:
             provider.limiter = FixedLimiter(args.high)
-        asks = [Ask(prompt=f"task {i}: is this plausible?", expect="yesno") for i in range(args.limit_asks)]
+        asks = [Ask(prompt=f"task {i}: is this plausible?", expect="yesno") for i in range(n)]
         start = time.perf_counter()
         answers = provider.ask_many(asks)
         elapsed = time.perf_counter() - start
         provider.close()
     lost = sum(a.status != "ok" for a in answers)
-    # The best any client can do: the burst at once, then `rate` per second.
-    best = max(0.0, (args.limit_asks - policy.burst) / args.rate)
-    return {"elapsed": elapsed, "rate": (args.limit_asks - lost) / elapsed, "share": best / elapsed if elapsed else 0.0,
-            "rejected": policy.rejected, "lost": lost, "lowest": getattr(provider.limiter, "lowest", args.high)}
+    # The best any client can do: the burst at once, then `rate` per second; lost asks earn nothing.
+    best = max(0.0, (n - lost - policy.burst) / rate)
+    return {"share": best / elapsed if elapsed else 0.0, "rejected": policy.rejected, "lost": lost,
+            "lowest": provider.limiter.lowest}
 
 
-def limit_bench(args: argparse.Namespace) -> None:
+def limit_bench(args: argparse.Namespace) -> bool:
+    """Every setting (backend x latency x rate), fixed beside adaptive, medians of `--repeat` runs; PASS
+    when the adaptive limiter reaches --target of the rate and loses no ask. True when all pass."""
     logging.getLogger("hilite_cli.providers.base").setLevel(logging.ERROR)  # one retry warning per 429 otherwise
-    print(f"rate limit: server allows {args.rate:g} req/s (burst {args.burst_s:g} s), {args.latency_limited * 1000:.0f} ms "
-          f"per answer, {args.limit_asks} asks, ceiling {args.high}, backend {args.backend}, default retries")
-    for adaptive in (False, True):
-        r = run_limited(args.backend, args, adaptive)
-        name = "adaptive (AIMD)" if adaptive else "fixed limit    "
-        print(f"{name}: {r['elapsed']:6.2f} s, {r['rate']:6.1f} answered/s = {100 * r['share']:5.1f} % of the "
-              f"limit, {r['rejected']:5d} 429s, {r['lost']} lost" + (f", limit fell to {r['lowest']:.1f}" if adaptive else ""))
+    print(f"load before: {os.getloadavg()[0]:.2f} (1-min load average, {os.cpu_count()} CPUs); burst {args.burst_s:g} s "
+          f"of rate, ceiling {args.high}, {args.limit_seconds:g} s of asks per run, median of {args.repeat} runs")
+    ok = True
+    for backend in args.backends.split(","):
+        print(f"{backend}: client capacity {client_capacity(backend, 300, args.high):.0f} answers/s against no limit")
+        for latency in (float(x) for x in args.latencies.split(",")):
+            for rate in (float(x) for x in args.rates.split(",")):
+                runs = {kind: [run_limited(backend, rate, latency, args, kind == "adaptive") for _ in range(args.repeat)]
+                        for kind in ("fixed", "adaptive")}
+                med = {kind: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for kind, rs in runs.items()}
+                lost = max(r["lost"] for r in runs["adaptive"])
+                passed = med["adaptive"]["share"] >= args.target and lost == 0
+                ok &= passed
+                f, a = med["fixed"], med["adaptive"]
+                print(f"  {backend:6s} {rate:4.0f} req/s {latency * 1000:4.0f} ms: fixed {100 * f['share']:5.1f} % "
+                      f"({f['rejected']:.0f} 429s, {f['lost']:.0f} lost) | adaptive {100 * a['share']:5.1f} % "
+                      f"({a['rejected']:.0f} 429s, {lost} lost, limit down to {a['lowest']:.1f}) "
+                      f"{'PASS' if passed else 'FAIL'} (>= {100 * args.target:.0f} %, none lost)")
+    print(f"load after: {os.getloadavg()[0]:.2f}; {'all settings PASS' if ok else 'some settings FAIL'}")
+    return ok
 
 
 def route_answer(request: object) -> str:
@@ -145,17 +169,19 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--backend", choices=["openai", "gemini"], default="openai")
     parser.add_argument("--high", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=50.0, help="requests per second the limited server allows")
+    parser.add_argument("--backends", default="openai,gemini", help="rate-limit settings: these backends")
+    parser.add_argument("--rates", default="20,50", help="requests per second the limited server allows")
+    parser.add_argument("--latencies", default="0,0.25", help="seconds the limited server takes per answer")
     parser.add_argument("--burst-s", type=float, default=0.2, help="its token bucket holds this many seconds of rate")
-    parser.add_argument("--latency-limited", type=float, default=0.1)
-    parser.add_argument("--limit-asks", type=int, default=500)
+    parser.add_argument("--limit-seconds", type=float, default=8.0, help="asks per run: this many seconds of the rate")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per setting (medians reported)")
+    parser.add_argument("--target", type=float, default=0.9, help="share of the rate a setting must reach to PASS")
     parser.add_argument("--only-limit", action="store_true", help="run only the rate-limit comparison")
     args = parser.parse_args()
     os.environ.setdefault("GEMINI_API_KEY", "bench-placeholder")
     os.environ.setdefault("OPENAI_API_KEY", "bench-placeholder")
     if args.only_limit:
-        limit_bench(args)
-        return
+        sys.exit(0 if limit_bench(args) else 1)
     asks = [Ask(prompt=f"task {i}: is this plausible?", expect="yesno") for i in range(args.asks)]
     with Loopback(answer=lambda req: "Yes", latency=args.latency) as server:
         serial = run(server, args.backend, asks, 1)
@@ -171,7 +197,7 @@ def main() -> None:
     print(f"concurrency 1:  {serial:7.2f} s")
     print(f"concurrency {args.high}: {parallel:7.2f} s")
     print(f"speed-up: {serial / parallel:.1f}x")
-    limit_bench(args)
+    sys.exit(0 if limit_bench(args) else 1)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ A stage that needs the whole stream (best-of selection, composition) names a `gr
 records are grouped with `groupby(...).map_groups`, each group runs through a fresh copy of the
 stage (`__call__` then `finish`), and the groups come back in order of their first input line.
 
+Provider usage made in the workers comes back as a column of each output row and joins the
+driver's usage summary (engine/ray_usage.py), so `--executor ray` prints the local cost line.
+
 One row per block, so a killed task redoes one stage batch. Faults: Ray Data restarts a killed actor and retries its task (`max_restarts`/`max_task_retries`),
 and a row is emitted only when its task finished, so a killed worker loses and duplicates nothing.
 An actor whose `setup` fails (a model that does not load) answers every input with an error record.
@@ -29,6 +32,7 @@ import orjson
 
 from hilite_cli.core import Record, with_error
 from hilite_cli.engine.local import Batch, run_batch
+from hilite_cli.engine.ray_usage import DriverUsage, WorkerUsage, usage_column
 from hilite_cli.stages.base import Stage
 
 
@@ -90,6 +94,7 @@ class StageActor:
     def __init__(self, stage: Stage, cwd: str) -> None:
         self.stage = stage
         self.failure: BaseException | None = None
+        self.usage = WorkerUsage()  # before setup: a provider made there joins it
         try:
             enter(cwd)
             stage.setup()
@@ -105,11 +110,12 @@ class StageActor:
             records = _failed_setup(self.stage, items, self.failure) if self.failure else run_batch(self.stage, items)
             outs.append(orjson.dumps(records))
         return pa.table({"i": table.column("i"), "out": pa.array(outs, pa.binary()),
-                         "node": pa.array([node_id()] * len(outs), pa.string())})
+                         "node": pa.array([node_id()] * len(outs), pa.string()), "usage": usage_column(self.usage, len(outs))})
 
     def __del__(self) -> None:
         if self.failure is None:
             self.stage.teardown()
+        self.usage.close()
 
 
 def run_group(table: Any, stage: Stage, cwd: str) -> Any:
@@ -120,6 +126,7 @@ def run_group(table: Any, stage: Stage, cwd: str) -> Any:
     rows = sorted(zip(table.column("i").to_pylist(), table.column("rec").to_pylist(), strict=True))
     items = [(n, orjson.loads(raw)) for n, raw in rows]
     stage = copy.deepcopy(stage)
+    usage = WorkerUsage()
     try:
         enter(cwd)
         stage.setup()
@@ -133,8 +140,10 @@ def run_group(table: Any, stage: Stage, cwd: str) -> Any:
             stats = dict(getattr(stage, "stats", {}))
         finally:
             stage.teardown()
+    spent = usage_column(usage, 1)
+    usage.close()
     return pa.table({"first": [items[0][0]], "lines": [orjson.dumps(items)], "out": pa.array([orjson.dumps(records)], pa.binary()),
-                     "stats": [orjson.dumps(stats)], "node": [node_id()]})
+                     "stats": [orjson.dumps(stats)], "node": [node_id()], "usage": spent})
 
 
 @dataclass
@@ -147,6 +156,7 @@ class RayBatches:
     num_gpus: float = 0.0
     num_cpus: float = 1.0
     nodes: Counter[str] = field(default_factory=Counter)  # batches done per node id, for the summary
+    usage: DriverUsage = field(default_factory=DriverUsage)  # the workers' provider usage, in the driver's scope
 
     def __call__(self, stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batch, list[Record]]]:
         ray = connect(self.address)
@@ -164,6 +174,7 @@ class RayBatches:
         )
         for row in ds.iter_rows():
             self.nodes[row["node"]] += 1
+            self.usage.add(row["usage"])
             yield todo[row["i"]], orjson.loads(row["out"])
         self._report(stage)
 
@@ -187,6 +198,7 @@ class RayBatches:
         for group in groups:
             totals.update(orjson.loads(group["stats"]))
             self.nodes[group["node"]] += 1
+            self.usage.add(group["usage"])
         if hasattr(stage, "stats"):
             stage.stats = totals
         for group in groups:

@@ -9,11 +9,12 @@ The driver plans the sources, forms the scheduler's groups (the same seeded draw
 groups as the local run), and consumes results in input order (`preserve_order`): it checks the
 budget before each group with the model time every GPU actor reported so far, and records through
 the run's `Recorder`, so the pool, errors and state file are written by one process exactly as the
-local executor writes them. Workers write only content-addressed images under `--out`, which must
-be storage every node sees (a shared mount).
+local executor writes them; the gate and pre-filter actors' provider usage comes back with their
+rows and joins the driver's providers' meters (the cost line, `--budget-usd`). Workers write only
+content-addressed images under `--out`, which must be storage every node sees (a shared mount).
 
 Stopping at the budget: groups already in flight past the budget are computed but not recorded
-(at most one pool's worth); a resumed run redraws them.
+(at most one pool's worth; nor is their provider usage counted); a resumed run redraws them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import orjson
 
 from hilite_cli import storage
 from hilite_cli.engine.ray import actor_pool, connect, data_context, enter, node_id
+from hilite_cli.engine.ray_usage import WorkerUsage, add_to, usage_column
 from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.judging import Thresholds
@@ -129,6 +131,7 @@ class GateActor:
 
     def __init__(self, gate: ProviderRecipe | None, out_dir: storage.Location, threads: int, cwd: str) -> None:
         enter(cwd)
+        self.usage = WorkerUsage()
         self.gate = gate.open() if gate is not None else None
         self.out_dir = out_dir
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gate")
@@ -145,7 +148,8 @@ class GateActor:
         cols = [table.column(c).to_pylist() for c in ("plan", "png", "fail")]
         results = list(self.threads.map(self._one, *cols))
         return table.drop_columns(["png"]).append_column("result", pa.array(results, pa.binary())) \
-            .append_column("check_node", pa.array([node_id()] * len(results), pa.string()))
+            .append_column("check_node", pa.array([node_id()] * len(results), pa.string())) \
+            .append_column("usage", usage_column(self.usage, len(results)))
 
 
 class EditActor(_ModelActor):
@@ -206,6 +210,7 @@ class PrefilterActor:
     def __init__(self, provider: ProviderRecipe, thresholds: Thresholds, lowlevel: bool, candidates: Candidates,
                  threads: int, cwd: str) -> None:
         enter(cwd)
+        self.usage = WorkerUsage()
         self.prefilter = Prefilter(provider.open(), thresholds, lowlevel=lowlevel)
         self.candidates = candidates
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prefilter")
@@ -239,7 +244,8 @@ class PrefilterActor:
         for (k, *_), result in zip(tasks, done, strict=True):
             results[k].append(asdict(result))
         return table.drop_columns(["edits"]).append_column("results", pa.array([orjson.dumps(r) for r in results], pa.binary())) \
-            .append_column("check_node", pa.array([node_id()] * len(results), pa.string()))
+            .append_column("check_node", pa.array([node_id()] * len(results), pa.string())) \
+            .append_column("usage", usage_column(self.usage, len(results)))
 
     def _one(self, task: tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, bytes, Candidates]) -> EditResult:
         _, job, entry, source, png, candidates = task
@@ -317,6 +323,7 @@ class RayMiningRun(MiningRun):
                 session.stop_reason = "budget"
                 break
             session.busy_s += row["gpu_s"]
+            add_to(self.gate.usage if self.gate is not None else None, row["usage"])
             self.nodes["t2i"][row["node"]] += 1
             self.nodes["gate"][row["check_node"]] += 1
             fail = orjson.loads(row["fail"])
@@ -358,6 +365,7 @@ class RayMiningRun(MiningRun):
                 session.stop_reason = "budget"
                 break
             session.busy_s += row["gpu_s"]
+            add_to(self.prefilter.provider.usage, row["usage"])
             self.nodes["edit"][row["node"]] += 1
             self.nodes["prefilter"][row["check_node"]] += 1
             fail = orjson.loads(row["fail"])

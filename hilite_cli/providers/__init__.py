@@ -66,6 +66,9 @@ def get_provider(
         backoff_max=float(defaults["backoff_max"]),
         max_output_tokens=int(defaults["max_output_tokens"]),
         max_retry_after=float(defaults["max_retry_after"]),
+        retry_after_jitter=float(defaults.get("retry_after_jitter", 0.5)),
+        throttle_backoff_base=float(defaults.get("throttle_backoff_base", 0.1)),
+        max_throttled_retries=max(0, int(defaults.get("max_throttled_retries", 16))),
         limiter=LimiterSettings(**config.get("limiter", {})),
     )
     model = model or section.get("model")

@@ -2,8 +2,9 @@
 
 A backend only implements `_attempt(ask)`: one request, returning an Answer or raising
 TransientError. `Provider.ask` wraps that in the cache, an adaptive concurrency limit (AIMD on
-429s, providers/limiter.py), retries with jittered exponential backoff (always waiting at least
-Retry-After, or giving up at once when the server asks for longer than `max_retry_after`), token
+429s, providers/limiter.py), retries with jittered exponential backoff (a 429 with Retry-After waits
+that long instead, on its own retry budget; giving up at once when the server asks for longer than
+`max_retry_after`), token
 accounting (providers/usage.py), and key scrubbing. With a batch runner attached (`--batch-api`),
 `ask_many` sends what the cache lacks as one provider batch job instead of one request per Ask.
 """
@@ -87,6 +88,9 @@ class Settings:
     backoff_max: float
     max_output_tokens: int
     max_retry_after: float
+    retry_after_jitter: float = 0.5
+    throttle_backoff_base: float = 0.1
+    max_throttled_retries: int = 16
     limiter: LimiterSettings = LimiterSettings()
 
 
@@ -244,23 +248,31 @@ class Provider:
         return answer.model_copy(update={"cached": True, "usage": usage})
 
     def _with_retries(self, ask: Ask) -> Answer:
-        attempts = self.settings.max_retries + 1
-        for attempt in range(attempts):
+        """Attempts until an answer: `max_retries` retries of failures, and apart from them up to
+        `max_throttled_retries` of 429s that said when to come back (flow control, not a failure:
+        the adaptive limiter probes above the server's rate on purpose, and must not lose requests doing so)."""
+        s = self.settings
+        failures = throttles = 0
+        while True:
             try:
                 return self._limited_attempt(ask)
             except TransientError as exc:
-                if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
+                if exc.retry_after is not None and exc.retry_after > s.max_retry_after:
                     return self.answer("http_error", reason=(
                         f"{exc.reason}; the server asked to wait {exc.retry_after:g} s, more than max_retry_after "
-                        f"{self.settings.max_retry_after:g} s, so no retry"
+                        f"{s.max_retry_after:g} s, so no retry"
                     ))
-                if attempt == attempts - 1:
+                paced = exc.throttled and exc.retry_after is not None and s.max_retries > 0  # 0: never retry
+                if paced and throttles < s.max_throttled_retries:
+                    delay, throttles = self._backoff(throttles, exc.retry_after), throttles + 1
+                elif failures < s.max_retries:
+                    delay, failures = self._backoff(failures, exc.retry_after), failures + 1
+                else:
+                    attempts = failures + throttles + 1
                     return self.answer(exc.status, reason=f"{exc.reason} (gave up after {attempts} attempts)")
-                delay = self._backoff(attempt, exc.retry_after)
-                log.warning("%s: %s; retry %d/%d in %.2fs", self.name, scrub(exc.reason), attempt + 1,
-                            attempts - 1, delay)
+                log.warning("%s: %s; retry in %.2fs (%d failed, %d throttled so far)", self.name, scrub(exc.reason),
+                            delay, failures, throttles)
                 self.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns")
 
     def _limited_attempt(self, ask: Ask) -> Answer:
         """One attempt holding a limiter slot; a 429 makes the limiter slow down (and pause for a
@@ -275,16 +287,18 @@ class Provider:
                 raise
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with 50–100 % jitter, never shorter than the server's Retry-After.
+        """Exponential backoff with 50–100 % jitter; a 429 that says when to come back waits that long
+        (at least `throttle_backoff_base`), jittered upwards to spread a burst, and does not grow.
 
-        Retrying before Retry-After would only earn another 429; `_with_retries` already gave up on
-        waits longer than `max_retry_after`.
+        Retrying before Retry-After would only earn another 429, and waiting much longer idles the
+        request (a 20 ms Retry-After waited as a second left it sleeping past the end of the run):
+        the adaptive limiter, not the wait, is what slows the client down. `_with_retries` already
+        gave up on waits longer than `max_retry_after`.
         """
         s = self.settings
-        delay = min(s.backoff_max, s.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
         if retry_after is not None:
-            delay = max(delay, retry_after)
-        return delay
+            return max(retry_after, s.throttle_backoff_base) * (1.0 + s.retry_after_jitter * random.random())
+        return min(s.backoff_max, s.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
 
 
 class SdkProvider(Provider):

@@ -4,7 +4,8 @@ The SDKs report tokens per reply (Gemini `usage_metadata`, OpenAI `usage`). A me
 for one provider: requests sent now, answers served by the cache (tokens paid in an earlier run,
 not again), and for each how many tokens went in and out, split by interactive and batch price.
 A run's meters are collected by `usage_scope()` so the command can print and record them after
-the stage has closed its providers.
+the stage has closed its providers. Meters made in another process (a Ray actor) travel as
+`counts()` and are added to a driver's meter with `add_counts()` (engine/ray.py).
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ class Tally:
     output_tokens: int = 0
     without_usage: int = 0  # answers the provider reported no token counts for
 
+    def counts(self) -> list[int]:
+        return [self.answers, self.input_tokens, self.output_tokens, self.without_usage]
+
+    def add_counts(self, counts: list[int]) -> None:
+        self.answers += counts[0]
+        self.input_tokens += counts[1]
+        self.output_tokens += counts[2]
+        self.without_usage += counts[3]
+
     def add(self, usage: Usage | None) -> None:
         self.answers += 1
         if usage is None or usage.input_tokens is None or usage.output_tokens is None:
@@ -65,6 +75,9 @@ class Tally:
         if usage is not None:
             self.input_tokens += usage.input_tokens or 0
             self.output_tokens += usage.output_tokens or 0
+
+
+KINDS = ("interactive", "batch", "cached")
 
 
 @dataclass
@@ -81,6 +94,17 @@ class UsageMeter:
     def record(self, usage: Usage | None, *, cached: bool, batch: bool) -> None:
         with self._lock:
             (self.cached if cached else self.batch if batch else self.interactive).add(usage)
+
+    def counts(self) -> dict[str, list[int]]:
+        """The totals as plain numbers, to send to another process."""
+        with self._lock:
+            return {kind: getattr(self, kind).counts() for kind in KINDS}
+
+    def add_counts(self, counts: dict[str, list[int]]) -> None:
+        """Add totals that came from another meter's `counts()`."""
+        with self._lock:
+            for kind in KINDS:
+                getattr(self, kind).add_counts(counts[kind])
 
     @property
     def calls(self) -> int:

@@ -13,27 +13,107 @@ from hilite_cli.providers.limiter import AdaptiveLimiter, LimiterSettings
 from hilite_cli.providers.retry_after import retry_after_from
 
 
-def finish(limiter: AdaptiveLimiter, throttled: bool, retry_after: float | None = None) -> None:
+class FakeClock:
+    """Time that moves only when the test says, so the rules are checked without timing anything."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def finish(limiter: AdaptiveLimiter, throttled: bool, retry_after: float | None = None, *,
+           clock: FakeClock | None = None, took: float = 0.0) -> None:
     with limiter.slot() as slot:
+        if clock is not None:
+            clock.now += took
         if throttled:
             slot.throttle(retry_after)
 
 
-def test_a_429_halves_the_limit_once_per_window_and_successes_win_it_back_one_slot_per_window() -> None:
-    limiter = AdaptiveLimiter(8, LimiterSettings(decrease=0.5))
+def window(limiter: AdaptiveLimiter, clock: FakeClock, answers: int, rtt: float) -> None:
+    """`answers` requests in flight together, all answered after `rtt` seconds."""
+    slots = [limiter.slot() for _ in range(answers)]
+    for s in slots:
+        s.__enter__()
+    clock.now += rtt
+    for s in slots:
+        s.__exit__(None, None, None)
+
+
+def test_a_burst_of_429s_is_one_decrease_and_answers_win_back_one_slot_per_round_trip() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(8, LimiterSettings(decrease=0.5), clock=clock)
     assert limiter.limit == 8  # --concurrency is the starting point
-    for _ in range(8):  # a first window of answers at the ceiling: stays there
-        finish(limiter, False)
-    finish(limiter, True)
-    assert limiter.limit == 4
-    finish(limiter, True)  # the same burst: not halved again before a window has passed
-    assert limiter.limit == 4
-    for _ in range(4):
-        finish(limiter, False)
-    assert 4.9 < limiter.limit < 5.0  # +1/limit per answer: about one slot per window
-    for _ in range(200):
-        finish(limiter, False)
-    assert limiter.limit == 8  # never above the ceiling
+    for _ in range(8):  # one at a time, 0.1 s each: the server was seen to hold 1, below every cut
+        finish(limiter, False, clock=clock, took=0.1)
+    assert limiter.limit == 8 and abs(limiter.rtt - 0.1) < 1e-9  # never above the ceiling
+    finish(limiter, True, clock=clock)
+    assert limiter.limit == 4 and limiter.decreases == 1
+    for _ in range(5):  # the same burst (within one round trip of the decrease): not halved again
+        finish(limiter, True, clock=clock, took=0.01)
+    assert limiter.limit == 4 and limiter.throttles == 6 and limiter.decreases == 1
+    window(limiter, clock, 4, rtt=0.1)
+    assert 4.9 < limiter.limit < 5.0  # +1/limit per answer: about one slot per round trip
+    finish(limiter, True, clock=clock)  # a round trip later: a new congestion event
+    assert limiter.decreases == 2
+
+
+def test_a_429_of_a_request_sent_before_the_last_decrease_does_not_decrease_again() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(8, LimiterSettings(decrease=0.5), clock=clock)
+    early = limiter.slot()
+    early.__enter__().throttle(None)  # sent at t=100, while the limit was 8
+    clock.now += 5
+    finish(limiter, True, clock=clock)  # sent later, answered 429 first: 8 -> 4
+    clock.now += 5  # long after the decrease, but that request went out before it
+    early.__exit__(None, None, None)
+    assert limiter.limit == 4 and limiter.decreases == 1 and limiter.throttles == 2
+
+
+def steady(limiter: AdaptiveLimiter, clock: FakeClock, held: int, rtt: float, seconds: float) -> list:
+    """`held` requests always in flight, each answered `rtt` after it was sent (answers at held / rtt per second)."""
+    step = rtt / held
+    flying = []
+    for k in range(held):
+        clock.now += step if k else 0.0
+        flying.append(limiter.slot())
+        flying[-1].__enter__()
+    for _ in range(int(seconds / step)):
+        clock.now += step
+        flying.pop(0).__exit__(None, None, None)
+        flying.append(limiter.slot())
+        flying[-1].__enter__()
+    return flying  # the last `held` stay in flight (dropping them would answer them all at once)
+
+
+def test_a_429_never_takes_the_limit_below_what_the_server_was_seen_to_hold() -> None:
+    """10 in flight answered in 1 s each (10 answers/s x 1 s = 10): a 429 at limit 11 leaves 10, not 11 x 0.5."""
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(11, LimiterSettings(decrease=0.5, rate_window=2.0), clock=clock)
+    flying = steady(limiter, clock, 10, rtt=1.0, seconds=4.0)
+    assert limiter.limit == 11 and abs(limiter.rtt - 1.0) < 1e-9
+    finish(limiter, True, clock=clock)
+    assert 9.5 < limiter.limit < 10.5 and limiter.decreases == 1
+    assert len(flying) == 10
+
+
+def test_with_no_rate_known_a_429_is_the_plain_factor() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(10, LimiterSettings(decrease=0.5), clock=clock)
+    finish(limiter, True, clock=clock)
+    assert limiter.limit == 5
+
+
+def test_without_answers_yet_every_429_sent_after_the_last_decrease_decreases() -> None:
+    """At the start no round trip is known: each round of 429s (sent after the last cut) cuts again."""
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(32, LimiterSettings(decrease=0.5), clock=clock)
+    for expected in (16, 8, 4):
+        finish(limiter, True, clock=clock, took=0.01)
+        assert limiter.limit == expected
+    assert limiter.rtt is None
 
 
 def test_the_limit_never_drops_below_the_floor() -> None:
@@ -92,4 +172,24 @@ def test_a_client_above_the_servers_cap_backs_off_and_loses_nothing(keys: str) -
             provider.close()
     assert [a.status for a in answers] == ["ok"] * 40
     assert state["rejected"] >= 1 and provider.limiter.throttles == state["rejected"]
-    assert provider.limiter.lowest <= 6  # it came down from 12 towards the server's cap
+    assert provider.limiter.lowest <= 12 * 0.8**2  # it came down from 12 towards the server's cap
+
+
+def test_429s_that_say_when_to_come_back_have_their_own_retry_budget_and_do_not_grow(keys: str) -> None:
+    """Six 429s with retry-after-ms 5, `max_retries` 2: still answered (flow control is not a failure),
+    each wait the server's (raised to throttle_backoff_base) with jitter, none growing; `max_retries` 0 never retries."""
+    with Loopback() as server:
+        server.script(*[RateLimited(retry_after_ms=5) for _ in range(6)], Text("yes"))
+        provider = get_provider("openai:gpt-4.1", base_url=server.openai_url, max_retries=2, use_cache=False)
+        waits: list[float] = []
+        provider.sleep = waits.append
+        base = provider.settings.throttle_backoff_base
+        answer = provider.ask(Ask(prompt="q", expect="yesno"))
+        provider.close()
+        assert answer.status == "ok" and len(server.requests) == 7
+        retries = [w for w in waits if w >= 0.01]  # the rest: the limiter's 5 ms pauses, through the same seam
+        assert len(retries) == 6 and all(base <= w <= base * (1 + provider.settings.retry_after_jitter) for w in retries)
+        server.script(RateLimited(retry_after_ms=5), Text("yes"))
+        never = get_provider("openai:gpt-4.1", base_url=server.openai_url, max_retries=0, use_cache=False)
+        assert never.ask(Ask(prompt="q2", expect="yesno")).status == "http_error"
+        never.close()

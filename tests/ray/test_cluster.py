@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from support.photos import save_photo
 
 MINE_STATS = ("sources", "jobs", "survival", "error_records", "notes")
@@ -270,3 +271,60 @@ def test_score_dataset_same_as_local_on_the_cluster(cluster, tmp_path: Path) -> 
     assert b"score-dataset: ray ran" in ray.stderr
     judged = _hilite(*common, "--metrics", "judge", "--judge", "offline", "--executor", "ray", cwd=tmp_path, env=cluster.env)
     assert judged.returncode == 2 and b"runs on the local executor" in judged.stderr
+
+
+@pytest.mark.parametrize("select", [(), ("--select", "best")], ids=["map_batches", "map_groups"])
+def test_validate_on_ray_prints_the_local_cost_line(select: tuple[str, ...], tmp_path: Path) -> None:
+    """On a local Ray instance (its workers inherit the driver's API key; a cluster's nodes need the key in
+    their own environment), the judge runs in the actors and their usage comes back with each batch. 6 candidates at 1000 in +
+    200 out tokens on gemini-2.5-flash ($0.30 / $2.50 per 1M): 6 x (1000 x 0.30 + 200 x 2.50) µ$ = 6 x 800 µ$
+    = $0.0048, the same line as the local run's."""
+    from support.loopback import Loopback, Text
+    from support.scripted_judge import candidate, scores, write_block_edit, write_source
+
+    source = write_source(tmp_path / "src.png", 3)
+    records = [candidate(f"c{i}", source, f"paint it {i}", write_block_edit(source, tmp_path / f"e{i}.png", (i, 9, 9)))
+               for i in range(6)]
+    (tmp_path / "cands.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    expected = "validate: gemini:gemini-2.5-flash: 6 calls, 0 cached, 6000 in / 1200 out tokens, est. $0.0048"
+    with Loopback(answer=lambda req: Text(scores(4.8, 4.9), tokens=(1000, 200))) as server:
+        lines = {}
+        for name, flags in (("local", ()), ("ray", ("--executor", "ray", "--workers", "2"))):
+            res = _hilite("validate", "cands.jsonl", "--judge", "gemini:gemini-2.5-flash", "--base-url", server.url,
+                          "--checks", "", "--batch-size", "2", "--no-cache", "--no-progress", "-o", f"{name}.jsonl",
+                          *select, *flags, cwd=tmp_path, env={"GEMINI_API_KEY": "ray-test-key"})
+            assert res.returncode == 0, res.stderr.decode()[-3000:]
+            lines[name] = [x for x in res.stderr.decode().splitlines() if x.startswith("validate: gemini")]
+        assert len(server.requests) == 12  # each run asked each candidate once
+    assert lines["local"] == lines["ray"] == [expected]
+    assert sorted(r["id"] for r in _read(tmp_path / "ray.jsonl")) == sorted(r["id"] for r in _read(tmp_path / "local.jsonl"))
+
+
+def test_mine_on_ray_counts_the_prefilter_calls_of_its_actors(tmp_path: Path) -> None:
+    """The pre-filter asks from CPU actors (a local Ray instance); their usage joins the driver's meter.
+    2 photos x 2 edits, classic (one job each), every job passes A.2 (1000 in + 200 out) and A.3/A.4
+    (1000 in + 1 out each) on gpt-4.1 ($2 / $8 per 1M): 4 x 3 calls, 12000 in / 808 out tokens,
+    12000 x 2 + 808 x 8 µ$ = 24000 + 6464 µ$ = $0.030464: the local run's figures."""
+    from support.loopback import Loopback, Received, Text
+
+    def answer(request: Received) -> Text:
+        if "InstructionAdherence" in request.text():
+            return Text('{"InstructionAdherence": 4.9, "ImageAesthetic": 4.9}', tokens=(1000, 200))
+        return Text("yes", tokens=(1000, 1))
+
+    (tmp_path / "photos").mkdir()
+    for name in ("astronaut", "coffee"):
+        save_photo(tmp_path / "photos", name, 48)
+    (tmp_path / "e.txt").write_text("make it sepia\nmake it brighter\n")
+    usage = {}
+    with Loopback(answer=answer) as server:
+        for name, flags in (("local", ()), ("ray", ("--executor", "ray", "--workers", "1"))):
+            res = _hilite("mine", "--images", "photos", "--edits", "e.txt", "--editor", "classic", "--preset", "small",
+                          "--no-gate", "--prefilter", "openai:gpt-4.1", "--base-url", server.openai_url, "--no-cache",
+                          "--no-progress", "-o", f"{name}.jsonl", "--stats", f"{name}.json", "--out", f"m-{name}", *flags,
+                          cwd=tmp_path, env={"OPENAI_API_KEY": "ray-test-key"})
+            assert res.returncode == 0, res.stderr.decode()[-3000:]
+            usage[name] = orjson.loads((tmp_path / f"{name}.json").read_bytes())["provider_usage"]
+            assert "mine: openai:gpt-4.1: 12 calls, 0 cached, 12000 in / 808 out tokens, est. $0.0305" in res.stderr.decode()
+    assert usage["ray"] == usage["local"]
+    assert usage["ray"][0]["cost_usd"] == pytest.approx(0.030464)
