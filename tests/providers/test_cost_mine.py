@@ -15,12 +15,10 @@ from support.photos import save_photo
 SCORES = '{"InstructionAdherence": 4.9, "ImageAesthetic": 4.9}'
 
 
-def test_budget_usd_stops_the_run_on_provider_spend(
-    server: Loopback, keys: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    configs = fast_configs(tmp_path / "configs", monkeypatch)
+def _priced_answers_and_photos(server: Loopback, tmp_path: Path) -> None:
+    """A.2 scores at 1000 in + 200 out tokens, A.3/A.4 "yes" at 1000 in + 1 out; two photos, two edits."""
 
-    def answer(request: Received) -> Text:  # A.2 scores at 1000 in + 200 out, A.3/A.4 yes at 1000 in + 1 out
+    def answer(request: Received) -> Text:
         if "InstructionAdherence" in request.text():
             return Text(SCORES, tokens=(1000, 200))
         return Text("yes", tokens=(1000, 1))
@@ -30,6 +28,14 @@ def test_budget_usd_stops_the_run_on_provider_spend(
     for name in ("astronaut", "coffee"):
         save_photo(tmp_path / "photos", name, size=48)
     (tmp_path / "e.txt").write_text("make it sepia\nmake it brighter\n")
+
+
+def test_budget_usd_stops_the_run_on_provider_spend(
+    server: Loopback, keys: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs = fast_configs(tmp_path / "configs", monkeypatch)
+
+    _priced_answers_and_photos(server, tmp_path)
     res = hilite("mine", "--images", "photos", "--edits", "e.txt", "--editor", "classic", "--preset", "small",
                  "--no-gate", "--prefilter", "openai:gpt-4.1", "--base-url", server.openai_url, "--budget-usd", "0.005",
                  "--no-overlap", "--post-workers", "1", "--no-progress", "-o", "pool.jsonl", "--stats", "stats.json",
@@ -66,16 +72,7 @@ def test_budget_usd_counts_the_spend_of_earlier_runs(
     third run with the same budget draws nothing. Counting only this run's spend, run 2 would draw two."""
     configs = fast_configs(tmp_path / "configs", monkeypatch)
 
-    def answer(request: Received) -> Text:
-        if "InstructionAdherence" in request.text():
-            return Text(SCORES, tokens=(1000, 200))
-        return Text("yes", tokens=(1000, 1))
-
-    server.answer = answer
-    (tmp_path / "photos").mkdir()
-    for name in ("astronaut", "coffee"):
-        save_photo(tmp_path / "photos", name, size=48)
-    (tmp_path / "e.txt").write_text("make it sepia\nmake it brighter\n")
+    _priced_answers_and_photos(server, tmp_path)
 
     def run(budget: str, *extra: str) -> dict:
         res = hilite("mine", "--images", "photos", "--edits", "e.txt", "--editor", "classic", "--preset", "small",

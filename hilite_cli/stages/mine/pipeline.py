@@ -435,7 +435,9 @@ class MiningRun:
         return PrefilterWindows(
             prefilter=self.prefilter, recorder=self.rec, candidates=self.candidates, workers=self.workers,
             drain=self._drain, size=self.s.batch_window or self.s.max_pending,
-            in_flight=self.s.windows_in_flight if self.s.overlap else 0, on_pass=self._passed,
+            # A window being judged holds a worker for the whole batch job: keep one free for staging.
+            in_flight=max(0, min(self.s.windows_in_flight, self.s.postprocess_workers - 1)) if self.s.overlap else 0,
+            on_pass=self._passed,
             source_png=lambda source_id: self._source(source_id).png,
         )
 
