@@ -240,3 +240,36 @@ def test_staged_copies_of_judged_edits_are_cleared(tmp_path: Path) -> None:
         (staging / f"{name}.png").write_bytes(b"png")
     clear_judged(tmp_path, {"judged"})
     assert [p.name for p in staging.iterdir()] == ["awaiting.png"]
+
+
+def test_sources_awaiting_the_gate_are_gated_on_resume_without_generating_them_again(
+    mine: Any, tmp_path: Path, batch_env: dict[str, str]
+) -> None:
+    """--batch-wait 0 leaves the gate's job running: the written sources stay `awaiting:gate` (no jobs
+    drawn on them, nothing failed); --resume gates the same bytes, so the runner collects that job
+    (one gate job in all) and no source is generated a second time (one line with GPU seconds each)."""
+    from mine.helpers import write_specs
+
+    specs = write_specs(tmp_path / "specs.jsonl", [
+        {"t2i_prompt": "a cat on a sofa", "edits": ["make it winter"]},
+        {"t2i_prompt": "an implausible dog", "edits": ["make it winter"]},
+    ])
+    args = (str(specs), "--gate", "openai:gpt-4.1", "--gate-base-url", "", "--prefilter", "openai:gpt-4.1",
+            "--base-url", "", "--batch-api", "--window", "64", "--steps", "1", "--t2i-steps", "1")
+    with Loopback(answer=Judge()) as server:
+        server.batches.plan(Plan(polls=3))
+        urls = [server.openai_url if a == "" else a for a in args]
+        first = mine(*urls, "--batch-wait", "0")
+        assert first.code == 0, first.output[-3000:]
+        waiting = [e for e in first.state if e["outcome"] == "awaiting:gate"]
+        assert len(waiting) == 4 and not [e for e in first.state if e["type"] in ("source", "job")]
+        assert first.stats["sources"]["awaiting_gate"] == 4 and first.stats["sources"]["not_made"] == 0
+        assert any("await the gate in a batch job" in n for n in first.stats["notes"])
+        assert server.batches.creates == 1
+        m = mine(*urls, "--resume")
+        assert m.code == 0, m.output[-3000:]
+        assert server.batches.creates == 3  # the gate's job collected, not created again; then A.2 and A.3 + A.4
+    assert m.stats["sources"]["outcomes"] == {"gated": 2, "rejected:gate": 2}
+    timed = Counter(e["id"] for e in m.state if e.get("kind") == "t2i" and e["gpu_s"] > 0)
+    assert len(timed) == 4 and set(timed.values()) == {1}
+    check_accounting(m)

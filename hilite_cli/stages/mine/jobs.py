@@ -19,7 +19,8 @@ kill prevented is not counted; those answers sit in the response cache, so the r
 pay for them again.
 
 Under `--batch-api` an edit waits for its pre-filter window as an `awaiting` line (its staged image
-and GPU seconds); the job's final line replaces it, and a resumed run re-judges what still awaits.
+and GPU seconds), and a generated source waits for the gate's batch job the same way; the final
+source or job line replaces it, and a resumed run judges what still awaits from its written bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ import orjson
 
 from hilite_cli.manifest import ManifestError, repair_torn_tail
 from hilite_cli.records import Record, stable_id
+
+
+AWAITING_PREFILTER = "awaiting:prefilter"  # an edit staged for its pre-filter window (--batch-api)
+AWAITING_GATE = "awaiting:gate"  # a generated source written, waiting for the gate's batch job
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class StateFile:
         self.path = path
         self.sources: dict[str, Record] = {}
         self.jobs: dict[str, Record] = {}
-        self.awaiting: dict[str, Record] = {}  # job id -> its awaiting entry, until the job's own line
+        self.awaiting: dict[str, Record] = {}  # source or job id -> its awaiting entry, until its own line
         self._lock = threading.Lock()
         self._spent_s = 0.0
         self._spent_usd = 0.0

@@ -22,7 +22,7 @@ from hilite_cli import storage
 from hilite_cli.images import content_hash, safe_join, write_bytes_atomic
 from hilite_cli.manifest import ManifestWriter, UnwritableRecord, repair_torn_tail, slim_error
 from hilite_cli.records import Record, with_error
-from hilite_cli.stages.mine.jobs import Job, StateFile
+from hilite_cli.stages.mine.jobs import AWAITING_GATE, AWAITING_PREFILTER, Job, StateFile
 from hilite_cli.stages.mine.sources import SourcePlan
 
 Progress = Callable[[str, str], None]
@@ -154,10 +154,17 @@ class Recorder:
             self.observe(job, outcome == "passed")
         self.progress("job", outcome)
 
+    def awaiting_source(self, plan: SourcePlan, image: str, gpu_s: float) -> None:
+        """A generated source written to sources/, waiting for the gate's batch job (--batch-api): a
+        killed run's --resume gates these bytes again (the ledger collects the job) instead of
+        generating them again."""
+        self.log({"type": "awaiting", "id": plan.id, "kind": plan.kind, "outcome": AWAITING_GATE, "staged": image,
+                  "gpu_s": gpu_s})
+
     def awaiting(self, job: Job, staged: str, gpu_s: float) -> None:
         """An edit written to the staging folder, waiting for its pre-filter window (--batch-api)."""
         self.log({"type": "awaiting", "id": job.id, "source": job.source, "instruction": job.instruction,
-                  "seed": job.seed, "outcome": "awaiting:prefilter", "staged": staged, "gpu_s": gpu_s})
+                  "seed": job.seed, "outcome": AWAITING_PREFILTER, "staged": staged, "gpu_s": gpu_s})
 
     def job_failed(self, job: Job, kind: str, message: str, gpu_s: float, *, edited: bool) -> None:
         entry = self.job_entry(job, f"failed:{kind}", gpu_s, edited=edited)

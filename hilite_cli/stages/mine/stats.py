@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hilite_cli.stages.mine.jobs import AWAITING_GATE
 from hilite_cli.stages.mine.prefilter import STAGES
 from hilite_cli.stages.mine.sources import USABLE
 
@@ -38,6 +39,8 @@ def _ratio(part: float, whole: float) -> float | None:
 def _source_stats(plans: list[SourcePlan], state: StateFile) -> dict[str, Any]:
     entries = [state.sources[p.id] for p in plans if p.id in state.sources]
     outcomes = Counter(e["outcome"] for e in entries)
+    awaiting = sum(p.id not in state.sources and state.awaiting.get(p.id, {}).get("outcome") == AWAITING_GATE
+                   for p in plans)  # --batch-api: written, in a gate batch job --resume collects
     return {
         "planned": len(plans),
         "t2i_planned": sum(p.kind == "t2i" for p in plans),
@@ -45,7 +48,8 @@ def _source_stats(plans: list[SourcePlan], state: StateFile) -> dict[str, Any]:
         "generated": sum(e["kind"] == "t2i" and bool(e.get("generated")) for e in entries),
         "usable": sum(n for o, n in outcomes.items() if o in USABLE),
         "outcomes": dict(sorted(outcomes.items())),
-        "not_made": len(plans) - len(entries),
+        "awaiting_gate": awaiting,
+        "not_made": len(plans) - len(entries) - awaiting,
     }
 
 
@@ -103,7 +107,7 @@ def _survival(sources: dict[str, Any], jobs: dict[str, Any], settings: dict[str,
     return out
 
 
-def _notes(state: StateFile, jobs: dict[str, Any]) -> list[str]:
+def _notes(state: StateFile, sources: dict[str, Any], jobs: dict[str, Any]) -> list[str]:
     gates = Counter(e["outcome"] for e in state.sources.values())
     notes = []
     if gates.get("gate_not_run"):
@@ -117,6 +121,11 @@ def _notes(state: StateFile, jobs: dict[str, Any]) -> list[str]:
         notes.append(
             f"SEMANTIC PRE-FILTER NOT RUN for {jobs['semantic_not_run']} edits: the pre-filter provider could not "
             "judge (offline); A.2-A.4 scores are null and only the low-level check decided"
+        )
+    if sources["awaiting_gate"]:
+        notes.append(
+            f"{sources['awaiting_gate']} generated sources still await the gate in a batch job that outlived "
+            "--batch-wait: run again with --resume to collect it (no second submission, no second generation)"
         )
     if jobs["awaiting_prefilter"]:
         notes.append(
@@ -157,7 +166,7 @@ def compute_stats(
             "gpu_busy_fraction": _ratio(session.busy_s, loop_s),
         },
         "error_records": error_records,
-        "notes": _notes(state, jobs),
+        "notes": _notes(state, sources, jobs),
         "settings": settings,
     }
 
