@@ -138,3 +138,21 @@ def test_an_archive_member_outside_the_folder_is_refused(imgedit: Bench, hub: Pa
 def test_imgedit_without_prompts_says_they_are_not_bundled(imgedit: Bench, tmp_path: Path) -> None:
     result = _eval("--data", str(imgedit.data), "--edited", str(imgedit.edited), "--judge", "openai")
     assert result.exit_code == 2 and "publishes no licence" in " ".join(result.output.split())
+
+
+def test_runs_unpacking_the_same_archive_at_once_take_turns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four runs unpacking one archive at the same moment (threads: each takes the file lock) all get
+    the same whole folder, and no `.partial` folder is left behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hilite_cli.stages.eval import hub_archive
+
+    monkeypatch.setenv("HILITE_CACHE_DIR", str(tmp_path / "cache"))
+    members = {f"Benchmark/singleturn/animal/{i:04d}.jpg": bytes([i % 256]) * 4096 for i in range(200)}
+    archive = tmp_path / "Benchmark.tar"
+    archive.write_bytes(_tar(members))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        roots = list(pool.map(lambda _: hub_archive.unpack(archive, REPO), range(4)))
+    assert len(set(roots)) == 1 and (roots[0] / hub_archive.MARKER).is_file()
+    assert all((roots[0] / name).read_bytes() == data for name, data in members.items())
+    assert not list(roots[0].parent.glob("*.partial"))

@@ -5,7 +5,8 @@ The archive comes through the standard HF cache (`HF_HOME`, `HF_HUB_OFFLINE` hon
 unpacked under `$HILITE_CACHE_DIR/benchmarks/<repo>/<key>`, keyed by the cached blob's name (its
 content hash) so a new revision unpacks beside the old one. Unpacking goes into a `.partial` folder
 with tarfile's `data` filter (no absolute paths, links or members outside the folder), writes a
-marker and is renamed into place: a killed unpack is redone, never half-trusted. The archive's
+marker and is renamed into place: a killed unpack is redone, never half-trusted; a file lock keeps
+two runs from unpacking into the same folder at once. The archive's
 layout cannot be known in advance (it is not documented), so its parts are found by search.
 """
 
@@ -56,9 +57,20 @@ def _key(archive: Path) -> str:
 
 
 def unpack(archive: Path, repo_id: str) -> Path:
-    """The archive unpacked under the hilite cache (once per content); a half-done unpack is redone."""
+    """The archive unpacked under the hilite cache (once per content); a half-done unpack is redone.
+    Two runs unpacking the same archive at once take turns on a file lock (the second finds it done)."""
+    from filelock import FileLock
+
     dest = cache_dir() / "benchmarks" / repo_id.replace("/", "--") / _key(archive)
     if (dest / MARKER).is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(dest.with_name(f"{dest.name}.lock")):
+        return _unpack_locked(archive, dest)
+
+
+def _unpack_locked(archive: Path, dest: Path) -> Path:
+    if (dest / MARKER).is_file():  # another run finished it while this one waited for the lock
         return dest
     if not hasattr(tarfile, "data_filter"):  # the filter came in 3.11.4; without it unpacking is unsafe
         raise BenchmarkError(f"{archive}: unpacking it safely needs Python 3.11.4 or later (tarfile's data filter)")
