@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,14 @@ def tiny_ip2p_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from support.tiny_models import build_instruct_pix2pix
 
     return build_instruct_pix2pix(tmp_path_factory.mktemp("weights") / "ip2p")
+
+
+@pytest.fixture
+def memory_root(tmp_path: Path) -> Iterator[str]:
+    """A memory:// folder of this test's own, removed afterwards (the memory filesystem is process-wide)."""
+    import fsspec
+
+    yield f"memory://{tmp_path.name}"
+    fs = fsspec.filesystem("memory")
+    if fs.exists(f"/{tmp_path.name}"):
+        fs.rm(f"/{tmp_path.name}", recursive=True)

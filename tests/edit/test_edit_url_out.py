@@ -3,7 +3,6 @@ itself be a URL, and `validate` reads the candidates from there."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
@@ -16,11 +15,8 @@ from hilite_cli.images import content_hash, file_sha256
 
 
 @pytest.fixture
-def bucket(tmp_path: Path) -> Iterator[str]:
-    yield f"memory://{tmp_path.name}"
-    fs = fsspec.filesystem("memory")
-    if fs.exists(f"/{tmp_path.name}"):
-        fs.rm(f"/{tmp_path.name}", recursive=True)
+def bucket(memory_root: str) -> str:
+    return memory_root
 
 
 def _jsonl(path: Path) -> list[dict]:

@@ -3,7 +3,6 @@ same read guards as local paths, so `--out` can be storage every node of a clust
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
@@ -16,13 +15,8 @@ from hilite_cli.images import ImageError
 
 
 @pytest.fixture
-def bucket(tmp_path: Path) -> Iterator[str]:
-    """A memory:// folder of its own, removed afterwards (the memory filesystem is process-wide)."""
-    root = f"memory://{tmp_path.name}/out"
-    yield root
-    fs = fsspec.filesystem("memory")
-    if fs.exists(f"/{tmp_path.name}"):
-        fs.rm(f"/{tmp_path.name}", recursive=True)
+def bucket(memory_root: str) -> str:
+    return f"{memory_root}/out"
 
 
 def _picture(seed: int = 0) -> Image.Image:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from mine.helpers import KEY, MODELS, Judge, Mined, base_args, collect
 from support.loopback import Loopback
+from support.photos import save_photo
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +50,13 @@ def mine(tmp_path: Path, tiny_weights: dict[str, Path]) -> Any:
         return collect(folder, result.exit_code, result.output)
 
     return run
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """Two real photos (scikit-image's astronaut and coffee, 48 px) in tmp/photos, for `mine --images`."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "coffee"):
+        save_photo(folder, name, size=48)
+    return folder

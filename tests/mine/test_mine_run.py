@@ -92,15 +92,6 @@ def test_seeds_of_one_pair_run_as_one_batched_call(tmp_path: Path, tiny_weights:
     assert any("--no-gate" in n for n in stats["notes"]) and any("SEMANTIC PRE-FILTER NOT RUN" in n for n in stats["notes"])
 
 
-@pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("astronaut", "coffee"):
-        save_photo(folder, name, size=48)
-    return folder
-
-
 def test_budget_stops_the_run_and_resume_finishes_the_queue(mine, tmp_path: Path, photos: Path) -> None:
     edits = tmp_path / "edits.txt"
     edits.write_text("make it winter\nmake it a painting\n")

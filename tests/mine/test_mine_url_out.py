@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
 import orjson
 import pytest
 from mine.helpers import Mined, read_jsonl
-from support.photos import save_photo
 from typer.testing import CliRunner
 
 from hilite_cli.cli.app import app
@@ -18,20 +16,8 @@ from hilite_cli.images import content_hash, image_file_bytes
 
 
 @pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("astronaut", "coffee"):
-        save_photo(folder, name, size=48)
-    return folder
-
-
-@pytest.fixture
-def bucket(tmp_path: Path) -> Iterator[str]:
-    yield f"memory://{tmp_path.name}/mined"
-    fs = fsspec.filesystem("memory")
-    if fs.exists(f"/{tmp_path.name}"):
-        fs.rm(f"/{tmp_path.name}", recursive=True)
+def bucket(memory_root: str) -> str:
+    return f"{memory_root}/mined"
 
 
 def _mine_classic(mine, tmp_path: Path, photos: Path, out: str) -> Mined:

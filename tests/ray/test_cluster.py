@@ -179,17 +179,22 @@ def _actor_pids(name: str) -> list[int]:
     return pids
 
 
-def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> None:
-    _tasks(tmp_path, 8)
+def _local_then_ray_edit(cluster, tmp_path: Path, *workers: str) -> subprocess.Popen[bytes]:
+    """The same `edit` run locally to local.jsonl (the reference), then started on the cluster to ray.jsonl."""
     local = _hilite("edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle", "--out", "e",
                     "-o", "local.jsonl", "--no-progress", cwd=tmp_path)
     assert local.returncode == 0, local.stderr.decode()[-3000:]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "hilite_cli", "edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle",
-         "--out", "e-ray", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "2"],
+         "--out", "e-ray", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", *workers],
         cwd=tmp_path, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+
+
+def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> None:
+    _tasks(tmp_path, 8)
+    proc = _local_then_ray_edit(cluster, tmp_path, "--workers", "2")
     killed: list[int] = []
     deadline = time.monotonic() + 120
     while not killed and proc.poll() is None and time.monotonic() < deadline:
@@ -210,15 +215,7 @@ def test_killed_worker_loses_and_duplicates_nothing(cluster, tmp_path: Path) -> 
 def test_node_that_leaves_mid_run_the_run_finishes_on_the_rest(cluster, tmp_path: Path) -> None:
     """Last in this module: it takes the worker node away (SIGKILL to its process group)."""
     _tasks(tmp_path, 12)
-    local = _hilite("edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle", "--out", "e",
-                    "-o", "local.jsonl", "--no-progress", cwd=tmp_path)
-    assert local.returncode == 0, local.stderr.decode()[-3000:]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hilite_cli", "edit", "tasks.jsonl", "--models", "classic", "--seeds", "2", "--no-shuffle",
-         "--out", "e-ray", "-o", "ray.jsonl", "--no-progress", "--executor", "ray", "--workers", "1", "--max-workers", "2"],
-        cwd=tmp_path, env={**clean, "HF_HUB_OFFLINE": "1", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    proc = _local_then_ray_edit(cluster, tmp_path, "--workers", "1", "--max-workers", "2")
     worker = cluster.nodes[1]
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline and not _actor_pids("StageActor"):
