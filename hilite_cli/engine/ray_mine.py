@@ -37,7 +37,9 @@ from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.judging import Thresholds
 from hilite_cli.stages.mine.jobs import Job, Scheduler
-from hilite_cli.stages.mine.operators import Candidates, EditResult, SourceResult, check_edit, check_source, record_edit, record_source
+from hilite_cli.stages.mine.operators import (
+    Candidates, EditResult, SourceResult, check_edit, check_source, read_source, record_edit, record_source,
+)
 from hilite_cli.stages.mine.pipeline import SOURCE_CACHE, MiningRun
 from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.sources import SourcePlan
@@ -215,9 +217,9 @@ class PrefilterActor:
         self.candidates = candidates
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prefilter")
 
-    def _source(self, entry: Record) -> tuple[bytes, np.ndarray]:
-        image = load_image(entry["image"])
-        png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
+    @staticmethod
+    def _source(entry: Record) -> tuple[bytes, np.ndarray]:
+        image, png = read_source(entry)
         return png, np.asarray(image)
 
     def __call__(self, table: Any) -> Any:
