@@ -226,6 +226,7 @@ class PrefilterActor:
         import pyarrow as pa
 
         tasks: list[tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, bytes, Candidates]] = []
+        sources: dict[str, tuple[bytes, np.ndarray]] = {}  # the groups of one source in these rows load it once
         rows = zip(table.column("group").to_pylist(), table.column("edits").to_pylist(), table.column("fail").to_pylist(),
                    table.column("note").to_pylist(), strict=True)
         for k, (raw, pngs, fail, note) in enumerate(rows):
@@ -236,8 +237,11 @@ class PrefilterActor:
             params = self.candidates.edit_params
             candidates = Candidates(self.candidates.editor, params, {**params, "note": note} if note else params,
                                     self.candidates.out_dir, self.candidates.keep_rejected)
+            source_id = group["source"]["id"]
             try:
-                source = self._source(group["source"])
+                if source_id not in sources:
+                    sources[source_id] = self._source(group["source"])
+                source = sources[source_id]
             except ImageError as exc:
                 source, pngs = None, [str(exc).encode()] * len(todo)
             tasks += [(k, job, group["source"], source, png, candidates) for job, png in zip(todo, pngs, strict=True)]
