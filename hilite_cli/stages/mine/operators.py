@@ -158,7 +158,7 @@ def edit_to_judge(
     """The pre-filter's view of one edit: PNG bytes (our own, from the editor or the staging folder) and
     its low-level check, computed here from the pixels."""
     if isinstance(edited, bytes):
-        png, image = edited, Image.open(io.BytesIO(edited)).convert("RGB")
+        png, image = edited, Image.open(io.BytesIO(edited))
     else:
         png, image = encode_image(edited), edited
     return Edit(job.instruction, source_png, png, prefilter.lowlevel_check(source_array, np.asarray(image.convert("RGB"))))
