@@ -37,7 +37,9 @@ from hilite_cli.images import ImageError, encode_image, load_image
 from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.judging import Thresholds
 from hilite_cli.stages.mine.jobs import Job, Scheduler
-from hilite_cli.stages.mine.operators import Candidates, EditResult, SourceResult, check_edit, check_source, record_edit, record_source
+from hilite_cli.stages.mine.operators import (
+    Candidates, EditResult, SourceResult, check_edit, check_source, read_source, record_edit, record_source,
+)
 from hilite_cli.stages.mine.pipeline import SOURCE_CACHE, MiningRun
 from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.sources import SourcePlan
@@ -215,15 +217,16 @@ class PrefilterActor:
         self.candidates = candidates
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prefilter")
 
-    def _source(self, entry: Record) -> tuple[bytes, np.ndarray]:
-        image = load_image(entry["image"])
-        png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
+    @staticmethod
+    def _source(entry: Record) -> tuple[bytes, np.ndarray]:
+        image, png = read_source(entry)
         return png, np.asarray(image)
 
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
         tasks: list[tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, bytes, Candidates]] = []
+        sources: dict[str, tuple[bytes, np.ndarray]] = {}  # the groups of one source in these rows load it once
         rows = zip(table.column("group").to_pylist(), table.column("edits").to_pylist(), table.column("fail").to_pylist(),
                    table.column("note").to_pylist(), strict=True)
         for k, (raw, pngs, fail, note) in enumerate(rows):
@@ -234,8 +237,11 @@ class PrefilterActor:
             params = self.candidates.edit_params
             candidates = Candidates(self.candidates.editor, params, {**params, "note": note} if note else params,
                                     self.candidates.out_dir, self.candidates.keep_rejected)
+            source_id = group["source"]["id"]
             try:
-                source = self._source(group["source"])
+                if source_id not in sources:
+                    sources[source_id] = self._source(group["source"])
+                source = sources[source_id]
             except ImageError as exc:
                 source, pngs = None, [str(exc).encode()] * len(todo)
             tasks += [(k, job, group["source"], source, png, candidates) for job, png in zip(todo, pngs, strict=True)]

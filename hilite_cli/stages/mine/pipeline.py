@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from hilite_cli import storage
-from hilite_cli.images import ImageError, encode_image, load_image
+from hilite_cli.images import ImageError
 from hilite_cli.models.base import Editor, ModelLoadError, TextToImage
 from hilite_cli.models.registry import attempts_for, effective_params, get_spec
 from hilite_cli.providers import Provider
@@ -45,7 +45,8 @@ from hilite_cli.stages.mine.categories import pair_categories
 from hilite_cli.stages.mine.difficulty import annotate_pool, category_stats, difficulties, verdict
 from hilite_cli.stages.mine.jobs import AWAITING_GATE, AWAITING_PREFILTER, Job, enumerate_jobs
 from hilite_cli.stages.mine.operators import (
-    Candidates, SourceResult, candidate_id, check_edit, check_source, gate_many, record_edit, record_source, write_source,
+    Candidates, SourceResult, candidate_id, check_edit, check_source, gate_many, read_source, record_edit, record_source,
+    write_source,
 )
 from hilite_cli.stages.mine.prefilter import Prefilter
 from hilite_cli.stages.mine.recorder import Progress, Recorder
@@ -388,8 +389,7 @@ class MiningRun:
             self._sources.move_to_end(source_id)
             return self._sources[source_id]
         entry = self.state.sources[source_id]
-        image = load_image(entry["image"])
-        png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
+        image, png = read_source(entry)
         loaded = _Source(entry=entry, png=png, array=np.asarray(image), image=image)
         self._sources[source_id] = loaded
         while len(self._sources) > SOURCE_CACHE:
