@@ -57,26 +57,39 @@ def check_file_size(path: str | os.PathLike[str]) -> None:
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open `path` as RGB with EXIF orientation applied, refusing non-images and oversized files."""
+    return decode_image(read_image_file(path), str(path), max_pixels=max_pixels)
+
+
+def read_image_file(path: str | os.PathLike[str]) -> bytes:
+    """An image file's bytes (local or URL), its size checked before the read; failures are ImageErrors."""
     path = str(path) if storage.is_url(path) else Path(path)
     if not storage.is_file(path):
         raise ImageError(f"image file not found: {path}")
     check_file_size(path)
     try:
-        source = io.BytesIO(storage.read_bytes(path)) if isinstance(path, str) else path  # a URL: read once, size-checked
+        return storage.read_bytes(path)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read image ({exc})") from None
+
+
+def decode_image(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Image bytes as RGB with EXIF orientation applied, refusing non-images and decompression bombs;
+    `name` says which image in the error (bytes a caller already holds need not be read again)."""
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 w, h = img.size
                 if w * h > max_pixels:
-                    raise ImageError(f"{path}: {w}x{h} exceeds the {max_pixels}-pixel limit (decompression bomb guard)")
+                    raise ImageError(f"{name}: {w}x{h} exceeds the {max_pixels}-pixel limit (decompression bomb guard)")
                 img = ImageOps.exif_transpose(img)
                 return img.convert("RGB")
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{path}: not a readable image ({exc})") from None
+        raise ImageError(f"{name}: not a readable image ({exc})") from None
     except OSError as exc:
-        raise ImageError(f"{path}: cannot decode image ({exc})") from None
+        raise ImageError(f"{name}: cannot decode image ({exc})") from None
 
 
 def load_mask(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:

@@ -273,3 +273,21 @@ def test_sources_awaiting_the_gate_are_gated_on_resume_without_generating_them_a
     timed = Counter(e["id"] for e in m.state if e.get("kind") == "t2i" and e["gpu_s"] > 0)
     assert len(timed) == 4 and set(timed.values()) == {1}
     check_accounting(m)
+
+
+def test_a_corrupt_staged_edit_fails_its_own_job_on_resume_and_the_others_are_judged(
+    tmp_path: Path, batch_env: dict[str, str]
+) -> None:
+    with Loopback(answer=judge) as server:
+        server.batches.plan(Plan(polls=3))
+        first = _run(tmp_path, batch_env, _args(server, "openai", "--batch-api", "--batch-wait", "0"))
+        assert first.code == 0, first.output[-3000:]
+        staged = _staged(tmp_path)
+        assert len(staged) == 6
+        staged[0].write_bytes(b"not a png")
+        m = _run(tmp_path, batch_env, _args(server, "openai", "--batch-api", "--resume"))
+    assert m.code in (0, 1), m.output[-3000:]
+    failed = [e for e in m.state if e["type"] == "job" and e["outcome"].startswith("failed:")]
+    assert [e["id"] for e in failed] == [staged[0].stem] and failed[0]["outcome"] == "failed:bad_image"
+    assert sum(_outcomes(m).values()) == 6 and _staged(tmp_path) == []
+    assert any(staged[0].stem in (r.get("error") or {}).get("message", "") for r in m.errors)

@@ -13,15 +13,13 @@ of edits, so each window's provider calls are one batch job.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from hilite_cli import storage
-from hilite_cli.images import ImageError, encode_image, load_image
+from hilite_cli.images import ImageError, decode_image, encode_image, load_image, read_image_file
 from hilite_cli.providers import Provider
 from hilite_cli.records import Record, RecordError, stable_id
 from hilite_cli.stages.mine.jobs import Job
@@ -69,9 +67,11 @@ def write_source(plan: SourcePlan, generated: Image.Image | bytes | None, out_di
 def read_source(entry: Record) -> tuple[Image.Image, bytes]:
     """A usable source's pixels and the PNG bytes the providers see: a generated source's own file (no
     re-encoding), a photo encoded as PNG whatever its format on disk. Both executors load sources here."""
-    image = load_image(entry["image"])
-    png = storage.read_bytes(entry["image"]) if entry["kind"] == "t2i" else encode_image(image)
-    return image, png
+    if entry["kind"] != "t2i":
+        image = load_image(entry["image"])
+        return image, encode_image(image)
+    png = read_image_file(entry["image"])  # read once: decoded for the pixels, sent as it is
+    return decode_image(png, entry["image"]), png
 
 
 def source_result(path: str, outcome: str, verdict: Record) -> SourceResult:
@@ -158,7 +158,7 @@ def edit_to_judge(
     """The pre-filter's view of one edit: PNG bytes (our own, from the editor or the staging folder) and
     its low-level check, computed here from the pixels."""
     if isinstance(edited, bytes):
-        png, image = edited, Image.open(io.BytesIO(edited))
+        png, image = edited, decode_image(edited, f"staged edit of job {job.id}")
     else:
         png, image = encode_image(edited), edited
     return Edit(job.instruction, source_png, png, prefilter.lowlevel_check(source_array, np.asarray(image.convert("RGB"))))
