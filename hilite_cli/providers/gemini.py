@@ -15,8 +15,8 @@ from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import require_key
 from hilite_cli.providers.media import image_mime
 from hilite_cli.providers.retry_after import retry_after_from
-from hilite_cli.providers.usage import gemini_usage
-from hilite_cli.providers.wire import READ_ERRORS, Wire, describe
+from hilite_cli.providers.usage import Usage, gemini_usage
+from hilite_cli.providers.wire import READ_ERRORS
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 BLOCK_REASONS = frozenset(
@@ -40,7 +40,6 @@ class GeminiProvider(SdkProvider):
         temperature: float | None,
     ) -> None:
         super().__init__(model, settings, cache)
-        self.wire = Wire(settings.timeout)
         self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_server=False)
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.base_url_from = None if base_url else "GOOGLE_GEMINI_BASE_URL"
@@ -98,18 +97,11 @@ class GeminiProvider(SdkProvider):
         except httpx2.RequestError as exc:  # too many redirects and the like: asking again changes nothing
             return self.answer("http_error", reason=f"request failed: {type(exc).__name__}: {exc}")
         except READ_ERRORS as exc:
-            body = self.wire.body()
-            if body is None:  # nothing came back: not a wire problem, a bug to see
-                raise
-            return self.broken_reply(describe(exc), body)
+            return self.unreadable_reply(exc)
         return self.read_response(ask, response)
 
-    def read_response(self, ask: Ask, response: Any) -> Answer:
-        """The typed answer to a GenerateContentResponse (from a request or a batch job), with its tokens."""
-        try:
-            return self._read(ask, response).model_copy(update={"usage": gemini_usage(response)})
-        except READ_ERRORS as exc:
-            return self.broken_reply(describe(exc), self.wire.body())
+    def _usage(self, response: Any) -> Usage | None:
+        return gemini_usage(response)
 
     def _read(self, ask: Ask, response: Any) -> Answer:
         """Map the response to a status: block reasons first, then finish reason, then the text."""
