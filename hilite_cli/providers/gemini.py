@@ -31,6 +31,16 @@ def _name(enum_or_str: Any) -> str | None:
     return getattr(enum_or_str, "value", None) or str(enum_or_str)
 
 
+def api_error_reason(exc: Any) -> str:
+    """The reason of a google-genai APIError that asking again will not fix; a 429 or 5xx is raised
+    as TransientError instead (shared by requests and batch calls)."""
+    reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
+    if exc.code == 429 or exc.code >= 500:
+        headers = getattr(exc.response, "headers", None) or {}
+        raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
+    return reason
+
+
 class GeminiProvider(SdkProvider):
     name = "gemini"
     wire_format = "generateContent response"
@@ -83,11 +93,7 @@ class GeminiProvider(SdkProvider):
                 model=self.model, contents=[types.Content(role="user", parts=parts)], config=self._config(ask)
             )
         except errors.APIError as exc:
-            reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
-            if exc.code == 429 or exc.code >= 500:
-                headers = getattr(exc.response, "headers", None) or {}
-                raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
-            return self.answer("http_error", reason=reason)
+            return self.answer("http_error", reason=api_error_reason(exc))
         except httpx2.TimeoutException:
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except httpx2.TransportError as exc:

@@ -21,6 +21,16 @@ from hilite_cli.providers.wire import READ_ERRORS
 KEY_VARIABLES = ("OPENAI_API_KEY",)
 
 
+def status_error_reason(exc: Any) -> str:
+    """The reason of an openai APIStatusError that asking again will not fix; a 429 or 5xx is raised
+    as TransientError instead (shared by requests and batch calls)."""
+    reason = f"HTTP {exc.status_code}: {exc.message}"
+    if exc.status_code == 429 or exc.status_code >= 500:
+        retry_after = retry_after_from(exc.response.headers)
+        raise TransientError("http_error", reason, retry_after, throttled=exc.status_code == 429) from None
+    return reason
+
+
 class OpenAIProvider(SdkProvider):
     name = "openai"
     wire_format = "chat completion"
@@ -87,11 +97,7 @@ class OpenAIProvider(SdkProvider):
                 return self.broken_reply(f"its body cannot be decoded ({exc.__cause__})", self.wire.body())
             raise TransientError("http_error", f"connection failed: {exc.message}") from None
         except openai.APIStatusError as exc:
-            reason = f"HTTP {exc.status_code}: {exc.message}"
-            if exc.status_code == 429 or exc.status_code >= 500:
-                retry_after = retry_after_from(exc.response.headers)
-                raise TransientError("http_error", reason, retry_after, throttled=exc.status_code == 429) from None
-            return self.answer("http_error", raw=exc.response.text or None, reason=reason)
+            return self.answer("http_error", raw=exc.response.text or None, reason=status_error_reason(exc))
         except READ_ERRORS as exc:
             return self.unreadable_reply(exc)
         return self.read_response(ask, completion)

@@ -15,8 +15,8 @@ import orjson
 
 from hilite_cli.providers.batch.runner import BatchError, BatchSettings, JobStatus, RawResult
 from hilite_cli.providers.errors import TransientError
+from hilite_cli.providers.gemini import api_error_reason
 from hilite_cli.providers.media import image_mime
-from hilite_cli.providers.retry_after import retry_after_from
 
 if TYPE_CHECKING:
     from hilite_cli.providers.base import Ask
@@ -41,11 +41,7 @@ class GeminiBatches:
         try:
             return step()
         except errors.APIError as exc:
-            reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
-            if exc.code == 429 or exc.code >= 500:
-                headers = getattr(exc.response, "headers", None) or {}
-                raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
-            raise BatchError(reason) from None
+            raise BatchError(api_error_reason(exc)) from None
         except httpx2.TimeoutException:
             raise TransientError("timeout", "no reply from the batch endpoint") from None
         except httpx2.TransportError as exc:
