@@ -82,15 +82,22 @@ class GeminiProvider(SdkProvider):
             config["thinking_config"] = types.ThinkingConfig(thinking_level=ask.reasoning_effort.upper())
         return types.GenerateContentConfig(**config)
 
-    def _attempt(self, ask: Ask) -> Answer:
-        import httpx2
-        from google.genai import errors, types
+    def contents(self, ask: Ask) -> list[Any]:
+        """The `contents` of a request for `ask` (images first, then the prompt), plain or in a batch job."""
+        from google.genai import types
 
         parts = [types.Part.from_bytes(data=img, mime_type=image_mime(img)) for img in ask.images]
         parts.append(types.Part.from_text(text=ask.prompt))
+        return [types.Content(role="user", parts=parts)]
+
+    def _attempt(self, ask: Ask) -> Answer:
+        import httpx2
+        from google.genai import errors
+
+        contents = self.contents(ask)
         try:
             response = self._client_once().models.generate_content(
-                model=self.model, contents=[types.Content(role="user", parts=parts)], config=self._config(ask)
+                model=self.model, contents=contents, config=self._config(ask)
             )
         except errors.APIError as exc:
             return self.answer("http_error", reason=api_error_reason(exc))

@@ -16,7 +16,6 @@ import orjson
 from hilite_cli.providers.batch.runner import BatchError, BatchSettings, JobStatus, RawResult
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.gemini import api_error_reason
-from hilite_cli.providers.media import image_mime
 
 if TYPE_CHECKING:
     from hilite_cli.providers.base import Ask
@@ -50,10 +49,8 @@ class GeminiBatches:
     def _request(self, key: str, ask: Ask) -> Any:
         from google.genai import types
 
-        parts = [types.Part.from_bytes(data=img, mime_type=image_mime(img)) for img in ask.images]
-        parts.append(types.Part.from_text(text=ask.prompt))
         return types.InlinedRequest(
-            contents=[types.Content(role="user", parts=parts)], config=self.provider._config(ask), metadata={"key": key}
+            contents=self.provider.contents(ask), config=self.provider._config(ask), metadata={"key": key}
         )
 
     def submit(self, items: list[tuple[str, Ask]]) -> str:
