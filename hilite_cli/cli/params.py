@@ -90,11 +90,12 @@ def batch_records_per_job(option: str, spec: str) -> int:
     """Records to hand one `ask_many` under `--batch-api` (configs/providers.toml [batch] records_per_job);
     a usage error for a provider without a batch API."""
     from hilite_cli.config import load_config
-    from hilite_cli.providers import parse_spec
+    from hilite_cli.providers import BATCH_BACKENDS, parse_spec
+    from hilite_cli.providers.batch.runner import BatchSettings
 
-    if parse_spec(spec)[0] not in ("gemini", "openai"):
+    if parse_spec(spec)[0] not in BATCH_BACKENDS:
         raise usage_error(f"--batch-api needs a gemini or openai provider, but {option} is {spec}")
-    return int(load_config("providers").get("batch", {}).get("records_per_job", 2000))
+    return int(BatchSettings.from_config(load_config("providers").get("batch", {})).records_per_job)
 
 
 def provider_error(option: str, spec: str, exc: Exception, base_url_option: str = "--base-url",

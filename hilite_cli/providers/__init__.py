@@ -21,6 +21,8 @@ from hilite_cli.providers.limiter import LimiterSettings
 __all__ = ["Answer", "Ask", "MissingKeyError", "Provider", "ProviderConfigError", "get_provider", "parse_spec"]
 
 BACKENDS: tuple[str, ...] = ("gemini", "openai", "local", "offline")
+# The backends with a provider Batch API (`--batch-api`).
+BATCH_BACKENDS: tuple[str, ...] = ("gemini", "openai")
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -76,7 +78,7 @@ def get_provider(
         from hilite_cli.providers.offline import OfflineProvider
 
         return OfflineProvider(None, settings, None)
-    if batch_state is not None and backend not in ("gemini", "openai"):
+    if batch_state is not None and backend not in BATCH_BACKENDS:
         raise ProviderConfigError(f"--batch-api needs a gemini or openai provider, got `{spec}`")
     cache = ResponseCache(cache_path or default_cache_path()) if use_cache else None
     try:

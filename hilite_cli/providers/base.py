@@ -308,7 +308,11 @@ class SdkProvider(Provider):
     wire_format: ClassVar[str] = "reply"
 
     def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
+        # wire imports httpx2: only SDK backends pay for it.
+        from hilite_cli.providers.wire import Wire
+
         super().__init__(model, settings, cache)
+        self.wire = Wire(settings.timeout)
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -337,6 +341,33 @@ class SdkProvider(Provider):
             "unparsed", raw=body, reason=f"the server's reply is not a valid {self.wire_format}: {problem}",
             retryable=True,
         )
+
+    def unreadable_reply(self, exc: BaseException) -> Answer:
+        """The answer to a READ_ERRORS exception raised while the SDK read a reply: a broken reply when
+        a body came back; re-raised when none did (not a wire problem but a bug to see)."""
+        from hilite_cli.providers.wire import describe
+
+        body = self.wire.body()
+        if body is None:
+            raise exc
+        return self.broken_reply(describe(exc), body)
+
+    def read_response(self, ask: Ask, response: Any) -> Answer:
+        """The typed answer to the SDK's response object (from a request or a batch job), with its tokens."""
+        from hilite_cli.providers.wire import READ_ERRORS, describe
+
+        try:
+            return self._read(ask, response).model_copy(update={"usage": self._usage(response)})
+        except READ_ERRORS as exc:
+            return self.broken_reply(describe(exc), self.wire.body())
+
+    def _read(self, ask: Ask, response: Any) -> Answer:
+        """Map the SDK's response object to a status."""
+        raise NotImplementedError
+
+    def _usage(self, response: Any) -> Usage | None:
+        """The tokens the SDK's response object reports."""
+        raise NotImplementedError
 
     def _new_client(self) -> Any:
         """The SDK client, configured with no SDK retries (Provider._with_retries does them)."""

@@ -15,8 +15,8 @@ from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import require_key
 from hilite_cli.providers.media import image_mime
 from hilite_cli.providers.retry_after import retry_after_from
-from hilite_cli.providers.usage import gemini_usage
-from hilite_cli.providers.wire import READ_ERRORS, Wire, describe
+from hilite_cli.providers.usage import Usage, gemini_usage
+from hilite_cli.providers.wire import READ_ERRORS
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 BLOCK_REASONS = frozenset(
@@ -31,6 +31,16 @@ def _name(enum_or_str: Any) -> str | None:
     return getattr(enum_or_str, "value", None) or str(enum_or_str)
 
 
+def api_error_reason(exc: Any) -> str:
+    """The reason of a google-genai APIError that asking again will not fix; a 429 or 5xx is raised
+    as TransientError instead (shared by requests and batch calls)."""
+    reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
+    if exc.code == 429 or exc.code >= 500:
+        headers = getattr(exc.response, "headers", None) or {}
+        raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
+    return reason
+
+
 class GeminiProvider(SdkProvider):
     name = "gemini"
     wire_format = "generateContent response"
@@ -40,7 +50,6 @@ class GeminiProvider(SdkProvider):
         temperature: float | None,
     ) -> None:
         super().__init__(model, settings, cache)
-        self.wire = Wire(settings.timeout)
         self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_server=False)
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.base_url_from = None if base_url else "GOOGLE_GEMINI_BASE_URL"
@@ -73,22 +82,25 @@ class GeminiProvider(SdkProvider):
             config["thinking_config"] = types.ThinkingConfig(thinking_level=ask.reasoning_effort.upper())
         return types.GenerateContentConfig(**config)
 
-    def _attempt(self, ask: Ask) -> Answer:
-        import httpx2
-        from google.genai import errors, types
+    def contents(self, ask: Ask) -> list[Any]:
+        """The `contents` of a request for `ask` (images first, then the prompt), plain or in a batch job."""
+        from google.genai import types
 
         parts = [types.Part.from_bytes(data=img, mime_type=image_mime(img)) for img in ask.images]
         parts.append(types.Part.from_text(text=ask.prompt))
+        return [types.Content(role="user", parts=parts)]
+
+    def _attempt(self, ask: Ask) -> Answer:
+        import httpx2
+        from google.genai import errors
+
+        contents = self.contents(ask)
         try:
             response = self._client_once().models.generate_content(
-                model=self.model, contents=[types.Content(role="user", parts=parts)], config=self._config(ask)
+                model=self.model, contents=contents, config=self._config(ask)
             )
         except errors.APIError as exc:
-            reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
-            if exc.code == 429 or exc.code >= 500:
-                headers = getattr(exc.response, "headers", None) or {}
-                raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
-            return self.answer("http_error", reason=reason)
+            return self.answer("http_error", reason=api_error_reason(exc))
         except httpx2.TimeoutException:
             raise TransientError("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except httpx2.TransportError as exc:
@@ -98,18 +110,11 @@ class GeminiProvider(SdkProvider):
         except httpx2.RequestError as exc:  # too many redirects and the like: asking again changes nothing
             return self.answer("http_error", reason=f"request failed: {type(exc).__name__}: {exc}")
         except READ_ERRORS as exc:
-            body = self.wire.body()
-            if body is None:  # nothing came back: not a wire problem, a bug to see
-                raise
-            return self.broken_reply(describe(exc), body)
+            return self.unreadable_reply(exc)
         return self.read_response(ask, response)
 
-    def read_response(self, ask: Ask, response: Any) -> Answer:
-        """The typed answer to a GenerateContentResponse (from a request or a batch job), with its tokens."""
-        try:
-            return self._read(ask, response).model_copy(update={"usage": gemini_usage(response)})
-        except READ_ERRORS as exc:
-            return self.broken_reply(describe(exc), self.wire.body())
+    def _usage(self, response: Any) -> Usage | None:
+        return gemini_usage(response)
 
     def _read(self, ask: Ask, response: Any) -> Answer:
         """Map the response to a status: block reasons first, then finish reason, then the text."""

@@ -15,10 +15,20 @@ from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.keys import LOCAL_PLACEHOLDER_KEY, find_key, is_local_url, require_key
 from hilite_cli.providers.media import data_url
 from hilite_cli.providers.retry_after import retry_after_from
-from hilite_cli.providers.usage import openai_usage
-from hilite_cli.providers.wire import READ_ERRORS, Wire, describe
+from hilite_cli.providers.usage import Usage, openai_usage
+from hilite_cli.providers.wire import READ_ERRORS
 
 KEY_VARIABLES = ("OPENAI_API_KEY",)
+
+
+def status_error_reason(exc: Any) -> str:
+    """The reason of an openai APIStatusError that asking again will not fix; a 429 or 5xx is raised
+    as TransientError instead (shared by requests and batch calls)."""
+    reason = f"HTTP {exc.status_code}: {exc.message}"
+    if exc.status_code == 429 or exc.status_code >= 500:
+        retry_after = retry_after_from(exc.response.headers)
+        raise TransientError("http_error", reason, retry_after, throttled=exc.status_code == 429) from None
+    return reason
 
 
 class OpenAIProvider(SdkProvider):
@@ -30,7 +40,6 @@ class OpenAIProvider(SdkProvider):
         temperature: float | None, reasoning_prefixes: tuple[str, ...],
     ) -> None:
         super().__init__(model, settings, cache)
-        self.wire = Wire(settings.timeout)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.base_url_from = None if base_url else "OPENAI_BASE_URL"
         if is_local_url(self.base_url):
@@ -88,24 +97,13 @@ class OpenAIProvider(SdkProvider):
                 return self.broken_reply(f"its body cannot be decoded ({exc.__cause__})", self.wire.body())
             raise TransientError("http_error", f"connection failed: {exc.message}") from None
         except openai.APIStatusError as exc:
-            reason = f"HTTP {exc.status_code}: {exc.message}"
-            if exc.status_code == 429 or exc.status_code >= 500:
-                retry_after = retry_after_from(exc.response.headers)
-                raise TransientError("http_error", reason, retry_after, throttled=exc.status_code == 429) from None
-            return self.answer("http_error", raw=exc.response.text or None, reason=reason)
+            return self.answer("http_error", raw=exc.response.text or None, reason=status_error_reason(exc))
         except READ_ERRORS as exc:
-            body = self.wire.body()
-            if body is None:  # nothing came back: not a wire problem, a bug to see
-                raise
-            return self.broken_reply(describe(exc), body)
+            return self.unreadable_reply(exc)
         return self.read_response(ask, completion)
 
-    def read_response(self, ask: Ask, completion: Any) -> Answer:
-        """The typed answer to a ChatCompletion (from a request or a batch job), with its tokens."""
-        try:
-            return self._read(ask, completion).model_copy(update={"usage": openai_usage(completion)})
-        except READ_ERRORS as exc:
-            return self.broken_reply(describe(exc), self.wire.body())
+    def _usage(self, completion: Any) -> Usage | None:
+        return openai_usage(completion)
 
     def _read(self, ask: Ask, completion: Any) -> Answer:
         """Map a completion to a status; the SDK does not validate types, so each field is checked here."""

@@ -37,6 +37,11 @@ def _dollars(tally: Tally, price: Price, factor: float) -> float:
     return (tally.input_tokens * price.input_per_1m + tally.output_tokens * price.output_per_1m) / PER * factor
 
 
+def _spend(meter: UsageMeter, price: Price) -> float:
+    """Interactive tokens at list price, batch tokens at list price less the batch discount."""
+    return _dollars(meter.interactive, price, 1.0) + _dollars(meter.batch, price, 1.0 - price.batch_discount)
+
+
 @dataclass(frozen=True)
 class Cost:
     """Estimated spend of one provider in one run; `usd` None means unknown, and `reason` says why."""
@@ -55,8 +60,7 @@ def estimate(meter: UsageMeter, table: dict[str, Any] | None = None) -> Cost:
     price = price_for(meter.backend, meter.model, table)
     if price is None:
         return Cost(None, f"no price for {meter.backend}:{meter.model} in configs/providers.toml [prices]")
-    usd = _dollars(meter.interactive, price, 1.0) + _dollars(meter.batch, price, 1.0 - price.batch_discount)
-    return Cost(usd)
+    return Cost(_spend(meter, price))
 
 
 def known_usd(meter: UsageMeter, table: dict[str, Any] | None = None) -> float:
@@ -65,7 +69,7 @@ def known_usd(meter: UsageMeter, table: dict[str, Any] | None = None) -> float:
     price = price_for(meter.backend, meter.model, table)
     if price is None:
         return 0.0
-    return _dollars(meter.interactive, price, 1.0) + _dollars(meter.batch, price, 1.0 - price.batch_discount)
+    return _spend(meter, price)
 
 
 def summary(meter: UsageMeter, table: dict[str, Any] | None = None) -> dict[str, Any]:

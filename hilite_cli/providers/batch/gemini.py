@@ -15,8 +15,7 @@ import orjson
 
 from hilite_cli.providers.batch.runner import BatchError, BatchSettings, JobStatus, RawResult
 from hilite_cli.providers.errors import TransientError
-from hilite_cli.providers.media import image_mime
-from hilite_cli.providers.retry_after import retry_after_from
+from hilite_cli.providers.gemini import api_error_reason
 
 if TYPE_CHECKING:
     from hilite_cli.providers.base import Ask
@@ -41,11 +40,7 @@ class GeminiBatches:
         try:
             return step()
         except errors.APIError as exc:
-            reason = f"HTTP {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
-            if exc.code == 429 or exc.code >= 500:
-                headers = getattr(exc.response, "headers", None) or {}
-                raise TransientError("http_error", reason, retry_after_from(headers), throttled=exc.code == 429) from None
-            raise BatchError(reason) from None
+            raise BatchError(api_error_reason(exc)) from None
         except httpx2.TimeoutException:
             raise TransientError("timeout", "no reply from the batch endpoint") from None
         except httpx2.TransportError as exc:
@@ -54,10 +49,8 @@ class GeminiBatches:
     def _request(self, key: str, ask: Ask) -> Any:
         from google.genai import types
 
-        parts = [types.Part.from_bytes(data=img, mime_type=image_mime(img)) for img in ask.images]
-        parts.append(types.Part.from_text(text=ask.prompt))
         return types.InlinedRequest(
-            contents=[types.Content(role="user", parts=parts)], config=self.provider._config(ask), metadata={"key": key}
+            contents=self.provider.contents(ask), config=self.provider._config(ask), metadata={"key": key}
         )
 
     def submit(self, items: list[tuple[str, Ask]]) -> str:

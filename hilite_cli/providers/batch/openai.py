@@ -14,7 +14,7 @@ import orjson
 
 from hilite_cli.providers.batch.runner import BatchError, JobStatus, RawResult
 from hilite_cli.providers.errors import TransientError
-from hilite_cli.providers.retry_after import retry_after_from
+from hilite_cli.providers.openai_chat import status_error_reason
 
 if TYPE_CHECKING:
     from hilite_cli.providers.base import Ask
@@ -38,11 +38,7 @@ class OpenAIBatches:
         except openai.APIConnectionError as exc:
             raise TransientError("http_error", f"connection failed: {exc.message}") from None
         except openai.APIStatusError as exc:
-            reason = f"HTTP {exc.status_code}: {exc.message}"
-            if exc.status_code == 429 or exc.status_code >= 500:
-                raise TransientError("http_error", reason, retry_after_from(exc.response.headers),
-                                     throttled=exc.status_code == 429) from None
-            raise BatchError(reason) from None
+            raise BatchError(status_error_reason(exc)) from None
 
     def submit(self, items: list[tuple[str, Ask]]) -> str:
         client = self.provider._client_once()
