@@ -17,6 +17,7 @@ from hilite_cli.cli.options import (
 )
 from hilite_cli.cli.params import (
     batch_options, check_model_options, parse_native_params, parse_weights, provider_error, provider_options,
+    records_per_job,
 )
 from hilite_cli.cli.runner import guard_outputs, locked, refuse_rerun, report_usage, require_manifests, usage_error
 from hilite_cli.cli.terminal import interrupted
@@ -383,7 +384,7 @@ def command(
         retry_failed=retry_failed,
         schedule=schedule,
         category_weights=prior,
-        batch_window=int(load_config("providers").get("batch", {}).get("records_per_job", 2000)) if batched else None,
+        batch_window=records_per_job() if batched else None,
         windows_in_flight=int(p.get("batch_windows", 2)),
     )
     gate_provider = None if gate_spec is None else _provider(
@@ -436,13 +437,13 @@ def _batched(batch_api: bool, executor: str, gate: str | None, prefilter: str) -
     """The provider flags whose calls go through batch jobs under --batch-api: those on gemini or openai."""
     if not batch_api:
         return []
-    from hilite_cli.providers import parse_spec
+    from hilite_cli.providers import BATCH_BACKENDS, parse_spec
 
     if executor != "local":
         raise usage_error("--batch-api runs with --executor local: Ray's CPU actors judge one edit at a time, so "
                           "there is no window to pack into a batch job")
     batched = [flag for flag, spec in (("--gate", gate), ("--prefilter", prefilter))
-               if spec is not None and parse_spec(spec)[0] in ("gemini", "openai")]
+               if spec is not None and parse_spec(spec)[0] in BATCH_BACKENDS]
     if not batched:
         raise usage_error(f"--batch-api needs a gemini or openai gate or pre-filter, got --gate {gate or '(none)'} and "
                           f"--prefilter {prefilter}")

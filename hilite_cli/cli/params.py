@@ -89,12 +89,18 @@ def use_batch_api(stage: object, options: dict[str, object], option: str, spec: 
 def batch_records_per_job(option: str, spec: str) -> int:
     """Records to hand one `ask_many` under `--batch-api` (configs/providers.toml [batch] records_per_job);
     a usage error for a provider without a batch API."""
-    from hilite_cli.config import load_config
     from hilite_cli.providers import BATCH_BACKENDS, parse_spec
-    from hilite_cli.providers.batch.runner import BatchSettings
 
     if parse_spec(spec)[0] not in BATCH_BACKENDS:
         raise usage_error(f"--batch-api needs a gemini or openai provider, but {option} is {spec}")
+    return records_per_job()
+
+
+def records_per_job() -> int:
+    """Requests packed into one batch job (configs/providers.toml [batch] records_per_job)."""
+    from hilite_cli.config import load_config
+    from hilite_cli.providers.batch.runner import BatchSettings
+
     return int(BatchSettings.from_config(load_config("providers").get("batch", {})).records_per_job)
 
 
