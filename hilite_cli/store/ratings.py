@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.store.db import Store, StoreError
+from hilite_cli.store.db import Store, StoreError, is_int
 
 MIN_RATERS, MAX_RATERS = 2, 4
 SCALE = range(1, 6)
@@ -102,7 +102,7 @@ def rate(store: Store, rater: str, item: str, *, instruction: int | None, aesthe
     assignment(store, rater, item)
     if not skip:
         for name, value in (("instruction", instruction), ("aesthetics", aesthetics)):
-            if not isinstance(value, int) or isinstance(value, bool) or value not in SCALE:
+            if not is_int(value) or value not in SCALE:
                 raise StoreError(f"`{name}` must be an integer 1–5, got {value!r}")
     with store.tx() as db:
         db.execute(
