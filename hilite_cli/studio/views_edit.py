@@ -185,7 +185,7 @@ def routes(studio: Studio) -> list[Route]:
 
         def work(report: Any) -> dict[str, Any]:
             step = editing.run_step(store, name, instruction, knobs, models=studio.settings.models,
-                                    seeds=studio.settings.seeds or studio.config["edit"]["seeds"], provider=studio.settings.provider,
+                                    seeds=studio.seeds, provider=studio.settings.provider,
                                     weights=studio.settings.weights, progress=report, loader=studio.editors, **inputs)
             return {"step": public_step(step)}
 
