@@ -56,6 +56,16 @@ def parse_thresholds(specs: Sequence[str], option: str = "--fail-under") -> dict
     return out
 
 
+def drop_reason(where: str, base: float, now: float | None, max_drop: float) -> str | None:
+    """The one-line reason a value fell more than `max_drop` below its baseline or is gone, else None;
+    the score-dataset gate and `hilite eval --baseline` word (and round) every drop alike."""
+    if now is None:
+        return f"{where} has no value now (baseline {base:.4f})"
+    if base - now > max_drop + _EPS:
+        return f"{where} dropped from {base:.4f} to {now:.4f} (drop {base - now:.4f} > max-drop {max_drop:.4f})"
+    return None
+
+
 def _mean(results: Mapping[str, Any], dataset: str, metric: str) -> float | None:
     block = results["datasets"].get(dataset, {}).get("metrics", {}).get(metric)
     return None if block is None else block.get("mean")
@@ -93,14 +103,9 @@ def check_regression(
                 base = entry.get("metrics", {}).get(metric, {}).get("mean")
                 if base is None:
                     continue
-                now = _mean(current, dataset, metric)
-                if now is None:
-                    reasons.append(f"{dataset}: {metric} has no value now (baseline {base:.4f})")
-                elif base - now > allowed + _EPS:
-                    reasons.append(
-                        f"{dataset}: {metric} dropped from {base:.4f} to {now:.4f} "
-                        f"(drop {base - now:.4f} > max-drop {allowed:.4f})"
-                    )
+                reason = drop_reason(f"{dataset}: {metric}", base, _mean(current, dataset, metric), allowed)
+                if reason:
+                    reasons.append(reason)
     for metric, floor in (fail_under or {}).items():
         for dataset in current["datasets"]:
             now = _mean(current, dataset, metric)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
@@ -38,8 +39,6 @@ def command(
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
-    import orjson
-
     from hilite_cli.cli.aliases import renamed
     from hilite_cli.cli.params import check_model_options, parse_weights
     from hilite_cli.models.registry import load_registry
@@ -54,8 +53,7 @@ def command(
         _knobs(specs, json_lines)
         return
     if json_lines:
-        for spec in specs:
-            sys.stdout.buffer.write(orjson.dumps(spec.model_dump()) + b"\n")
+        _write_jsonl(spec.model_dump() for spec in specs)
         return
     from rich.table import Table
 
@@ -73,6 +71,14 @@ def command(
     _console().print(table)
 
 
+def _write_jsonl(rows: Iterable[dict]) -> None:
+    """--jsonl: each listing (models, --knobs, --check) prints one object per line the same way."""
+    import orjson
+
+    for row in rows:
+        sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+
+
 def _console() -> object:
     from rich.console import Console
 
@@ -80,8 +86,6 @@ def _console() -> object:
 
 
 def _knobs(specs: list, json_lines: bool) -> None:
-    import orjson
-
     from hilite_cli.models.registry import level_to_native, native_to_level, scale_levels
 
     levels = scale_levels()
@@ -101,8 +105,7 @@ def _knobs(specs: list, json_lines: bool) -> None:
             rows.append({"model": spec.name, "knob": "steps", "native": spec.knobs.steps, "min": spec.scale.steps.min,
                          "max": spec.scale.steps.max, "default": spec.defaults.steps, "source": spec.scale.steps.source})
     if json_lines:
-        for row in rows:
-            sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        _write_jsonl(rows)
         return
     from rich.table import Table
 
@@ -121,15 +124,12 @@ def _knobs(specs: list, json_lines: bool) -> None:
 
 
 def _check(specs: list, weights: dict, device: str | None, dtype: str | None, json_lines: bool) -> None:
-    import orjson
-
     from hilite_cli.models.availability import check_registry
     from hilite_cli.models.loader import resolve_device
 
     results = check_registry(specs, weights=weights, device=resolve_device(device), dtype=dtype)
     if json_lines:
-        for result in results:
-            sys.stdout.buffer.write(orjson.dumps(result.as_dict()) + b"\n")
+        _write_jsonl(result.as_dict() for result in results)
         return
     from rich.table import Table
 

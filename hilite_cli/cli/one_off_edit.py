@@ -17,16 +17,10 @@ from hilite_cli.records import Record
 def route_task(task: Record, provider: str, top_k: int | None, base_url: str | None, max_retries: int | None = None) -> Record:
     """Run the router on one task in-process; a routing failure is reported and stops the command."""
     from hilite_cli.cli.params import check_provider
-    from hilite_cli.engine.local import run_batch
-    from hilite_cli.stages.route import RouteStage
+    from hilite_cli.store.editing import route_one
 
     check_provider("--provider", provider, base_url)
-    stage = RouteStage(provider, top_k=top_k, base_url=base_url, max_retries=max_retries)
-    stage.setup()
-    try:
-        [routed] = run_batch(stage, [(1, task)])
-    finally:
-        stage.teardown()
+    routed = route_one(task, provider, top_k=top_k, base_url=base_url, max_retries=max_retries)
     if routed.get("error"):
         print(f"hilite edit: routing failed: {routed['error']['message']}", file=sys.stderr)
         raise typer.Exit(1)

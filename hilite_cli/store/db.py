@@ -24,6 +24,11 @@ class StoreError(Exception):
     """A request the store cannot honour (unknown session, bad step, nothing to publish); one line."""
 
 
+def is_int(value: object) -> bool:
+    """An integer from a JSON body: `true`/`false` arrive as bools, which Python counts as ints."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def default_data_dir() -> Path:
     """`$HILITE_DATA`, else the platform's user data folder for hilite."""
     env = os.environ.get("HILITE_DATA")

@@ -59,17 +59,25 @@ def task_record(store: Store, image: str, instruction: str, *, reference: str | 
     return {"id": stable_id(task), **task}
 
 
-def translate(task: Record, *, provider: str = "offline", base_url: str | None = None) -> Record:
-    """HILITE's intent detection on one task: the routed record, or StoreError with the router's reason."""
+def route_one(task: Record, provider: str = "offline", *, top_k: int | None = None, base_url: str | None = None,
+              max_retries: int | None = None) -> Record:
+    """The router on one task in this process: the routed record, or the task with `error` set.
+    Shared by the studio and `hilite edit IMG "…"`, which each report a failure their own way."""
     from hilite_cli.engine.local import run_batch
     from hilite_cli.stages.route import RouteStage
 
-    stage = RouteStage(provider, base_url=base_url)
+    stage = RouteStage(provider, top_k=top_k, base_url=base_url, max_retries=max_retries)
     stage.setup()
     try:
         [routed] = run_batch(stage, [(1, task)])
     finally:
         stage.teardown()
+    return routed
+
+
+def translate(task: Record, *, provider: str = "offline", base_url: str | None = None) -> Record:
+    """HILITE's intent detection on one task: the routed record, or StoreError with the router's reason."""
+    routed = route_one(task, provider, base_url=base_url)
     if routed.get("error"):
         raise StoreError(f"routing failed: {routed['error']['message']}")
     return routed

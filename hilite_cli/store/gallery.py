@@ -11,6 +11,7 @@ import orjson
 from hilite_cli.store import sessions
 from hilite_cli.store.db import Store, StoreError
 
+_SELECT = "SELECT p.*, s.name AS session FROM publications p JOIN sessions s ON s.id = p.session_id"
 SORTS = {"likes": "p.likes DESC, p.created DESC", "date": "p.created DESC"}
 
 
@@ -62,16 +63,14 @@ def search(store: Store, query: str = "", sort: str = "date", include_private: b
         args.append(match)
     if not include_private:
         where.append("p.public = 1")
-    sql = ("SELECT p.*, s.name AS session FROM publications p JOIN sessions s ON s.id = p.session_id"
-           + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {SORTS[sort]}")
+    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {SORTS[sort]}"
     with store.read() as db:
         return [_row(r) for r in db.execute(sql, args).fetchall()]
 
 
 def get(store: Store, publication: int) -> dict[str, Any]:
     with store.read() as db:
-        row = db.execute("SELECT p.*, s.name AS session FROM publications p JOIN sessions s ON s.id = p.session_id"
-                         " WHERE p.id = ?", (publication,)).fetchone()
+        row = db.execute(_SELECT + " WHERE p.id = ?", (publication,)).fetchone()
     if row is None:
         raise StoreError(f"no publication {publication}")
     return _row(row)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.store.db import Store, StoreError
+from hilite_cli.store.db import Store, StoreError, is_int
 
 MIN_RATERS, MAX_RATERS = 2, 4
 SCALE = range(1, 6)
@@ -71,13 +71,14 @@ def rater_for_token(store: Store, token: str | None) -> str | None:
     return row["name"] if row else None
 
 
-def tasks(store: Store, rater: str) -> list[dict[str, Any]]:
+def tasks(store: Store, rater: str, item: str | None = None) -> list[dict[str, Any]]:
+    """The rater's tasks in dealing order; with `item`, only that one (SQLite finds it, not a scan here)."""
     with store.read() as db:
         rows = db.execute(
             "SELECT a.item, a.status, a.instruction AS score_instruction, a.aesthetics, a.comment, i.instruction,"
             " i.source_image, i.edited_image, i.category FROM assignments a JOIN rating_items i ON i.item = a.item"
-            " WHERE a.rater = ? ORDER BY a.position",
-            (rater,),
+            " WHERE a.rater = ?" + (" AND a.item = ?" if item is not None else "") + " ORDER BY a.position",
+            (rater,) if item is None else (rater, item),
         ).fetchall()
     return [dict(r) for r in rows]
 
@@ -91,10 +92,10 @@ def progress(store: Store, rater: str) -> dict[str, int]:
 
 def assignment(store: Store, rater: str, item: str) -> dict[str, Any]:
     """The rater's own task for `item`; anybody else's is not found, whoever asks."""
-    found = next((t for t in tasks(store, rater) if t["item"] == item), None)
-    if found is None:
+    found = tasks(store, rater, item)
+    if not found:
         raise StoreError(f"no task {item!r} for rater {rater!r}")
-    return found
+    return found[0]
 
 
 def rate(store: Store, rater: str, item: str, *, instruction: int | None, aesthetics: int | None,
@@ -102,7 +103,7 @@ def rate(store: Store, rater: str, item: str, *, instruction: int | None, aesthe
     assignment(store, rater, item)
     if not skip:
         for name, value in (("instruction", instruction), ("aesthetics", aesthetics)):
-            if not isinstance(value, int) or isinstance(value, bool) or value not in SCALE:
+            if not is_int(value) or value not in SCALE:
                 raise StoreError(f"`{name}` must be an integer 1–5, got {value!r}")
     with store.tx() as db:
         db.execute(

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.store.db import Store, StoreError
+from hilite_cli.store.db import Store, StoreError, is_int
 
 SESSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 FEEDBACK_FIELDS = ("matches_instruction", "matches_original", "offensive", "offensive_description", "comment")
@@ -156,7 +156,7 @@ def check_feedback(feedback: dict[str, Any]) -> dict[str, Any]:
     out = {k: feedback.get(k) for k in FEEDBACK_FIELDS}
     for key in ("matches_instruction", "matches_original"):
         value = out[key]
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5):
+        if value is not None and (not is_int(value) or not 1 <= value <= 5):
             raise StoreError(f"feedback `{key}` must be an integer 1–5, got {value!r}")
     out["offensive"] = bool(out["offensive"])
     if not out["offensive"]:

@@ -39,6 +39,11 @@ class Studio:
     templates: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])))
 
+    @property
+    def seeds(self) -> int:
+        """Attempts per editor in one Run (an edit step or a replayed one): --seeds, else configs/studio.toml."""
+        return self.settings.seeds or self.config["edit"]["seeds"]
+
     def page(self, request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         visitor = request.state.visitor
         html = self.templates.get_template(name).render(

@@ -16,10 +16,6 @@ class Refused(Exception):
     """A file request outside what the studio serves; the message says why (never the file's content)."""
 
 
-def inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
 class NamedFiles:
     """The files one manifest names, by their path relative to its folder."""
 
@@ -31,7 +27,7 @@ class NamedFiles:
     def add(self, path: str) -> str | None:
         """Remember a path a record names; its URL form, or None when it can never be served."""
         real = Path(path).resolve()
-        if not inside(real, self.root) or not real.is_file():
+        if not real.is_relative_to(self.root) or not real.is_file():
             return None
         rel = Path(os.path.relpath(Path(path).absolute(), self.base)).as_posix()
         if rel.startswith("../"):
@@ -49,7 +45,7 @@ class NamedFiles:
         if rel not in self.named:
             raise Refused("the loaded manifests do not name this file")
         real = (self.base / rel).resolve()
-        if not inside(real, self.root):
+        if not real.is_relative_to(self.root):
             raise Refused("this file links out of the manifest's folder")
         if not real.is_file():
             raise Refused("no such file")

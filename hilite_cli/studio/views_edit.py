@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from hilite_cli.images import ImageError
 from hilite_cli.store import StoreError, editing, gallery, sessions
+from hilite_cli.store.db import is_int
 from hilite_cli.studio.context import Studio, error, json_body
 
 KNOB_LIMITS = {"steps": (1, 100), "text_influence": (0, 10), "image_influence": (0, 10)}
@@ -184,7 +185,7 @@ def routes(studio: Studio) -> list[Route]:
 
         def work(report: Any) -> dict[str, Any]:
             step = editing.run_step(store, name, instruction, knobs, models=studio.settings.models,
-                                    seeds=studio.settings.seeds or studio.config["edit"]["seeds"], provider=studio.settings.provider,
+                                    seeds=studio.seeds, provider=studio.settings.provider,
                                     weights=studio.settings.weights, progress=report, loader=studio.editors, **inputs)
             return {"step": public_step(step)}
 
@@ -210,7 +211,7 @@ def routes(studio: Studio) -> list[Route]:
         try:
             body = await json_body(request)
             number = body.get("step")
-            if not isinstance(number, int) or isinstance(number, bool):
+            if not is_int(number):
                 raise ValueError("`step` must be a step number")
             sessions.revert(store, name, number)
             return JSONResponse(session_view(studio, name))
@@ -222,7 +223,7 @@ def routes(studio: Studio) -> list[Route]:
         try:
             body = await json_body(request)
             satisfaction = body.get("satisfaction")
-            if satisfaction is not None and (not isinstance(satisfaction, int) or isinstance(satisfaction, bool)):
+            if satisfaction is not None and not is_int(satisfaction):
                 raise ValueError("`satisfaction` must be 1–5")
             publication = gallery.publish(store, name, title=str(body.get("title") or ""),
                                           description=str(body.get("description") or ""),

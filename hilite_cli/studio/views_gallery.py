@@ -66,8 +66,7 @@ def routes(studio: Studio) -> list[Route]:
 
         def work(report: Any) -> dict[str, Any]:
             editing.replay(store, published, blob, name, progress=report, loader=studio.editors,
-                           seeds=studio.settings.seeds or studio.config["edit"]["seeds"],
-                           weights=studio.settings.weights)
+                           seeds=studio.seeds, weights=studio.settings.weights)
             return {"session": name, "url": f"/edit?session={name}"}
 
         return JSONResponse({"job": studio.jobs.submit(work), "session": name}, status_code=202)

@@ -101,8 +101,9 @@ def _imgedit_entries(meta: Path) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _imgedit_hub(repo_id: str, metadata: Path | None) -> tuple[Path, Path, Path]:
-    """(basic_edit.json, image root, unpacked archive) for ImgEdit-Bench by hub id."""
+def _imgedit_hub(repo_id: str, metadata: Path | None) -> tuple[dict[str, dict[str, Any]], Path]:
+    """(basic_edit.json's entries, image root) for ImgEdit-Bench by hub id; the entries are read once,
+    for the image-root search and for the items."""
     from hilite_cli.config import load_config
     from hilite_cli.stages.eval import hub_archive
 
@@ -112,8 +113,9 @@ def _imgedit_hub(repo_id: str, metadata: Path | None) -> tuple[Path, Path, Path]
     if meta is None:
         raise BenchmarkError(f"{repo_id}: {filename} has no basic_edit.json; pass ImgEdit's "
                              "Benchmark/Basic/basic_edit.json (from its GitHub repo) with --metadata FILE")
-    sample = [str(e["id"]) for e in list(_imgedit_entries(meta).values())[:3]]
-    return meta, hub_archive.image_root(root, sample), root
+    entries = _imgedit_entries(meta)
+    sample = [str(e["id"]) for e in list(entries.values())[:3]]
+    return entries, hub_archive.image_root(root, sample)
 
 
 def imgedit_items(where: str, metadata: Path | None = None) -> Iterator[Item]:
@@ -124,12 +126,12 @@ def imgedit_items(where: str, metadata: Path | None = None) -> Iterator[Item]:
         if not meta.is_file():
             raise BenchmarkError(f"{where}: no basic_edit.json (ImgEdit-Bench's Benchmark/Basic metadata); "
                                  "pass it with --metadata FILE")
-        images = root
+        entries, images = _imgedit_entries(meta), root
     elif root.exists():
         raise BenchmarkError(f"{where}: expected a folder or a hub id")
     else:
-        meta, images, _ = _imgedit_hub(where, metadata)
-    for key, entry in _imgedit_entries(meta).items():
+        entries, images = _imgedit_hub(where, metadata)
+    for key, entry in entries.items():
         source = images / entry["id"]
         if not source.is_file() and (images / "images" / entry["id"]).is_file():
             source = images / "images" / entry["id"]

@@ -13,11 +13,10 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.regression import EXIT_REGRESSION
+from hilite_cli.regression import EXIT_REGRESSION, drop_reason
 from hilite_cli.stages.eval.aggregate import SCHEMA
 
 __all__ = ["EXIT_REGRESSION", "check_eval_regression", "read_summary"]
-_EPS = 1e-12
 
 
 def read_summary(path: str | Path) -> dict[str, Any]:
@@ -51,10 +50,7 @@ def check_eval_regression(current: Mapping[str, Any], baseline: Mapping[str, Any
         for metric, base in means.items():
             if base is None:
                 continue
-            value = now.get(row, {}).get(metric)
-            where = f"{current['benchmark']} {row}: {metric}"
-            if value is None:
-                reasons.append(f"{where} has no value now (baseline {base:.4f})")
-            elif base - value > max_drop + _EPS:
-                reasons.append(f"{where} dropped from {base:.4f} to {value:.4f} (drop {base - value:.4f} > max-drop {max_drop:.4f})")
+            reason = drop_reason(f"{current['benchmark']} {row}: {metric}", base, now.get(row, {}).get(metric), max_drop)
+            if reason:
+                reasons.append(reason)
     return reasons
