@@ -32,6 +32,8 @@ from hilite_cli.providers.usage import Usage, UsageMeter, register
 from hilite_cli.records import JudgeStatus
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hilite_cli.providers.batch.runner import BatchRunner
 
 log = logging.getLogger(__name__)
@@ -352,14 +354,16 @@ class SdkProvider(Provider):
             raise exc
         return self.broken_reply(describe(exc), body)
 
-    def read_response(self, ask: Ask, response: Any) -> Answer:
-        """The typed answer to the SDK's response object (from a request or a batch job), with its tokens."""
+    def read_response(self, ask: Ask, response: Any, body: Callable[[], str | None] | None = None) -> Answer:
+        """The typed answer to the SDK's response object (from a request or a batch job), with its tokens.
+        `body` gives the raw text of this reply for a broken one: by default the request's own HTTP body;
+        a batch job passes its line for this request (the last HTTP body there is the whole results file)."""
         from hilite_cli.providers.wire import READ_ERRORS, describe
 
         try:
             return self._read(ask, response).model_copy(update={"usage": self._usage(response)})
         except READ_ERRORS as exc:
-            return self.broken_reply(describe(exc), self.wire.body())
+            return self.broken_reply(describe(exc), (body or self.wire.body)())
 
     def _read(self, ask: Ask, response: Any) -> Answer:
         """Map the SDK's response object to a status."""

@@ -4,6 +4,7 @@ files + batches): a whole run, mixed per-request failures, an expired job, the u
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from pathlib import Path
 
 import orjson
@@ -150,3 +151,12 @@ def test_gemini_requests_above_the_inline_limit_go_up_as_a_jsonl_file(
     assert any(p.startswith("/upload/") for p in paths) and any(p.endswith(":download") for p in paths)
     job = next(iter(server.batches.jobs.values()))
     assert job.via_file and server.requests[0].images() == [png]
+
+
+def test_a_broken_reply_in_a_batch_keeps_its_own_line_as_raw(make: MakeProvider, server: Loopback, png: bytes) -> None:
+    """A reply the SDK cannot read inside a batch job keeps that request's own line as raw, not the last
+    HTTP body (the whole results file, or a poll) as a plain request would."""
+    provider = make()
+    broken = SimpleNamespace(candidates=5, prompt_feedback=None, choices=5, usage=None, usage_metadata=None)
+    answer = provider.read_response(asks(1, png)[0], broken, body=lambda: '{"own": "line"}')
+    assert answer.status == "unparsed" and answer.raw == '{"own": "line"}'

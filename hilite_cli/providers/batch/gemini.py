@@ -95,7 +95,8 @@ class GeminiBatches:
             return {}
         if dest.inlined_responses is not None:
             return {
-                (item.metadata or {}).get("key", ""): _result(item.response, item.error)
+                (item.metadata or {}).get("key", ""): _result(
+                    item.response, item.error, item.response.model_dump_json(exclude_none=True) if item.response else None)
                 for item in dest.inlined_responses
             }
         if dest.file_name:
@@ -108,17 +109,18 @@ class GeminiBatches:
                 response = item.get("response")
                 error = types.JobError.model_validate(item["error"]) if item.get("error") else None
                 out[item.get("key", "")] = _result(
-                    types.GenerateContentResponse.model_validate(response) if response is not None else None, error
+                    types.GenerateContentResponse.model_validate(response) if response is not None else None, error,
+                    orjson.dumps(response).decode() if response is not None else None,
                 )
             return out
         return {}
 
 
-def _result(response: Any, error: Any) -> RawResult:
+def _result(response: Any, error: Any, body: str | None) -> RawResult:
     if error is not None:
         code = error.code or 0
         return RawResult(error=f"request failed: {code} {error.message or ''}".strip(),
                          transient=code == 429 or code >= 500 or code == 0)
     if response is None:
         return RawResult(error="the job returned neither a response nor an error", transient=True)
-    return RawResult(response=response)
+    return RawResult(response=response, body=body)

@@ -85,7 +85,8 @@ def _result(item: dict[str, Any], completion_type: Any) -> RawResult:
         error = item["error"]
         return RawResult(error=f"request failed: {error.get('code')}: {error.get('message')}", transient=True)
     if status == 200:
-        return RawResult(response=completion_type.model_validate(response["body"]))
+        return RawResult(response=completion_type.model_validate(response["body"]),
+                         body=orjson.dumps(response["body"]).decode())
     body = response.get("body") or {}
     message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
     return RawResult(error=f"request failed: HTTP {status}: {message or body}",

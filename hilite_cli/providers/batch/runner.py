@@ -46,6 +46,7 @@ class RawResult:
     response: Any = None
     error: str | None = None
     transient: bool = False  # a per-request 429/5xx: submit again rather than record
+    body: str | None = None  # this request's own reply as the job returned it: the raw of a broken reply
 
 
 class BatchBackend(Protocol):
@@ -180,7 +181,7 @@ class BatchRunner:
                 f"batch job {job} {status.state}{detail} without answering this request; --resume submits it again"))
         if result.error is not None:
             return self.provider.answer("http_error", reason=f"batch job {job}: {result.error}")
-        answer = self.provider.read_response(ask, result.response)
+        answer = self.provider.read_response(ask, result.response, body=lambda: result.body)
         return answer.model_copy(update={"batch": True})
 
     def _call(self, step: Callable[[], Any]) -> Any:
