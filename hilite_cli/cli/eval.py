@@ -138,7 +138,10 @@ def command(
     guard_outputs([("--prompts", prompts), ("--baseline", baseline), ("--metadata", metadata)],
                   [("-o", output), ("--errors" if errors else "the errors manifest", errors_path), ("--json", json_path),
                    ("the batch job ledger", batch.get("batch_state"))])
-    base = read_summary(baseline) if baseline is not None else None
+    try:
+        base = read_summary(baseline) if baseline is not None else None
+    except ValueError as exc:  # unreadable or not an eval summary: one line, before any judging
+        raise usage_error(str(exc)) from None
     try:
         judge_prompts = _judge_prompts(benchmark, prompts)
         items = load_items(benchmark, where, out / "sources", lang, subset, metadata)

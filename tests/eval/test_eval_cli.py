@@ -118,6 +118,20 @@ def test_gedit_intersection_subset_and_a_baseline_of_another_subset(gedit: Bench
     assert orjson.loads((tmp_path / "inter.json").read_bytes())["items"] == 3  # k2 is not in the intersection
 
 
+@pytest.mark.parametrize("content, words", [(b"{not json", "cannot read it as JSON"),
+                                             (b'{"schema": "other"}', "not a `hilite eval --json` summary")])
+def test_a_bad_baseline_is_one_line_exit_2_before_any_judging(gedit: Bench, tmp_path: Path, openai_key: None,
+                                                             content: bytes, words: str) -> None:
+    baseline = tmp_path / "bad.json"
+    baseline.write_bytes(content)
+    with Loopback(answer=VieJudge(gedit, SC, PQ)) as server:
+        res = _run("gedit", "--data", str(gedit.data), "--edited", str(gedit.edited), "--prompts", str(gedit.prompts),
+                   "--judge", "openai:gpt-4.1", "--base-url", server.openai_url, "--out", str(tmp_path / "run"),
+                   "--baseline", str(baseline))
+        assert not [r for r in server.requests if "chat/completions" in r.path]
+    assert res.exit_code == 2 and words in res.output and "Traceback" not in res.output
+
+
 class ImgJudge:
     def __init__(self, bench: Bench, replies: dict[str, str]) -> None:
         self.replies = {bench.edited_sha[k]: v for k, v in replies.items() if k in bench.edited_sha}
