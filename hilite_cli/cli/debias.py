@@ -55,8 +55,8 @@ def _html_report(result: Any, report_obj: Any, plot: Path | None) -> str:
     import tempfile
 
     from hilite_cli.report.debias_page import render_debias_html
-    from hilite_cli.stages.calibration_plot import plot_sweep
-    from hilite_cli.stages.debias_report import sections
+    from hilite_cli.report.calibration_plot import plot_sweep
+    from hilite_cli.report.debias_sections import sections
 
     sweep = None
     if report_obj is not None and plot is not None:
@@ -91,7 +91,7 @@ def command(
 
     from hilite_cli.manifest import ErrorManifest, ManifestError, ManifestWriter, default_errors_path, read_manifest
     from hilite_cli.stages.debias import debias_ratings
-    from hilite_cli.stages.debias_report import markdown, rich_tables
+    from hilite_cli.report.debias_sections import markdown, rich_tables
 
     if rule not in ("fbeta", "precision"):
         raise usage_error(f"--rule must be fbeta or precision, got {rule!r}")
@@ -150,7 +150,7 @@ def command(
         json_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     plot_name = None
     if plot and report_obj is not None:  # --plot without --predictions was refused up front
-        from hilite_cli.stages.calibration_plot import plot_sweep
+        from hilite_cli.report.calibration_plot import plot_sweep
 
         plot_name = str(plot_sweep(report_obj, plot))
     if report and report.suffix.lower() in (".html", ".htm"):

@@ -84,7 +84,7 @@ def command(
     from hilite_cli.stages.edit import EditStage
 
     seeds = renamed(attempts, seeds, "--attempts", "--seeds", 1)
-    from hilite_cli.stages.sheets import WithContactSheets
+    from hilite_cli.report.sheets_stage import WithContactSheets
 
     check_model_options(device, dtype)
     local = parse_weights(weights)

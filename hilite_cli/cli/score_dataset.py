@@ -73,8 +73,8 @@ def command(
     from hilite_cli.cli.terminal import stderr_console
 
     from hilite_cli.manifest import ErrorManifest, ManifestWriter, default_errors_path
-    from hilite_cli.regression import EXIT_REGRESSION, check_regression, default_max_drop, parse_thresholds, read_results
-    from hilite_cli.score_results import print_results
+    from hilite_cli.report.regression import EXIT_REGRESSION, check_regression, default_max_drop, parse_thresholds, read_results
+    from hilite_cli.report.results import print_results
     from hilite_cli.stages.score_dataset import DatasetInput, parse_metrics, score_datasets, score_settings
 
     seed = renamed(sample_seed, seed, "--sample-seed", "--seed", None)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from hilite_cli.report.html_page import CSS, table_html
 from hilite_cli.report.tables import TableData
-from hilite_cli.stages.debias_report import Section
+from hilite_cli.report.debias_sections import Section
 
 # What the debias tables' columns mean (NHR 3.3 and Appendix B).
 DEFINITIONS = {

@@ -18,7 +18,8 @@ import numpy as np
 
 from hilite_cli.metrics.bootstrap import derived_seed
 from hilite_cli.records import Record
-from hilite_cli.score_results import LABELS, record_values, table_keys
+from hilite_cli.report.results import LABELS, table_keys
+from hilite_cli.stages.score_summary import record_values
 
 # Metrics an edit can be ranked by, best first; SSIM and low-level pass measure preservation, not quality.
 RANK_KEYS = ("geometric", "clip_dir", "clip_i")

@@ -29,7 +29,7 @@ from hilite_cli.report.tables import (
     settings_line,
     side_by_side,
 )
-from hilite_cli.score_results import missing_notes, table_keys
+from hilite_cli.report.results import missing_notes, table_keys
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:1320px;padding:1.5em 2em;color:#222}

@@ -22,7 +22,7 @@ from hilite_cli.report.tables import (
     settings_line,
     side_by_side,
 )
-from hilite_cli.score_results import missing_notes, table_keys
+from hilite_cli.report.results import missing_notes, table_keys
 
 Files = dict[str, bytes]  # name under the files folder -> bytes
 

@@ -18,7 +18,8 @@ import numpy as np
 from hilite_cli.config import load_config
 from hilite_cli.metrics.bootstrap import derived_seed
 from hilite_cli.records import Record
-from hilite_cli.score_results import LABELS, SCORE_KEYS, record_values, table_keys
+from hilite_cli.report.results import LABELS, table_keys
+from hilite_cli.stages.score_summary import SCORE_KEYS, record_values
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilite_cli.score_results import DEFINITIONS, LABELS, format_cell, sorted_datasets, table_keys
+from hilite_cli.report.results import DEFINITIONS, LABELS, format_cell, sorted_datasets, table_keys
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ gains an `eval` field (kept id, other fields untouched):
 
 Pixel metrics need equal sizes; editors often return another resolution, so here (unlike the
 library functions, which refuse) the edit is resized to the source size with Lanczos and
-`resized` says so. Aggregation into per-dataset means lives in `hilite_cli.score_results`.
+`resized` says so. Aggregation into per-dataset means lives in `hilite_cli.stages.score_summary`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from hilite_cli.records import Record, with_error
 from hilite_cli.stages.base import Stage
 from hilite_cli.stages.judging import ImageFiles
 from hilite_cli.stages.score_judge import JudgeFn, JudgeItem
+from hilite_cli.stages.score_summary import summarize
 
 if TYPE_CHECKING:
     from hilite_cli.engine.local import BatchMapper
@@ -341,8 +342,6 @@ def score_datasets(
     `mapper` (engine/ray.py's RayBatches) scores the batches elsewhere, in order; the sums per dataset
     are made here, from what comes back, exactly as for a local run.
     """
-    from hilite_cli.score_results import summarize
-
     names = [d.name for d in inputs]
     if len(set(names)) != len(names):
         raise ValueError(f"dataset names must be unique, got {names}")

@@ -7,9 +7,9 @@ from pathlib import Path
 from rich.console import Console
 
 from hilite_cli.stages.calibration import calibrate
-from hilite_cli.stages.calibration_plot import plot_sweep
+from hilite_cli.report.calibration_plot import plot_sweep
 from hilite_cli.stages.debias import debias_ratings
-from hilite_cli.stages.debias_report import markdown, rich_tables
+from hilite_cli.report.debias_sections import markdown, rich_tables
 
 
 def _result_and_report():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hilite_cli.sheet import GAP, LABEL_HEIGHT, MAX_COLUMNS, TILE, contact_sheet
+from hilite_cli.report.contact_sheet import GAP, LABEL_HEIGHT, MAX_COLUMNS, TILE, contact_sheet
 
 
 def solid(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> Image.Image:

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hilite_cli.regression import check_regression, parse_thresholds
+from hilite_cli.report.regression import check_regression, parse_thresholds
 from hilite_cli.stages.score_dataset import DatasetInput, score_datasets
 
 
@@ -77,7 +77,7 @@ def test_not_a_results_file(baseline: dict) -> None:
 
 
 def test_read_results_round_trip(baseline: dict, tmp_path: Path) -> None:
-    from hilite_cli.regression import default_max_drop, read_results
+    from hilite_cli.report.regression import default_max_drop, read_results
 
     path = tmp_path / "baseline.json"
     path.write_bytes(orjson.dumps(baseline))

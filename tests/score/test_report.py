@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hilite_cli.regression import check_regression
+from hilite_cli.report.regression import check_regression
 from hilite_cli.report import render_html, write_report
 from hilite_cli.stages.score_dataset import DatasetInput, score_datasets
 

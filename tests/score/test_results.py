@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 from hilite_cli.metrics.bootstrap import bootstrap_mean
-from hilite_cli.score_results import SCHEMA, missing_notes, print_results
+from hilite_cli.report.results import missing_notes, print_results
+from hilite_cli.stages.score_summary import SCHEMA
 from hilite_cli.stages.score_dataset import DatasetInput, score_datasets
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.regression import EXIT_REGRESSION, drop_reason
+from hilite_cli.report.regression import EXIT_REGRESSION, drop_reason
 from hilite_cli.stages.eval.aggregate import SCHEMA
 
 __all__ = ["EXIT_REGRESSION", "check_eval_regression", "read_summary"]

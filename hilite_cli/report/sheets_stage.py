@@ -38,7 +38,7 @@ class WithContactSheets(Stage):
         return self.inner.key(record)
 
     def __call__(self, batch: list[Record]) -> list[Record]:
-        from hilite_cli.sheet import contact_sheet
+        from hilite_cli.report.contact_sheet import contact_sheet
 
         out = self.inner(batch)
         groups: dict[str, list[Record]] = {}

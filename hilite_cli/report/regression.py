@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from hilite_cli.config import load_config
-from hilite_cli.score_results import METRIC_KEYS, SCHEMA
+from hilite_cli.stages.score_summary import METRIC_KEYS, SCHEMA
 
 EXIT_REGRESSION = 3
 # Descriptive metrics where neither direction is "better" are never gated by max_drop.
