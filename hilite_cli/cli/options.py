@@ -22,7 +22,7 @@ Resume = Annotated[
 ]
 Overwrite = Annotated[
     bool,
-    typer.Option("--overwrite", help="Start the output over although it holds an earlier run's work (see --resume)."),
+    typer.Option("--overwrite", help="Start the output over although it holds an earlier run's work (its resume ledger or state)."),
 ]
 OutDir = Annotated[Path, typer.Option("--out", help="Folder for the images this stage writes.")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")]
@@ -56,11 +56,12 @@ Dtype = Annotated[
 BatchApi = Annotated[
     bool,
     typer.Option("--batch-api", help="Send provider calls as batch jobs (Gemini batch mode, OpenAI Batch API): about "
-                 "half the price; job ids kept in <output>.batches.jsonl, so --resume collects and never pays twice."),
+                 "half the price; job ids kept in <output>.batches.jsonl, so a later run over the same output "
+                 "collects finished jobs and never pays twice."),
 ]
 BatchWait = Annotated[
     float | None,
     typer.Option("--batch-wait", min=0.0, help="Seconds to wait for batch jobs [configs/providers.toml]; 0 submits "
-                 "and exits (records fail as `timeout`), and --resume collects them."),
+                 "and exits (records fail as `timeout`); a later run over the same output collects them."),
 ]
 MaxRetries = Annotated[int | None, typer.Option("--max-retries", min=0, help="Retries on 429/5xx/timeouts per call.")]
