@@ -73,7 +73,9 @@ def command(
     from hilite_cli.cli.terminal import stderr_console
 
     from hilite_cli.manifest import ErrorManifest, ManifestWriter, default_errors_path
-    from hilite_cli.report.regression import EXIT_REGRESSION, check_regression, default_max_drop, parse_thresholds, read_results
+    from hilite_cli.report.regression import (
+        EXIT_REGRESSION, check_regression, default_max_drop, match_baseline, parse_thresholds, read_results,
+    )
     from hilite_cli.report.results import print_results
     from hilite_cli.stages.score_dataset import DatasetInput, parse_metrics, score_datasets, score_settings
 
@@ -94,6 +96,8 @@ def command(
         chosen = parse_metrics(metrics if metrics is not None else score_settings()["metrics"])
         floors = parse_thresholds(fail_under or [])
         base = read_results(baseline) if baseline else None
+        if base is not None:
+            print(match_baseline(base, names), file=sys.stderr)
         judge_fn = judge_provider = None
         batching = SimpleNamespace(batch_size=0, provider_options={})  # filled by --batch-api
         if executor != "local" and "judge" in chosen:

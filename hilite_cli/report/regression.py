@@ -76,6 +76,27 @@ def _check_schema(results: Mapping[str, Any], what: str) -> None:
         raise ValueError(f"{what} is not a score-dataset results file (expected schema {SCHEMA!r})")
 
 
+def match_baseline(baseline: Mapping[str, Any], names: Sequence[str]) -> str:
+    """How this run's datasets meet the baseline's: by name (`--name`, else the file stem).
+
+    A baseline dataset this run does not have is a usage error, not a regression: a renamed file is
+    the common cause, and the fix is `--name`. Returns the line that says how they were matched.
+    """
+    _check_schema(baseline, "baseline")
+    missing = [d for d in baseline["datasets"] if d not in names]
+    if missing:
+        raise ValueError(
+            f"--baseline has dataset(s) {', '.join(missing)} that this run does not (this run: {', '.join(names)}; "
+            "datasets are matched by name, --name or else the file stem): give --name "
+            + " ".join(f"--name {d}" for d in missing)
+            + " in the order of the manifests, or a baseline of these datasets"
+        )
+    matched = [d for d in names if d in baseline["datasets"]]
+    new = [d for d in names if d not in baseline["datasets"]]
+    line = f"baseline: compared by name: {', '.join(matched)}"
+    return line + (f"; not in the baseline (no comparison): {', '.join(new)}" if new else "")
+
+
 def check_regression(
     current: Mapping[str, Any],
     baseline: Mapping[str, Any] | None = None,

@@ -42,6 +42,22 @@ def test_gate_passes_unchanged_and_fails_on_drop(tmp_path: Path) -> None:
     assert b"regression: d: ssim" in res.stderr
 
 
+def test_a_baseline_dataset_matched_by_name_not_file_name(tmp_path: Path) -> None:
+    """A baseline made as `nhr` and a rerun on `triplets.jsonl`: a usage error that says to pass --name,
+    before any scoring; with --name the two are compared, and the run says how they were matched."""
+    first = _dataset(tmp_path, "nhr", 5)
+    assert hilite("score-dataset", str(first), "--metrics", "ssim", "--json", str(tmp_path / "base.json")).returncode == 0
+    again = _dataset(tmp_path, "triplets", 5)
+    res = hilite("score-dataset", str(again), "--metrics", "ssim", "--baseline", str(tmp_path / "base.json"),
+                 "-o", str(tmp_path / "s.jsonl"))
+    assert res.returncode == 2, res.stderr
+    assert b"--name nhr" in res.stderr and b"in the baseline but not" not in res.stderr
+    assert not (tmp_path / "s.jsonl").exists()
+    res = hilite("score-dataset", str(again), "--name", "nhr", "--metrics", "ssim", "--baseline", str(tmp_path / "base.json"))
+    assert res.returncode == 0, res.stderr
+    assert b"baseline: compared by name: nhr" in res.stderr
+
+
 def test_datasets_sharing_ids_are_all_written(tmp_path: Path) -> None:
     """Two datasets built from the same tasks share ids; the output manifest keeps every scored row."""
     first, second = _dataset(tmp_path, "a", 5), _dataset(tmp_path, "b", 30)
