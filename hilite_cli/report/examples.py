@@ -52,6 +52,15 @@ def rank_key(results: dict[str, Any]) -> str | None:
     return next((k for k in RANK_KEYS if k in present), None)
 
 
+def unranked_note(results: dict[str, Any]) -> str | None:
+    """Why there are no best/worst groups, when there are none: said on the page, never just absent."""
+    if rank_key(results) is not None:
+        return None
+    names = ", ".join(LABELS[k] for k in RANK_KEYS)
+    return (f"No highest/lowest examples: no metric that ranks edit quality ({names}) has a value here "
+            "(no judge was asked for, or it gave no scores), so only seeded random samples are shown.")
+
+
 def _example(record: Record) -> Example:
     ev = record["eval"]
     return Example(

@@ -18,7 +18,9 @@ from urllib.parse import quote
 
 from hilite_cli.config import load_config
 from hilite_cli.records import Record
-from hilite_cli.report.examples import Example, ExampleGroup, rank_key, select_examples, thumbnail, value_text
+from hilite_cli.report.examples import (
+    Example, ExampleGroup, rank_key, select_examples, thumbnail, unranked_note, value_text,
+)
 from hilite_cli.report.plots import Plot, make_plots
 from hilite_cli.report.tables import (
     TableData,
@@ -199,6 +201,8 @@ def render_html(
     if left_out:
         intro += (f" {left_out} examples were left out to keep this page under {cap / 1e6:g} MB "
                   "(configs/report.toml [page] max_html_bytes).")
+    if (unranked := unranked_note(results)) and groups:
+        intro += " " + unranked
     if not groups:
         intro = "No scored record to show."
     return page(f"<p class=note>{html.escape(intro)}</p>{examples_html}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from hilite_cli.config import load_config
 from hilite_cli.records import Record
-from hilite_cli.report.examples import rank_key, select_examples, thumbnail_webp, value_text
+from hilite_cli.report.examples import rank_key, select_examples, thumbnail_webp, unranked_note, value_text
 from hilite_cli.report.plots import make_plots
 from hilite_cli.report.tables import (
     TableData,
@@ -86,6 +86,8 @@ def render_markdown(
 def _examples(records: Sequence[Record], results: dict[str, Any], keys: list[str], plot_dir: str, base_dir: Path, files: Files) -> list[str]:
     cfg = load_config("report")["examples"]
     lines = ["## Examples", "", "Source → edited; click a thumbnail for the full-size file.", ""]
+    if unranked := unranked_note(results):
+        lines += [unranked, ""]
     for group in select_examples(records, results, cfg):
         lines += [f"### {group.dataset}: {group.title}", "", "| source → edited | instruction | scores |", "|---|---|---|"]
         for e in group.examples:

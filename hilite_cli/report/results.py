@@ -25,7 +25,8 @@ LABELS = {
 DEFINITIONS = {
     "Dataset": "One input manifest (named by --name, else the file stem).",
     "n": "Records scored: the seeded --sample of the manifest, or all of it.",
-    "scored": "Records with both an Instruction and an Aesthetics score, hence a geometric mean.",
+    "with scores": "Records with both an Instruction and an Aesthetics score (from the judge or the record), hence a "
+    "geometric mean; — when no judge was asked for and no record carries scores.",
     "failed": "Records that could not be scored at all (unreadable image, missing field); see the errors manifest.",
     "Kind": "The record's `kind`: forward (mined edit), inverse (its semantic inversion) or bootstrap (composed).",
     "Category": "The user's edit category, from the first of the record fields in configs/metrics.toml "
@@ -52,6 +53,19 @@ def format_cell(block: dict[str, Any] | None, key: str) -> str:
     if block.get("ci"):
         text += f" [{fmt(block['ci'][0])}, {fmt(block['ci'][1])}]"
     return text
+
+
+def scored_cell(results: dict[str, Any], entry: dict[str, Any]) -> str:
+    """The "with scores" cell: `—` rather than a bare 0 when no judge was asked and no record has scores,
+    so an unjudged dataset does not read as one where scoring failed."""
+    judged = "judge" in results["settings"].get("metrics", ())
+    return "—" if not judged and entry["n_scored"] == 0 else str(entry["n_scored"])
+
+
+def sort_caption(results: dict[str, Any]) -> str:
+    """How `sorted_datasets` ordered the rows, said only as far as it is true."""
+    has_geo = any(e["metrics"].get("geometric", {}).get("mean") is not None for e in results["datasets"].values())
+    return "sorted by Geo, ascending, as in NHR Table 4" if has_geo else "in input order (no dataset has a Geo score to sort by)"
 
 
 def table_keys(results: dict[str, Any]) -> list[str]:
@@ -83,7 +97,7 @@ def results_table(results: dict[str, Any]) -> Table:
     keys = table_keys(results)
     conf = int(round(100 * results["settings"]["bootstrap"]["confidence"]))
     table = Table(title=f"score-dataset (mean [{conf}% bootstrap CI])")
-    for column in ("Dataset", "n", "scored", "failed"):
+    for column in ("Dataset", "n", "with scores", "failed"):
         table.add_column(column, justify="left" if column == "Dataset" else "right")
     for key in keys:
         table.add_column(LABELS[key], justify="right")
@@ -92,7 +106,7 @@ def results_table(results: dict[str, Any]) -> Table:
         table.add_row(
             name,
             str(entry["n"]),
-            str(entry["n_scored"]),
+            scored_cell(results, entry),
             str(entry["n_failed"]),
             *(format_cell(entry["metrics"].get(k), k) for k in keys),
         )

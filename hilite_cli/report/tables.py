@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilite_cli.report.results import DEFINITIONS, LABELS, format_cell, sorted_datasets, table_keys
+from hilite_cli.report.results import DEFINITIONS, LABELS, format_cell, scored_cell, sort_caption, sorted_datasets, table_keys
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,13 @@ def settings_line(results: dict[str, Any]) -> str:
 
 def datasets_table(results: dict[str, Any]) -> TableData:
     keys = table_keys(results)
-    header = ["Dataset", "n", "scored", "failed", *(LABELS[k] for k in keys)]
+    header = ["Dataset", "n", "with scores", "failed", *(LABELS[k] for k in keys)]
     rows = []
     for name in sorted_datasets(results):
         e = results["datasets"][name]
-        rows.append([name, str(e["n"]), str(e["n_scored"]), str(e["n_failed"]), *(format_cell(e["metrics"].get(k), k) for k in keys)])
+        rows.append([name, str(e["n"]), scored_cell(results, e), str(e["n_failed"]), *(format_cell(e["metrics"].get(k), k) for k in keys)])
     conf = round(100 * results["settings"]["bootstrap"]["confidence"])
-    return TableData("Datasets", header, rows, f"mean [{conf}% bootstrap CI]; sorted by Geo, ascending, as in NHR Table 4")
+    return TableData("Datasets", header, rows, f"mean [{conf}% bootstrap CI]; {sort_caption(results)}")
 
 
 def breakdown_table(results: dict[str, Any], plural: str) -> TableData | None:

@@ -127,3 +127,17 @@ def test_report_renders_in_chromium_with_its_thumbnails(run, tmp_path: Path) -> 
     assert problems == []
     assert len(decoded) >= 8 and all(decoded)
     assert plots and all(w > 100 for w in plots)
+
+
+def test_an_unjudged_dataset_reads_as_unjudged_not_as_failed(tmp_path: Path) -> None:
+    """Offline (no judge, records without scores): no bare "0" under "with scores", no "sorted by Geo"
+    without a Geo column, and the page says why there are no highest/lowest examples."""
+    from score.conftest import write_dataset
+
+    manifest = write_dataset(tmp_path / "plain", 4, scores=False)
+    run = score_datasets([DatasetInput("demo", str(manifest))], metrics=["ssim", "lowlevel"])
+    text = render_html(run.results, records=run.scored)
+    row = re.search(r"<tr><td class=l>demo</td>(.*?)</tr>", text)
+    assert row and re.findall(r"<td>([^<]*)</td>", row.group(1))[:3] == ["4", "—", "0"]
+    assert "sorted by Geo" not in text and "in input order" in text
+    assert "<h3>demo: highest" not in text and "No highest/lowest examples" in text and "seeded random sample" in text
