@@ -8,6 +8,7 @@ that axis, so an item can have, say, three instruction raters and two aesthetics
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -82,15 +83,39 @@ def rating_scale() -> tuple[float, float]:
     return float(low), float(high)
 
 
+_FIELDS: tuple[str, ...] = ("item", "rater", *AXES)
+
+
+def _misspelt(record: dict[str, Any]) -> str | None:
+    """`instrucion` for `instruction`: a key close to a rating field that is absent, named with the fix."""
+    for key in record:
+        if key in _FIELDS:
+            continue
+        close = difflib.get_close_matches(key, [f for f in _FIELDS if f not in record], n=1, cutoff=0.75)
+        if close:
+            return f"unknown field `{key}` (did you mean `{close[0]}`?)"
+    return None
+
+
 def _check(record: Any, table: RatingTable, scale: tuple[float, float]) -> tuple[str, str, dict[Axis, float]]:
-    """Validate one rating record against the table so far; raises ValueError with the reason."""
+    """Validate one rating record against the table so far; raises ValueError with the reason.
+
+    Both axes must be present: a number, or an explicit null for an axis the rater left unrated.
+    An absent axis is a broken record (a misspelt key, most often), never a silent null.
+    """
     if not isinstance(record, dict):
         raise ValueError(f"a rating must be a JSON object, got {type(record).__name__}")
+    if (misspelt := _misspelt(record)) is not None:
+        raise ValueError(misspelt)
     item, rater = parse_id(record.get("item")), parse_id(record.get("rater"))
     if item is None:
         raise ValueError(f"`item` missing or not a string/integer id: {record.get('item')!r}")
     if rater is None:
         raise ValueError(f"`rater` missing or not a string/integer id: {record.get('rater')!r}")
+    absent = [axis for axis in AXES if axis not in record]
+    if absent:
+        raise ValueError(" and ".join(f"`{a}`" for a in absent) + " missing: a rating gives both axes "
+                         "(a number, or null for an axis left unrated)")
     scores: dict[Axis, float] = {}
     for axis in AXES:
         if record.get(axis) is None:
@@ -119,7 +144,8 @@ def parse_ratings(
 ) -> tuple[RatingTable, list[Record]]:
     """Collect valid ratings; each bad record becomes an error record naming its line.
 
-    A rating with both axes null is valid (the item is known, with nothing to score it by).
+    A rating with both axes null is valid (the item is known, with nothing to score it by); an absent
+    axis is not: it is most often a misspelt key (issue 27), so it is an invalid record naming the fix.
     """
     table = RatingTable()
     errors: list[Record] = []

@@ -42,7 +42,7 @@ def test_planted_offsets_are_recovered_exactly() -> None:
 def test_hand_computed_incomplete_design() -> None:
     ratings = [
         {"item": "A", "rater": "x", "instruction": 5, "aesthetics": 4},
-        {"item": "A", "rater": "y", "instruction": 3},
+        {"item": "A", "rater": "y", "instruction": 3, "aesthetics": None},
         {"item": "B", "rater": "x", "instruction": 4, "aesthetics": 2},
         {"item": "B", "rater": "y", "instruction": 2, "aesthetics": 4},
         {"item": "B", "rater": "z", "instruction": 3, "aesthetics": None},
@@ -76,12 +76,12 @@ def test_hand_computed_incomplete_design() -> None:
 def test_bad_records_become_errors_naming_the_line() -> None:
     ratings = [
         {"item": "A", "rater": "x", "instruction": 4, "aesthetics": 4},
-        {"rater": "x", "instruction": 4},
-        {"item": "A", "instruction": 4},
-        {"item": "A", "rater": "y", "instruction": "four"},
-        {"item": "A", "rater": "y", "aesthetics": True},
-        {"item": "A", "rater": "y", "aesthetics": float("nan")},
-        {"item": "A", "rater": "x", "instruction": 3},
+        {"rater": "x", "instruction": 4, "aesthetics": None},
+        {"item": "A", "instruction": 4, "aesthetics": None},
+        {"item": "A", "rater": "y", "instruction": "four", "aesthetics": None},
+        {"item": "A", "rater": "y", "instruction": None, "aesthetics": True},
+        {"item": "A", "rater": "y", "instruction": None, "aesthetics": float("nan")},
+        {"item": "A", "rater": "x", "instruction": 3, "aesthetics": None},
         "not an object",
         {"item": "A", "rater": "y", "instruction": 2, "aesthetics": 3},
     ]
@@ -122,11 +122,11 @@ def test_missing_axis_and_negative_geometric_are_reported() -> None:
 def test_categories_pass_through_and_conflicts_are_flagged() -> None:
     table, errors = parse_ratings(
         [
-            {"item": "A", "rater": "x", "instruction": 4, "category": "remove"},
-            {"item": "A", "rater": "y", "instruction": 3, "category": "remove"},
-            {"item": "B", "rater": "x", "instruction": 4, "category": "add"},
-            {"item": "B", "rater": "y", "instruction": 3, "category": "style"},
-            {"item": 7, "rater": 1, "instruction": 2},
+            {"item": "A", "rater": "x", "instruction": 4, "aesthetics": None, "category": "remove"},
+            {"item": "A", "rater": "y", "instruction": 3, "aesthetics": None, "category": "remove"},
+            {"item": "B", "rater": "x", "instruction": 4, "aesthetics": None, "category": "add"},
+            {"item": "B", "rater": "y", "instruction": 3, "aesthetics": None, "category": "style"},
+            {"item": 7, "rater": 1, "instruction": 2, "aesthetics": None},
         ]
     )
     assert errors == []
@@ -139,8 +139,8 @@ def test_categories_pass_through_and_conflicts_are_flagged() -> None:
 def test_error_lines_are_manifest_lines(tmp_path) -> None:
     """Blank lines are skipped by the manifest reader; the error still names the file's line."""
     path = tmp_path / "ratings.jsonl"
-    good = orjson.dumps({"item": "A", "rater": "x", "instruction": 4}).decode()
-    path.write_text(f"{good}\n\n\n" + '{"item": "A", "rater": "y", "instruction": "bad"}\n')
+    good = orjson.dumps({"item": "A", "rater": "x", "instruction": 4, "aesthetics": None}).decode()
+    path.write_text(f"{good}\n\n\n" + '{"item": "A", "rater": "y", "instruction": "bad", "aesthetics": 3}\n')
     lines = [line for line in read_manifest(str(path)) if line.record is not None]
     result = debias_ratings([ln.record for ln in lines], line_numbers=[ln.number for ln in lines])
     assert [e["line"] for e in result.errors] == [4]
@@ -155,3 +155,16 @@ def test_ratings_off_the_scale_are_errors() -> None:
     [error] = result.errors
     assert error["error"]["message"] == f"line {len(ratings)}: `instruction` 99 is outside the rating scale [1, 5]"
     assert "w" not in {r.rater for r in result.raters}
+
+
+def test_a_misspelt_or_absent_axis_is_an_invalid_rating_with_a_suggestion() -> None:
+    """`instrucion` used to pass as a rating with a silent null Instruction score."""
+    table, errors = parse_ratings([
+        {"item": "a", "rater": "ann", "instrucion": 4, "aesthetics": 3},
+        {"item": "a", "rater": "bob", "aesthetics": 3},
+        {"item": "a", "rater": "cy", "instruction": None, "aesthetics": 3},
+    ])
+    first, second = (e["error"]["message"] for e in errors)
+    assert "`instrucion`" in first and "did you mean `instruction`" in first
+    assert second.startswith("line 2: `instruction` missing")
+    assert set(table.scores["aesthetics"]["a"]) == {"cy"}  # an explicit null is an axis left unrated
