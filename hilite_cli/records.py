@@ -6,10 +6,12 @@ the pydantic models below validate the fields a stage needs before it reads them
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from hilite_cli.config import load_config
 from hilite_cli.core import PATH_FIELDS, Record, RecordError, stable_id, with_error
 
 __all__ = ["PATH_FIELDS", "Record", "RecordError", "stable_id", "validate_as", "with_error"]
@@ -17,8 +19,24 @@ __all__ = ["PATH_FIELDS", "Record", "RecordError", "stable_id", "validate_as", "
 JudgeStatus = Literal["ok", "refused", "blocked", "truncated", "unparsed", "http_error", "timeout", "unavailable"]
 
 
-# An instruction with no words in it asks for nothing: every stage refuses it up front.
-Instruction = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+@functools.cache
+def max_instruction_chars() -> int:
+    """configs/thresholds.toml [instructions] max_chars."""
+    return int(load_config("thresholds")["instructions"]["max_chars"])
+
+
+def check_instruction_length(text: str) -> str:
+    """Refuse an instruction past the limit, naming its length: it would be sent as is to a paid judge."""
+    limit = max_instruction_chars()
+    if len(text) > limit:
+        raise ValueError(f"the instruction is {len(text)} characters long; the limit is {limit} "
+                         "(configs/thresholds.toml [instructions] max_chars)")
+    return text
+
+
+# An instruction with no words in it asks for nothing, and one past the length limit is no edit
+# instruction: every stage refuses both up front.
+Instruction = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(check_instruction_length)]
 
 
 class _Loose(BaseModel):

@@ -103,6 +103,9 @@ def command(
                           "(contact sheets and the one-off form write a local folder)")
     folder = Path(out)
 
+    if input != "-" and Path(input).is_dir():
+        raise usage_error(f"{input} is a folder: hilite edit takes one image (IMAGE \"INSTRUCTION\") or a JSONL "
+                          "manifest of tasks; to edit a folder of photos, use hilite mine --images DIR --edits FILE")
     if not is_image_path(input):
         if instruction or pick or session:
             raise usage_error(f"an instruction, --pick and --session go with one image, but {input!r} is a manifest")
@@ -115,6 +118,12 @@ def command(
 
     if not instruction:
         raise usage_error('one-off form: hilite edit IMAGE "INSTRUCTION" --out DIR')
+    from hilite_cli.records import check_instruction_length
+
+    try:
+        check_instruction_length(instruction)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
     if output != "-" or executor != "local" or resume or overwrite:
         raise usage_error("the one-off form keeps its candidates in OUT/candidates.jsonl (always resumable, with a "
                           "contact sheet): -o, --resume, --overwrite and --executor are for manifests")

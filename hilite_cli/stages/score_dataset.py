@@ -227,7 +227,12 @@ class ScoreDatasetStage(Stage):
     def _judge_item(self, record: Record) -> JudgeItem:
         """The judge's images as validate sends them: BMP, TIFF and the like re-encoded as PNG."""
         from hilite_cli.images import ImageError
+        from hilite_cli.records import check_instruction_length
 
+        try:
+            check_instruction_length(str(record["instruction"]))
+        except ValueError as exc:
+            raise _Unscorable("invalid_record", str(exc)) from None
         try:
             return JudgeItem(self._images.data(record["source"]), self._images.data(record["edited"]), record["instruction"])
         except ImageError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 
 from hilite_cli.manifest import read_manifest
-from hilite_cli.records import Record, stable_id, with_error
+from hilite_cli.records import Record, check_instruction_length, stable_id, with_error
 
 STAGE = "mine.inputs"
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -32,6 +32,8 @@ def normalise_spec(record: Record) -> Record:
         edits = [record["instruction"].strip()]
     if edits is None:
         raise ValueError("needs `edits` (a non-empty list of instructions) or `instruction`")
+    for edit in edits:
+        check_instruction_length(edit)
     extra = {k: v for k, v in record.items() if k not in ("id", "t2i_prompt", "image", "edits", "instruction")}
     prompt = record.get("t2i_prompt")
     if isinstance(prompt, str) and prompt.strip():
@@ -73,11 +75,16 @@ def read_edits_file(path: Path) -> list[str]:
         edits = _edits(value)
         if edits is None:
             raise ValueError(f"{path}: expected a JSON array of non-empty strings")
-        return edits
-    edits = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    else:
+        edits = list(dict.fromkeys(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")))
     if not edits:
         raise ValueError(f"{path}: no instructions in it")
-    return list(dict.fromkeys(edits))
+    for number, edit in enumerate(edits, start=1):
+        try:
+            check_instruction_length(edit)
+        except ValueError as exc:
+            raise ValueError(f"--edits {path}: instruction {number}: {exc}") from None
+    return edits
 
 
 def photo_folder_specs(folder: Path, edits: list[str]) -> list[Record]:
