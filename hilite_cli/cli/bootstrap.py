@@ -50,7 +50,8 @@ def command(
 
     require_manifests(inputs)
     if llm:
-        check_provider("--llm", llm, base_url)
+        check_provider("--llm", llm, base_url,
+                       fallback="leave --llm out to word each composition with configs/augment.toml's template")
     try:
         stage = BootstrapStage(llm, max_per_source=max_per_source, keep_inputs=keep_inputs,
                                provider_options=provider_options(base_url, concurrency, timeout, max_retries, no_cache))

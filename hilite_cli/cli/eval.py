@@ -155,7 +155,7 @@ def command(
     try:
         provider = get_provider(judge, **provider_options(base_url, concurrency, timeout, max_retries, no_cache), **batch)
     except ProviderConfigError as exc:
-        raise provider_error("--judge", judge, exc) from None
+        raise provider_error("--judge", judge, exc, fallback="") from None
     edit = _edit_fn(editor, parse_weights(weights), device, dtype, int(config["run"]["edit_seed"])) if editor else None
     settings = EvalSettings(benchmark=benchmark, edited=edited or out / "edited", output=output,
                             errors=errors_path, resume=resume, editor_name=editor,

@@ -108,18 +108,21 @@ def provider_error(option: str, spec: str, exc: Exception, base_url_option: str 
                    fallback: str | None = None) -> typer.Exit:
     """The usage error for a provider that cannot be built, worded with this command's own flags.
 
-    `fallback` is the way to run without a model; by default `OPTION offline`.
+    `fallback` is the way to run without a model, as this command takes it; by default `OPTION offline`,
+    and "" where the command cannot run without one (then no fallback is offered).
     """
     from hilite_cli.providers import MissingKeyError
 
     if isinstance(exc, MissingKeyError):
-        reason = exc.advice(base_url_option, fallback or f"pass {option} offline to run without a language model")
+        reason = exc.advice(base_url_option, f"pass {option} offline to run without a language model"
+                            if fallback is None else fallback)
     else:
         reason = str(exc)
     return usage_error(f"{option} {spec}: {reason}")
 
 
-def check_provider(option: str, spec: str, base_url: str | None, base_url_option: str = "--base-url") -> None:
+def check_provider(option: str, spec: str, base_url: str | None, base_url_option: str = "--base-url",
+                   fallback: str | None = None) -> None:
     """Build the provider once, before any output is opened: a missing key or an unknown backend stops the
     command with nothing written, in words that name the flag to change. Building loads no model."""
     from hilite_cli.providers import ProviderConfigError, get_provider
@@ -127,4 +130,4 @@ def check_provider(option: str, spec: str, base_url: str | None, base_url_option
     try:
         get_provider(spec, base_url=base_url, use_cache=False).close()
     except ProviderConfigError as exc:
-        raise provider_error(option, spec, exc, base_url_option) from None
+        raise provider_error(option, spec, exc, base_url_option, fallback) from None

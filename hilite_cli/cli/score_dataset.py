@@ -115,7 +115,8 @@ def command(
                                               max_retries=max_retries, use_cache=not no_cache, **batching.provider_options)
                 judge_fn = provider_judge(judge_provider)
             except ProviderConfigError as exc:
-                raise provider_error("--judge", judge, exc) from None
+                raise provider_error("--judge", judge, exc,
+                                     fallback="drop `judge` from --metrics to score without a judge") from None
     except ValueError as exc:
         raise usage_error(str(exc)) from None
 

@@ -19,12 +19,14 @@ class MissingKeyError(ProviderConfigError):
         super().__init__(self.advice())
 
     def advice(self, base_url_option: str | None = None, fallback: str | None = None) -> str:
-        """How to fix it, in the command's own flags when the caller names them."""
+        """How to fix it, in the command's own flags when the caller names them; `fallback=""` when the
+        command has no way to run without a model (then none is suggested)."""
         fixes = [f"set {' or '.join(self.variables)} in the environment"]
         if self.local_server:
             where = f"pass {base_url_option} http://127.0.0.1:PORT/v1" if base_url_option else "give a loopback base URL"
             fixes.append(f"{where} to use a local OpenAI-compatible server (any key accepted)")
-        fixes.append(fallback or "use the `offline` provider to run without a language model")
+        if fallback != "":
+            fixes.append(fallback or "use the `offline` provider to run without a language model")
         return f"no API key for the `{self.backend}` provider: " + ", or ".join(fixes)
 
 
