@@ -83,6 +83,13 @@ def command(
         spec.check()
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    if text and executor == "local":  # loaded here, it is the one the local run uses
+        from hilite_cli.models.segment import SegmentError, ensure_loaded
+
+        try:
+            ensure_loaded(segmenter)
+        except SegmentError as exc:
+            raise usage_error(str(exc)) from None
 
     if is_image_path(input):
         _one_image(spec, input, output, strokes)

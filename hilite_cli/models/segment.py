@@ -48,6 +48,12 @@ def _load(source: str, device: str) -> tuple[Any, Any]:
     return processor, model.to(device).eval()
 
 
+def ensure_loaded(source: str, device: str | None = None) -> None:
+    """Load the segmentation model now (it is kept): missing weights are a usage error before any
+    record, not a failure of each one."""
+    _load(source, device or _default_device())
+
+
 def text_logits(
     image: Image.Image,
     text: str,

@@ -60,6 +60,7 @@ CHECKS: tuple[str, ...] = ("lowlevel", "unwanted", "aesthetic")
 SEMANTIC_CHECKS: dict[str, str] = {"unwanted": "a3_unwanted", "aesthetic": "a4_aesthetics"}
 # What a judgement writes on a candidate; an input that already has them keeps them under `prior`.
 _VERDICT_FIELDS: tuple[str, ...] = ("scores", "checks", "judge", "thresholds", "passed")
+_OFFLINE_CHECKS = "the offline judge runs only the pixel-level check: use --checks lowlevel"
 Select = Literal["none", "best"]
 Keep = Literal["all", "passed"]
 
@@ -100,10 +101,12 @@ class ValidateStage(Stage):
             raise ValueError(f"`keep` must be all or passed, got {keep!r}")
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
-        backend_name(judge)  # an unknown provider is a usage error now, not after the first batch
+        backend = backend_name(judge)  # an unknown provider is a usage error now, not after the first batch
         self.judge_spec = judge
         self.thresholds = forward_thresholds(threshold, t_aes, t_adh)
         self.checks = parse_checks(checks)
+        if backend == "offline" and self.checks is not None and self.checks != ("lowlevel",):
+            raise ValueError(_OFFLINE_CHECKS)
         self.select = select
         self.keep = keep
         # a batch is what is in flight at once: never fewer than the calls allowed concurrently
@@ -129,7 +132,7 @@ class ValidateStage(Stage):
         if self.checks is None:
             self.checks = ("lowlevel",) if self._pixel_only else ()
         if self._pixel_only and tuple(self.checks) != ("lowlevel",):
-            raise ValueError("the offline judge runs only the pixel-level check: use --checks lowlevel")
+            raise ValueError(_OFFLINE_CHECKS)
 
     def teardown(self) -> None:
         if self._owned and self._provider is not None:
