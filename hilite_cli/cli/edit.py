@@ -111,8 +111,12 @@ def command(
             raise usage_error(f"an instruction, --pick and --session go with one image, but {input!r} is a manifest")
         if sheet:
             stage = WithContactSheets(stage, folder / "sheets")
+        made = [p for p in (folder, folder / "sheets") if not is_url(out) and not p.exists()]
         summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                                executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers)
+        for path in reversed(made):  # an input with no records leaves no empty folders behind
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
         exit_with(summary)
         return
 

@@ -196,5 +196,8 @@ def batch_mapper(executor: str, workers: int, gpus_per_worker: float, max_worker
 
 
 def exit_with(summary: RunSummary) -> None:
+    """Exit with the run's code; an input with no records at all is said out loud, never a quiet success."""
+    if summary.inputs == 0 and not summary.skipped and not summary.failed:
+        print(f"hilite {summary.stage}: warning: the input held no records, so nothing was made", file=sys.stderr)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
