@@ -98,6 +98,8 @@ def command(
         )
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    if chosen:
+        _require_runnable(chosen, local, device, dtype)
     if is_url(out) and (sheet or is_image_path(input)):
         raise usage_error(f"--out {out}: a URL is for the manifest form without --sheet "
                           "(contact sheets and the one-off form write a local folder)")
@@ -168,6 +170,22 @@ def command(
         print("some models failed for this task (see the errors manifest); the others' candidates are above",
               file=sys.stderr)
     exit_with(summary)  # as for a manifest: 1 when any model failed
+
+
+def _require_runnable(names: list[str], weights: dict[str, Path], device: str | None, dtype: str | None) -> None:
+    """Models named with --models that cannot run here are a usage error before any record: one line,
+    exit 2 (they used to fail once per record and attempt). Unknown names are EditStage's to refuse."""
+    from hilite_cli.models.availability import check_registry
+    from hilite_cli.models.loader import resolve_device
+    from hilite_cli.models.registry import load_registry
+
+    registry = load_registry()
+    specs = [registry[name] for name in names if name in registry]
+    bad = {c.name: c.reasons[0] for c in check_registry(specs, weights=weights, device=resolve_device(device),
+                                                         dtype=dtype) if not c.runnable}
+    if bad:
+        raise usage_error("--models: cannot run here: " + "; ".join(f"{n}: {why}" for n, why in bad.items())
+                          + " (hilite models --check says why; leave --models out to use the models that can)")
 
 
 def _unavailable(weights: dict[str, Path], device: str | None, dtype: str | None) -> dict[str, str]:

@@ -69,12 +69,14 @@ def test_tables_print_in_full_in_a_log(tmp_path: Path) -> None:
     assert "per kind" in text and "excluded" not in text and "no judge was asked for" in text
 
 
-def test_one_off_edit_exits_1_when_a_model_failed(tmp_path: Path) -> None:
+def test_one_off_edit_refuses_a_named_model_that_cannot_run_here(tmp_path: Path) -> None:
+    """Issue 27: a model named with --models that cannot load here is a usage error before any record
+    (it used to run the others, fail this one, take a slot letter and exit 1)."""
     img = save_photo(tmp_path, "chelsea", 32)
     res = hilite("edit", str(img), "make it black and white", "--models", "classic,instruct-pix2pix", "--out", "out",
-                 "--no-progress", cwd=tmp_path, env={"HF_HUB_OFFLINE": "1"})
-    assert res.returncode == 1, res.stderr
-    assert b"1 done, 1 failed" in res.stderr and b"the others' candidates are above" in res.stderr
+                 "--no-progress", cwd=tmp_path, env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert res.returncode == 2, res.stderr
+    assert b"--models: cannot run here: instruct-pix2pix" in res.stderr and not (tmp_path / "out").exists()
 
 
 def test_mine_says_when_identical_photos_merge(tmp_path: Path) -> None:

@@ -25,3 +25,15 @@ def test_text_mask_without_segmentation_weights(tmp_path: Path) -> None:
     res = hilite("mask", "x.png", "--text", "the cat", "--segmenter", str(tmp_path / "no-such-clipseg"), cwd=tmp_path)
     assert res.returncode == 2 and b"cannot load CLIPSeg weights" in res.stderr
     assert b"unexpected" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_named_editor_that_cannot_run_here_is_refused_before_any_record(tmp_path: Path) -> None:
+    """`--models instruct-pix2pix` without weights used to fail once per record and attempt, then exit 1."""
+    photo("chelsea", 32).save(tmp_path / "x.png")
+    (tmp_path / "t.jsonl").write_bytes(b"".join(orjson.dumps({"id": f"t{i}", "image": "x.png", "instruction": "make it blue"})
+                                                + b"\n" for i in range(4)))
+    res = hilite("edit", "t.jsonl", "--models", "instruct-pix2pix,classic", "--attempts", "4", "--out", "edits/",
+                 "-o", "c.jsonl", cwd=tmp_path, env={"HF_HOME": str(tmp_path / "hf")})
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and b"instruct-pix2pix: weights not in the HF cache" in res.stderr
+    assert not (tmp_path / "c.jsonl").exists() and not (tmp_path / "edits").exists()
