@@ -59,27 +59,47 @@ def print_candidates(manifest: Path, parent: str, *, reveal: bool) -> list[Recor
     return candidates
 
 
+def _prompt(question: str, **options: Any) -> Any:
+    """One answer at the terminal, asked on stderr (stdout carries the candidates' JSONL); Ctrl-C or
+    Ctrl-D there is an interrupt (exit 130), as anywhere else in a run."""
+    try:
+        return typer.prompt(question, err=True, **options)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+
+
 def _ask(question: str) -> int:
-    """One 1–5 answer at the terminal, asked on stderr (stdout carries the candidates' JSONL)."""
+    """One 1–5 answer."""
     while True:
-        value = typer.prompt(question, type=int, err=True)
+        value = _prompt(question, type=int)
         if 1 <= value <= 5:
             return value
         typer.echo("please answer 1, 2, 3, 4 or 5", err=True)
 
 
-def ask_scores(instruction_match: int | None, original_match: int | None) -> tuple[int, int]:
-    """HILITE's feedback (a) and (b): from the options, else asked at the terminal; never guessed."""
+def ask_feedback(instruction_match: int | None, original_match: int | None, offensive: str | None,
+                 comment: str | None) -> tuple[int, int, str | None, str | None]:
+    """HILITE's feedback (module 4): (a) instruction match and (b) structure match, 1–5, from the options
+    or else asked at the terminal, never guessed; at the terminal also (c) whether it is offensive, with
+    a description, and (d) anything else, both optional (Enter skips)."""
     missing = [flag for flag, value in (("--instruction-match", instruction_match),
                                         ("--original-match", original_match)) if value is None]
-    if missing and not sys.stdin.isatty():
+    if not missing:
+        return instruction_match, original_match, offensive, comment  # type: ignore[return-value]
+    if not sys.stdin.isatty():
         raise usage_error(f"--pick asks for the feedback scores at a terminal, but stdin is not one: "
                           f"pass {' and '.join(missing)} (1-5)")
     if instruction_match is None:
-        instruction_match = _ask("How closely does it match the instruction (1-5)?")
+        instruction_match = _ask("(a) How closely does it match the instruction (1-5)?")
     if original_match is None:
-        original_match = _ask("How closely does it keep the original's structure (1-5)?")
-    return instruction_match, original_match
+        original_match = _ask("(b) How closely does it keep the original's structure (1-5)?")
+    if offensive is None:
+        offensive = _prompt("(c) Is anything in it offensive? Describe it (Enter: nothing)", default="",
+                            show_default=False).strip() or None
+    if comment is None:
+        comment = _prompt("(d) Anything else to say about it? (Enter: nothing)", default="",
+                          show_default=False).strip() or None
+    return instruction_match, original_match, offensive, comment
 
 
 def pick_candidate(out: Path, task: Record, candidates: list[Record], slot: str, *, instruction_match: int | None,
@@ -96,7 +116,8 @@ def pick_candidate(out: Path, task: Record, candidates: list[Record], slot: str,
     chosen = next((c for c in candidates if c["slot"] == slot.upper()), None)
     if chosen is None:
         raise usage_error(f"no candidate in slot {slot!r}; slots are {', '.join(c['slot'] for c in candidates)}")
-    instruction_match, original_match = ask_scores(instruction_match, original_match)
+    instruction_match, original_match, offensive, comment = ask_feedback(instruction_match, original_match,
+                                                                         offensive, comment)
     kept = out.resolve() / f"picked-{task['id']}{Path(chosen['output']).suffix}"
     shutil.copyfile(chosen["output"], kept)
     feedback = {

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -101,9 +103,9 @@ def test_pick_without_scores_off_a_terminal_says_so(tmp_path: Path) -> None:
     assert not (tmp_path / "o" / "feedback.jsonl").exists()
 
 
-def test_pick_asks_for_scores_on_a_real_terminal(tmp_path: Path) -> None:
-    """The prompt that crashed with `module 'typer' has no attribute 'IntRange'`: answered over a pty,
-    re-asked after an out-of-range answer."""
+def _pick_at_a_terminal(tmp_path: Path, reply: Callable[[bytes], bytes | int | None]) -> tuple[int, bytes]:
+    """Run `edit … --pick A` with its stdin and stderr on a pty; `reply(chunk)` answers what it shows,
+    with bytes to type or a signal to send (Ctrl-C is SIGINT from the terminal)."""
     controller, terminal = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hilite_cli", "edit", "astronaut.png", "make it black and white", "--models", "classic",
@@ -111,7 +113,6 @@ def test_pick_asks_for_scores_on_a_real_terminal(tmp_path: Path) -> None:
         stdin=terminal, stdout=subprocess.PIPE, stderr=terminal, cwd=tmp_path, env=os.environ.copy())
     os.close(terminal)
     seen = b""
-    answers = iter([b"9\n", b"4\n", b"2\n"])
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         ready, _, _ = select.select([controller], [], [], 0.5)
@@ -121,11 +122,36 @@ def test_pick_asks_for_scores_on_a_real_terminal(tmp_path: Path) -> None:
             except OSError:
                 break
             seen += chunk
-            if b"(1-5)?" in chunk:
-                os.write(controller, next(answers))
+            answer = reply(chunk)
+            if isinstance(answer, bytes):
+                os.write(controller, answer)
+            elif answer is not None:
+                proc.send_signal(answer)
     proc.communicate(timeout=120)
     os.close(controller)
-    assert proc.returncode == 0, seen.decode()
-    assert b"please answer 1, 2, 3, 4 or 5" in seen
+    return proc.returncode, seen
+
+
+def test_pick_asks_for_all_four_feedback_answers_on_a_real_terminal(tmp_path: Path) -> None:
+    """HILITE's feedback (a)-(d) over a pty: (a) re-asked after an out-of-range answer (the prompt that once
+    crashed with `module 'typer' has no attribute 'IntRange'`), (c) and (d) optional, Enter skips (d)."""
+    scores = iter([b"9\n", b"4\n", b"2\n"])
+    texts = iter([b"a rude gesture\n", b"\n"])
+
+    def reply(chunk: bytes) -> bytes | None:
+        if b"(1-5)?" in chunk:
+            return next(scores)
+        return next(texts) if b"(Enter: nothing)" in chunk else None
+
+    code, seen = _pick_at_a_terminal(tmp_path, reply)
+    assert code == 0, seen.decode()
+    assert b"please answer 1, 2, 3, 4 or 5" in seen and b"(c) Is anything in it offensive?" in seen
     [fb] = [orjson.loads(x) for x in (tmp_path / "o" / "feedback.jsonl").read_text().splitlines()]
     assert (fb["matches_instruction"], fb["matches_original"]) == (4, 2)
+    assert (fb["offensive"], fb["offensive_description"], fb["comment"]) == (True, "a rude gesture", None)
+
+
+def test_ctrl_c_at_the_pick_prompt_exits_130(tmp_path: Path) -> None:
+    code, seen = _pick_at_a_terminal(tmp_path, lambda chunk: signal.SIGINT if b"(1-5)?" in chunk else None)
+    assert code == 130, seen.decode()
+    assert not (tmp_path / "o" / "feedback.jsonl").exists()
