@@ -156,6 +156,7 @@ def command(
     record["id"] = stable_id(record["id"], record["models"], seeds, steps, text_influence, image_influence, top_k,
                              *(sorted(param) if param else []))
     manifest = folder / "candidates.jsonl"
+    stage.dense_slots = True
     summary = run_manifest(WithContactSheets(stage, folder / "sheets"), single_line(record), str(manifest),
                            errors, resume=True, progress=progress, reads=images)
     candidates = print_candidates(manifest, record["id"], reveal=reveal)

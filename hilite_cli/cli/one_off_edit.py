@@ -159,11 +159,17 @@ def session_input(data: Path | None, name: str, image: str) -> str:
             sessions.create_session(store, name, store.blobs.put_file(image))
             print(f"session {name}: new, starting from {image}", file=sys.stderr)
         current, number = sessions.current_image(store, name)
+        unpicked = sessions.unpicked_after(sessions.steps(store, name), number)
     except (StoreError, ValueError) as exc:
         raise usage_error(str(exc)) from None
-    if number:
-        print(f"session {name}: this step starts from the image picked at step {number} "
-              f"(the IMAGE argument only starts a new session)", file=sys.stderr)
+    start = f"the image picked at step {number}" if number else "the session's base image"
+    if unpicked:
+        print(f"session {name}: step(s) {', '.join(map(str, unpicked))} were never picked, so they are not kept: "
+              f"this step starts from {start} (pick one with --pick, or see `hilite session show {name}`)",
+              file=sys.stderr)
+    elif number:
+        print(f"session {name}: this step starts from {start} (the IMAGE argument only starts a new session)",
+              file=sys.stderr)
     return str(store.blobs.path(current))
 
 

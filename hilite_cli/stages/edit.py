@@ -130,6 +130,9 @@ class EditStage(Stage):
         self.device = device
         self.dtype = dtype
         self.shuffle = shuffle
+        # One-off and session form: letters over the candidates that exist (a person picks from them),
+        # not over what was planned (a manifest's resume keeps a failed model's letter for its retry).
+        self.dense_slots = False
         self.loader = loader
         self._editors: dict[str, Editor | RecordError] = {}
 
@@ -316,8 +319,13 @@ class EditStage(Stage):
 
         Letters are dealt over what was planned, not what succeeded, so a model that fails leaves a
         gap rather than shifting the others: a resumed run that retries it gives the same letters.
+        With `dense_slots` (the one-off form) they are dealt over the candidates that exist, in the
+        same shuffled order, so a person never meets a gap ("slots are C").
         """
         planned = [(e.name, seed) for e in entries for seed in self._seeds_for(e.name)]
+        if self.dense_slots:
+            made = {(c["model"], c["seed"]) for c in candidates}
+            planned = [p for p in planned if p in made]
         order = list(range(len(planned)))
         if self.shuffle:
             random.Random(f"slots:{parent}").shuffle(order)

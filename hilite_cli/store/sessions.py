@@ -68,7 +68,8 @@ def list_sessions(store: Store) -> list[dict[str, Any]]:
     with store.read() as db:
         rows = db.execute(
             "SELECT s.name, s.created, s.base_image,"
-            " (SELECT COUNT(*) FROM steps t WHERE t.session_id = s.id AND t.reverted = 0) AS steps,"
+            " (SELECT COUNT(*) FROM steps t WHERE t.session_id = s.id AND t.reverted = 0 AND t.pick IS NOT NULL)"
+            " AS steps,"
             " (SELECT COUNT(*) FROM publications p WHERE p.session_id = s.id) AS publications"
             " FROM sessions s ORDER BY s.created"
         ).fetchall()
@@ -187,8 +188,8 @@ def revert(store: Store, name: str, number: int) -> int:
     """Back to step `number` (0 = the base image): later steps stay in the history, marked reverted."""
     session = get_session(store, name)
     with store.tx() as db:
-        known = {r[0] for r in db.execute("SELECT number FROM steps WHERE session_id = ? AND reverted = 0",
-                                          (session["id"],))}
+        known = {r[0] for r in db.execute("SELECT number FROM steps WHERE session_id = ? AND reverted = 0"
+                                          " AND pick IS NOT NULL", (session["id"],))}
         if number != 0 and number not in known:
             raise StoreError(f"session {name!r} has no kept step {number}; kept steps: {sorted(known) or 'none'}")
         cur = db.execute("UPDATE steps SET reverted = 1 WHERE session_id = ? AND number > ? AND reverted = 0",
@@ -197,7 +198,13 @@ def revert(store: Store, name: str, number: int) -> int:
 
 
 def kept_steps(all_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Picked and not reverted: a step whose candidates nobody picked is not kept."""
     return [s for s in all_steps if not s["reverted"] and s["pick"]]
+
+
+def unpicked_after(all_steps: list[dict[str, Any]], number: int) -> list[int]:
+    """Numbers of the live steps after step `number` that nobody picked (a retry with other models, say)."""
+    return [s["number"] for s in all_steps if not s["reverted"] and not s["pick"] and s["number"] > number]
 
 
 def workflow(all_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -249,3 +249,19 @@ def test_a_native_param_reaches_the_editor_and_is_recorded_with_its_level(
 def test_out_of_range_knobs_are_refused_before_any_record(tmp_path: Path, options: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         EditStage(out_dir=tmp_path, **options)
+
+
+def test_one_off_slots_are_letters_over_the_candidates_that_exist(tmp_path: Path, photos, noise_editor, loader_cls,
+                                                                   make_route) -> None:
+    """A manifest keeps a failed model's letters free for its retry; the one-off form (dense_slots), where a
+    person picks, deals the letters over the candidates that exist, so `--pick B` is never met by a gap."""
+    broken = {"noise": RecordError("model_unavailable", "no weights")}
+    record = make_route("r1", photos["astronaut"], "make it sepia", ("noise", 1), ("classic", 2))
+
+    def slots(dense: bool) -> list[str]:
+        stage = EditStage(out_dir=tmp_path / str(dense), seeds=2, shuffle=False, loader=loader_cls(broken=broken))
+        stage.dense_slots = dense
+        return [c["slot"] for c in ok(run(stage, [record]))]
+
+    assert slots(False) == ["C"]  # noise's two planned attempts keep A and B
+    assert slots(True) == ["A"]

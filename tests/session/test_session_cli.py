@@ -155,3 +155,15 @@ def test_ctrl_c_at_the_pick_prompt_exits_130(tmp_path: Path) -> None:
     code, seen = _pick_at_a_terminal(tmp_path, lambda chunk: signal.SIGINT if b"(1-5)?" in chunk else None)
     assert code == 130, seen.decode()
     assert not (tmp_path / "o" / "feedback.jsonl").exists()
+
+
+def test_an_unpicked_step_is_not_kept_and_the_next_edit_says_where_it_starts(tmp_path: Path) -> None:
+    """A retry with other --models records a step nobody picks: it is not a kept step, and the next
+    --session edit says it starts from the base image (it used to say nothing)."""
+    assert _edit("make it black and white", "--models", "classic").exit_code == 0
+    retry = _edit("make it sepia", "--models", "classic")
+    assert retry.exit_code == 0, retry.stderr
+    assert "step(s) 1 were never picked, so they are not kept: this step starts from the session's base image" \
+        in retry.stderr
+    listed = hilite("session", "list", "--data", "data")
+    assert listed.exit_code == 0 and "│ trip    │ 0 " in listed.stdout.replace("┃", "│")
