@@ -39,7 +39,7 @@ FILE_EXPORTS: dict[str, Callable[..., ExportSummary]] = {
 
 # What dataset exports write in their folder (glob patterns; `.*.tmp` are the temp files of a killed run).
 # `--overwrite` removes exactly these, and nothing else.
-OWNED_PATTERNS: tuple[str, ...] = ("metadata.jsonl", "images", "parquet", "shard-*.tar", ".*.tmp")
+OWNED_PATTERNS: tuple[str, ...] = ("metadata.jsonl", "images", "parquet", "shard-*.tar", ".*.tmp", "README.md", "train")
 
 
 class ExportTargetError(ValueError):
