@@ -118,3 +118,13 @@ def write_card(root: Path, spec: CardSpec, summary: ExportSummary) -> None:
     """Write `root/README.md` atomically (after the data, so it counts what was written)."""
     with AtomicFile(root / CARD) as fh:
         fh.write(render_card(spec, summary).encode("utf-8"))
+
+
+def file_card_path(path: Path) -> Path:
+    """A file export's card sits beside it as `<stem>.README.md` (a folder's README.md may be the user's)."""
+    return path.with_name(f"{path.stem}.README.md")
+
+
+def write_file_card(path: Path, spec: CardSpec, summary: ExportSummary) -> None:
+    with AtomicFile(file_card_path(path)) as fh:
+        fh.write(render_card(spec, summary).encode("utf-8"))

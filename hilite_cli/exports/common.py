@@ -338,16 +338,22 @@ class AtomicFile:
 def write_jsonl(rows: Any, path: str | os.PathLike[str], *, path_fields: tuple[str, ...] = ()) -> int:
     """Stream `rows` into a JSONL file atomically; returns how many were written.
 
-    Image paths in `path_fields` are written relative to the file's folder, as in every manifest, so
-    the export moves together with its images.
+    Image paths in `path_fields` (a path, or a list of paths such as TRL's `images`) are written
+    relative to the file's folder, as in every manifest, so the export moves together with its images.
     """
     from hilite_cli.manifest import relativize_paths
 
     base = Path(path).resolve().parent
+
+    def relative(row: dict[str, Any]) -> dict[str, Any]:
+        lists = {k: [os.path.relpath(p, base) if isinstance(p, str) and os.path.isabs(p) else p for p in row[k]]
+                 for k in path_fields if isinstance(row.get(k), list)}
+        return {**relativize_paths(row, base, path_fields), **lists}
+
     count = 0
     with AtomicFile(path) as fh:
         for row in rows:
-            fh.write(dumps(relativize_paths(row, base, path_fields) if path_fields else row) + b"\n")
+            fh.write(dumps(relative(row) if path_fields else row) + b"\n")
             count += 1
     return count
 
