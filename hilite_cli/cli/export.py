@@ -18,13 +18,20 @@ HELP = f"""{SHORT}
 
 \b
   hilite export triplets.jsonl --format ip2p --to dataset/      # diffusers' train_instruct_pix2pix.py
-  hilite export triplets.jsonl --format nhr --to nhr-edit/       # NHR-Edit layout
+  hilite export triplets.jsonl --format nhr --to nhr-edit/       # NHR-Edit layout (train/metadata.jsonl)
   hilite export triplets.jsonl --format webdataset --to shards/
   hilite export scored.jsonl --format dpo --to dpo.jsonl --min-margin 0.3
   hilite export scored.jsonl --format kto --to kto.jsonl --threshold 4.7
   hilite export scored.jsonl --format diffusion-dpo --to pairs/
 
 Dataset formats ({", ".join(DATASET_FORMATS)}) write a folder; kto and dpo write one JSONL file.
+ip2p, nhr and webdataset train an editor and take only records that passed validation unless
+--include-rejected. diffusion-dpo keeps Pick-a-Pic's columns for Diffusion-DPO trainers, which read
+the caption (the instruction) and the two edits but not the source: it trains TEXT-TO-IMAGE
+preferences, not editing. trl, dpo and kto train a vision-language judge with TRL (SFT, DPO, KTO):
+dpo rows ask which of two edits is better (prompt, chosen, rejected, images), kto rows ask whether
+an edit is good (prompt, completion, label, images). Every export writes a dataset card (README.md)
+with its columns, how the data was made and the licences the records name.
 Both score axes and each record's provenance (with mine's `difficulty` and `category`) travel in
 every format. --order difficulty writes a curriculum: easy -> hard by attempts to the first
 validated pass (known from `validate --keep all` output), else to the first pre-filter pass;

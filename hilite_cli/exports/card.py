@@ -23,6 +23,7 @@ class CardSpec:
     load: str
     columns: dict[str, str]
     task: str = "image-to-image"
+    takes: str | None = None  # which records the format takes, when not the training sets' passed-only rule
 
 
 # The scalar columns `common.flat_columns` adds to every imagefolder row.
@@ -37,6 +38,10 @@ FLAT_COLUMNS: dict[str, str] = {
     "threshold_aesthetics": "the aesthetics threshold the verdict used (null if none recorded)",
     "provenance": "JSON string: parent ids, editor model, seed, params, judge block, checks, category, licences",
 }
+
+
+# Preference and judge formats need the worse edits as much as the better ones.
+ALL_SCORED = "every scored candidate, passed or not: the worse edits are half of what this format teaches"
 
 
 def _counted(counter: Counter[str], empty: str = "not recorded") -> str:
@@ -61,8 +66,9 @@ def render_card(spec: CardSpec, summary: ExportSummary) -> str:
     editors = "\n".join(f"| {model} | {licence} | {_allows(licence)} |"
                         for model, licence in sorted(facts.editor_licences.items()))
     sources = "\n".join(f"| {licence} | {n} | {_allows(licence)} |" for licence, n in facts.source_licences.most_common())
-    verdict = ("rejected records were included (--include-rejected): `passed` and the thresholds say which"
-               if facts.include_rejected else "only records that passed validation (or carry no verdict, e.g. triplets)")
+    verdict = spec.takes or (
+        "rejected records were included (--include-rejected): `passed` and the thresholds say which"
+        if facts.include_rejected else "only records that passed validation (or carry no verdict, e.g. triplets)")
     return f"""---
 pretty_name: "{spec.title}"
 task_categories:

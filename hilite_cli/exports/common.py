@@ -22,7 +22,15 @@ from typing import IO, Any
 import orjson
 
 from hilite_cli import storage
-from hilite_cli.images import ImageError, file_mode, image_file_bytes, load_image, safe_join, write_bytes_atomic
+from hilite_cli.images import (
+    ImageError,
+    encode_image,
+    file_mode,
+    image_file_bytes,
+    load_image,
+    safe_join,
+    write_bytes_atomic,
+)
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
 
@@ -281,6 +289,13 @@ def store_image(src: str, out_dir: str | os.PathLike[str]) -> str:
     if not target.exists():
         write_bytes_atomic(target, data)
     return relative
+
+
+def jpeg_bytes(path: str) -> bytes:
+    """A JPEG file's own bytes up to EOI, byte for byte; any other format decoded once and encoded as JPEG
+    (quality 95), for columns whose name promises JPEG (Pick-a-Pic's `jpg_0`, NHR-Edit's `.jpg` files)."""
+    data, suffix = image_file_bytes(path)
+    return data if suffix == ".jpg" else encode_image(load_image(path), "jpg")
 
 
 def image_problem(edit: Edit) -> tuple[str, str] | None:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hilite_cli.exports.card import CardSpec, write_file_card
+from hilite_cli.exports.card import ALL_SCORED, CardSpec, write_file_card
 from hilite_cli.exports.common import (
     Edit,
     ExportSummary,
@@ -62,6 +62,7 @@ CARD = CardSpec(
         "provenance": "JSON string: {chosen, rejected} provenance of both candidates (ids, editor, seed, judge)",
     },
     task="image-text-to-text",
+    takes=ALL_SCORED,
 )
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hilite_cli.config import load_config
-from hilite_cli.exports.card import CardSpec, write_file_card
+from hilite_cli.exports.card import ALL_SCORED, CardSpec, write_file_card
 from hilite_cli.exports.common import ExportSummary, dumps, provenance, readable_records, scored_edits, write_jsonl
 from hilite_cli.prompts import prompt_version, render_prompt
 from hilite_cli.records import Record
@@ -52,6 +52,7 @@ CARD = CardSpec(
         "provenance": "JSON string: ids, editor, seed, params, judge block, checks, licences",
     },
     task="image-text-to-text",
+    takes=ALL_SCORED,
 )
 
 

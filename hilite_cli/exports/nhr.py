@@ -29,9 +29,10 @@ from hilite_cli.exports.common import (
     checked_edits,
     dumps,
     flat_columns,
+    jpeg_bytes,
     prepare_out_dir,
 )
-from hilite_cli.images import ImageError, encode_image, image_file_bytes, load_image, safe_join, write_bytes_atomic
+from hilite_cli.images import ImageError, image_file_bytes, safe_join, write_bytes_atomic
 from hilite_cli.records import Record, with_error
 
 SPLIT = "train"
@@ -68,10 +69,7 @@ def _write_jpeg(src: str, split_dir: Path, relative: str, *, keep_existing: bool
     """Write `src` as JPEG under `split_dir`; `keep_existing` only for originals (one per source)."""
     target = safe_join(split_dir, relative)
     if not (keep_existing and target.exists()):
-        data, suffix = image_file_bytes(src)  # a JPEG's own bytes up to EOI; anything else re-encoded
-        if suffix != ".jpg":
-            data = encode_image(load_image(src), "jpg")
-        write_bytes_atomic(target, data)
+        write_bytes_atomic(target, jpeg_bytes(src))
     return relative
 
 
