@@ -82,7 +82,7 @@ tags:
 
 {spec.purpose}
 
-Written by `hilite export --format {summary.format}`: {summary.written} rows.
+Written by `hilite export --format {summary.format}`; rows: {summary.written}.
 
 ## Load
 

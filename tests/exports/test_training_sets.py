@@ -82,3 +82,9 @@ def test_a_small_webdataset_export_feeds_a_two_worker_dataloader(triplets: list[
         assert meta["instruction"] == trip["instruction"] and meta["scores"] == trip["scores"]
         assert "passed" in meta and "thresholds" in meta
     assert json.loads(json.dumps(summary.to_dict()))["written"] == len(triplets)
+
+
+def test_fewer_samples_than_min_shards_make_one_shard_each_and_warn(triplets: list[dict[str, Any]], tmp_path: Path) -> None:
+    summary = write_dataset(triplets[:3], tmp_path / "wds", "webdataset")
+    assert summary.counts["shards"] == 3 and len(list((tmp_path / "wds").glob("shard-*.tar"))) == 3
+    assert summary.warnings and "num_workers <= shards" in summary.warnings[0]
