@@ -10,7 +10,8 @@
 # the eval's weaknesses map onto what mining draws.
 #
 #   SPECS=specs.jsonl JUDGE=gemini:gemini-2.5-flash \
-#   TRAIN_CMD='accelerate launch train_instruct_pix2pix.py --train_data_dir "$DATASET" --output_dir "$TRAINED"' \
+#   TRAIN_CMD='accelerate launch train_instruct_pix2pix.py --pretrained_model_name_or_path "$BASE_MODEL" \
+#              --train_data_dir "$DATASET" --output_dir "$TRAINED" --seed 0' \
 #   TRAINED_EDITOR=my-finetuned ROUNDS=2 scripts/loop.sh
 #
 # Settings (environment):
@@ -30,9 +31,12 @@
 #                   prompts; imgedit: your copy of ImgEdit's prompts.json (required: not bundled)
 #   FORMAT          export format for training [ip2p]
 #   MAX_DROP        eval regression gate vs the previous round [0.1]
-#   TRAIN_CMD       YOUR training command; sees $DATASET (the export) and $TRAINED (a folder for the
-#                   result). Unset: the training step is SKIPPED and says so, and the eval measures
-#                   the same editor again (a dry run of the loop, not an improvement).
+#   TRAIN_CMD       YOUR training command; sees $DATASET (the export), $TRAINED (a folder for the
+#                   result) and $BASE_MODEL. Unset: the training step is SKIPPED and says so, and the
+#                   eval measures the same editor again (a dry run of the loop, not an improvement).
+#                   diffusers' train_instruct_pix2pix.py needs --pretrained_model_name_or_path (a
+#                   4-channel Stable Diffusion UNet it widens to 8) and --seed (it seeds a generator).
+#   BASE_MODEL      the model TRAIN_CMD fine-tunes [stable-diffusion-v1-5/stable-diffusion-v1-5]
 set -euo pipefail
 
 : "${SPECS:?set SPECS to a specs manifest for hilite mine}"
@@ -48,6 +52,7 @@ if [[ "$BENCH" == imgedit && -z "${PROMPTS:-}" ]]; then
   exit 2
 fi
 FORMAT=${FORMAT:-ip2p}
+BASE_MODEL=${BASE_MODEL:-stable-diffusion-v1-5/stable-diffusion-v1-5}
 MAX_DROP=${MAX_DROP:-0.1}
 HILITE=${HILITE:-hilite}
 
@@ -86,7 +91,7 @@ for round in $(seq 1 "$ROUNDS"); do
   "$HILITE" export "$R/dataset.jsonl" --format "$FORMAT" --to "$R/export" --order difficulty
 
   # 6. >>> YOUR TRAINING COMMAND (a placeholder: hilite does not train) <<<
-  export DATASET="$R/export" TRAINED="$R/trained"
+  export DATASET="$R/export" TRAINED="$R/trained" BASE_MODEL
   if [[ -n "${TRAIN_CMD:-}" ]]; then
     mkdir -p "$TRAINED"
     bash -c "$TRAIN_CMD"

@@ -43,6 +43,15 @@ cannot be read leaves the item's scores null with its status (errors manifest, e
 guesses a score (VIEScore's own parser draws a random one). Per-item records go to -o, the summary
 (per category, overall, and `category_weights` for `mine --schedule adaptive`) to --json.
 Exit 3 when a mean fell more than --max-drop below --baseline.
+
+--protocol careful (default) asks at temperature 0 with lossless PNG images and parses strictly.
+--protocol reference reproduces the published harnesses so a published table can be matched:
+GEdit-Bench's requests (edited image resized to the source's size, as both modes do; JPEG; the
+API's default temperature; 1400 max tokens) and calculate_statistics.py's np.mean arithmetic;
+ImgEdit's (the files' own bytes; integer `Name: N` lines; item and type means rounded to 2
+decimals, as step1/step2 do). Where it still differs from the harness (content order, never a
+random score for an unreadable reply, ...), the output says so. The summary records the protocol.
+ImgEdit scores go to the axis each label names (the prompts order them differently per edit type).
 """
 
 
@@ -93,6 +102,8 @@ def command(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary JSON here.")] = None,
     language: Annotated[str | None, typer.Option(help="gedit: en, cn or all [configs/eval.toml: en].")] = None,
     subset: Annotated[str, typer.Option(help="gedit: fullset or intersection (GEdit's two reported subsets).")] = "fullset",
+    protocol: Annotated[str, typer.Option(help="careful (hilite's: temperature 0, lossless images, strict parsing) or "
+                                               "reference (the published harness's requests and arithmetic).")] = "careful",
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items (a smoke run).")] = None,
     baseline: Annotated[Path | None, typer.Option(help="An earlier --json summary to gate against.")] = None,
     max_drop: Annotated[float | None, typer.Option(min=0.0, help="Largest allowed fall of any mean vs --baseline [configs].")] = None,
@@ -131,6 +142,8 @@ def command(
         raise usage_error(f"--language must be en, cn or all, got {lang!r}")
     if subset not in ("fullset", "intersection"):
         raise usage_error(f"--subset must be fullset or intersection, got {subset!r}")
+    if protocol not in ("careful", "reference"):
+        raise usage_error(f"--protocol must be careful or reference, got {protocol!r}")
     errors_path = errors or default_errors_path(output, "eval")
     batch = batch_options(batch_api, batch_wait, output, "eval")
     per_job = batch_records_per_job("--judge", judge) if batch else None
@@ -161,7 +174,7 @@ def command(
                             errors=errors_path, resume=resume, editor_name=editor,
                             judge_name=judge, recorded={"data": where,
                                                         **({"language": lang, "subset": subset} if benchmark == "gedit" else {})},
-                            judge_batch=per_job)
+                            judge_batch=per_job, protocol=protocol)
     from tqdm import tqdm
 
     bar = tqdm(desc="eval", unit="item", file=sys.stderr, disable=None if progress else True, leave=False)
@@ -199,6 +212,8 @@ def _report(summary: dict[str, Any], json_path: Path | None, errors: str, baseli
     from hilite_cli.stages.eval.aggregate import render
 
     Console(stderr=True, width=160).print(render(summary, baseline))
+    for deviation in summary["settings"].get("deviations", []):
+        print(f"eval: --protocol reference differs from the published harness: {deviation}", file=sys.stderr)
     failed = summary["items"] - summary["judged"]
     if failed:
         detail = ", ".join(f"{n} {s}" for s, n in summary["failures"].items())

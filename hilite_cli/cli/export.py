@@ -18,13 +18,20 @@ HELP = f"""{SHORT}
 
 \b
   hilite export triplets.jsonl --format ip2p --to dataset/      # diffusers' train_instruct_pix2pix.py
-  hilite export triplets.jsonl --format nhr --to nhr-edit/       # NHR-Edit layout
+  hilite export triplets.jsonl --format nhr --to nhr-edit/       # NHR-Edit layout (train/metadata.jsonl)
   hilite export triplets.jsonl --format webdataset --to shards/
   hilite export scored.jsonl --format dpo --to dpo.jsonl --min-margin 0.3
   hilite export scored.jsonl --format kto --to kto.jsonl --threshold 4.7
   hilite export scored.jsonl --format diffusion-dpo --to pairs/
 
 Dataset formats ({", ".join(DATASET_FORMATS)}) write a folder; kto and dpo write one JSONL file.
+ip2p, nhr and webdataset train an editor and take only records that passed validation unless
+--include-rejected. diffusion-dpo keeps Pick-a-Pic's columns for Diffusion-DPO trainers, which read
+the caption (the instruction) and the two edits but not the source: it trains TEXT-TO-IMAGE
+preferences, not editing. trl, dpo and kto train a vision-language judge with TRL (SFT, DPO, KTO):
+dpo rows ask which of two edits is better (prompt, chosen, rejected, images), kto rows ask whether
+an edit is good (prompt, completion, label, images). Every export writes a dataset card (README.md)
+with its columns, how the data was made and the licences the records name.
 Both score axes and each record's provenance (with mine's `difficulty` and `category`) travel in
 every format. --order difficulty writes a curriculum: easy -> hard by attempts to the first
 validated pass (known from `validate --keep all` output), else to the first pre-filter pass;
@@ -36,11 +43,16 @@ def dataset_writes(option: str, target: Path, fmt: str) -> list[tuple[str, Path]
     """The files an export writes whose names are fixed, for the aliasing check (images are content-addressed)."""
     if fmt in ("webdataset", *FILE_FORMATS):
         return [(option, target)]
-    return [(option, target), (f"{option} {fmt} metadata", target / "metadata.jsonl")]
+    metadata = target / "train" / "metadata.jsonl" if fmt == "nhr" else target / "metadata.jsonl"
+    return [(option, target), (f"{option} {fmt} metadata", metadata)]
+
+
+TRAINING_SETS = ("ip2p", "nhr", "webdataset")  # take passed records only, unless --include-rejected
 
 
 def export_records(records: list[dict[str, Any]], fmt: str, target: Path, *, min_margin: float = 0.0,
-                   t_aes: float | None = None, t_adh: float | None = None, max_per_shard: int = 1000) -> Any:
+                   t_aes: float | None = None, t_adh: float | None = None, max_per_shard: int = 1000,
+                   include_rejected: bool = False) -> Any:
     """Dispatch to the exporter for `fmt`; shared by `hilite export` and `hilite validate --export`."""
     from hilite_cli.exports import FILE_EXPORTS, write_dataset
 
@@ -49,6 +61,8 @@ def export_records(records: list[dict[str, Any]], fmt: str, target: Path, *, min
     if fmt == "dpo":
         return FILE_EXPORTS["dpo"](records, target, min_margin=min_margin)
     options: dict[str, Any] = {}
+    if fmt in TRAINING_SETS:
+        options["include_rejected"] = include_rejected
     if fmt == "webdataset":
         options["max_per_shard"] = max_per_shard
     if fmt == "diffusion-dpo":
@@ -66,9 +80,11 @@ def report_export(summary: Any, errors_path: str) -> int:
                 err.write(rec)
                 which = f"record {rec['id']}: " if rec.get("id") else ""
                 print(f"hilite export: {which}{rec['error']['message']}", file=sys.stderr)
-    skipped = ", ".join(f"{v} skipped ({k})" for k, v in summary.skipped.items())
+    for warning in summary.warnings:
+        print(f"hilite export: warning: {warning}", file=sys.stderr)
+    left_out = summary.left_out()
     print(f"export {summary.format}: {summary.written} written to {summary.target}"
-          f"{', ' + skipped if skipped else ''}, {len(summary.errors)} failed", file=sys.stderr)
+          f"{', ' + left_out if left_out else ''}, {len(summary.errors)} failed", file=sys.stderr)
     return len(summary.errors)
 
 
@@ -80,6 +96,10 @@ def command(
     threshold: Annotated[float | None, typer.Option(help="kto: good when both scores reach this [default: configs].")] = None,
     max_per_shard: Annotated[int, typer.Option(help="webdataset: samples per tar shard.")] = 1000,
     order: Annotated[str, typer.Option(help="input (as read) or difficulty (easy -> hard: attempts to the first pass).")] = "input",
+    include_rejected: Annotated[bool, typer.Option(
+        "--include-rejected", help="ip2p, nhr, webdataset: also export records validate/mine rejected (passed false "
+        "or null); rows then say `passed` and the thresholds. Default: passed records only."
+    )] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Dataset formats: replace the export already in --to (clears only an export's own files)."
     )] = False,
@@ -112,7 +132,7 @@ def command(
         records = sorted(with_validated_difficulty(records), key=difficulty_key)
     try:
         summary = export_records(records, format, to, min_margin=min_margin, t_aes=threshold, t_adh=threshold,
-                                 max_per_shard=max_per_shard)
+                                 max_per_shard=max_per_shard, include_rejected=include_rejected)
     except (ValueError, RuntimeError) as exc:
         raise usage_error(str(exc)) from None
     bad = [ln.error_record("export") for ln in lines if ln.record is None]

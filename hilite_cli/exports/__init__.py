@@ -1,6 +1,7 @@
 """Training exports (NHR 2.3): preference files (KTO, DPO) and datasets in formats trainers read.
 
-`FILE_EXPORTS` write one JSONL file from scored candidates; `EXPORTERS` write a dataset folder.
+`FILE_EXPORTS` write one JSONL file from scored candidates (with its `<stem>.README.md` card beside it);
+`EXPORTERS` write a dataset folder with a README.md dataset card (`card`).
 Every writer returns an `ExportSummary` whose `errors` are error records (`error.stage == "export"`)
 for the records it could not export; the rest still export.
 """
@@ -39,7 +40,7 @@ FILE_EXPORTS: dict[str, Callable[..., ExportSummary]] = {
 
 # What dataset exports write in their folder (glob patterns; `.*.tmp` are the temp files of a killed run).
 # `--overwrite` removes exactly these, and nothing else.
-OWNED_PATTERNS: tuple[str, ...] = ("metadata.jsonl", "images", "parquet", "shard-*.tar", ".*.tmp")
+OWNED_PATTERNS: tuple[str, ...] = ("metadata.jsonl", "images", "parquet", "shard-*.tar", ".*.tmp", "README.md", "train")
 
 
 class ExportTargetError(ValueError):

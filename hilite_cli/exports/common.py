@@ -22,7 +22,15 @@ from typing import IO, Any
 import orjson
 
 from hilite_cli import storage
-from hilite_cli.images import ImageError, file_mode, image_file_bytes, load_image, safe_join, write_bytes_atomic
+from hilite_cli.images import (
+    ImageError,
+    encode_image,
+    file_mode,
+    image_file_bytes,
+    load_image,
+    safe_join,
+    write_bytes_atomic,
+)
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
 
@@ -43,7 +51,19 @@ PROVENANCE_KEYS: tuple[str, ...] = (
     "checks",
     "category",
     "difficulty",  # mine's attempts-to-pass block: the curriculum column (`export --order difficulty`)
+    "licence",  # the editor's licence, where the model registry gave one
+    "source_licence",  # the source image's licence, where the record carries one
 )
+
+# Why a training export left a record out, as the summary line says it.
+LEFT_OUT: dict[str, str] = {
+    "rejected": "rejected (passed false; --include-rejected keeps them)",
+    "no_verdict": "no verdict (passed null; --include-rejected keeps them)",
+    "upstream_error": "failed upstream",
+    "missing_scores": "missing a score",
+    "duplicate_id": "duplicate id",
+    "below_margin": "pairs within --min-margin",
+}
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -81,6 +101,44 @@ class Edit:
 
 
 @dataclass
+class Facts:
+    """How the exported records were made, gathered for the dataset card: editors, judges, prompt
+    versions, thresholds and licences, each with how many records named it."""
+
+    editors: Counter[str] = field(default_factory=Counter)
+    judges: Counter[str] = field(default_factory=Counter)
+    prompts: Counter[str] = field(default_factory=Counter)
+    thresholds: Counter[str] = field(default_factory=Counter)
+    editor_licences: dict[str, str] = field(default_factory=dict)
+    source_licences: Counter[str] = field(default_factory=Counter)
+    include_rejected: bool = False
+
+    def add(self, record: Record) -> None:
+        model = str(record.get("model") or "unknown")
+        self.editors[model] += 1
+        licence = record.get("licence")
+        if licence is not None or model not in self.editor_licences:
+            self.editor_licences[model] = _licence_text(licence)
+        judge = record.get("judge") if isinstance(record.get("judge"), dict) else {}
+        if judge.get("model") or judge.get("provider"):
+            self.judges[f"{judge.get('provider') or '?'}:{judge.get('model') or '?'}"] += 1
+        if judge.get("prompt_version"):
+            self.prompts[f"{judge.get('prompt') or 'prompt'} {judge['prompt_version']}"] += 1
+        thresholds = record.get("thresholds")
+        if isinstance(thresholds, dict):
+            self.thresholds[", ".join(f"{k} >= {v}" for k, v in sorted(thresholds.items()))] += 1
+        self.source_licences[_licence_text(record.get("source_licence"))] += 1
+
+
+def _licence_text(value: Any) -> str:
+    """A licence as the records give it (a name, or a {id/name, url} block), else "unknown"."""
+    if isinstance(value, dict):
+        name = value.get("id") or value.get("spdx") or value.get("name")
+        return f"{name} ({value['url']})" if name and value.get("url") else str(name or "unknown")
+    return str(value) if isinstance(value, str) and value.strip() else "unknown"
+
+
+@dataclass
 class ExportSummary:
     """What an export did: rows written, records skipped by reason, tallies, and error records."""
 
@@ -90,6 +148,12 @@ class ExportSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     counts: Counter[str] = field(default_factory=Counter)
     errors: list[Record] = field(default_factory=list)
+    facts: Facts = field(default_factory=Facts)
+    warnings: list[str] = field(default_factory=list)
+
+    def left_out(self) -> str:
+        """The skipped records as the summary line names them: count and why."""
+        return ", ".join(f"{n} left out: {LEFT_OUT.get(k, k)}" for k, n in self.skipped.items() if n)
 
     def take_stats(self, stats: Counter[str], counted: tuple[str, ...]) -> None:
         """A row generator's `stats`: the `counted` keys are tallies, every other key a skip reason."""
@@ -156,7 +220,28 @@ def readable_records(records: Iterable[Record], summary: ExportSummary) -> Itera
         if not record.get("error") and as_edit(record) is None:
             summary.errors.append(unusable_error(record))
             continue
+        if not record.get("error"):
+            summary.facts.add(record)
         yield record
+
+
+def verdict_skip(record: Record) -> str | None:
+    """Why a training export leaves a judged record out by default: `passed` false or null. A record
+    without `passed` (a triplet, an inversion) carries no verdict to honour and is kept."""
+    if "passed" not in record or record["passed"] is True:
+        return None
+    return "rejected" if record["passed"] is False else "no_verdict"
+
+
+def verdict_columns(record: Record) -> dict[str, Any]:
+    """`passed` and the thresholds it was judged against, so a row kept with --include-rejected says what it is."""
+    thresholds = record.get("thresholds") if isinstance(record.get("thresholds"), dict) else {}
+    passed = record.get("passed")
+    return {
+        "passed": passed if isinstance(passed, bool) else None,
+        "threshold_instruction": _score(thresholds.get("instruction")),
+        "threshold_aesthetics": _score(thresholds.get("aesthetics")),
+    }
 
 
 def provenance(record: Record) -> dict[str, Any]:
@@ -180,6 +265,7 @@ def flat_columns(edit: Edit) -> dict[str, Any]:
         "score_aesthetics": edit.aesthetics,
         "score_geometric": edit.geometric,
         "difficulty": difficulty_of(edit.record),
+        **verdict_columns(edit.record),
         "provenance": dumps(provenance(edit.record)).decode(),
     }
 
@@ -203,6 +289,13 @@ def store_image(src: str, out_dir: str | os.PathLike[str]) -> str:
     if not target.exists():
         write_bytes_atomic(target, data)
     return relative
+
+
+def jpeg_bytes(path: str) -> bytes:
+    """A JPEG file's own bytes up to EOI, byte for byte; any other format decoded once and encoded as JPEG
+    (quality 95), for columns whose name promises JPEG (Pick-a-Pic's `jpg_0`, NHR-Edit's `.jpg` files)."""
+    data, suffix = image_file_bytes(path)
+    return data if suffix == ".jpg" else encode_image(load_image(path), "jpg")
 
 
 def image_problem(edit: Edit) -> tuple[str, str] | None:
@@ -260,16 +353,22 @@ class AtomicFile:
 def write_jsonl(rows: Any, path: str | os.PathLike[str], *, path_fields: tuple[str, ...] = ()) -> int:
     """Stream `rows` into a JSONL file atomically; returns how many were written.
 
-    Image paths in `path_fields` are written relative to the file's folder, as in every manifest, so
-    the export moves together with its images.
+    Image paths in `path_fields` (a path, or a list of paths such as TRL's `images`) are written
+    relative to the file's folder, as in every manifest, so the export moves together with its images.
     """
     from hilite_cli.manifest import relativize_paths
 
     base = Path(path).resolve().parent
+
+    def relative(row: dict[str, Any]) -> dict[str, Any]:
+        lists = {k: [os.path.relpath(p, base) if isinstance(p, str) and os.path.isabs(p) else p for p in row[k]]
+                 for k in path_fields if isinstance(row.get(k), list)}
+        return {**relativize_paths(row, base, path_fields), **lists}
+
     count = 0
     with AtomicFile(path) as fh:
         for row in rows:
-            fh.write(dumps(relativize_paths(row, base, path_fields) if path_fields else row) + b"\n")
+            fh.write(dumps(relative(row) if path_fields else row) + b"\n")
             count += 1
     return count
 
@@ -283,16 +382,21 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
 
 
 def checked_edits(
-    records: Iterable[Record], summary: ExportSummary, *, need_scores: bool = False
+    records: Iterable[Record], summary: ExportSummary, *, need_scores: bool = False, only_passed: bool = False
 ) -> Iterator[Edit]:
     """The records an export can use; the others are counted as skipped or kept as error records.
 
     Records that already failed upstream (`error`) are skipped, not re-reported; a record whose
-    image file is missing becomes an error record and the rest still export.
+    image file is missing becomes an error record and the rest still export. With `only_passed` (the
+    training-set exports' default) a record that validate or mine rejected is counted and left out.
     """
+    summary.facts.include_rejected = not only_passed
     for record in records:
         if record.get("error"):
             summary.skipped["upstream_error"] += 1
+            continue
+        if only_passed and (reason := verdict_skip(record)) is not None:
+            summary.skipped[reason] += 1
             continue
         edit = as_edit(record)
         if edit is None:
@@ -305,4 +409,5 @@ def checked_edits(
         if problem is not None:
             summary.errors.append(with_error(record, STAGE, *problem))
             continue
+        summary.facts.add(record)
         yield edit

@@ -1,7 +1,13 @@
 """`diffusion-dpo` export: preference pairs in Pick-a-Pic's columns, which Diffusion-DPO trains on.
 
-Diffusion-DPO's `train.py` reads `jpg_0`/`jpg_1` as encoded image BYTES, `label_0` (1 when `jpg_0`
-is preferred) and `caption`. Two views of the same pairs are written:
+THIS TRAINS TEXT-TO-IMAGE PREFERENCES, NOT EDITING. diffusers' `train_diffusion_dpo.py` and
+Salesforce's Diffusion-DPO `train.py` read `jpg_0`/`jpg_1` (encoded image bytes), `label_0` (1 when
+`jpg_0` is preferred) and `caption`, and nothing else: the model learns to draw the preferred edited
+image from the caption (here the edit instruction) alone. The source image is in the `source` column,
+which neither trainer reads; an editing preference trainer that conditions on it can use it. `jpg_0`,
+`jpg_1` and `source` hold JPEG bytes as their names promise (JPEG inputs byte for byte, others
+encoded once at quality 95); `label_1` = 1 - `label_0`, as in Pick-a-Pic. Two views of the same pairs
+are written:
 
     parquet/pairs.parquet                  bytes columns: `load_dataset("<out>/parquet")`, as train.py expects
     images/<sha>.<ext> + metadata.jsonl    files: `jpg_0_file_name`, `jpg_1_file_name`, `source_file_name`
@@ -20,22 +26,48 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from hilite_cli.exports.card import ALL_SCORED, CardSpec, write_card
 from hilite_cli.exports.common import (
     AtomicFile,
     Edit,
     ExportSummary,
     checked_edits,
     dumps,
+    jpeg_bytes,
     prepare_out_dir,
     provenance,
     store_image,
 )
 from hilite_cli.exports.dpo import preference_pairs
-from hilite_cli.images import image_file_bytes
 from hilite_cli.records import Record, stable_id
 
 PARQUET_PATH = "parquet/pairs.parquet"
 ROW_GROUP = 256
+CARD = CardSpec(
+    title="Edit preference pairs in Pick-a-Pic layout, TEXT-TO-IMAGE preferences (hilite diffusion-dpo export)",
+    purpose="Preference pairs for Diffusion-DPO (diffusers' `examples/research_projects/diffusion_dpo/"
+    "train_diffusion_dpo.py`, Salesforce's `DiffusionDPO/train.py`). **This trains text-to-image "
+    "preferences, not editing**: those trainers read `jpg_0`, `jpg_1`, `label_0` and `caption` only, so the "
+    "model learns to draw the preferred edited image from the instruction alone. The source image is in "
+    "`source`, which neither trainer reads.",
+    load='import datasets\nds = datasets.load_dataset("<this folder>/parquet", split="train")  # bytes columns\n'
+    '# or the files: datasets.load_dataset("imagefolder", data_dir="<this folder>", split="train")',
+    columns={
+        "jpg_0": "JPEG bytes of one edit (JPEG inputs byte for byte, others encoded at quality 95)",
+        "jpg_1": "JPEG bytes of the other edit of the same source for the same instruction",
+        "label_0": "1 when jpg_0 is preferred (higher sqrt(adherence x aesthetics)), else 0",
+        "label_1": "1 - label_0",
+        "caption": "the edit instruction (the trainers' text prompt)",
+        "source": "JPEG bytes of the source image both edits were made from (not read by the trainers)",
+        "margin": "geometric-mean gap between the two edits (> --min-margin)",
+        "id, id_0, id_1": "the pair's id and the two candidates' record ids",
+        "model_0, model_1": "the editor that made each side",
+        "score_*_0, score_*_1": "each side's judge scores (instruction, aesthetics, geometric; 1-5)",
+        "provenance": "JSON string: {0, 1} provenance of both candidates",
+        "*_file_name (metadata.jsonl)": "the same images as files (their own encoding) for the imagefolder view",
+    },
+    takes=ALL_SCORED,
+)
 
 
 def _pair_columns(first: Edit, second: Edit, winner_first: bool, margin: float) -> dict[str, Any]:
@@ -43,6 +75,7 @@ def _pair_columns(first: Edit, second: Edit, winner_first: bool, margin: float) 
     columns: dict[str, Any] = {
         "id": stable_id("diffusion-dpo", first.record.get("id"), second.record.get("id")),
         "label_0": 1 if winner_first else 0,
+        "label_1": 0 if winner_first else 1,
         "caption": first.instruction,
         "margin": margin,
     }
@@ -81,6 +114,7 @@ def _schema(pa: Any) -> Any:
         pa.field("jpg_1", pa.binary()),
         pa.field("source", pa.binary()),
         pa.field("label_0", pa.int64()),
+        pa.field("label_1", pa.int64()),
         pa.field("caption", pa.string()),
         pa.field("margin", pa.float64()),
         pa.field("id", pa.string()),
@@ -119,9 +153,9 @@ def write_diffusion_dpo(
                 meta.write(dumps({**names, **columns}) + b"\n")
                 batch.append(
                     {
-                        "jpg_0": image_file_bytes(first.edited)[0],  # the image itself, never appended bytes
-                        "jpg_1": image_file_bytes(second.edited)[0],
-                        "source": image_file_bytes(first.source)[0],
+                        "jpg_0": jpeg_bytes(first.edited),  # the image itself as JPEG, never appended bytes
+                        "jpg_1": jpeg_bytes(second.edited),
+                        "source": jpeg_bytes(first.source),
                         **columns,
                     }
                 )
@@ -132,4 +166,5 @@ def write_diffusion_dpo(
             if batch:
                 parquet.write_table(pa.Table.from_pylist(batch, schema=schema))
     summary.counts.update({k: stats[k] for k in ("pairs", "below_margin")})
+    write_card(root, CARD, summary)
     return summary

@@ -1,4 +1,15 @@
-"""DPO export (NHR 2.3): preference pairs among candidates for the same (source image, instruction).
+"""DPO export (NHR 2.3): preference pairs among candidates for the same (source image, instruction),
+in TRL's vision preference format, for training a VLM judge with `trl.DPOTrainer`.
+
+What the file trains: a vision-language model that, shown the original and two edits of it for an
+instruction, answers which edit is better. Each row is TRL's conversational preference example:
+`images` = [original, edit A, edit B] (paths relative to the file; cast to `Sequence(Image())` on
+load), `prompt` = one user turn with three image placeholders and the question (prompt
+`pref_pairwise`, its version in `prompt_version`), `chosen` / `rejected` = assistant turns "A" / "B"
+naming the better and the worse edit. Which side (A or B) holds the winner is decided by a hash of
+the pair, so the letter carries no signal. It does NOT train an image editor: TRL's trainers
+generate text. The edits themselves are `chosen_edit` / `rejected_edit` (paths), with both sides'
+scores, the margin and provenance (a JSON string), for an image-editing preference trainer to use.
 
 Every pair whose geometric means differ by more than `min_margin` is emitted (not only best-vs-rest):
 with k attempts per task that is up to k(k-1)/2 pairs, which is what DPO's pairwise loss can use.
@@ -14,8 +25,45 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hilite_cli.exports.common import Edit, ExportSummary, provenance, readable_records, scored_edits, write_jsonl
+from hilite_cli.exports.card import ALL_SCORED, CardSpec, write_file_card
+from hilite_cli.exports.common import (
+    Edit,
+    ExportSummary,
+    dumps,
+    provenance,
+    readable_records,
+    scored_edits,
+    write_jsonl,
+)
+from hilite_cli.prompts import prompt_version, render_prompt
 from hilite_cli.records import Record, stable_id
+
+PROMPT = "pref_pairwise"
+CARD = CardSpec(
+    title="Edit preference pairs for a vision judge, TRL DPO format (hilite dpo export)",
+    purpose="Trains a vision-language model to tell the better of two edits of one image for one instruction, "
+    "with `trl.DPOTrainer` (a VLM and its processor). Columns are TRL's conversational preference format with "
+    "images. It does not train an image editor: the edits themselves are in `chosen_edit` / `rejected_edit`.",
+    load='import datasets\nds = datasets.load_dataset("json", data_files="<this file>", split="train")\n'
+    'ds = ds.cast_column("images", datasets.Sequence(datasets.Image()))  # paths relative to the file: run from its folder',
+    columns={
+        "images": "[original, edit A, edit B]: the three images the prompt's placeholders refer to, in order",
+        "prompt": "user turn: three image placeholders and the question (prompt `pref_pairwise`)",
+        "chosen": "assistant turn naming the better edit (\"A\" or \"B\")",
+        "rejected": "assistant turn naming the worse edit",
+        "chosen_edit": "path of the better edit (higher sqrt(adherence x aesthetics))",
+        "rejected_edit": "path of the worse edit",
+        "source": "path of the original image",
+        "instruction": "the edit instruction",
+        "chosen_scores": "{instruction, aesthetics, geometric} of the better edit (judge, 1-5)",
+        "rejected_scores": "the same for the worse edit",
+        "margin": "geometric-mean gap between the two (> --min-margin)",
+        "prompt_version": "hash of the `pref_pairwise` prompt text",
+        "provenance": "JSON string: {chosen, rejected} provenance of both candidates (ids, editor, seed, judge)",
+    },
+    task="image-text-to-text",
+    takes=ALL_SCORED,
+)
 
 
 def group_key(edit: Edit) -> tuple[str, str]:
@@ -50,21 +98,39 @@ def preference_pairs(
                     stats["below_margin"] += 1
 
 
+def judge_turns(instruction: str, chosen_letter: str) -> dict[str, Any]:
+    """TRL's conversational prompt/chosen/rejected for one pair: the winner is `chosen_letter` (A or B)."""
+    other = "B" if chosen_letter == "A" else "A"
+    return {
+        "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "image"},
+                                                 {"type": "text", "text": render_prompt(PROMPT, instruction=instruction)}]}],
+        "chosen": [{"role": "assistant", "content": [{"type": "text", "text": chosen_letter}]}],
+        "rejected": [{"role": "assistant", "content": [{"type": "text", "text": other}]}],
+    }
+
+
 def dpo_pairs(
     scored: Iterable[Record], *, min_margin: float = 0.0, stats: Counter[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """DPO rows: {source, instruction, chosen, rejected, chosen_scores, rejected_scores, margin, provenance}."""
+    """TRL vision preference rows (see the module docstring), with the edits, scores, margin and provenance."""
+    version = prompt_version(PROMPT)
     for winner, loser, margin in preference_pairs(scored, min_margin=min_margin, stats=stats):
+        pair_id = stable_id("dpo", winner.record.get("id"), loser.record.get("id"))
+        winner_is_a = int(pair_id, 16) % 2 == 0
+        first, second = (winner, loser) if winner_is_a else (loser, winner)
         yield {
-            "id": stable_id("dpo", winner.record.get("id"), loser.record.get("id")),
+            "id": pair_id,
+            "images": [winner.source, first.edited, second.edited],
+            **judge_turns(winner.instruction, "A" if winner_is_a else "B"),
+            "chosen_edit": winner.edited,
+            "rejected_edit": loser.edited,
             "source": winner.source,
             "instruction": winner.instruction,
-            "chosen": winner.edited,
-            "rejected": loser.edited,
             "chosen_scores": winner.scores,
             "rejected_scores": loser.scores,
             "margin": margin,
-            "provenance": {"chosen": provenance(winner.record), "rejected": provenance(loser.record)},
+            "prompt_version": version,
+            "provenance": dumps({"chosen": provenance(winner.record), "rejected": provenance(loser.record)}).decode(),
         }
 
 
@@ -73,6 +139,7 @@ def write_dpo(scored: Iterable[Record], path: str | os.PathLike[str], *, min_mar
     stats: Counter[str] = Counter()
     summary = ExportSummary(format="dpo", target=str(Path(path)))
     pairs = dpo_pairs(readable_records(scored, summary), min_margin=min_margin, stats=stats)
-    summary.written = write_jsonl(pairs, path, path_fields=("source", "chosen", "rejected"))
+    summary.written = write_jsonl(pairs, path, path_fields=("images", "source", "chosen_edit", "rejected_edit"))
     summary.take_stats(stats, counted=("pairs", "below_margin"))
+    write_file_card(Path(path), CARD, summary)
     return summary

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hilite_cli.exports.card import ALL_SCORED, FLAT_COLUMNS, CardSpec, write_card
 from hilite_cli.exports.common import (
     Edit,
     ExportSummary,
@@ -29,6 +30,22 @@ from hilite_cli.prompts import prompt_version, render_prompt
 from hilite_cli.records import Record
 
 PROMPT_NAME = "a2_evaluation"
+CARD = CardSpec(
+    title="Judge-training conversations for TRL's SFTTrainer (hilite trl export)",
+    purpose="Teaches a vision-language model to answer NHR's prompt A.2 with the judge's two scores for an "
+    "(original, edited, instruction) triplet, with `trl.SFTTrainer`. Conversational `messages` with image "
+    "placeholders; `images` fills them in order.",
+    load='import datasets\nds = datasets.load_dataset("imagefolder", data_dir="<this folder>", split="train")',
+    columns={
+        "messages": "user turn: two image placeholders (original, edited) and prompt A.2 with the instruction; "
+        "assistant turn: {\"InstructionAdherence\": x, \"ImageAesthetic\": y}",
+        "images": "[original, edited] (from `file_names`), in the placeholders' order",
+        "prompt_version": "hash of prompt A.2's text",
+        **FLAT_COLUMNS,
+    },
+    task="image-text-to-text",
+    takes=ALL_SCORED,
+)
 
 
 def judge_messages(instruction: str, adherence: float, aesthetics: float) -> list[dict[str, Any]]:
@@ -64,4 +81,5 @@ def write_trl(records: Iterable[Record], out_dir: str | os.PathLike[str]) -> Exp
     version = prompt_version(PROMPT_NAME)
     rows = (_row(edit, root, version) for edit in checked_edits(records, summary, need_scores=True))
     summary.written = write_jsonl(rows, root / "metadata.jsonl")
+    write_card(root, CARD, summary)
     return summary

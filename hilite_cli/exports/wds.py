@@ -4,11 +4,16 @@ WebDataset groups tar members into samples by the part of the name before the fi
 are record ids reduced to `[A-Za-z0-9_-]` and each sample's members are written together. Images are
 PNG (lossless): PNG inputs are copied byte for byte, others are decoded once and re-encoded.
 Each shard is written under a temp name and renamed when full, so a reader never sees a torn tar.
+Samples are spread over at least `min_shards` shards (configs/exports.toml [webdataset]) when there
+are that many, since WebDataset hands whole shards to DataLoader workers and a worker without a shard
+fails; fewer samples than that make one shard each and the summary warns. Only records that passed
+validation are taken unless `include_rejected`; a README.md dataset card sits beside the shards.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import tarfile
@@ -16,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from hilite_cli.config import load_config
+from hilite_cli.exports.card import CardSpec, write_card
 from hilite_cli.exports.common import (
     STAGE,
     AtomicFile,
@@ -25,12 +32,31 @@ from hilite_cli.exports.common import (
     file_key,
     prepare_out_dir,
     provenance,
+    verdict_columns,
 )
 from hilite_cli.images import ImageError, encode_image, image_file_bytes, load_image
 from hilite_cli.records import Record, with_error
 
 SHARD_PATTERN = "shard-{:06d}.tar"
 _SHARD_NAME = re.compile(r"shard-(\d{6})\.tar")
+CARD = CardSpec(
+    title="Instruction-editing triplets as WebDataset shards (hilite webdataset export)",
+    purpose="Triplets (source image, instruction, edited image) as tar shards for streaming training "
+    "with the `webdataset` library. Each sample is `<key>.src.png`, `<key>.edited.png`, `<key>.json`.",
+    load='import webdataset as wds\nds = wds.WebDataset("<this folder>/shard-{000000..NNNNNN}.tar", shardshuffle=False)'
+    '.decode("pil")\n# sample["src.png"], sample["edited.png"], sample["json"]["instruction"]',
+    columns={
+        "src.png": "the source image, PNG (lossless; PNG inputs byte for byte)",
+        "edited.png": "the edited image, PNG",
+        "json.id": "the hilite record id",
+        "json.instruction": "the edit instruction",
+        "json.scores": "{instruction, aesthetics, geometric}: the judge's 1-5 scores and their geometric mean",
+        "json.kind": "forward, inverse or bootstrap (how the triplet was made), null if unknown",
+        "json.passed": "the validate/mine verdict (false or null only with --include-rejected; null for triplets)",
+        "json.thresholds": "{instruction, aesthetics} the verdict used, null if none recorded",
+        "json.provenance": "parent ids, editor model, seed, params, judge block, checks, category, licences",
+    },
+)
 
 
 def _png_bytes(path: str) -> bytes:
@@ -87,18 +113,26 @@ def _remove_stale_shards(root: Path, keep: int) -> None:
             path.unlink()
 
 
+def shard_size(samples: int, max_per_shard: int, min_shards: int) -> int:
+    """Samples per shard: at most `max_per_shard`, and small enough to make `min_shards` shards when possible."""
+    return max(1, min(max_per_shard, math.ceil(samples / max(1, min_shards))))
+
+
 def write_webdataset(
-    records: Iterable[Record], out_dir: str | os.PathLike[str], *, max_per_shard: int = 1000
+    records: Iterable[Record], out_dir: str | os.PathLike[str], *, max_per_shard: int = 1000,
+    include_rejected: bool = False,
 ) -> ExportSummary:
     """Write triplets as WebDataset tar shards under `out_dir`."""
     if max_per_shard < 1:
         raise ValueError(f"`max_per_shard` must be >= 1, got {max_per_shard}")
     root = prepare_out_dir(out_dir)
     summary = ExportSummary(format="webdataset", target=str(root))
-    writer = _ShardWriter(root, max_per_shard)
+    edits = list(checked_edits(records, summary, only_passed=not include_rejected))
+    min_shards = int(load_config("exports")["webdataset"]["min_shards"])
+    writer = _ShardWriter(root, shard_size(len(edits), max_per_shard, min_shards))
     seen: set[str] = set()
     try:
-        for edit in checked_edits(records, summary):
+        for edit in edits:
             key = file_key(edit.record)
             if key in seen:
                 summary.skipped["duplicate_id"] += 1
@@ -113,6 +147,8 @@ def write_webdataset(
                 "instruction": edit.instruction,
                 "scores": edit.scores,
                 "kind": edit.record.get("kind"),
+                "passed": verdict_columns(edit.record)["passed"],
+                "thresholds": edit.record.get("thresholds") if isinstance(edit.record.get("thresholds"), dict) else None,
                 "provenance": provenance(edit.record),
             }
             writer.add(key, [("src.png", src), ("edited.png", edited), ("json", dumps(meta))])
@@ -124,4 +160,8 @@ def write_webdataset(
     writer.close()
     _remove_stale_shards(root, writer.shards)
     summary.counts["shards"] = writer.shards
+    if 0 < writer.shards < min_shards:
+        summary.warnings.append(f"only {writer.shards} shard(s): a DataLoader with more workers than shards "
+                                "leaves workers without data (use num_workers <= shards)")
+    write_card(root, CARD, summary)
     return summary

@@ -19,6 +19,8 @@ PROMPT_NAMES: tuple[str, ...] = (
     "a5_t2i_check",
     "a6_inverse",
     "route",
+    "pref_pairwise",  # export --format dpo: the question a vision judge learns to answer A or B
+    "pref_single",  # export --format kto: the question a vision judge learns to answer yes to, or not
 )
 
 # Values that reproduce the paper's text exactly when a caller does not override them.

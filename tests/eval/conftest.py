@@ -55,10 +55,10 @@ def gedit(tmp_path: Path) -> Bench:
     images = [Image.open(io.BytesIO(_png(n, 24, False))) for n in names]
     table = datasets.Dataset.from_dict(
         {"key": [r[0] for r in rows], "task_type": [r[1] for r in rows], "instruction": [r[2] for r in rows],
-         "instruction_language": [r[3] for r in rows], "input_image": images, "intersection_exist": [True, False, True, True, True]},
+         "instruction_language": [r[3] for r in rows], "input_image": images, "Intersection_exist": [True, False, True, True, True]},
         features=datasets.Features({"key": datasets.Value("string"), "task_type": datasets.Value("string"),
                                     "instruction": datasets.Value("string"), "instruction_language": datasets.Value("string"),
-                                    "input_image": datasets.Image(), "intersection_exist": datasets.Value("bool")}),
+                                    "input_image": datasets.Image(), "Intersection_exist": datasets.Value("bool")}),
     )
     data = tmp_path / "GEdit-Bench" / "data"
     data.mkdir(parents=True)

@@ -158,7 +158,7 @@ def test_imgedit_axes_per_category_weights_and_a_missing_edit(imgedit: Bench, tm
     add, style = s["categories"]["add"], s["categories"]["style"]
     assert (add["items"], add["judged"], add["failed"]) == (3, 2, 1)
     assert add["means"] == {"adherence": 3.5, "quality": 3.0, "preservation": 4.0, "overall": 3.5}
-    assert style["means"] == {"adherence": 1.0, "quality": 5.0, "preservation": 3.0, "overall": 3.0}
+    assert style["means"] == {"adherence": 1.0, "quality": 3.0, "preservation": 5.0, "overall": 3.0}  # by label, not position
     assert s["overall"]["items"]["overall"] == pytest.approx(10 / 3)
     assert s["overall"]["categories"]["overall"] == pytest.approx(3.25)
     # weaker categories weigh more: 3.25 / 3.5 and 3.25 / 3.0

@@ -62,3 +62,25 @@ def test_gedit_not_cached_offline_is_one_line_exit_2(gedit: Bench, tmp_path: Pat
     result = _eval(gedit, tmp_path, "http://127.0.0.1:9/v1")
     assert result.exit_code == 2 and "stepfun-ai/GEdit-Bench: cannot load it through datasets" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("layout", ["save_to_disk", "arrow_files"])
+def test_gedit_folder_in_arrow_layouts(gedit: Bench, tmp_path: Path, layout: str) -> None:
+    """`save_to_disk` folders and the hub's arrow files load like the parquet folder, with the real
+    `Intersection_exist` column (capital I) selecting GEdit's intersection subset."""
+    import datasets
+
+    from hilite_cli.stages.eval.benchmarks import gedit_items
+
+    table = datasets.load_dataset("parquet", data_files=[str(p) for p in gedit.data.rglob("*.parquet")], split="train")
+    folder = tmp_path / layout
+    if layout == "save_to_disk":
+        table.save_to_disk(str(folder))
+    else:
+        (folder / "data").mkdir(parents=True)
+        table.save_to_disk(str(tmp_path / "staging"))
+        for i, arrow in enumerate(sorted((tmp_path / "staging").glob("*.arrow"))):
+            shutil.copy(arrow, folder / "data" / f"train-{i:05d}.arrow")
+    items = list(gedit_items(str(folder), tmp_path / "cache", "en", "intersection"))
+    assert [i.key for i in items] == ["k1", "k3", "k5"]
+    assert all(i.extra == {"Intersection_exist": True} for i in items)

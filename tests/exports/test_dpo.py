@@ -18,7 +18,8 @@ PairOracle = Callable[[list[dict[str, Any]], float], dict[tuple[str, str], float
 @pytest.mark.parametrize("min_margin", [0.0, 0.5, 2.0])
 def test_pairs_match_independent_winners(scored: list[dict[str, Any]], min_margin: float, expected_pairs: PairOracle) -> None:
     rows = list(dpo_pairs(scored, min_margin=min_margin))
-    got = {(r["provenance"]["chosen"]["id"], r["provenance"]["rejected"]["id"]): r["margin"] for r in rows}
+    got = {(orjson.loads(r["provenance"])["chosen"]["id"], orjson.loads(r["provenance"])["rejected"]["id"]): r["margin"]
+           for r in rows}
     want = expected_pairs(scored, min_margin)
     assert got.keys() == want.keys()
     assert all(got[k] == pytest.approx(want[k]) for k in want)
@@ -29,10 +30,11 @@ def test_ties_make_no_pair_and_sources_never_mix(scored: list[dict[str, Any]]) -
     by_id = {r["id"]: r for r in scored}
     rows = list(dpo_pairs(scored))
     for row in rows:
-        chosen, rejected = by_id[row["provenance"]["chosen"]["id"]], by_id[row["provenance"]["rejected"]["id"]]
+        prov = orjson.loads(row["provenance"])
+        chosen, rejected = by_id[prov["chosen"]["id"]], by_id[prov["rejected"]["id"]]
         assert chosen["image"] == rejected["image"] == row["source"]
         assert chosen["instruction"] == rejected["instruction"] == row["instruction"]
-        assert row["chosen"] == chosen["output"] and row["rejected"] == rejected["output"]
+        assert row["chosen_edit"] == chosen["output"] and row["rejected_edit"] == rejected["output"]
         assert row["chosen_scores"]["geometric"] > row["rejected_scores"]["geometric"]
     # src1/"make it winter": (4.5, 5.0) and (5.0, 4.5) tie, so only their pairs with (1.0, 1.5) exist.
     src1 = [r for r in rows if r["source"].endswith("src1.jpg")]

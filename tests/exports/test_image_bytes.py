@@ -53,8 +53,11 @@ def test_junk_after_the_image_never_reaches_an_export(fmt: str, triplets: list[d
     for blob in blobs:
         assert b"JUNK-AFTER" not in blob
         Image.open(io.BytesIO(blob)).load()
-    if fmt in ("ip2p", "trl", "diffusion-dpo"):  # folder exports keep the file's own encoding, byte for byte
+    if fmt in ("ip2p", "trl"):  # folder exports keep the file's own encoding, byte for byte
         assert set(blobs) <= set(clean.values())
+    if fmt == "diffusion-dpo":  # files byte for byte; the parquet's jpg_* columns are JPEG, as named
+        assert set(_files(root)) <= set(clean.values())
+        assert all(b.startswith(b"\xff\xd8\xff") for b in blobs if b not in set(_files(root)))
 
 
 def test_a_jpeg_is_cut_at_its_eoi_past_markers_inside_segments_and_scans(tmp_path: Path) -> None:

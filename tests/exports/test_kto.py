@@ -29,9 +29,10 @@ def test_rows_carry_images_scores_and_provenance(scored: list[dict[str, Any]]) -
     assert row["source"] == rec["image"] and row["edited"] == rec["output"]
     assert row["instruction"] == rec["instruction"]
     assert row["scores"]["geometric"] == (rec["scores"]["instruction"] * rec["scores"]["aesthetics"]) ** 0.5
-    assert row["provenance"]["parent"] == rec["parent"]
-    assert row["provenance"]["seed"] == rec["seed"] and row["provenance"]["model"] == "classic"
-    assert row["provenance"]["judge"]["provider"] == "gemini"
+    prov = orjson.loads(row["provenance"])
+    assert prov["parent"] == rec["parent"]
+    assert prov["seed"] == rec["seed"] and prov["model"] == "classic"
+    assert prov["judge"]["provider"] == "gemini"
 
 
 def test_write_kto_uses_config_thresholds_and_skips_failed_records(scored: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -44,7 +45,7 @@ def test_write_kto_uses_config_thresholds_and_skips_failed_records(scored: list[
     assert summary.skipped == Counter({"missing_scores": 1, "upstream_error": 1})
     assert all(row["thresholds"] == {"aesthetics": 4.7, "instruction": 4.7} for row in rows)
     assert summary.counts["good"] == sum(row["label"] for row in rows)
-    assert [p.name for p in path.parent.iterdir()] == ["kto.jsonl"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["kto.README.md", "kto.jsonl"]  # the file and its card
 
 
 def test_a_candidate_the_filter_rejected_is_bad_whatever_its_scores(scored: list[dict[str, Any]]) -> None:

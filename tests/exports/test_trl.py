@@ -22,7 +22,11 @@ def test_rows_are_trl_conversations_with_two_images(scored: list[dict[str, Any]]
 
     ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train", cache_dir=str(tmp_path / "cache"))
     assert {"messages", "images"} <= set(ds.column_names)
+    from trl.data_utils import is_conversational, prepare_multimodal_messages
+
     for row, rec in zip(ds, usable, strict=True):
+        assert is_conversational(row)  # TRL's own check, as SFTTrainer makes it
+        prepare_multimodal_messages(row["messages"], images=row["images"])  # one image per placeholder
         user, assistant = row["messages"]
         assert user["role"] == "user" and assistant["role"] == "assistant"
         assert [part["type"] for part in user["content"]] == ["image", "image", "text"]

@@ -87,10 +87,11 @@ def test_validate_exports_are_checked_before_the_run(tmp_path: Path, args: tuple
 ])
 def test_export_onto_its_input_is_refused(tmp_path: Path, args: tuple[str, ...]) -> None:
     tasks = _tasks(tmp_path)
-    if "nhr" in args:
-        tasks = tasks.rename(tmp_path / "metadata.jsonl")
+    if "nhr" in args:  # nhr writes NHR-Edit's train/metadata.jsonl
+        (tmp_path / "train").mkdir()
+        tasks = tasks.rename(tmp_path / "train" / "metadata.jsonl")
     before = _snapshot(tmp_path)
-    res = hilite_here("export", tasks.name, *args, cwd=tmp_path)
+    res = hilite_here("export", str(tasks.relative_to(tmp_path)), *args, cwd=tmp_path)
     assert res.returncode == 2 and b"same file" in res.stderr, res.stderr
     assert _snapshot(tmp_path) == before
 

@@ -95,8 +95,9 @@ def test_export_orders_a_curriculum_and_keeps_the_difficulty(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     exported = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert [r["id"] for r in exported] == ["b1", "c1", "a1", "d1"]  # 1, 2, 4 attempts to the validated pass, then unknown
-    assert exported[0]["provenance"]["difficulty"]["attempts_to_validated_pass"] == 1
-    assert exported[0]["provenance"]["category"] == "add" and "difficulty" not in exported[3]["provenance"]
+    assert orjson.loads(exported[0]["provenance"])["difficulty"]["attempts_to_validated_pass"] == 1
+    prov = [orjson.loads(r["provenance"]) for r in exported]
+    assert prov[0]["category"] == "add" and "difficulty" not in prov[3]
     bad = CliRunner().invoke(app, ["export", str(manifest), "--format", "kto", "--to", str(out), "--order", "hardest"])
     assert bad.exit_code == 2 and "--order must be input or difficulty" in bad.output
 

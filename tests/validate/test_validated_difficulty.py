@@ -115,7 +115,7 @@ def test_the_output_feeds_export_and_score_dataset(pool: Path, server: Loopback,
     kto = tmp_path / "kto.jsonl"
     result = CliRunner().invoke(app, ["export", str(scored), "--format", "kto", "--to", str(kto), "--order", "difficulty"])
     assert result.exit_code == 0, result.output
-    firsts = {r["id"]: r["provenance"]["difficulty"]["attempts_to_validated_pass"] for r in _lines(kto)}
+    firsts = {r["id"]: orjson.loads(r["provenance"])["difficulty"]["attempts_to_validated_pass"] for r in _lines(kto)}
     # export recomputes from the --keep all records and agrees with validate: "Make it winter." stays
     # unknown (its seed 0 has no record), not 1 (as if seed 0 had been judged and failed)
     assert firsts == {r["id"]: r["difficulty"]["attempts_to_validated_pass"] for r in _lines(scored)}

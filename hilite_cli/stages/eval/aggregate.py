@@ -5,6 +5,14 @@ so every metric of a row covers the same items. An item the judge failed on is c
 never scored with a replacement; what could be read of it stays in the errors manifest. Overall,
 two rows, both named: the mean over all judged items, and the mean of the category means (each
 category weighs the same; NHR Table 5's "Overall ... averaging all scores across tasks").
+
+With `protocol: reference` in the settings, the means are the published scripts' own arithmetic, so a
+published table can be matched to the digit: GEdit-Bench's calculate_statistics.py (`np.mean` of SC,
+PQ and O = sqrt(SC x PQ) per task type, then `np.mean` of the task types' means, task types in
+GEdit's order, which is the sorted order) and ImgEdit's step2_typescore.py (per edit type,
+`round(sum / len, 2)` of the item scores step1 already rounded to 2 decimals). A per-axis mean that
+the scripts do not compute stays hilite's plain mean. An item without a score for a metric (an
+ImgEdit reply whose labels name no axis) is left out of that metric's mean only.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from hilite_cli.config import load_config
 from hilite_cli.records import Record
@@ -22,13 +32,34 @@ PRIMARY = {"gedit": "O", "imgedit": "overall"}
 SCALE = {"gedit": "0-10", "imgedit": "1-5"}
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
 
 
-def _means(records: list[Record], metrics: tuple[str, ...]) -> dict[str, float | None]:
+def _np_mean(values: list[float | None]) -> float | None:
+    """calculate_statistics.py's np.mean (pairwise summation: its last bits differ from a plain sum's)."""
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
+
+
+def _round2_mean(values: list[float | None]) -> float | None:
+    """step2_typescore.py's round(sum(scores) / len(scores), 2)."""
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 2) if known else None
+
+
+def _averager(benchmark: str, protocol: str, metric: str) -> Any:
+    if protocol != "reference":
+        return _mean
+    if benchmark == "gedit":
+        return _np_mean
+    return _round2_mean if metric == PRIMARY["imgedit"] else _mean
+
+
+def _means(records: list[Record], metrics: tuple[str, ...], benchmark: str = "", protocol: str = "careful") -> dict[str, float | None]:
     judged = [r for r in records if r["status"] == "ok"]
-    return {m: _mean([r["scores"][m] for r in judged]) for m in metrics}
+    return {m: _averager(benchmark, protocol, m)([r["scores"][m] for r in judged]) for m in metrics}
 
 
 def category_weights(per_category: dict[str, Any], primary: str) -> dict[str, float]:
@@ -51,6 +82,7 @@ def category_weights(per_category: dict[str, Any], primary: str) -> dict[str, fl
 def summarize(benchmark: str, records: Iterable[Record], settings: dict[str, Any]) -> dict[str, Any]:
     """The `--json` summary: per category, overall (items and categories), weights, failures."""
     metrics = METRICS[benchmark]
+    protocol = str(settings.get("protocol", "careful"))
     rows = list(records)
     grouped: dict[str, list[Record]] = defaultdict(list)
     for r in rows:
@@ -60,11 +92,11 @@ def summarize(benchmark: str, records: Iterable[Record], settings: dict[str, Any
             "items": len(group),
             "judged": sum(r["status"] == "ok" for r in group),
             "failed": sum(r["status"] != "ok" for r in group),
-            "means": _means(group, metrics),
+            "means": _means(group, metrics, benchmark, protocol),
         }
         for name, group in sorted(grouped.items())
     }
-    macro = {m: _mean([c["means"][m] for c in per_category.values() if c["means"][m] is not None]) for m in metrics}
+    macro = {m: _averager(benchmark, protocol, m)([c["means"][m] for c in per_category.values()]) for m in metrics}
     failures: dict[str, int] = defaultdict(int)
     for r in rows:
         if r["status"] != "ok":
@@ -78,7 +110,7 @@ def summarize(benchmark: str, records: Iterable[Record], settings: dict[str, Any
         "judged": sum(r["status"] == "ok" for r in rows),
         "failures": dict(sorted(failures.items())),
         "categories": per_category,
-        "overall": {"items": _means(rows, metrics), "categories": macro},
+        "overall": {"items": _means(rows, metrics, benchmark, protocol), "categories": macro},
         "category_weights": category_weights(per_category, PRIMARY[benchmark]),
         "settings": settings,
     }

@@ -1,8 +1,9 @@
 """Benchmark items and where their edited images live.
 
 GEdit-Bench (`stepfun-ai/GEdit-Bench`): a table with `key, task_type, instruction,
-instruction_language, input_image, intersection_exist`. Loaded by hub id through `datasets`, or
-from a local folder holding the hub repo's parquet files (`huggingface-cli download
+instruction_language, input_image, Intersection_exist` (capital I, as in the
+hub data and GEdit-Bench's own scripts). Loaded by hub id through `datasets`, or from a local
+folder: a `save_to_disk` folder, or one holding the hub repo's parquet (or arrow) files (`huggingface-cli download
 stepfun-ai/GEdit-Bench --repo-type dataset --local-dir DIR`). Edited images follow GEdit's own
 layout, `EDITED/<task_type>/<language>/<key>.png` (a flat `EDITED/<key>.png` is accepted too).
 
@@ -25,12 +26,11 @@ from typing import Any
 
 import orjson
 
+from hilite_cli.stages.eval.errors import BenchmarkError
+
 BENCHMARKS = ("gedit", "imgedit")
 EDITED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-
-
-class BenchmarkError(ValueError):
-    """A benchmark that cannot be read: one line saying what is wrong with it."""
+INTERSECTION = "Intersection_exist"  # GEdit-Bench's column name, capital I (test_gedit_score.py reads it so)
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,7 @@ def _gedit_rows(where: str) -> Any:
 
     path = Path(where)
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*.parquet"))
-        if not files:
-            raise BenchmarkError(f"{where}: no parquet files (expected the GEdit-Bench hub repo's files)")
-        return datasets.load_dataset("parquet", data_files=files, split="train")
+        return _gedit_folder(datasets, path)
     if path.exists():
         raise BenchmarkError(f"{where}: expected a folder or a hub id")
     try:
@@ -63,9 +60,22 @@ def _gedit_rows(where: str) -> Any:
         raise BenchmarkError(f"{where}: cannot load it through datasets ({type(exc).__name__}: {exc})") from None
 
 
+def _gedit_folder(datasets: Any, path: Path) -> Any:
+    """A local GEdit-Bench: a `save_to_disk` folder, or the hub repo's parquet or arrow files."""
+    if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
+        loaded = datasets.load_from_disk(str(path))
+        return loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded
+    for kind in ("parquet", "arrow"):
+        files = sorted(str(p) for p in path.rglob(f"*.{kind}"))
+        if files:
+            return datasets.load_dataset(kind, data_files=files, split="train")
+    raise BenchmarkError(f"{path}: no parquet or arrow files and no save_to_disk dataset (expected the GEdit-Bench "
+                         "hub repo's files)")
+
+
 def gedit_items(where: str, cache: Path, language: str = "en", subset: str = "fullset") -> Iterator[Item]:
     """GEdit-Bench items in one language (`en`, `cn` or `all`) of GEdit's `fullset` or `intersection`
-    subset (items with `intersection_exist`); source images written once under `cache`."""
+    subset (items with `Intersection_exist`); source images written once under `cache`."""
     rows = _gedit_rows(where)
     missing = {"key", "task_type", "instruction", "input_image"} - set(rows.column_names)
     if missing:
@@ -75,7 +85,7 @@ def gedit_items(where: str, cache: Path, language: str = "en", subset: str = "fu
         lang = row.get("instruction_language")
         if language != "all" and lang is not None and lang != language:
             continue
-        if subset == "intersection" and not row.get("intersection_exist"):
+        if subset == "intersection" and not row.get(INTERSECTION):
             continue
         source = cache / f"{row['key']}.png"
         if not source.is_file():
@@ -83,7 +93,7 @@ def gedit_items(where: str, cache: Path, language: str = "en", subset: str = "fu
             row["input_image"].convert("RGB").save(tmp)
             tmp.replace(source)
         yield Item(str(row["key"]), str(row["task_type"]), str(row["instruction"]), lang, source,
-                   {"intersection_exist": row.get("intersection_exist")})
+                   {INTERSECTION: row.get(INTERSECTION)})
 
 
 def _imgedit_entries(meta: Path) -> dict[str, dict[str, Any]]:

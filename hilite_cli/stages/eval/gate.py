@@ -40,8 +40,10 @@ def _rows(summary: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]
 def check_eval_regression(current: Mapping[str, Any], baseline: Mapping[str, Any], max_drop: float) -> list[str]:
     if baseline["benchmark"] != current["benchmark"]:
         raise ValueError(f"--baseline is a {baseline['benchmark']} summary, this run is {current['benchmark']}")
-    for key in ("language", "subset"):
-        before, now_value = baseline.get("settings", {}).get(key), current.get("settings", {}).get(key)
+    for key in ("language", "subset", "protocol"):  # a summary from before --protocol was careful
+        default = "careful" if key == "protocol" else None
+        before = baseline.get("settings", {}).get(key, default)
+        now_value = current.get("settings", {}).get(key, default)
         if before is not None and before != now_value:
             raise ValueError(f"--baseline was scored with {key} {before!r}, this run with {now_value!r}: not comparable")
     now = dict(_rows(current))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hilite_cli.config import cache_dir
-from hilite_cli.stages.eval.benchmarks import BenchmarkError
+from hilite_cli.stages.eval.errors import BenchmarkError
 
 MARKER = ".hilite-unpacked"
 

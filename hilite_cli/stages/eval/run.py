@@ -1,7 +1,9 @@
 """One `hilite eval` run: edit each benchmark item (or find its edited image), judge it, write it.
 
-Per judged item, one record (`-o`): key, category, instruction, source, edited, `scores` and `judge`
-(provider, model, `prompts: {source, bundled, version}` (the bundled VIEScore texts or the
+`settings.protocol` (careful or reference) sets how images are encoded and the judge sampled
+(protocols.request_shape) and the arithmetic (aggregate); reference adds its `deviations` to the
+summary. Per judged item, one record (`-o`): key, category, instruction, source, edited, `scores`
+and `judge` (provider, model, `prompts: {source, bundled, version}` (the bundled VIEScore texts or the
 user's file, and a hash of the texts), and every ask's status, raw reply and reason). An item
 whose edit is missing or failed, or whose judge failed, goes to the errors manifest instead, with
 null scores (and any score that was read) and its status, and the run exits 1; the summary counts
@@ -24,7 +26,15 @@ from hilite_cli.records import Record, RecordError, with_error
 from hilite_cli.stages.eval.aggregate import METRICS, summarize
 from hilite_cli.stages.eval.benchmarks import Item, edited_path
 from hilite_cli.stages.eval.judge_prompts import ImgEditPrompts, VieScorePrompts
-from hilite_cli.stages.eval.protocols import imgedit_ask, imgedit_scores, viescore_asks, viescore_scores
+from hilite_cli.stages.eval.protocols import (
+    REFERENCE_DEVIATIONS,
+    imgedit_ask,
+    imgedit_scores,
+    judge_images,
+    request_shape,
+    viescore_asks,
+    viescore_scores,
+)
 
 STAGE = "eval"
 EditFn = Callable[[Item], Any]
@@ -42,6 +52,7 @@ class EvalSettings:
     judge_name: str = ""
     recorded: dict[str, Any] = field(default_factory=dict)  # what else the summary names (data, language, subset)
     judge_batch: int | None = None  # items judged per `ask_many` [configs/eval.toml]; a batch job's worth with --batch-api
+    protocol: str = "careful"  # careful (hilite's) or reference (the published harness's requests and arithmetic)
 
 
 def _batches(items: list[Item], size: int) -> Iterator[list[Item]]:
@@ -64,6 +75,7 @@ class EvalRun:
         self.on_total = on_total  # items left to judge (a progress bar's total)
         self.on_batch = on_batch  # items finished, once per judged batch
         self.failed: list[Record] = []
+        self.shape = request_shape(settings.benchmark, settings.protocol)
 
     def run(self) -> dict[str, Any]:
         writer = ManifestWriter(self.s.output, resume=self.s.resume)
@@ -89,7 +101,9 @@ class EvalRun:
         keys = {self._id(i) for i in self.items}
         done = {r["id"]: r for r in (read_records(self.s.output) if self.s.resume else written) if r.get("id") in keys}
         settings = {"editor": self.s.editor_name or f"edited folder {self.s.edited}", "judge": self.s.judge_name,
-                    "prompts": self._prompts_used(), **self.s.recorded}
+                    "prompts": self._prompts_used(), "protocol": self.s.protocol, **self.s.recorded}
+        if self.s.protocol == "reference":
+            settings["deviations"] = list(REFERENCE_DEVIATIONS[self.s.benchmark])
         return summarize(self.s.benchmark, [*done.values(), *self.failed], settings)
 
     def _prompts_used(self) -> dict[str, Any]:
@@ -124,7 +138,7 @@ class EvalRun:
                 if not path.is_file():
                     out.append(self._failed(record, "missing_edit", f"item {item.key}: no edited image at {path}"))
                     continue
-                source, edited = encode_image(load_image(item.source)), encode_image(load_image(path))
+                source, edited = judge_images(self.s.benchmark, self.shape, item.source, path)
             except (ImageError, RecordError, OSError) as exc:
                 out.append(self._failed(record, getattr(exc, "kind", "bad_image"), f"item {item.key}: {exc}"))
                 continue
@@ -143,12 +157,13 @@ class EvalRun:
 
     def _asks(self, item: Item, source: bytes, edited: bytes) -> list[Any] | None:
         if isinstance(self.prompts, VieScorePrompts):
-            return viescore_asks(self.prompts, item.instruction, source, edited)
-        ask = imgedit_ask(self.prompts, item.category, item.instruction, source, edited)
+            return viescore_asks(self.prompts, item.instruction, source, edited, self.shape)
+        ask = imgedit_ask(self.prompts, item.category, item.instruction, source, edited, self.shape)
         return None if ask is None else [ask]
 
     def _scored(self, record: Record, answers: list[Answer]) -> Record:
-        scores, blocks = viescore_scores(*answers) if self.s.benchmark == "gedit" else imgedit_scores(answers[0])
+        scores, blocks = (viescore_scores(*answers) if self.s.benchmark == "gedit"
+                          else imgedit_scores(answers[0], self.s.protocol))
         failed = {name: b for name, b in blocks.items() if b["status"] != "ok"}
         judge = {"provider": answers[0].provider, "model": answers[0].model, "prompts": self._prompts_used(), "asks": blocks}
         if not failed:
