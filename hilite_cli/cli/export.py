@@ -138,5 +138,8 @@ def command(
     bad = [ln.error_record("export") for ln in lines if ln.record is None]
     summary.errors[:0] = bad
     failed = report_export(summary, errors_path)
-    if failed:
+    if failed or not summary.written:
+        if not summary.written:
+            print(f"hilite export: warning: no record could be exported to {to}"
+                  + (" (the input held none)" if not records else " (why each was left out is above)"), file=sys.stderr)
         raise typer.Exit(1)
