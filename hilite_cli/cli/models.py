@@ -131,6 +131,7 @@ def _check(specs: list, weights: dict, device: str | None, dtype: str | None, js
     if json_lines:
         _write_jsonl(result.as_dict() for result in results)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="can each model run here?", show_lines=True)
@@ -140,7 +141,9 @@ def _check(specs: list, weights: dict, device: str | None, dtype: str | None, js
     table.add_column("why not", ratio=1, overflow="fold")
     for r in results:
         memory = "—" if r.weights_gib is None else f"{r.weights_gib:g} GiB {r.dtype}"
-        table.add_row(r.name, "yes" if r.runnable else "no", r.weights, r.device, memory, "; ".join(r.reasons) or "—")
+        # rich reads `[qwen]` in `pip install 'hilite_cli[qwen]'` as markup and drops it: cells are plain text
+        table.add_row(*(escape(c) for c in (r.name, "yes" if r.runnable else "no", r.weights, r.device, memory,
+                                             "; ".join(r.reasons) or "—")))
     _console().print(table)
     runnable = sum(r.runnable for r in results)
     print(f"{runnable} of {len(results)} models can run here", file=sys.stderr)

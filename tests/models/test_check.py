@@ -73,3 +73,12 @@ def test_edit_without_models_runs_only_what_can_run_and_names_the_rest_once(tmp_
     cands = [orjson.loads(x) for x in (tmp_path / "c.jsonl").read_bytes().splitlines()]
     assert [c["model"] for c in cands] == ["classic"] * 3
     assert res.stderr.decode().count("instruct-pix2pix") == 1
+
+
+def test_the_check_table_shows_the_install_advice_verbatim(tmp_path: Path) -> None:
+    """rich read `[qwen]` as markup and printed `pip install 'hilite_cli'`; --json had it right."""
+    res = hilite("models", "--check", "--device", "cpu", env={"HF_HOME": str(tmp_path / "hf")}, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = _check(tmp_path)
+    if not rows["qwen-image-edit"]["packages"]["torchvision"]:
+        assert b"'hilite_cli[qwen]'" in res.stdout  # the table folds long cells, so the words may break before it
