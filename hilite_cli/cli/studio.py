@@ -57,7 +57,7 @@ def command(
     local = parse_weights(weights)
     store = open_store(data)
     try:
-        settings = StudioSettings(token=token, browse=list(browse or []), models=parse_list(models), provider=provider,
+        settings = StudioSettings(token=token, host=host, browse=list(browse or []), models=parse_list(models), provider=provider,
                                   seeds=seeds, weights=local)
         app = create_app(store, settings)
     except ValueError as exc:

@@ -21,6 +21,7 @@ HERE = Path(__file__).parent
 @dataclass
 class StudioSettings:
     token: str | None = None
+    host: str = "127.0.0.1"  # the address it listens on: a Host name served besides the loopback ones
     browse: list[str] = field(default_factory=list)
     models: list[str] | None = None
     provider: str = "offline"
@@ -43,6 +44,18 @@ class Studio:
     def seeds(self) -> int:
         """Attempts per editor in one Run (an edit step or a replayed one): --seeds, else configs/studio.toml."""
         return self.settings.seeds or self.config["edit"]["seeds"]
+
+    def text(self, field: str, value: Any, limit: str | None = None) -> str | None:
+        """`value` as text no longer than configs/studio.toml [text] allows (`limit`, else `field`);
+        None stays None. Anything else is a ValueError naming the field, so nothing oversized is stored."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"`{field}` must be text, got {type(value).__name__}")
+        most = self.config["text"][limit or field]
+        if len(value) > most:
+            raise ValueError(f"`{field}` is {len(value)} characters; at most {most} (configs/studio.toml [text])")
+        return value
 
     def page(self, request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         visitor = request.state.visitor

@@ -82,20 +82,16 @@ def session_view(studio: Studio, name: str) -> dict[str, Any]:
 
 
 async def read_upload(studio: Studio, request: Request, field: str) -> tuple[str, Any]:
-    """(blob id, form) of the image in `field`, through the stages' image guard and the size limits."""
-    limits = studio.config["uploads"]
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limits["max_bytes"]):
-        raise OverflowError(f"upload larger than {limits['max_bytes']} bytes")
+    """(blob id, form) of the image in `field`, through the stages' image guard. The body's size is
+    bounded before this runs (limits.BodyLimit), so reading the file whole is reading at most that."""
     form = await request.form(max_files=2, max_fields=20)
     upload = form.get(field)
     if upload is None or isinstance(upload, str):
         raise ValueError(f"no image file in the `{field}` field")
     data = await upload.read()
-    if len(data) > limits["max_bytes"]:
-        raise OverflowError(f"upload larger than {limits['max_bytes']} bytes")
     name = upload.filename or field
-    blob = await run_in_threadpool(studio.store.blobs.put_bytes, data, name=name, max_pixels=limits["max_pixels"])
+    blob = await run_in_threadpool(studio.store.blobs.put_bytes, data, name=name,
+                                   max_pixels=studio.config["uploads"]["max_pixels"])
     return blob, form
 
 
@@ -121,8 +117,6 @@ def routes(studio: Studio) -> list[Route]:
     async def upload(request: Request) -> Response:
         try:
             blob, _ = await read_upload(studio, request, "file")
-        except OverflowError as exc:
-            return error(str(exc), 413)
         except (ValueError, ImageError) as exc:
             return error(f"upload refused: {exc}")
         return JSONResponse({"blob": blob, "url": f"/img/{blob}"})
@@ -130,10 +124,9 @@ def routes(studio: Studio) -> list[Route]:
     async def new_session(request: Request) -> Response:
         try:
             blob, form = await read_upload(studio, request, "base")
-            name = str(form.get("name") or "").strip() or f"session-{secrets.token_hex(3)}"
+            name = (studio.text("name", form.get("name"), "session_name") or "").strip()
+            name = name or f"session-{secrets.token_hex(3)}"
             sessions.create_session(store, name, blob)
-        except OverflowError as exc:
-            return error(str(exc), 413)
         except (ValueError, ImageError, StoreError) as exc:
             return error(f"cannot start the session: {exc}")
         return JSONResponse(session_view(studio, name))
@@ -159,7 +152,7 @@ def routes(studio: Studio) -> list[Route]:
         text = body.get("instruction")
         if not isinstance(text, str) or not text.strip():
             raise ValueError("type an instruction first")
-        return text.strip()
+        return studio.text("instruction", text.strip())
 
     async def translate(request: Request) -> Response:
         name = request.path_params["name"]
@@ -201,6 +194,8 @@ def routes(studio: Studio) -> list[Route]:
             slot = body.get("slot")
             if not isinstance(slot, str):
                 raise ValueError("choose a slot")
+            for field in ("comment", "offensive_description"):
+                studio.text(field, body.get(field))
             step = sessions.pick(store, request.path_params["step"], slot, body)
         except (ValueError, StoreError) as exc:
             return error(str(exc))
@@ -225,8 +220,8 @@ def routes(studio: Studio) -> list[Route]:
             satisfaction = body.get("satisfaction")
             if satisfaction is not None and not is_int(satisfaction):
                 raise ValueError("`satisfaction` must be 1–5")
-            publication = gallery.publish(store, name, title=str(body.get("title") or ""),
-                                          description=str(body.get("description") or ""),
+            publication = gallery.publish(store, name, title=studio.text("title", body.get("title")) or "",
+                                          description=studio.text("description", body.get("description")) or "",
                                           public=bool(body.get("public", True)), satisfaction=satisfaction)
         except (ValueError, StoreError) as exc:
             return error(str(exc))
