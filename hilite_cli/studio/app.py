@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from hilite_cli.store import Store, sessions
 from hilite_cli.studio import views_browse, views_edit, views_gallery, views_rate
 from hilite_cli.studio.browse import load_manifest
-from hilite_cli.studio.context import HERE, Studio, StudioSettings
+from hilite_cli.studio.context import HERE, Studio, StudioSettings, unrunnable_editors
 from hilite_cli.studio.jobs import Jobs
 from hilite_cli.studio.limits import BodyLimit
 from hilite_cli.studio.security import AccessMiddleware
@@ -41,7 +41,8 @@ def create_app(store: Store, settings: StudioSettings, config: dict[str, Any] | 
     config = config or load_config("studio")
     sessions.interrupt_running(store)
     studio = Studio(store=store, settings=settings, config=config, jobs=Jobs(config["edit"]["workers"]),
-                    manifests=[load_manifest(path) for path in settings.browse])
+                    manifests=[load_manifest(path) for path in settings.browse],
+                    unavailable=unrunnable_editors(settings))
 
     async def home(request: Request) -> RedirectResponse:
         visitor = request.state.visitor
@@ -52,8 +53,13 @@ def create_app(store: Store, settings: StudioSettings, config: dict[str, Any] | 
         yield
         studio.jobs.close()
 
+    async def favicon(request: Request) -> RedirectResponse:
+        """Browsers ask for /favicon.ico whatever the page says; the icon is the pages' own."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     routes = [
         Route("/", home),
+        Route("/favicon.ico", favicon),
         *views_edit.routes(studio),
         *views_gallery.routes(studio),
         *views_rate.routes(studio),

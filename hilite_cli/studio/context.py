@@ -29,6 +29,20 @@ class StudioSettings:
     weights: dict[str, Path] = field(default_factory=dict)  # model -> local weights folder (--weights NAME=DIR)
 
 
+def unrunnable_editors(settings: StudioSettings) -> dict[str, str]:
+    """{editor: why} for the editors that cannot run here, left out of every Run unless --models names
+    the editors: what `hilite edit` does without --models, by the same registry check."""
+    if settings.models:
+        return {}
+    from hilite_cli.models.availability import check_registry
+    from hilite_cli.models.loader import resolve_device
+    from hilite_cli.models.registry import load_registry
+
+    editors = [spec for spec in load_registry().values() if spec.kind != "t2i"]
+    checked = check_registry(editors, weights=settings.weights, device=resolve_device(None), dtype=None)
+    return {c.name: c.reasons[0] for c in checked if not c.runnable}
+
+
 @dataclass
 class Studio:
     store: Store
@@ -36,6 +50,7 @@ class Studio:
     config: dict[str, Any]
     jobs: Jobs
     manifests: list[Manifest]
+    unavailable: dict[str, str] = field(default_factory=dict)  # see unrunnable_editors
     editors: LoadedEditors = field(default_factory=LoadedEditors)
     templates: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])))

@@ -29,7 +29,7 @@ TOKEN_COOKIE = "hilite_token"
 CSRF_COOKIE = "hilite_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-RATER_PATHS = ("/rate", "/api/rate", "/static/")
+RATER_PATHS = ("/rate", "/api/rate", "/static/", "/favicon.ico")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,14 @@ from hilite_cli.store.db import is_int
 from hilite_cli.studio.context import Studio, error, json_body
 
 KNOB_LIMITS = {"steps": (1, 100), "text_influence": (0, 10), "image_influence": (0, 10)}
+# Why an editor gave no candidate, by error kind, in words that do not name it (before the pick).
+FAILURE_WORDS = {
+    "weights_missing": "weights not here",
+    "missing_dependency": "a package is not installed",
+    "unsupported_instruction": "refused the instruction",
+    "missing_input": "needs a mask or reference this edit lacks",
+    "model_output": "returned a wrong output",
+}
 
 
 def check_knobs(raw: Any) -> dict[str, Any]:
@@ -53,6 +61,19 @@ def public_route(route: dict[str, Any] | None, reveal: bool) -> dict[str, Any] |
     return {"intent": route["intent"], "router": route.get("router"), "prompts": prompts}
 
 
+def failure_summary(route: dict[str, Any] | None) -> str | None:
+    """"2 of 6 editors failed: weights not here (2)": how many and why, naming no editor and no slot."""
+    kinds = (route or {}).get("failed")
+    if not kinds:
+        return None
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        words = FAILURE_WORDS.get(kind, kind.replace("_", " "))
+        counts[words] = counts.get(words, 0) + 1
+    why = ", ".join(f"{words} ({n})" for words, n in counts.items())
+    return f"{len(kinds)} of {len(route['models'])} editors failed: {why}. They are named once you pick."
+
+
 def public_step(step: dict[str, Any]) -> dict[str, Any]:
     """What the browser may see of a step: slots and images; models, seeds and params once picked."""
     picked = step["pick"] is not None
@@ -64,7 +85,7 @@ def public_step(step: dict[str, Any]) -> dict[str, Any]:
         candidates.append(entry)
     problem = step["error"]
     if problem and step["status"] != "failed" and not picked:
-        problem = "some editors failed; they are named once you pick"
+        problem = failure_summary(step["route"]) or "some editors failed; they are named once you pick"
     return {
         "id": step["id"], "number": step["number"], "status": step["status"], "reverted": step["reverted"],
         "instruction": step["instruction"], "knobs": step["knobs"], "route": public_route(step["route"], picked),
@@ -104,8 +125,9 @@ def routes(studio: Studio) -> list[Route]:
             view = session_view(studio, name) if name else None
         except StoreError as exc:
             return studio.page(request, "edit.html", status_code=404, session=None, problem=str(exc),
-                               sessions=sessions.list_sessions(store))
-        return studio.page(request, "edit.html", session=view, problem=None, sessions=sessions.list_sessions(store))
+                               sessions=sessions.list_sessions(store), unavailable=studio.unavailable)
+        return studio.page(request, "edit.html", session=view, problem=None, sessions=sessions.list_sessions(store),
+                           unavailable=studio.unavailable)
 
     async def image(request: Request) -> Response:
         try:
@@ -162,7 +184,7 @@ def routes(studio: Studio) -> list[Route]:
             current, _ = sessions.current_image(store, name)
             task = editing.task_record(store, current, instruction, **inputs)
             routed = await run_in_threadpool(editing.translate, task, provider=studio.settings.provider)
-            entries = editing.chosen_models(routed, studio.settings.models, None)
+            entries = editing.chosen_models(routed, studio.settings.models, None, studio.unavailable)
         except (ValueError, ImageError, StoreError) as exc:
             return error(str(exc))
         return JSONResponse(public_route(editing.route_summary(routed, entries), reveal=False))
@@ -179,7 +201,8 @@ def routes(studio: Studio) -> list[Route]:
         def work(report: Any) -> dict[str, Any]:
             step = editing.run_step(store, name, instruction, knobs, models=studio.settings.models,
                                     seeds=studio.seeds, provider=studio.settings.provider,
-                                    weights=studio.settings.weights, progress=report, loader=studio.editors, **inputs)
+                                    weights=studio.settings.weights, progress=report, loader=studio.editors,
+                                    unavailable=studio.unavailable, **inputs)
             return {"step": public_step(step)}
 
         return JSONResponse({"job": studio.jobs.submit(work)}, status_code=202)

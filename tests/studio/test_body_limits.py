@@ -29,7 +29,7 @@ def _small_limits() -> dict:
 
 def _session(url: str, token: str | None = None) -> tuple[str, str]:
     """(Cookie header, CSRF token) of a page, as a browser holds them."""
-    page = httpx.get(f"{url}/{'rate' if token else 'edit'}", params={"token": token} if token else None)
+    page = httpx.get(f"{url}/{'rate' if token else 'edit'}", params={"token": token} if token else None, timeout=60)
     csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0]
     return "; ".join(f"{k}={v}" for k, v in page.cookies.items()), csrf
 
@@ -83,7 +83,7 @@ def test_chunked_json_bodies_stop_at_the_limit(serve, tmp_path: Path) -> None:
     status, sent = _chunked_post(server.url, "/api/sessions/x/revert", "application/json", cookie, csrf, b'{"step": ')
     assert status == 413 and sent < SLACK, (status, sent)
     # A declared length over the limit is refused before any of it is read.
-    r = httpx.post(f"{server.url}/api/sessions/x/revert", content=b"0" * 200_000,
+    r = httpx.post(f"{server.url}/api/sessions/x/revert", content=b"0" * 200_000, timeout=60,
                    headers={"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"})
     assert r.status_code == 413 and "larger than 100000 bytes" in r.json()["error"]
 
@@ -98,5 +98,5 @@ def test_chunked_uploads_stop_at_the_limit(serve, tmp_path: Path) -> None:
     assert not any(server.store.blobs.folder.iterdir())
     # Under the limit, the same chunked form is read and stored.
     ok = httpx.post(f"{server.url}/api/uploads", files={"file": ("a.png", png(), "image/png")},
-                    headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+                    headers={"Cookie": cookie, "X-CSRF-Token": csrf}, timeout=60)
     assert ok.status_code == 200, ok.text
