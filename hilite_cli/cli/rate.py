@@ -20,9 +20,10 @@ TASKS_HELP = f"""{TASKS_SHORT}
   hilite debias ratings.jsonl --predictions validator.jsonl
 
 Each item (a triplet's source/edited, or a candidate's image/output) is copied into the store through
-the image guard and dealt to --per-item distinct raters, round-robin. A rater's token (printed once,
-on stderr, when the rater is new) opens only that rater's own tasks. Items already in the store are
-left as they are, so re-running after a kill adds no duplicates.
+the image guard and dealt to --per-item distinct raters, round-robin. A rater's token opens only that
+rater's own tasks; it is printed on stderr as soon as it is made, before any item, and a run killed
+before printing it prints it the next time. Items already in the store are left as they are, so
+re-running after a kill adds no duplicates.
 """
 
 EXPORT_SHORT = "Write the collected ratings in `debias` input format: {item, rater, instruction, aesthetics}."
@@ -69,7 +70,11 @@ def tasks_command(
         raise usage_error(str(exc)) from None
     require_manifests([manifest])
     store = open_store(data)
-    tokens = ratings.ensure_raters(store, names)
+    ratings.ensure_raters(store, names)
+    for name, token in ratings.unshown_tokens(store, names):
+        print(f"rater {name}: token {token}  (open /rate?token={token} in `hilite studio`)", file=sys.stderr,
+              flush=True)
+        ratings.mark_shown(store, name)
     added = kept = failed = 0
     for line in read_manifest(manifest):
         if line.record is None:
@@ -90,9 +95,6 @@ def tasks_command(
             continue
         added += new
         kept += not new
-    for name, (token, new) in tokens.items():
-        if new:
-            print(f"rater {name}: token {token}  (open /rate?token={token} in `hilite studio`)", file=sys.stderr)
     print(f"rating tasks: {added} items added, {kept} already there, {failed} failed; "
           f"{per_item} raters per item", file=sys.stderr)
     if failed:

@@ -21,11 +21,26 @@ HERE = Path(__file__).parent
 @dataclass
 class StudioSettings:
     token: str | None = None
+    host: str = "127.0.0.1"  # the address it listens on: a Host name served besides the loopback ones
     browse: list[str] = field(default_factory=list)
     models: list[str] | None = None
     provider: str = "offline"
     seeds: int | None = None  # attempts per editor in one Run [default: configs/studio.toml]
     weights: dict[str, Path] = field(default_factory=dict)  # model -> local weights folder (--weights NAME=DIR)
+
+
+def unrunnable_editors(settings: StudioSettings) -> dict[str, str]:
+    """{editor: why} for the editors that cannot run here, left out of every Run unless --models names
+    the editors: what `hilite edit` does without --models, by the same registry check."""
+    if settings.models:
+        return {}
+    from hilite_cli.models.availability import check_registry
+    from hilite_cli.models.loader import resolve_device
+    from hilite_cli.models.registry import load_registry
+
+    editors = [spec for spec in load_registry().values() if spec.kind != "t2i"]
+    checked = check_registry(editors, weights=settings.weights, device=resolve_device(None), dtype=None)
+    return {c.name: c.reasons[0] for c in checked if not c.runnable}
 
 
 @dataclass
@@ -35,6 +50,7 @@ class Studio:
     config: dict[str, Any]
     jobs: Jobs
     manifests: list[Manifest]
+    unavailable: dict[str, str] = field(default_factory=dict)  # see unrunnable_editors
     editors: LoadedEditors = field(default_factory=LoadedEditors)
     templates: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])))
@@ -43,6 +59,18 @@ class Studio:
     def seeds(self) -> int:
         """Attempts per editor in one Run (an edit step or a replayed one): --seeds, else configs/studio.toml."""
         return self.settings.seeds or self.config["edit"]["seeds"]
+
+    def text(self, field: str, value: Any, limit: str | None = None) -> str | None:
+        """`value` as text no longer than configs/studio.toml [text] allows (`limit`, else `field`);
+        None stays None. Anything else is a ValueError naming the field, so nothing oversized is stored."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"`{field}` must be text, got {type(value).__name__}")
+        most = self.config["text"][limit or field]
+        if len(value) > most:
+            raise ValueError(f"`{field}` is {len(value)} characters; at most {most} (configs/studio.toml [text])")
+        return value
 
     def page(self, request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         visitor = request.state.visitor
