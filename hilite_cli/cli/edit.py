@@ -176,14 +176,9 @@ def command(
 def _require_runnable(names: list[str], weights: dict[str, Path], device: str | None, dtype: str | None) -> None:
     """Models named with --models that cannot run here are a usage error before any record: one line,
     exit 2 (they used to fail once per record and attempt). Unknown names are EditStage's to refuse."""
-    from hilite_cli.models.availability import check_registry
-    from hilite_cli.models.loader import resolve_device
-    from hilite_cli.models.registry import load_registry
+    from hilite_cli.models.availability import unrunnable_editors
 
-    registry = load_registry()
-    specs = [registry[name] for name in names if name in registry]
-    bad = {c.name: c.reasons[0] for c in check_registry(specs, weights=weights, device=resolve_device(device),
-                                                         dtype=dtype) if not c.runnable}
+    bad = unrunnable_editors(names, weights=weights, device=device, dtype=dtype)
     if bad:
         raise usage_error("--models: cannot run here: " + "; ".join(f"{n}: {why}" for n, why in bad.items())
                           + " (hilite models --check says why; leave --models out to use the models that can)")
@@ -191,13 +186,9 @@ def _require_runnable(names: list[str], weights: dict[str, Path], device: str | 
 
 def _unavailable(weights: dict[str, Path], device: str | None, dtype: str | None) -> dict[str, str]:
     """Editors that cannot run here, named once on stderr; routed lists then skip them."""
-    from hilite_cli.models.availability import check_registry
-    from hilite_cli.models.loader import resolve_device
-    from hilite_cli.models.registry import load_registry
+    from hilite_cli.models.availability import unrunnable_editors
 
-    editors = [spec for spec in load_registry().values() if spec.kind != "t2i"]
-    skipped = {c.name: c.reasons[0] for c in check_registry(editors, weights=weights, device=resolve_device(device),
-                                                             dtype=dtype) if not c.runnable}
+    skipped = unrunnable_editors(None, weights=weights, device=device, dtype=dtype)
     if skipped:
         print(f"edit: not running {len(skipped)} model(s) that cannot run here: {', '.join(skipped)} "
               "(why: hilite models --check)", file=sys.stderr)

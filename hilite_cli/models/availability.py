@@ -110,3 +110,17 @@ def check_registry(specs: list[ModelSpec], *, weights: dict[str, Path], device: 
 
     name = str(resolve_dtype(device, dtype)).removeprefix("torch.")
     return [check_model(spec, weights=weights.get(spec.name), device=device, dtype=name) for spec in specs]
+
+
+def unrunnable_editors(names: list[str] | None, *, weights: dict[str, Path], device: str | None,
+                       dtype: str | None) -> dict[str, str]:
+    """{editor: first reason} for the editors that cannot run here: the named ones, else every registered
+    editor. One check for `hilite edit` (up front) and the studio (what it offers)."""
+    from hilite_cli.models.loader import resolve_device
+    from hilite_cli.models.registry import load_registry
+
+    registry = load_registry()
+    specs = ([registry[n] for n in names if n in registry] if names is not None
+             else [spec for spec in registry.values() if spec.kind != "t2i"])
+    checked = check_registry(specs, weights=weights, device=resolve_device(device), dtype=dtype)
+    return {c.name: c.reasons[0] for c in checked if not c.runnable}

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
+from hilite_cli.records import max_instruction_chars
 from hilite_cli.store import Store
 from hilite_cli.store.editing import LoadedEditors
 from hilite_cli.studio.browse import Manifest
@@ -34,13 +35,9 @@ def unrunnable_editors(settings: StudioSettings) -> dict[str, str]:
     the editors: what `hilite edit` does without --models, by the same registry check."""
     if settings.models:
         return {}
-    from hilite_cli.models.availability import check_registry
-    from hilite_cli.models.loader import resolve_device
-    from hilite_cli.models.registry import load_registry
+    from hilite_cli.models.availability import unrunnable_editors as unrunnable
 
-    editors = [spec for spec in load_registry().values() if spec.kind != "t2i"]
-    checked = check_registry(editors, weights=settings.weights, device=resolve_device(None), dtype=None)
-    return {c.name: c.reasons[0] for c in checked if not c.runnable}
+    return unrunnable(None, weights=settings.weights, device=None, dtype=None)
 
 
 @dataclass
@@ -67,9 +64,12 @@ class Studio:
             return None
         if not isinstance(value, str):
             raise ValueError(f"`{field}` must be text, got {type(value).__name__}")
-        most = self.config["text"][limit or field]
+        key = limit or field
+        # An instruction has one limit everywhere (configs/thresholds.toml [instructions]), studio included.
+        most = max_instruction_chars() if key == "instruction" else self.config["text"][key]
         if len(value) > most:
-            raise ValueError(f"`{field}` is {len(value)} characters; at most {most} (configs/studio.toml [text])")
+            where = "thresholds.toml [instructions]" if key == "instruction" else "studio.toml [text]"
+            raise ValueError(f"`{field}` is {len(value)} characters; at most {most} (configs/{where})")
         return value
 
     def page(self, request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:

@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 from studio.helpers import Client, new_store, png
 
+from hilite_cli.records import max_instruction_chars
 from hilite_cli.store import ratings
 from hilite_cli.studio.app import StudioSettings, create_app
 
@@ -188,7 +189,8 @@ def test_every_write_must_come_from_this_host(tmp_path: Path) -> None:
 
 
 def test_every_text_field_is_bounded(tmp_path: Path) -> None:
-    """configs/studio.toml [text]: a longer field is a 400 naming it, and nothing of it is stored."""
+    """configs/studio.toml [text] (and the one instruction limit, configs/thresholds.toml [instructions]):
+    a longer field is a 400 naming it, and nothing of it is stored."""
     store = new_store(tmp_path)
     tokens = ratings.ensure_raters(store, ["ann", "bo"])
     blob = store.blobs.put_bytes(png())
@@ -204,7 +206,7 @@ def test_every_text_field_is_bounded(tmp_path: Path) -> None:
                           data={"name": "n" * (limits["session_name"] + 1)})
     assert session.status_code == 400 and "`name` is" in session.json()["error"]
     assert client.post("/api/sessions", files={"base": ("a.png", png(), "image/png")}, data={"name": "s"}).status_code == 200
-    r = client.post("/api/sessions/s/translate", json={"instruction": "y" * (limits["instruction"] + 1)})
+    r = client.post("/api/sessions/s/translate", json={"instruction": "y" * (max_instruction_chars() + 1)})
     assert r.status_code == 400 and "`instruction` is" in r.json()["error"]
     r = client.post("/api/sessions/s/publish", json={"title": "t" * (limits["title"] + 1)})
     assert r.status_code == 400 and "`title` is" in r.json()["error"]
