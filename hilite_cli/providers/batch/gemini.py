@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hilite_cli.providers.batch.runner import BatchError, BatchSettings, JobStatus, RawResult
+from hilite_cli.providers.batch.jobs import BadLine, BatchError, BatchSettings, JobStatus, RawResult, read_results_file
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.gemini import api_error_reason
 
@@ -101,19 +101,23 @@ class GeminiBatches:
             }
         if dest.file_name:
             data = self._sdk(lambda: self.provider._client_once().files.download(file=dest.file_name))
-            out: dict[str, RawResult] = {}
-            for line in data.splitlines():
-                if not line.strip():
-                    continue
-                item = orjson.loads(line)
-                response = item.get("response")
-                error = types.JobError.model_validate(item["error"]) if item.get("error") else None
-                out[item.get("key", "")] = _result(
-                    types.GenerateContentResponse.model_validate(response) if response is not None else None, error,
-                    orjson.dumps(response).decode() if response is not None else None,
-                )
-            return out
+            return read_results_file(job, data, "key", _file_result)
         return {}
+
+
+def _file_result(item: dict[str, Any], line: bytes) -> RawResult:
+    """One line of a responses file: `{"key", "response"}` or `{"key", "error"}`; a response that is
+    not a GenerateContentResponse is that request's broken reply (raised, and kept with its line)."""
+    from google.genai import types
+
+    response = item.get("response")
+    if response is not None and not isinstance(response, dict):
+        raise BadLine("the line's `response` is not a JSON object")
+    error = types.JobError.model_validate(item["error"]) if item.get("error") else None
+    return _result(
+        types.GenerateContentResponse.model_validate(response) if response is not None else None, error,
+        orjson.dumps(response).decode() if response is not None else None,
+    )
 
 
 def _result(response: Any, error: Any, body: str | None) -> RawResult:
