@@ -128,3 +128,21 @@ def test_a_request_bad_twice_is_collected_from_its_second_job_and_retry_failed_s
     retried = make(reask_failed=True).ask_many(batch)  # --retry-failed: once more, the good one stays put
     assert [a.status for a in retried] == ["ok", "ok"] and server.batches.creates == 3
     assert len(server.batches.jobs[list(server.batches.jobs)[-1]].keys) == 1
+
+
+def test_a_gemini_inline_job_the_sdk_cannot_read_is_read_one_response_at_a_time(
+    server: Loopback, keys: str, png: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inline, one response that is not an object breaks the SDK's parse of the whole job (poll and
+    results alike): the job's JSON is then read by hand, and only that request is a broken reply."""
+    fast_configs(tmp_path / "configs", monkeypatch)
+    server.answer = answering("judge edit 2", Raw(200, 5))
+    provider = get_provider("gemini:gemini-2.5-flash", base_url=server.url, batch_state=tmp_path / "b.jsonl")
+    provider.batch.report = lambda line: None
+    try:
+        answers = provider.ask_many(asks(4, png))
+    finally:
+        provider.close()
+    assert not next(iter(server.batches.jobs.values())).via_file
+    assert [a.status for a in answers] == ["ok", "ok", "unparsed", "ok"]
+    assert "not a JSON object" in answers[2].reason and "\n" not in answers[2].reason
