@@ -5,9 +5,9 @@ TransientError. `Provider.ask` wraps that in the cache, an adaptive concurrency 
 429s, providers/limiter.py), retries with jittered exponential backoff (a 429 with Retry-After waits
 that long instead, on its own retry budget; giving up at once when the server asks for longer than
 `max_retry_after`), token
-accounting (providers/usage.py), and key scrubbing. A one-off bad answer (a broken reply, a safety
-block) is asked again like a 5xx, within the same `max_retries`; the typed answer stays when they run
-out. With a batch runner attached (`--batch-api`), `ask_many` sends what the cache lacks as one
+accounting (providers/usage.py), and key scrubbing. From a remote backend (SdkProvider), a one-off
+bad answer (a broken reply, a safety block) is asked again like a 5xx, within the same `max_retries`;
+the typed answer stays when they run out. With a batch runner attached (`--batch-api`), `ask_many` sends what the cache lacks as one
 provider batch job instead of one request per Ask.
 """
 
@@ -113,6 +113,9 @@ class Provider:
     """Base class: cache, adaptive concurrency, retries and token accounting around a backend's `_attempt`."""
 
     name: ClassVar[str] = "provider"
+    # Whether a one-off bad answer is asked again within the run: a remote model may answer differently,
+    # a greedy in-process one (local) would give the very same reply.
+    retries_one_off: ClassVar[bool] = False
     # Temperature sent when an ask sets none (the backend's config); None sends no temperature.
     default_temperature: float | None = None
 
@@ -293,7 +296,7 @@ class Provider:
                     return self.answer(exc.status, reason=f"{exc.reason} (gave up after {attempts} attempts)")
                 reason = exc.reason
             else:
-                if not answer.one_off:
+                if not (answer.one_off and self.retries_one_off):
                     return answer
                 if failures >= s.max_retries:
                     if failures + throttles == 0:
@@ -339,6 +342,7 @@ class SdkProvider(Provider):
 
     # What a 200 reply must be, in the words of `broken_reply`.
     wire_format: ClassVar[str] = "reply"
+    retries_one_off = True
 
     def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
         # wire imports httpx2: only SDK backends pay for it.

@@ -9,9 +9,8 @@ Append-only JSONL, one event per line, fsynced as written:
 A request (its cache key) belongs to the newest job that holds it, unless that job ended with the key
 in `retry` (expired, failed, a transient per-request error): then it is submitted again. A `one_off`
 event names the keys whose answer from that job was a broken reply or a safety block: the next run
-submits them again, as long as fewer than RESUBMIT_ONE_OFF + 1 jobs answered them so (or always,
-with `--retry-failed`). A torn last
-line (a kill mid-write) is ignored on reading and never ends up half-merged with the next event.
+submits them again, in RESUBMIT_ONE_OFF new jobs at most (any number with `--retry-failed`). A torn
+last line (a kill mid-write) is ignored on reading and never ends up half-merged with the next event.
 """
 
 from __future__ import annotations
