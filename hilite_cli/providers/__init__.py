@@ -87,7 +87,8 @@ def get_provider(
         if isinstance(provider, SdkProvider):
             provider.check_reachable()
         if batch_state is not None:
-            from hilite_cli.providers.batch.runner import BatchRunner, BatchSettings
+            from hilite_cli.providers.batch.jobs import BatchSettings
+            from hilite_cli.providers.batch.runner import BatchRunner
 
             batch = BatchSettings.from_config(config.get("batch", {}), max_wait=batch_wait)
             provider.batch = BatchRunner(provider, batch_state, batch)

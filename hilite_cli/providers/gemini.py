@@ -7,6 +7,7 @@ the behaviour is the same for every backend; the client is therefore built witho
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from hilite_cli.providers.base import Answer, Ask, SdkProvider, Settings
@@ -116,13 +117,13 @@ class GeminiProvider(SdkProvider):
     def _usage(self, response: Any) -> Usage | None:
         return gemini_usage(response)
 
-    def _read(self, ask: Ask, response: Any) -> Answer:
+    def _read(self, ask: Ask, response: Any, body: Callable[[], str | None]) -> Answer:
         """Map the response to a status: block reasons first, then finish reason, then the text."""
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:
             return self.answer("blocked", reason=f"prompt blocked: {_name(feedback.block_reason)}")
         if not response.candidates:
-            return self.broken_reply("it has no candidates", self.wire.body())
+            return self.broken_reply("it has no candidates", body())
         candidate = response.candidates[0]
         parts = (candidate.content.parts if candidate.content is not None else None) or []
         text = "".join(p.text for p in parts if p.text and not p.thought) or None
@@ -132,5 +133,5 @@ class GeminiProvider(SdkProvider):
         if finish == "MAX_TOKENS":
             return self.answer("truncated", raw=text, reason="generation hit the output token limit (MAX_TOKENS)")
         if text is None:
-            return self.broken_reply(f"it has no text (finishReason {finish})", self.wire.body())
+            return self.broken_reply(f"it has no text (finishReason {finish})", body())
         return self.from_text(ask, text)
