@@ -217,7 +217,7 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(run)
     def command(**kw: Any) -> None:
         from hilite_cli.manifest import STDIO, default_errors_path
-        from hilite_cli.outputs import new_paths, remove_empty
+        from hilite_cli.outputs import new_paths, remove_empty, remove_temp_files
 
         output = kw["output"]
         if output == STDIO:
@@ -237,7 +237,8 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         if not kw["resume"] and not kw["overwrite"]:
             refuse_rerun(state, f"-o {output}", "its state file")
         created = new_paths([output, errors, state, specs, kw["stats"], local_out])
-        with locked([output]):
+        with locked([output, kw["stats"]], errors):
+            remove_temp_files([output, errors, state, specs, kw["stats"]], [local_out])  # a killed run's leftovers
             try:
                 run(**kw)
             except BaseException as exc:
