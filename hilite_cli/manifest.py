@@ -8,6 +8,7 @@ stdout), so `a | b` resolves the same paths that `a -o x.jsonl; b x.jsonl` does.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import sys
@@ -38,8 +39,9 @@ def is_stream(path: str | os.PathLike[str]) -> bool:
 
 def write_target(path: str | os.PathLike[str]) -> str:
     """The file a write to `path` lands on: a symlink is written through to its target (which is then
-    the file checked for aliasing and locked), so the link is never replaced by a regular file."""
-    return os.path.realpath(path) if os.path.islink(path) else str(path)
+    the file checked for aliasing and locked), so the link is never replaced by a regular file. A link
+    to a device or FIFO is opened as it is (`/proc/self/fd/1` has no real path to resolve to)."""
+    return os.path.realpath(path) if os.path.islink(path) and not is_stream(path) else str(path)
 
 
 class ManifestError(Exception):
@@ -168,6 +170,48 @@ def _refuse_binary(head: bytes, path: str) -> None:
                             "(one JSON object per line)")
 
 
+def _key_count(value: object) -> int:
+    """How many keys the parsed objects hold, nested ones included (no recursion: lines may nest deep)."""
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _repeated_key(text: bytes, record: Record) -> str | None:
+    """A key given twice in one object of the line (orjson keeps the last silently), or None.
+
+    Every key is followed by one `:`; when the line holds no more colons than the parsed keys, no key
+    can have been dropped, so only lines with colons inside strings are parsed a second time, strictly."""
+    if text.count(b":") <= _key_count(record):
+        return None
+    try:
+        json.loads(text, object_pairs_hook=_unique_pairs)
+    except _RepeatedKey as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
 def _parse_line(number: int, text: bytes, base: Path, assign_ids: bool, path_fields: tuple[str, ...]) -> Line:
     try:
         record = orjson.loads(text)
@@ -175,6 +219,10 @@ def _parse_line(number: int, text: bytes, base: Path, assign_ids: bool, path_fie
         return Line(number, None, f"malformed JSON: {exc}", text.decode("utf-8", "replace")[:200])
     if not isinstance(record, dict):
         return Line(number, None, f"expected a JSON object, got {type(record).__name__}", text.decode("utf-8", "replace")[:200])
+    repeated = _repeated_key(text, record)
+    if repeated is not None:
+        return Line(number, None, f"the key `{repeated}` is given more than once, so which value is meant is unknown",
+                    text.decode("utf-8", "replace")[:200])
     if assign_ids and not record.get("id"):
         record["id"] = stable_id(text)
     return Line(number, resolve_paths(record, base, path_fields))
