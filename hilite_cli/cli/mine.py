@@ -216,11 +216,11 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(run)
     def command(**kw: Any) -> None:
-        from hilite_cli.manifest import STDIO, default_errors_path
+        from hilite_cli.manifest import default_errors_path, is_stream
         from hilite_cli.outputs import new_paths, remove_empty, remove_temp_files
 
         output = kw["output"]
-        if output == STDIO:
+        if is_stream(output):  # refused by the command itself, before anything is written
             return run(**kw)
         _category_weights(kw["schedule"], kw["category_weights"])  # a bad option is named before the pool's state
         if kw["resume"] and kw["overwrite"]:
@@ -328,7 +328,7 @@ def command(
     gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     from hilite_cli.config import load_config
-    from hilite_cli.manifest import STDIO, ManifestError, default_errors_path
+    from hilite_cli.manifest import ManifestError, default_errors_path, is_stream
     from hilite_cli.models.base import ModelLoadError
     from hilite_cli.records import RecordError
     from hilite_cli.stages.mine.pipeline import MineSettings
@@ -336,8 +336,9 @@ def command(
     from hilite_cli.stages.mine.prefilter import Prefilter
 
     seed = renamed(schedule_seed, seed, "--schedule-seed", "--seed", 0)
-    if output == STDIO:
-        raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
+    if is_stream(output):
+        raise usage_error("mine needs a pool file (-o FILE), not stdout, a device or a FIFO: its state file lives "
+                          "beside it")
     check_model_options(device, dtype)
     try:
         out_dir = out_location(out)
