@@ -239,6 +239,8 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         created = new_paths([output, errors, state, specs, kw["stats"], local_out])
         with locked([output, kw["stats"]], errors):
             remove_temp_files([output, errors, state, specs, kw["stats"]], [local_out])  # a killed run's leftovers
+            if kw["resume"]:
+                _pool_matches_state(Path(output), state)
             try:
                 run(**kw)
             except BaseException as exc:
@@ -248,6 +250,42 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         return None
 
     return command
+
+
+def _pool_matches_state(pool: Path, state: Path) -> None:
+    """Exit 2 when the pool lacks candidates its state file records as written (the pool deleted, cut
+    short or edited): --resume would skip their jobs and never write them again. Streams both files,
+    keeping only the ids the state names."""
+    import orjson
+
+    from hilite_cli.manifest import repair_torn_tail
+
+    if not state.is_file():
+        return
+    repair_torn_tail(state)
+    wanted: set[str] = set()
+    with state.open("rb") as fh:
+        for raw in fh:
+            try:
+                entry = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue  # the state file's own reader names a damaged line
+            if isinstance(entry, dict) and entry.get("type") == "job" and isinstance(entry.get("candidate"), str):
+                wanted.add(entry["candidate"])
+    if wanted and pool.is_file():
+        repair_torn_tail(pool)
+        with pool.open("rb") as fh:
+            for raw in fh:
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    wanted.discard(str(record.get("id")))
+    if wanted:
+        where = "is missing" if not pool.is_file() else f"lacks {len(wanted)} candidates"
+        raise usage_error(f"cannot resume: {pool} {where} that its state file {state} records as written (e.g. "
+                          f"{min(wanted)}); start over with --overwrite (or put the pool back)")
 
 
 @_guarded

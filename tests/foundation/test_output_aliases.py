@@ -329,3 +329,26 @@ def test_mine_removes_the_temp_files_a_killed_run_left(tmp_path: Path) -> None:
         path.write_bytes(b"half")
     assert hilite_here(*args, "--resume", cwd=tmp_path).returncode in (0, 1)
     assert not any(p.exists() for p in leftovers) and live.exists()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "shorter"])
+def test_mine_resume_refuses_a_pool_that_lost_what_its_state_file_records(tmp_path: Path, damage: str) -> None:
+    (tmp_path / "photos").mkdir()
+    save_photo(tmp_path / "photos", "coffee", 32)
+    save_photo(tmp_path / "photos", "astronaut", 32)
+    (tmp_path / "edits.txt").write_text("make it black and white\n")
+    args = ("mine", "--images", "photos", "--edits", "edits.txt", "--editor", "classic", "--no-gate", "--prefilter",
+            "offline", "--no-lowlevel", "--keep-rejected", "--attempts", "1", "-o", "pool.jsonl", "--out", "mined",
+            "--no-progress")
+    assert hilite_here(*args, cwd=tmp_path).returncode in (0, 1)
+    pool = tmp_path / "pool.jsonl"
+    assert len(_ids(pool)) == 2
+    if damage == "deleted":
+        pool.unlink()
+    else:
+        pool.write_bytes(pool.read_bytes().splitlines(keepends=True)[0])
+    res = hilite_here(*args, "--resume", cwd=tmp_path)
+    assert res.returncode == 2
+    line = _one_line(res)
+    assert "cannot resume" in line and "pool.jsonl.state.jsonl" in line and "--overwrite" in line
+    assert hilite_here(*args, "--overwrite", cwd=tmp_path).returncode in (0, 1) and len(_ids(pool)) == 2
