@@ -273,15 +273,16 @@ def temp_prefix(target: Path) -> str:
 
 
 def _dead_writer(tmp: Path) -> bool:
-    pid = tmp.name[:-len(".tmp")].rsplit(".", 1)[-1].split("-", 1)[0]
-    if not pid.isdigit():
+    """True when `tmp` is named by `temp_prefix` and no process with its pid runs on this machine."""
+    pid, dash, _ = tmp.name[:-len(".tmp")].rsplit(".", 1)[-1].partition("-")
+    if not (pid.isdigit() and dash):
         return False  # not one of ours: leave it
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
-    except PermissionError:
-        return False
+    except PermissionError:  # alive, under another user
+        pass
     return False
 
 
@@ -300,7 +301,11 @@ def remove_temp_files(outputs: Iterable[str | Path | None], folders: Iterable[st
             found += Path(folder).rglob(".*.tmp")
     removed = 0
     for tmp in found:
-        if tmp.is_file() and _dead_writer(tmp):
+        if not _dead_writer(tmp):
+            continue
+        if tmp.is_dir() and not tmp.is_symlink():  # a killed export's staging folder
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
             tmp.unlink(missing_ok=True)
-            removed += 1
+        removed += 1
     return removed

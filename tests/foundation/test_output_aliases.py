@@ -352,3 +352,18 @@ def test_mine_resume_refuses_a_pool_that_lost_what_its_state_file_records(tmp_pa
     line = _one_line(res)
     assert "cannot resume" in line and "pool.jsonl.state.jsonl" in line and "--overwrite" in line
     assert hilite_here(*args, "--overwrite", cwd=tmp_path).returncode in (0, 1) and len(_ids(pool)) == 2
+
+
+def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tmp_path: Path) -> None:
+    _triplets(tmp_path, tmp_path / "photos")
+    dead = _dead_pid()
+    staging = tmp_path / "ds" / f".ds.{dead}-abc.tmp"
+    (staging / "images").mkdir(parents=True)
+    (staging / "metadata.jsonl").write_text("half\n")
+    mine = tmp_path / "ds" / f".notes.{dead}.tmp"  # not a temp name hilite makes: kept
+    mine.write_text("keep")
+    res = hilite_here("export", "t.jsonl", "--format", "ip2p", "--to", "ds", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not staging.exists() and mine.read_text() == "keep"
+    assert orjson.loads((tmp_path / "ds" / ".hilite-export.json").read_bytes())["files"][0] == "images/" + sorted(
+        p.name for p in (tmp_path / "ds" / "images").iterdir())[0]
