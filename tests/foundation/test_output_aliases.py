@@ -367,3 +367,13 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tmp_path:
     assert not staging.exists() and mine.read_text() == "keep"
     assert orjson.loads((tmp_path / "ds" / ".hilite-export.json").read_bytes())["files"][0] == "images/" + sorted(
         p.name for p in (tmp_path / "ds" / "images").iterdir())[0]
+
+
+def test_stdout_appended_to_the_input_file_is_refused(tmp_path: Path) -> None:
+    tasks = _candidates(tmp_path, 20)
+    before = tasks.read_bytes()
+    with tasks.open("ab") as out:
+        res = subprocess.run([sys.executable, "-m", "hilite_cli", *VALIDATE[:1], tasks.name, *VALIDATE[1:]],
+                             stdout=out, stderr=subprocess.PIPE, cwd=tmp_path, env=os.environ.copy(), timeout=300)
+    assert res.returncode == 2 and b"-o stdout and the input manifest c.jsonl are the same file" in res.stderr, res.stderr
+    assert tasks.read_bytes() == before
