@@ -50,6 +50,25 @@ def dataset_writes(option: str, target: Path, fmt: str) -> list[tuple[str, Path]
 TRAINING_SETS = ("ip2p", "nhr", "webdataset")  # take passed records only, unless --include-rejected
 
 
+def check_export_target(option: str, target: Path, fmt: str, *, overwrite: bool) -> None:
+    """Exit 2 before any work when an export would replace what is there: a dataset folder that holds
+    files (unless `overwrite`, and then only an earlier export's own files), or an existing kto/dpo
+    file (unless `overwrite`). A device or FIFO (`--to /dev/stdout`) is written in place."""
+    from hilite_cli.exports import ExportTargetError, prepare_target
+    from hilite_cli.manifest import is_stream
+
+    if fmt in FILE_FORMATS:
+        if target.is_dir():
+            raise usage_error(f"{option} {target} is a folder: {fmt} writes one JSONL file")
+        if target.exists() and not is_stream(target) and not overwrite:
+            raise usage_error(f"{option} {target} already exists: pass --overwrite to replace it, or choose another file")
+        return
+    try:
+        prepare_target(target, overwrite=overwrite, option=option)
+    except ExportTargetError as exc:
+        raise usage_error(str(exc)) from None
+
+
 def export_records(records: list[dict[str, Any]], fmt: str, target: Path, *, min_margin: float = 0.0,
                    t_aes: float | None = None, t_adh: float | None = None, max_per_shard: int = 1000,
                    include_rejected: bool = False) -> Any:
@@ -101,12 +120,12 @@ def command(
         "or null); rows then say `passed` and the thresholds. Default: passed records only."
     )] = False,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Dataset formats: replace the export already in --to (clears only an export's own files)."
+        "--overwrite", help="Replace the export already in --to: a kto/dpo file, or a dataset folder (clears only "
+        "the files an export recorded writing, in its .hilite-export.json)."
     )] = False,
     errors: Errors = None,
 ) -> None:
-    from hilite_cli.exports import ExportTargetError, prepare_target
-    from hilite_cli.manifest import ManifestError, read_manifest
+    from hilite_cli.cli.runner import locked
 
     if format not in DATASET_FORMATS + FILE_FORMATS:
         raise usage_error(f"unknown --format {format!r}; choose one of: {', '.join(DATASET_FORMATS + FILE_FORMATS)}")
@@ -114,6 +133,14 @@ def command(
     errors_path = errors or f"{to}.errors.jsonl"
     guard_outputs([("the input manifest", input)],
                   [*dataset_writes("--to", to, format), ("--errors" if errors else "the errors manifest", errors_path)])
+    with locked([to], errors_path):
+        _export(input, format, to, min_margin, threshold, max_per_shard, order, overwrite, errors_path)
+
+
+def _export(input: str, format: str, to: Path, min_margin: float, threshold: float | None, max_per_shard: int,
+            order: str, overwrite: bool, errors_path: str) -> None:
+    from hilite_cli.manifest import ManifestError, read_manifest
+
     try:
         lines = list(read_manifest(input))
     except ManifestError as exc:
@@ -121,11 +148,7 @@ def command(
     records = [ln.record for ln in lines if ln.record is not None]
     if order not in ("input", "difficulty"):
         raise usage_error(f"--order must be input or difficulty, got {order!r}")
-    if format in DATASET_FORMATS:
-        try:
-            prepare_target(to, overwrite=overwrite)
-        except ExportTargetError as exc:
-            raise usage_error(str(exc)) from None
+    check_export_target("--to", to, format, overwrite=overwrite)
     if order == "difficulty":
         from hilite_cli.stages.mine.difficulty import difficulty_key, with_validated_difficulty
 

@@ -216,11 +216,11 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(run)
     def command(**kw: Any) -> None:
-        from hilite_cli.manifest import STDIO, default_errors_path
-        from hilite_cli.outputs import new_paths, remove_empty
+        from hilite_cli.manifest import default_errors_path, is_stream
+        from hilite_cli.outputs import new_paths, remove_empty, remove_temp_files
 
         output = kw["output"]
-        if output == STDIO:
+        if is_stream(output):  # refused by the command itself, before anything is written
             return run(**kw)
         _category_weights(kw["schedule"], kw["category_weights"])  # a bad option is named before the pool's state
         if kw["resume"] and kw["overwrite"]:
@@ -237,7 +237,10 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         if not kw["resume"] and not kw["overwrite"]:
             refuse_rerun(state, f"-o {output}", "its state file")
         created = new_paths([output, errors, state, specs, kw["stats"], local_out])
-        with locked([output]):
+        with locked([output, kw["stats"]], errors):
+            remove_temp_files([output, errors, state, specs, kw["stats"]], [local_out])  # a killed run's leftovers
+            if kw["resume"]:
+                _pool_matches_state(Path(output), state)
             try:
                 run(**kw)
             except BaseException as exc:
@@ -247,6 +250,42 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         return None
 
     return command
+
+
+def _pool_matches_state(pool: Path, state: Path) -> None:
+    """Exit 2 when the pool lacks candidates its state file records as written (the pool deleted, cut
+    short or edited): --resume would skip their jobs and never write them again. Streams both files,
+    keeping only the ids the state names."""
+    import orjson
+
+    from hilite_cli.manifest import repair_torn_tail
+
+    if not state.is_file():
+        return
+    repair_torn_tail(state)
+    wanted: set[str] = set()
+    with state.open("rb") as fh:
+        for raw in fh:
+            try:
+                entry = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue  # the state file's own reader names a damaged line
+            if isinstance(entry, dict) and entry.get("type") == "job" and isinstance(entry.get("candidate"), str):
+                wanted.add(entry["candidate"])
+    if wanted and pool.is_file():
+        repair_torn_tail(pool)
+        with pool.open("rb") as fh:
+            for raw in fh:
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    wanted.discard(str(record.get("id")))
+    if wanted:
+        where = "is missing" if not pool.is_file() else f"lacks {len(wanted)} candidates"
+        raise usage_error(f"cannot resume: {pool} {where} that its state file {state} records as written (e.g. "
+                          f"{min(wanted)}); start over with --overwrite (or put the pool back)")
 
 
 @_guarded
@@ -327,7 +366,7 @@ def command(
     gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     from hilite_cli.config import load_config
-    from hilite_cli.manifest import STDIO, ManifestError, default_errors_path
+    from hilite_cli.manifest import ManifestError, default_errors_path, is_stream
     from hilite_cli.models.base import ModelLoadError
     from hilite_cli.records import RecordError
     from hilite_cli.stages.mine.pipeline import MineSettings
@@ -335,8 +374,9 @@ def command(
     from hilite_cli.stages.mine.prefilter import Prefilter
 
     seed = renamed(schedule_seed, seed, "--schedule-seed", "--seed", 0)
-    if output == STDIO:
-        raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
+    if is_stream(output):
+        raise usage_error("mine needs a pool file (-o FILE), not stdout, a device or a FIFO: its state file lives "
+                          "beside it")
     check_model_options(device, dtype)
     try:
         out_dir = out_location(out)

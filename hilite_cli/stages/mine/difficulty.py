@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from hilite_cli.images import write_bytes_atomic
-from hilite_cli.manifest import repair_torn_tail
+from hilite_cli.manifest import ledger_keys, repair_torn_tail
 from hilite_cli.records import Record
 from hilite_cli.stages.mine.categories import default_category
 
@@ -242,7 +242,7 @@ def fill_validated_difficulty(output: Path, errors: Path | None = None, ledger: 
     many records changed. `errors` is the errors manifest, `ledger` the resume ledger (`.done`)."""
     records = _jsonl(output)
     errored = [r for r in _jsonl(errors) if (r.get("error") or {}).get("stage") == "validate"] if errors else []
-    judged = [k for k in ledger.read_text().splitlines() if k] if ledger is not None and ledger.is_file() else []
+    judged = ledger_keys(ledger)
     filled = validated_difficulty(records, errored, judged)
     changed = sum(a != b for a, b in zip(records, filled, strict=True))
     if changed:
