@@ -1,0 +1,91 @@
+"""`hilite tune-judge`: turn a rating round into a tuned A.2 validator (NHR 3.3), and compare it with the base."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hilite_cli.cli.data_option import DataDir
+
+SHORT = "Tune the A.2 validator on human ratings: build the set, LoRA (local) or Vertex tuning, before/after report."
+HELP = f"""{SHORT}
+
+\b
+  hilite rate-export --data studio/ -o ratings.jsonl
+  hilite tune-judge dataset ratings.jsonl --data studio/ --out tuning/
+  hilite tune-judge train tuning/ --backend local --base Qwen/Qwen2.5-VL-7B-Instruct
+  hilite tune-judge compare tuning/ --base-judge local:Qwen/Qwen2.5-VL-7B-Instruct \\
+      --tuned-judge local:Qwen/Qwen2.5-VL-7B-Instruct@tuning/adapter --report before-after.html
+  hilite validate candidates.jsonl --judge local:Qwen/Qwen2.5-VL-7B-Instruct@tuning/adapter
+
+A tuned open judge is named `local:BASE@ADAPTER_DIR`: the base model, then the adapter folder
+`train --backend local` wrote. An adapter trained on another base is refused.
+"""
+
+app = typer.Typer(help=HELP, short_help=SHORT, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+DATASET_HELP = """Build the training set: ratings joined to the store's items, split by item, de-biased on train.
+
+\b
+  hilite tune-judge dataset ratings.jsonl --data studio/ --out tuning/ --seed 0
+
+Items are split train/validation with --seed, stratified by category and by raw success/failure; rater biases (NHR eq. 1) are
+fitted on the training split only and applied to both. Each example is prompt A.2 with the two
+images, answered in A.2's JSON. A split that is empty or one-class, or a training split without low
+scores, is refused (exit 2). Ratings of items the store does not hold are errors naming the item.
+"""
+
+
+def _print_histograms(built: object) -> None:
+    from hilite_cli.stages.tune_judge.dataset import settings
+
+    bins = settings()["histogram_bins"]
+    labels = [f"{lo:g}-{hi:g}" for lo, hi in zip(bins, bins[1:], strict=False)]
+    print("score histogram (NHR Fig. 7)   " + " ".join(f"{b:>7}" for b in labels), file=sys.stderr)
+    for name, axes in built.histograms.items():  # type: ignore[attr-defined]
+        for axis, counts in axes.items():
+            print(f"  {name:<10} {axis:<12}     " + " ".join(f"{c:>7}" for c in counts), file=sys.stderr)
+
+
+@app.command("dataset", help=DATASET_HELP)
+def dataset_command(
+    ratings: Annotated[str, typer.Argument(help="Ratings JSONL (`hilite rate-export`), or - for stdin.")],
+    out: Annotated[Path, typer.Option(help="Folder for the training set.")],
+    data: DataDir = None,
+    seed: Annotated[int | None, typer.Option(help="Split seed [default: configs/tuning.toml].")] = None,
+    validation_fraction: Annotated[float | None, typer.Option(help="Share of items held out [default: configs/tuning.toml].")] = None,
+) -> None:
+    from hilite_cli.cli.data_option import open_store
+    from hilite_cli.cli.runner import require_manifests, usage_error
+    from hilite_cli.manifest import ManifestError, read_manifest
+    from hilite_cli.stages.debias import parse_id
+    from hilite_cli.stages.tune_judge.dataset import TrainingSetError, build_split, write_training_set
+    from hilite_cli.stages.tune_judge.items import store_items
+
+    require_manifests([ratings])
+    store = open_store(data)
+    try:
+        lines = list(read_manifest(ratings, assign_ids=False))
+    except ManifestError as exc:
+        raise usage_error(str(exc)) from None
+    bad = [ln for ln in lines if ln.record is None]
+    records = [ln.record for ln in lines if ln.record is not None]
+    wanted = [i for r in records if isinstance(r, dict) and (i := parse_id(r.get("item"))) is not None]
+    items = store_items(store, wanted)
+    try:
+        built = build_split(records, items, seed=seed, validation_fraction=validation_fraction)
+    except TrainingSetError as exc:
+        raise usage_error(str(exc)) from None
+    written = write_training_set(built, items, out)
+    for ln in bad:
+        print(f"hilite tune-judge: line {ln.number}: {ln.problem}", file=sys.stderr)
+    for err in built.errors:
+        print(f"hilite tune-judge: {err['error']['message']}", file=sys.stderr)
+    _print_histograms(built)
+    print(f"tune-judge dataset: {written['train']} training and {written['validation']} validation examples "
+          f"(seed {built.split.seed}) in {out}; {len(bad) + len(built.errors)} bad ratings", file=sys.stderr)
+    if bad or built.errors:
+        raise typer.Exit(1)
