@@ -89,3 +89,62 @@ def dataset_command(
           f"(seed {built.split.seed}) in {out}; {len(bad) + len(built.errors)} bad ratings", file=sys.stderr)
     if bad or built.errors:
         raise typer.Exit(1)
+
+
+TRAIN_HELP = """Tune a judge on a `tune-judge dataset` folder: LoRA on an open VLM (local) or Gemini on Vertex AI.
+
+\b
+  hilite tune-judge train tuning/ --backend local --base Qwen/Qwen2.5-VL-7B-Instruct
+  accelerate launch -m hilite_cli tune-judge train tuning/ --backend local --base Qwen/Qwen2.5-VL-7B-Instruct
+  hilite tune-judge train tuning/ --backend local --base Qwen/Qwen2.5-VL-7B-Instruct --resume   # after a kill
+
+local: TRL's SFTTrainer with a PEFT LoRA (rank/alpha/dropout from configs/tuning.toml [local], NHR's
+16/16/0.05) on the language model's projections; several GPUs through `accelerate launch`.
+Checkpoints go to OUT/checkpoints, the adapter to OUT/adapter; stdout gets one JSON line whose
+`judge` is the spec to pass to `validate --judge`.
+"""
+
+
+@app.command("train", help=TRAIN_HELP)
+def train_command(
+    dataset: Annotated[Path, typer.Argument(help="The folder `tune-judge dataset` wrote.")],
+    base: Annotated[str, typer.Option(help="Base model: a Qwen2/2.5-VL hub id or folder (local).")],
+    backend: Annotated[str, typer.Option(help="local (LoRA with TRL + PEFT).")] = "local",
+    out: Annotated[Path | None, typer.Option(help="Where checkpoints and the adapter go [default: the dataset folder].")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps (overrides epochs).")] = None,
+    rank: Annotated[int | None, typer.Option(help="LoRA rank [default: configs/tuning.toml].")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Learning rate [default: configs/tuning.toml].")] = None,
+    gradient_accumulation_steps: Annotated[int | None, typer.Option(help="Steps per optimizer update [default: configs/tuning.toml].")] = None,
+    save_steps: Annotated[int | None, typer.Option(help="Checkpoint every N steps [default: configs/tuning.toml].")] = None,
+    seed: Annotated[int, typer.Option(help="Training seed (LoRA init, data order).")] = 0,
+) -> None:
+    import orjson
+
+    from hilite_cli.cli.runner import usage_error
+
+    if backend != "local":
+        raise usage_error(f"--backend must be local, got {backend!r}")
+    if not (dataset / "split.json").is_file() or not (dataset / "train" / "metadata.jsonl").is_file():
+        raise usage_error(f"{dataset} is not a `hilite tune-judge dataset` folder (no split.json / train/metadata.jsonl)")
+    out = out or dataset
+    if (out / "adapter").exists() and not resume:
+        raise usage_error(f"{out / 'adapter'} exists: pass --resume to continue that run, or another --out")
+    from hilite_cli.providers.errors import ProviderConfigError
+    from hilite_cli.providers.local import require_weights
+    from hilite_cli.stages.tune_judge.local_lora import TUNING_FILE, LoraSettings, train_local
+
+    try:
+        require_weights(base)
+    except ProviderConfigError as exc:
+        raise usage_error(str(exc)) from None
+    settings = LoraSettings.from_config(rank=rank, learning_rate=learning_rate,
+                                        gradient_accumulation_steps=gradient_accumulation_steps, save_steps=save_steps)
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its logs; stdout carries JSONL only
+        adapter = train_local(dataset, base, out, resume=resume, max_steps=max_steps, settings=settings, seed=seed)
+    provenance = orjson.loads((adapter / TUNING_FILE).read_bytes())
+    judge = f"local:{base}@{adapter}"
+    sys.stdout.buffer.write(orjson.dumps({"judge": judge, "adapter": str(adapter), **provenance}) + b"\n")
+    print(f"tune-judge train: adapter in {adapter}; judge with --judge {judge}", file=sys.stderr)
