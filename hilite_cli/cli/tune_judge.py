@@ -108,8 +108,11 @@ Checkpoints go to OUT/checkpoints, the adapter to OUT/adapter; stdout gets one J
 @app.command("train", help=TRAIN_HELP)
 def train_command(
     dataset: Annotated[Path, typer.Argument(help="The folder `tune-judge dataset` wrote.")],
-    base: Annotated[str, typer.Option(help="Base model: a Qwen2/2.5-VL hub id or folder (local).")],
-    backend: Annotated[str, typer.Option(help="local (LoRA with TRL + PEFT).")] = "local",
+    base: Annotated[str | None, typer.Option(help="Base model: a Qwen2/2.5-VL hub id or folder (local), a Gemini model (vertex) [default: configs/tuning.toml for vertex].")] = None,
+    backend: Annotated[str, typer.Option(help="local (LoRA with TRL + PEFT) or vertex (Gemini supervised tuning).")] = "local",
+    staging: Annotated[str | None, typer.Option(help="vertex: the gs:// prefix the images and JSONL are staged to.")] = None,
+    poll_seconds: Annotated[float | None, typer.Option(help="vertex: seconds between job polls [default: configs/tuning.toml].")] = None,
+    max_wait: Annotated[float | None, typer.Option(help="vertex: stop waiting after this many seconds (the job goes on; --resume).")] = None,
     out: Annotated[Path | None, typer.Option(help="Where checkpoints and the adapter go [default: the dataset folder].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps (overrides epochs).")] = None,
@@ -123,11 +126,16 @@ def train_command(
 
     from hilite_cli.cli.runner import usage_error
 
-    if backend != "local":
-        raise usage_error(f"--backend must be local, got {backend!r}")
+    if backend not in ("local", "vertex"):
+        raise usage_error(f"--backend must be local or vertex, got {backend!r}")
     if not (dataset / "split.json").is_file() or not (dataset / "train" / "metadata.jsonl").is_file():
         raise usage_error(f"{dataset} is not a `hilite tune-judge dataset` folder (no split.json / train/metadata.jsonl)")
     out = out or dataset
+    if backend == "vertex":
+        _train_vertex(dataset, out, base, staging, resume, poll_seconds, max_wait)
+        return
+    if base is None:
+        raise usage_error("--backend local needs --base (a Qwen2/2.5-VL hub id or folder)")
     if (out / "adapter").exists() and not resume:
         raise usage_error(f"{out / 'adapter'} exists: pass --resume to continue that run, or another --out")
     from hilite_cli.providers.errors import ProviderConfigError
@@ -148,3 +156,39 @@ def train_command(
     judge = f"local:{base}@{adapter}"
     sys.stdout.buffer.write(orjson.dumps({"judge": judge, "adapter": str(adapter), **provenance}) + b"\n")
     print(f"tune-judge train: adapter in {adapter}; judge with --judge {judge}", file=sys.stderr)
+
+
+def _train_vertex(dataset: Path, out: Path, base: str | None, staging: str | None, resume: bool,
+                  poll_seconds: float | None, max_wait: float | None) -> None:
+    """The vertex back-end: one tuning job per folder, its name fsynced to OUT/vertex_tuning.jsonl."""
+    import orjson
+
+    from hilite_cli.cli.runner import usage_error
+    from hilite_cli.providers.errors import ProviderConfigError
+    from hilite_cli.providers.vertex import vertex_settings
+    from hilite_cli.stages.tune_judge.vertex import LEDGER, Ledger, StillRunning, TuningJobFailed, tune_vertex
+
+    if not staging or not staging.startswith("gs://") or len(staging) <= len("gs://"):
+        raise usage_error(f"--backend vertex needs --staging gs://BUCKET/PREFIX, got {staging!r}")
+    if Ledger(out / LEDGER).last("creating") is not None and not resume:
+        raise usage_error(f"{out / LEDGER} records a tuning job for this folder: pass --resume to wait for it")
+    try:
+        settings = vertex_settings()
+    except ProviderConfigError as exc:
+        raise usage_error(str(exc)) from None
+    from google import genai
+
+    client = genai.Client(**settings.client_args())
+    try:
+        tuned = tune_vertex(client, dataset, out, staging=staging, base_model=base, resume=resume,
+                            poll_seconds=poll_seconds, max_wait=max_wait, log=lambda m: print(m, file=sys.stderr))
+    except TuningJobFailed as exc:
+        print(f"hilite tune-judge: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except StillRunning as exc:
+        print(f"hilite tune-judge: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    sys.stdout.buffer.write(orjson.dumps({"judge": tuned.judge, "backend": "vertex", "job": tuned.job,
+                                          "model": tuned.model, "endpoint": tuned.endpoint}) + b"\n")
+    print(f"tune-judge train: tuned model {tuned.model}, endpoint {tuned.endpoint}; "
+          f"with GOOGLE_GENAI_USE_VERTEXAI=true judge with --judge {tuned.judge}", file=sys.stderr)
