@@ -192,3 +192,65 @@ def _train_vertex(dataset: Path, out: Path, base: str | None, staging: str | Non
                                           "model": tuned.model, "endpoint": tuned.endpoint}) + b"\n")
     print(f"tune-judge train: tuned model {tuned.model}, endpoint {tuned.endpoint}; "
           f"with GOOGLE_GENAI_USE_VERTEXAI=true judge with --judge {tuned.judge}", file=sys.stderr)
+
+
+COMPARE_HELP = """Score the held-out validation split with the base and the tuned judge; report them side by side.
+
+\b
+  hilite tune-judge compare tuning/ --base-judge local:Qwen/Qwen2.5-VL-7B-Instruct \\
+      --tuned-judge local:Qwen/Qwen2.5-VL-7B-Instruct@tuning/adapter --report before-after.html
+  hilite tune-judge compare tuning/ --base-predictions base.jsonl --tuned-predictions tuned.jsonl --report page.html
+
+Tables 1 (MAE, Spearman per axis), 2 (Spearman per category), 7 (precision/recall/F1/accuracy at
+the threshold), Figure 9 (MAE by human score bucket) and Figure 11 (precision/recall sweep), with
+the operating threshold `debias` would suggest for each judge. Predictions ({item, instruction,
+aesthetics}) are written to DATASET/compare/ when the judges are asked here.
+"""
+
+
+@app.command("compare", help=COMPARE_HELP)
+def compare_command(
+    dataset: Annotated[Path, typer.Argument(help="The folder `tune-judge dataset` wrote.")],
+    report: Annotated[Path, typer.Option(help="The side-by-side page (.html).")],
+    base_judge: Annotated[str | None, typer.Option(help="The judge before tuning, PROVIDER[:MODEL].")] = None,
+    tuned_judge: Annotated[str | None, typer.Option(help="The tuned judge, e.g. local:BASE@ADAPTER or gemini:ENDPOINT.")] = None,
+    base_predictions: Annotated[Path | None, typer.Option(help="The base judge's predictions instead of asking it.")] = None,
+    tuned_predictions: Annotated[Path | None, typer.Option(help="The tuned judge's predictions instead of asking it.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Operating threshold on both axes [default: configs/thresholds.toml].")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write both calibration reports as JSON.")] = None,
+) -> None:
+    import orjson
+
+    from hilite_cli.cli.runner import prepare_output_file, usage_error
+    from hilite_cli.providers.errors import ProviderConfigError
+    from hilite_cli.report.tune_judge_page import render_compare_html
+    from hilite_cli.stages.tune_judge.compare import compare, read_jsonl, score_split, side_by_side
+
+    humans_path = dataset / "human" / "validation.jsonl"
+    if not humans_path.is_file():
+        raise usage_error(f"{dataset} is not a `hilite tune-judge dataset` folder (no human/validation.jsonl)")
+    prepare_output_file(report, "--report", (".html", ".htm"))
+    prepare_output_file(json_path, "--json")
+    predictions = {}
+    for label, judge, given in (("base", base_judge, base_predictions), ("tuned", tuned_judge, tuned_predictions)):
+        if (judge is None) == (given is None):
+            raise usage_error(f"give exactly one of --{label}-judge and --{label}-predictions")
+        if given is not None:
+            predictions[f"{label}: {given.name}"] = read_jsonl(given)
+            continue
+        try:
+            rows = score_split(dataset, judge)
+        except ProviderConfigError as exc:
+            raise usage_error(str(exc)) from None
+        (dataset / "compare").mkdir(exist_ok=True)
+        (dataset / "compare" / f"{label}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        predictions[f"{label}: {judge}"] = rows
+    reports = compare(read_jsonl(humans_path), predictions, threshold=threshold)
+    report.write_text(render_compare_html(side_by_side(reports), reports), encoding="utf-8")
+    if json_path:
+        json_path.write_bytes(orjson.dumps({k: v.model_dump() for k, v in reports.items()}, option=orjson.OPT_INDENT_2))
+    for label, r in reports.items():
+        axes = ", ".join(f"{a} MAE {f.mae:.3f} ρ {f.spearman if f.spearman is None else round(f.spearman, 3)}"
+                         if f.mae is not None else f"{a} n/a ({f.reason})" for a, f in r.axes.items())
+        print(f"{label}: {axes}; suggested threshold {r.suggestion.threshold}", file=sys.stderr)
+    print(f"tune-judge compare: {report}", file=sys.stderr)

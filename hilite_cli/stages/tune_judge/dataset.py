@@ -3,7 +3,7 @@
 Layout of the folder it writes (each split a `datasets` imagefolder, as `export --format trl`):
 
     split.json                  seed, fraction, items per split, histograms, fitted rater biases
-    train/metadata.jsonl        {messages, file_names, item, category, scores, prompt_version}
+    train/metadata.jsonl        {messages, file_names, item, instruction, category, scores, prompt_version}
     validation/metadata.jsonl
     human/train.jsonl           `debias` item records: the targets, and the ground truth `compare` uses
     human/validation.jsonl
@@ -153,6 +153,7 @@ def _row(item: RatedItem, human: Record, root: Path, scale: tuple[float, float],
         "messages": messages,
         "file_names": [f"../{store_image(path, root)}" for path in (item.source, item.edited)],
         "item": item.item,
+        "instruction": item.instruction,
         "category": item.category,
         "scores": {"instruction": adherence, "aesthetics": aesthetics},
         "prompt_version": version,
