@@ -95,3 +95,35 @@ def test_resume_continues_from_the_last_checkpoint(trained, tiny_vl: Path, tmp_p
     assert line["resumed_from"].endswith("checkpoint-1") and line["global_step"] == 2
     again = hilite("tune-judge", "train", str(out), "--backend", "local", "--base", str(tiny_vl), *TRAIN)
     assert again.returncode == 2 and b"--resume" in again.stderr
+
+
+def test_gate_and_prefilter_records_name_the_adapter(trained, tiny_vl: Path) -> None:
+    """mine's gate (A.5) and pre-filter (judge_block) keep the tuned judge's identity on every record."""
+    from hilite_cli.stages.judging import judge_block
+    from hilite_cli.stages.mine.sources import gate_ask, gate_record
+
+    out, adapter = trained
+    sha = json.loads((adapter / "hilite_tuning.json").read_text())["adapter_sha256"]
+    image = next((out / "images").iterdir()).read_bytes()
+    answer = get_provider(f"local:{tiny_vl}@{adapter}", use_cache=False).ask(gate_ask("a cat on a sofa", image))
+    assert gate_record(answer)["tuned"]["adapter_sha256"] == sha
+    assert judge_block(answer, "a2_evaluation")["tuned"]["adapter_sha256"] == sha
+    plain = get_provider(f"local:{tiny_vl}", use_cache=False).ask(gate_ask("a cat on a sofa", image))
+    assert "tuned" not in gate_record(plain) and "tuned" not in judge_block(plain, "a2_evaluation")
+
+
+def test_compare_scores_the_held_out_items_with_both_judges(trained, tiny_vl: Path, tmp_path: Path) -> None:
+    out, adapter = trained
+    page = tmp_path / "page.html"
+    res = hilite("tune-judge", "compare", str(out), "--base-judge", f"local:{tiny_vl}",
+                 "--tuned-judge", f"local:{tiny_vl}@{adapter}", "--report", str(page))
+    assert res.returncode == 0, res.stderr.decode()[-3000:]
+    held_out = json.loads((out / "split.json").read_text())["items"]["validation"]
+    base = [orjson.loads(x) for x in (out / "compare" / "base.jsonl").read_bytes().splitlines()]
+    tuned = [orjson.loads(x) for x in (out / "compare" / "tuned.jsonl").read_bytes().splitlines()]
+    assert [r["item"] for r in base] == [r["item"] for r in tuned] == sorted(held_out)
+    assert all("tuned" not in r["judge"] for r in base) and all(r["judge"]["tuned"] for r in tuned)
+    # random weights give no A.2 JSON: null scores with the reason, and n/a in the page, never a number
+    assert all(r["instruction"] is None and r["judge"]["status"] == "unparsed" for r in base + tuned)
+    text = page.read_text()
+    assert f"tuned: local:{tiny_vl}@{adapter}" in text and "n/a" in text
