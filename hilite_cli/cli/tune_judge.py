@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hilite_cli.cli.data_option import DataDir
+
+if TYPE_CHECKING:
+    from hilite_cli.stages.tune_judge.dataset import BuiltSet
 
 SHORT = "Tune the A.2 validator on human ratings: build the set, LoRA (local) or Vertex tuning, before/after report."
 HELP = f"""{SHORT}
@@ -39,13 +42,13 @@ scores, is refused (exit 2). Ratings of items the store does not hold are errors
 """
 
 
-def _print_histograms(built: object) -> None:
+def _print_histograms(built: BuiltSet) -> None:
     from hilite_cli.stages.tune_judge.dataset import settings
 
     bins = settings()["histogram_bins"]
     labels = [f"{lo:g}-{hi:g}" for lo, hi in zip(bins, bins[1:], strict=False)]
     print("score histogram (NHR Fig. 7)   " + " ".join(f"{b:>7}" for b in labels), file=sys.stderr)
-    for name, axes in built.histograms.items():  # type: ignore[attr-defined]
+    for name, axes in built.histograms.items():
         for axis, counts in axes.items():
             print(f"  {name:<10} {axis:<12}     " + " ".join(f"{c:>7}" for c in counts), file=sys.stderr)
 

@@ -26,7 +26,7 @@ import orjson
 from hilite_cli.config import load_config
 from hilite_cli.records import Record, with_error
 from hilite_cli.stages.debias import AXES, parse_ratings
-from hilite_cli.stages.tune_judge.split import SPLITS, Split, _subtable, debias_split
+from hilite_cli.stages.tune_judge.split import SPLITS, Split, subtable, debias_split
 
 STAGE = "tune-judge"
 
@@ -127,7 +127,7 @@ def build_split(
     for item in unknown:
         errors.append(with_error({"item": item}, STAGE, "unknown_item",
                                  f"item {item!r} is rated but the store holds no such rating item"))
-    table = _subtable(table, [i for i in table.items if i in items])
+    table = subtable(table, [i for i in table.items if i in items])
     categories = {i: items[i].category for i in table.items}
     split = debias_split(table, categories, seed, fraction, human_success)
     _check(split, human_success, float(cfg["low_score"]))

@@ -48,7 +48,8 @@ def split_items(items: Iterable[str], strata: dict[str, Hashable], seed: int, fr
     return out
 
 
-def _subtable(table: RatingTable, items: list[str]) -> RatingTable:
+def subtable(table: RatingTable, items: list[str]) -> RatingTable:
+    """The ratings of `items` only (raters and categories with them)."""
     keep = set(items)
     sub = RatingTable()
     for item in table.items:
@@ -78,12 +79,12 @@ def debias_split(table: RatingTable, categories: dict[str, str | None], seed: in
     strata = {i: (categories.get(i), raw_success(table, i, human_success)) for i in table.items}
     items = split_items(table.items, strata, seed, fraction)
     split = Split(seed=seed, validation_fraction=fraction, items=items)
-    train = _subtable(table, items["train"])
+    train = subtable(table, items["train"])
     biases: dict[Axis, dict[str, float]] = {axis: rater_biases(train.scores[axis]) for axis in AXES}
     split.biases = {axis: dict(b) for axis, b in biases.items()}
     unseen: set[str] = set()
     for name in SPLITS:
-        sub = train if name == "train" else _subtable(table, items[name])
+        sub = train if name == "train" else subtable(table, items[name])
         debiased = {}
         for axis in AXES:
             known = {r: biases[axis].get(r, 0.0) for s in sub.scores[axis].values() for r in s}
