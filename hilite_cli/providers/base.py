@@ -77,6 +77,7 @@ class Answer(BaseModel):
     model: str | None
     usage: Usage | None = None  # tokens the provider reported for this reply
     batch: bool = False  # answered through a provider batch job (billed at the batch price)
+    tuned: dict[str, Any] | None = None  # a tuned judge's identity (base, adapter or tuning job), see Provider.tuned
 
     @property
     def one_off(self) -> bool:
@@ -118,6 +119,9 @@ class Provider:
     retries_one_off: ClassVar[bool] = False
     # Temperature sent when an ask sets none (the backend's config); None sends no temperature.
     default_temperature: float | None = None
+    # A judge tuned by `hilite tune-judge` says what it is (base model, adapter hash or tuning job), so
+    # every answer, and every record scored with it, names the validator that made it.
+    tuned: dict[str, Any] | None = None
 
     def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
         self.model = model
@@ -163,7 +167,7 @@ class Provider:
         """The one place answers are made, so every raw text and reason is scrubbed of keys."""
         return Answer(
             status=status, value=value, raw=scrub(raw), reason=scrub(reason), retryable=retryable,
-            provider=self.name, model=self.model,
+            provider=self.name, model=self.model, tuned=self.tuned,
         )
 
     def from_text(self, ask: Ask, text: str) -> Answer:
