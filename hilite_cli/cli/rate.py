@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -111,3 +113,23 @@ def export_command(data: DataDir = None, output: Output = "-") -> None:
         for row in rows:
             out.write(row)
     print(f"rate-export: {len(rows)} ratings", file=sys.stderr)
+    if rows:
+        print(next_steps(output, data), file=sys.stderr)
+
+
+def next_steps(ratings_file: str, data: Path | None) -> str:
+    """The exact chain from this round's ratings to a tuned validator (README: "Tune your validator"),
+    so the studio's human ratings become the judge that `validate` and `mine` use."""
+    ratings_path = "ratings.jsonl" if ratings_file == "-" else shlex.quote(ratings_file)
+    store = f" --data {shlex.quote(str(data))}" if data else ""
+    save = " (save this output to ratings.jsonl first)" if ratings_file == "-" else ""
+    base = "Qwen/Qwen2.5-VL-7B-Instruct"
+    return "\n".join([
+        f"next, from these ratings to a tuned validator{save}:",
+        f"  hilite debias {ratings_path} -o items.jsonl --report debias.html",
+        f"  hilite tune-judge dataset {ratings_path}{store} --out tuning/ --seed 0",
+        f"  hilite tune-judge train tuning/ --backend local --base {base}   # or --backend vertex --staging gs://…",
+        f"  hilite tune-judge compare tuning/ --base-judge local:{base} --tuned-judge local:{base}@tuning/adapter"
+        " --report before-after.html",
+        f"  hilite validate candidates.jsonl --judge local:{base}@tuning/adapter",
+    ])

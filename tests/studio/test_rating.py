@@ -97,6 +97,8 @@ def test_two_raters_rate_in_chromium_and_the_export_runs_through_debias(tmp_path
 
     exported = hilite("rate-export", "--data", "data", "-o", "ratings.jsonl")
     assert exported.exit_code == 0 and "5 ratings" in exported.stderr
+    # the chain on to a tuned validator, with this round's own paths
+    assert "hilite tune-judge dataset ratings.jsonl --data data --out tuning/" in exported.stderr
     rows = [orjson.loads(x) for x in (tmp_path / "ratings.jsonl").read_text().splitlines()]
     assert all(set(r) == {"item", "rater", "instruction", "aesthetics"} for r in rows)
     assert {(r["item"], r["rater"]): (r["instruction"], r["aesthetics"]) for r in rows}[("t0", "ann")] == (5, 4)
