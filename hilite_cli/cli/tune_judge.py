@@ -226,8 +226,8 @@ def compare_command(
 
     from hilite_cli.cli.runner import prepare_output_file, usage_error
     from hilite_cli.providers.errors import ProviderConfigError
-    from hilite_cli.report.tune_judge_page import render_compare_html
-    from hilite_cli.stages.tune_judge.compare import compare, read_jsonl, score_split, side_by_side
+    from hilite_cli.report.tune_judge_page import judges_side_by_side, render_compare_html
+    from hilite_cli.stages.tune_judge.compare import compare, read_jsonl, score_split
 
     humans_path = dataset / "human" / "validation.jsonl"
     if not humans_path.is_file():
@@ -249,7 +249,7 @@ def compare_command(
         (dataset / "compare" / f"{label}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
         predictions[f"{label}: {judge}"] = rows
     reports = compare(read_jsonl(humans_path), predictions, threshold=threshold)
-    report.write_text(render_compare_html(side_by_side(reports), reports), encoding="utf-8")
+    report.write_text(render_compare_html(judges_side_by_side(reports), reports), encoding="utf-8")
     if json_path:
         json_path.write_bytes(orjson.dumps({k: v.model_dump() for k, v in reports.items()}, option=orjson.OPT_INDENT_2))
     for label, r in reports.items():

@@ -1,6 +1,6 @@
 """`tune-judge compare --report x.html`: base and tuned judge side by side, one self-contained page.
 
-Tables come from `tune_judge.compare.side_by_side`; the figures are NHR Fig. 9 (MAE by human score
+Tables come from `judges_side_by_side` (below); the figures are NHR Fig. 9 (MAE by human score
 bucket, both judges per axis) and Fig. 11 (each judge's precision/recall sweep, debias's plot).
 """
 
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hilite_cli.report.debias_page import DEFINITIONS
+from hilite_cli.report.debias_sections import Section, calibration_sections
 from hilite_cli.report.html_page import CSS, table_html
 from hilite_cli.report.tables import TableData
 from hilite_cli.stages.calibration import CalibrationReport
-from hilite_cli.stages.debias_report import Section
 
 EXTRA_CSS = ".figs{display:flex;flex-wrap:wrap;gap:1em}.figs figure{margin:0}.figs img{max-width:560px}"
 
@@ -54,7 +54,7 @@ def bucket_plot(reports: dict[str, CalibrationReport]) -> bytes:
 
 def render_compare_html(sections: Sequence[Section], reports: dict[str, CalibrationReport],
                         title: str = "hilite tune-judge: base vs tuned judge on held-out items") -> str:
-    from hilite_cli.stages.calibration_plot import plot_sweep
+    from hilite_cli.report.calibration_plot import plot_sweep
 
     tables = [TableData(s.title, s.columns, s.rows, s.note) for s in sections]
     columns = dict.fromkeys(c for t in tables for c in t.header)
@@ -74,3 +74,28 @@ def render_compare_html(sections: Sequence[Section], reports: dict[str, Calibrat
         f"<h2>What the columns mean</h2><dl class=defs><dt>judge</dt><dd>Which validator scored the held-out items."
         f"</dd>{defs}</dl></body></html>",
     ])
+
+
+def judges_side_by_side(reports: dict[str, CalibrationReport]) -> list[Section]:
+    """Each calibration section once, its rows from every judge, a `judge` column first."""
+    per_judge = {label: calibration_sections(r) for label, r in reports.items()}
+    first = next(iter(per_judge.values()))
+    merged = []
+    for k, section in enumerate(first):
+        rows = [[label, *row] for label, sections in per_judge.items() for row in sections[k].rows]
+        notes = "; ".join(f"{label}: {sections[k].note}" for label, sections in per_judge.items() if sections[k].note)
+        merged.append(Section(section.title, ["judge", *section.columns], rows, notes))
+    merged.append(Section(
+        "Suggested operating threshold (debias's rule)",
+        ["judge", "rule", "threshold", "precision", "recall"],
+        [[label, r.suggestion.rule, "n/a" if r.suggestion.threshold is None else f"{r.suggestion.threshold:g}",
+          *_at(r, r.suggestion.threshold)] for label, r in reports.items()],
+    ))
+    return merged
+
+
+def _at(report: CalibrationReport, threshold: float | None) -> list[str]:
+    point = next((c for c in report.sweep if threshold is not None and abs(c.threshold_instruction - threshold) < 1e-9), None)
+    if point is None:
+        return ["n/a", "n/a"]
+    return [f"{v:.3f}" if v is not None else "n/a" for v in (point.precision, point.recall)]

@@ -8,7 +8,8 @@ import orjson
 import pytest
 from support.cli import hilite
 
-from hilite_cli.stages.tune_judge.compare import compare, side_by_side
+from hilite_cli.report.tune_judge_page import judges_side_by_side
+from hilite_cli.stages.tune_judge.compare import compare
 
 HUMAN = [1.0, 2.0, 3.0, 4.5, 5.0]
 BASE = [2.0, 3.0, 4.0, 5.0, 1.0]  # |err| 1,1,1,.5,4 -> MAE 1.5; ranks 2,3,4,5,1 -> Spearman 0
@@ -37,7 +38,7 @@ def test_known_mae_spearman_and_classification() -> None:
     assert (tuned.tp, tuned.fp, tuned.fn, tuned.tn) == (1, 0, 1, 3) and tuned.recall == pytest.approx(0.5)
     # Fig. 9: the tuned judge's error is 0.2 in every bucket that holds an item
     assert [b.mae for b in reports["tuned"].buckets["instruction"] if b.n] == pytest.approx([0.2] * 4)
-    fit = next(s for s in side_by_side(reports) if s.title.startswith("Assessor fit"))
+    fit = next(s for s in judges_side_by_side(reports) if s.title.startswith("Assessor fit"))
     assert fit.columns[0] == "judge" and [r[0] for r in fit.rows] == ["base", "base", "tuned", "tuned"]
     assert fit.rows[0][3:] == ["1.500", "0.000"] and fit.rows[2][3:] == ["0.200", "1.000"]
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from hilite_cli.records import Record
 from hilite_cli.stages.calibration import CalibrationReport, calibrate
-from hilite_cli.stages.debias_report import Section, calibration_sections
 
 
 def read_jsonl(path: Path) -> list[Record]:
@@ -51,28 +50,3 @@ def compare(humans: Sequence[Record], predictions: dict[str, Sequence[Record]], 
             beta: float = 0.5) -> dict[str, CalibrationReport]:
     """One calibration report per judge label, on the same human items."""
     return {label: calibrate(humans, rows, threshold=threshold, beta=beta) for label, rows in predictions.items()}
-
-
-def side_by_side(reports: dict[str, CalibrationReport]) -> list[Section]:
-    """Each calibration section once, its rows from every judge, a `judge` column first."""
-    per_judge = {label: calibration_sections(r) for label, r in reports.items()}
-    first = next(iter(per_judge.values()))
-    merged = []
-    for k, section in enumerate(first):
-        rows = [[label, *row] for label, sections in per_judge.items() for row in sections[k].rows]
-        notes = "; ".join(f"{label}: {sections[k].note}" for label, sections in per_judge.items() if sections[k].note)
-        merged.append(Section(section.title, ["judge", *section.columns], rows, notes))
-    merged.append(Section(
-        "Suggested operating threshold (debias's rule)",
-        ["judge", "rule", "threshold", "precision", "recall"],
-        [[label, r.suggestion.rule, "n/a" if r.suggestion.threshold is None else f"{r.suggestion.threshold:g}",
-          *_at(r, r.suggestion.threshold)] for label, r in reports.items()],
-    ))
-    return merged
-
-
-def _at(report: CalibrationReport, threshold: float | None) -> list[str]:
-    point = next((c for c in report.sweep if threshold is not None and abs(c.threshold_instruction - threshold) < 1e-9), None)
-    if point is None:
-        return ["n/a", "n/a"]
-    return [f"{v:.3f}" if v is not None else "n/a" for v in (point.precision, point.recall)]
