@@ -12,11 +12,11 @@ from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.data_option import DataDir
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, Output, Overwrite, Progress,
-    Resume, Weights, Workers,
+    BaseUrl, Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, Output,
+    Overwrite, Progress, Resume, Timeout, Weights, Workers,
 )
 from hilite_cli.cli.params import check_model_options, parse_list, parse_native_params, parse_weights
-from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, report_usage, require_images, run_manifest, usage_error
 from hilite_cli.storage import is_url
 
 SHORT = "Run editors on each task (route records, or tasks with --models): M attempts per model, anonymised slots."
@@ -38,6 +38,12 @@ shuffled order (as HILITE shows them, model names hidden); --sheet writes a cont
 labelled by slot only. The attempts (seeds 0..M-1) of one (image, instruction, model) run as one batched call.
 The one-off form keeps its candidates in OUT/candidates.jsonl; run it again with --pick SLOT to keep
 one and record HILITE-style feedback in OUT/feedback.jsonl.
+
+Hosted editors need no GPU, only an API key: --models gemini-image:gemini-2.5-flash-image,openai-image:gpt-image-1
+(GEMINI_API_KEY / OPENAI_API_KEY). Each attempt is one request (--concurrency, --timeout, --max-retries);
+a refused attempt is an error record with the provider's reason; each candidate records its cost,
+provenance and licence, and the run ends with a cost line. They run only when named in --models.
+Image batch jobs (--batch-api) are not implemented for editing.
 """
 
 
@@ -78,6 +84,8 @@ def command(
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
     max_retries: MaxRetries = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
     seeds: Annotated[int | None, typer.Option("--seeds", min=1, hidden=True)] = None,
     max_workers: MaxWorkers = None,
 ) -> None:
@@ -89,6 +97,9 @@ def command(
     check_model_options(device, dtype)
     local = parse_weights(weights)
     chosen = parse_list(models)
+    from hilite_cli.models import hosted
+
+    hosted.configure(concurrency=concurrency, timeout=timeout, max_retries=max_retries)
     try:
         stage: Any = EditStage(
             out_dir=out, models=chosen, top_k=top_k, seeds=seeds, steps=steps,
@@ -110,6 +121,7 @@ def command(
             stage = WithContactSheets(stage, folder / "sheets")
         summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                                executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers)
+        report_usage("edit", hosted.meters())
         exit_with(summary)
         return
 
@@ -143,6 +155,7 @@ def command(
     manifest = folder / "candidates.jsonl"
     summary = run_manifest(WithContactSheets(stage, folder / "sheets"), single_line(record), str(manifest),
                            errors, resume=True, progress=progress, reads=images)
+    report_usage("edit", hosted.meters())
     candidates = print_candidates(manifest, record["id"], reveal=reveal)
     knobs = {"steps": steps, "text_influence": text_influence, "image_influence": image_influence}
     step_id = record_session_step(data, session, record, candidates, knobs) if session else None
@@ -163,7 +176,10 @@ def _unavailable(weights: dict[str, Path], device: str | None, dtype: str | None
     from hilite_cli.models.loader import resolve_device
     from hilite_cli.models.registry import load_registry
 
-    editors = [spec for spec in load_registry().values() if spec.kind != "t2i"]
+    from hilite_cli.models.hosted import is_hosted
+
+    # Hosted (paid) editors are never routed: they run only when named in --models.
+    editors = [spec for spec in load_registry().values() if spec.kind != "t2i" and not is_hosted(spec.name)]
     skipped = {c.name: c.reasons[0] for c in check_registry(editors, weights=weights, device=resolve_device(device),
                                                              dtype=dtype) if not c.runnable}
     if skipped:

@@ -89,6 +89,10 @@ def check_model(spec: ModelSpec, *, weights: Path | None, device: str, dtype: st
         reasons.append(f"needs {', '.join(absent)} ({fix})")
     if spec.kind == "classic":
         return Availability(spec.name, packages, "none needed", "cpu", "uint8", 0.0, reasons)
+    from hilite_cli.models.hosted import is_hosted
+
+    if is_hosted(spec.name):
+        return _hosted(spec, packages, reasons)
     if packages.get("diffusers"):
         import diffusers
 
@@ -102,6 +106,18 @@ def check_model(spec: ModelSpec, *, weights: Path | None, device: str, dtype: st
     if size is not None and total is not None and size > total:
         reasons.append(f"its weights need about {size:.0f} GiB in {dtype}; {device} has {total:.0f} GiB")
     return Availability(spec.name, packages, where, device, dtype, round(size, 1) if size is not None else None, reasons)
+
+
+def _hosted(spec: ModelSpec, packages: dict[str, bool], reasons: list[str]) -> Availability:
+    """A hosted model runs where its package is installed and its API key is set (no weights, no GPU)."""
+    from hilite_cli.models.hosted import families, key_variables
+    from hilite_cli.providers.keys import find_key
+
+    backend = families()[spec.pipeline]["backend"] if spec.pipeline in families() else "gemini"
+    variables = key_variables(backend)
+    if not find_key(variables):
+        reasons.append(f"set {' or '.join(variables)} (a paid API)")
+    return Availability(spec.name, packages, "hosted API", "api", "n/a", None, reasons)
 
 
 def check_registry(specs: list[ModelSpec], *, weights: dict[str, Path], device: str, dtype: str | None) -> list[Availability]:
