@@ -93,3 +93,21 @@ def test_mine_refuses_hosted_editor_without_price_under_budget_and_with_batch_ap
     res = hilite(*base, "--editor", "gemini-image:gemini-9-imaginary", cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr.decode()
     assert res.stderr.decode().count("does not know the image model 'gemini-9-imaginary'") == 1
+
+
+def test_mine_makes_sources_with_a_hosted_t2i_model(server, tmp_path: Path) -> None:
+    spec = {"t2i_prompt": "a red bicycle against a wall", "edits": ["make it blue"]}
+    (tmp_path / "specs.jsonl").write_bytes(orjson.dumps(spec) + b"\n")
+    res = hilite("mine", "specs.jsonl", "--t2i", "gemini-image:gemini-2.5-flash-image", "--editor", OPENAI,
+                 "--preset", "small", "--n-sources", "1", "--attempts", "1", "--no-gate", "--prefilter", "offline",
+                 "--no-lowlevel", "--keep-rejected", "--no-progress", "-o", "pool.jsonl", "--stats", "stats.json",
+                 "--out", "mined", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr.decode()[-3000:]
+    posts = [r for r in server.requests if r.method == "POST"]
+    assert posts[0].kind == "gemini" and posts[0].text() == "a red bicycle against a wall" and not posts[0].images()
+    assert posts[1].path.endswith("/images/edits")
+    [record] = _lines(tmp_path / "pool.jsonl")
+    stats = orjson.loads((tmp_path / "stats.json").read_bytes())
+    assert stats["settings"]["t2i"] == "gemini-t2i:gemini-2.5-flash-image" and record["model"] == OPENAI
+    err = res.stderr.decode()
+    assert "mine: gemini-image:gemini-2.5-flash-image: 1 calls" in err and f"mine: {OPENAI}: 1 calls" in err
