@@ -155,8 +155,16 @@ def _flux2(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, r
     return {"prompt": text["prompt"], "image": images}
 
 
+def _several_images(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
+    # Qwen-Image-Edit-2509/2511 take several input images: the reference is the second one.
+    return {"prompt": text["prompt"], "image": [src] + ([reference.convert("RGB")] if reference is not None else [])}
+
+
 _INPUTS: dict[str, InputBuilder] = {
     "Flux2KleinPipeline": _flux2,
+    "Flux2Pipeline": _flux2,
+    "QwenImageEditPlusPipeline": _several_images,
+    "LongCatImageEditPipeline": _text_and_image,
     "StableDiffusionInstructPix2PixPipeline": _instruct_pix2pix,
     "StableDiffusionXLControlNetPipeline": _controlnet_canny,
     "PaintByExamplePipeline": _paint_by_example,

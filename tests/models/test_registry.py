@@ -23,6 +23,12 @@ EXPECTED = {
     "qwen-image-edit": "instruction",
     "flux-schnell": "t2i",
     "classic": "classic",
+    "flux2-dev": "instruction",
+    "qwen-image-edit-plus": "instruction",
+    "longcat-image-edit": "instruction",
+    "flux2-klein": "instruction",
+    "flux2-klein-9b": "instruction",
+    "flux2-klein-t2i": "t2i",
     # hosted (configs/models.toml [hosted]): an editor and a T2I source per listed model
     **{f"{prefix}:{model}": kind
        for family, models in (("gemini", ("gemini-2.5-flash-image", "gemini-3-pro-image-preview")),
