@@ -85,9 +85,15 @@ def translate(task: Record, *, provider: str = "offline", base_url: str | None =
 
 def chosen_models(routed: Record, models: list[str] | None, top_k: int | None) -> list[dict[str, Any]]:
     """As `hilite edit` does: --models filters the routed ranking, then --top-k keeps the best K."""
+    from hilite_cli.models.hosted import is_hosted
+
     entries = sorted(routed["models"], key=lambda m: m["rank"])
     if models:
+        routed_names = {m["name"] for m in entries}
         entries = [m for m in entries if m["name"] in models]
+        # Routing never ranks paid (hosted) editors: named in --models, they run after the routed ones.
+        entries += [{"name": name, "rank": len(routed_names) + i + 1}
+                    for i, name in enumerate(n for n in models if n not in routed_names and is_hosted(n))]
     entries = entries[:top_k] if top_k else entries
     if not entries:
         raise StoreError("none of the routed models can run this task" + (f" (among {', '.join(models)})" if models else ""))
