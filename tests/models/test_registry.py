@@ -29,6 +29,7 @@ EXPECTED = {
     "flux2-klein": "instruction",
     "flux2-klein-9b": "instruction",
     "flux2-klein-t2i": "t2i",
+    "z-image-turbo": "t2i",
     # hosted (configs/models.toml [hosted]): an editor and a T2I source per listed model
     **{f"{prefix}:{model}": kind
        for family, models in (("gemini", ("gemini-2.5-flash-image", "gemini-3-pro-image-preview")),

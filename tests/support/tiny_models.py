@@ -436,3 +436,29 @@ def build_flux2_klein(directory: Path) -> Path:
 BUILDERS["flux2-klein"] = build_flux2_klein
 BUILDERS["flux2-klein-9b"] = build_flux2_klein
 BUILDERS["flux2-klein-t2i"] = build_flux2_klein
+
+
+def build_z_image(directory: Path) -> Path:
+    """Z-Image: a 1+1-layer S3-DiT over a 4-channel SD-style VAE, a 2-layer Qwen3 text encoder (cap dim 16)."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImagePipeline, ZImageTransformer2DModel
+    from transformers import Qwen3Config, Qwen3Model
+
+    tokenizer = make_qwen_chat_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = Qwen3Model(Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=8, max_position_embeddings=1024))
+    torch.manual_seed(0)
+    transformer = ZImageTransformer2DModel(in_channels=4, dim=32, n_layers=1, n_refiner_layers=1, n_heads=2, n_kv_heads=2,
+                                           cap_feat_dim=16, axes_dims=[4, 6, 6], axes_lens=[256, 64, 64])
+    torch.manual_seed(0)
+    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        shift_factor=0.0, scaling_factor=1.0)
+    pipe = ZImagePipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder,
+                          tokenizer=tokenizer, transformer=transformer)
+    return _save(pipe, directory)
+
+
+BUILDERS["z-image-turbo"] = build_z_image
