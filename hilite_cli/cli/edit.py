@@ -16,7 +16,7 @@ from hilite_cli.cli.options import (
     Overwrite, Progress, Resume, Timeout, Weights, Workers,
 )
 from hilite_cli.cli.params import check_model_options, parse_list, parse_native_params, parse_weights
-from hilite_cli.cli.runner import exit_with, report_usage, require_images, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
 from hilite_cli.storage import is_url
 
 SHORT = "Run editors on each task (route records, or tasks with --models): M attempts per model, anonymised slots."
@@ -121,7 +121,6 @@ def command(
             stage = WithContactSheets(stage, folder / "sheets")
         summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                                executor=executor, workers=workers, gpus_per_worker=gpus_per_worker, max_workers=max_workers)
-        report_usage("edit", hosted.meters())
         exit_with(summary)
         return
 
@@ -155,7 +154,6 @@ def command(
     manifest = folder / "candidates.jsonl"
     summary = run_manifest(WithContactSheets(stage, folder / "sheets"), single_line(record), str(manifest),
                            errors, resume=True, progress=progress, reads=images)
-    report_usage("edit", hosted.meters())
     candidates = print_candidates(manifest, record["id"], reveal=reveal)
     knobs = {"steps": steps, "text_influence": text_influence, "image_influence": image_influence}
     step_id = record_session_step(data, session, record, candidates, knobs) if session else None
