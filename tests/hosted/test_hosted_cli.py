@@ -111,3 +111,17 @@ def test_mine_makes_sources_with_a_hosted_t2i_model(server, tmp_path: Path) -> N
     assert stats["settings"]["t2i"] == "gemini-t2i:gemini-2.5-flash-image" and record["model"] == OPENAI
     err = res.stderr.decode()
     assert "mine: gemini-image:gemini-2.5-flash-image: 1 calls" in err and f"mine: {OPENAI}: 1 calls" in err
+
+
+def test_a_mask_of_another_size_is_refused_naming_both_sizes(server, tmp_path: Path) -> None:
+    from PIL import Image
+
+    img = save_photo(tmp_path, "coffee", 48)
+    Image.new("L", (24, 20), 255).save(tmp_path / "mask.png")
+    res = hilite("edit", str(img), "make the cup red", "--models", OPENAI, "--mask", "mask.png", "--out", "out",
+                 cwd=tmp_path)
+    assert res.returncode == 1
+    assert "the mask is 24x20 but the image is 48x48" in res.stderr.decode()
+    [error] = _lines(tmp_path / "out" / "candidates.jsonl.errors.jsonl")
+    assert error["error"]["kind"] == "bad_mask" and error["model"] == OPENAI
+    assert not [r for r in server.requests if r.method == "POST"]

@@ -152,3 +152,12 @@ def test_unpriced_model_has_null_cost_with_reason(server) -> None:
     assert out.info["hilite"]["cost_usd"] is None
     assert "no price for openai-image:gpt-image-1.5" in out.info["hilite"]["cost_reason"]
     assert hosted.price_missing("openai-image:gpt-image-1.5") and hosted.price_missing(GEMINI) is None
+
+
+def test_timeout_is_a_typed_failure_after_the_retries(server) -> None:
+    hosted.configure(timeout=0.3, max_retries=1, concurrency=1)
+    editor = load_model(GEMINI)
+    server.script(ImageOut(edited_png(), delay=1.0), ImageOut(edited_png(), delay=1.0))
+    with pytest.raises(AttemptsFailed) as info:
+        editor.edit(Image.new("RGB", (16, 16)), prompt="x", seeds=[0], params={})
+    assert info.value.kind == "timeout" and "gave up after 2 attempts" in info.value.message
