@@ -95,9 +95,10 @@ def hosted_spec(name: str) -> ModelSpec | None:
         note=("text-to-image source: " if t2i else "") + table["note"] + f" [{table['backend']} API, model {model}]",
         needs=[],
         prompt_style="target" if t2i else "instruction",
-        multiple=16 if t2i else 1,
+        multiple=int(table["t2i_multiple"]) if t2i else 1,
         max_side=int(table["max_side"]),
-        options={"long_side_min": 768, "long_side_max": 1536, "max_aspect": 2.5} if t2i else {},
+        options={"long_side_min": int(table["t2i_long_side_min"]), "long_side_max": int(table["t2i_long_side_max"]),
+                 "max_aspect": float(table["t2i_max_aspect"])} if t2i else {},
         licence=table["licence"],
         commercial_use=table.get("commercial_use"),
         licence_source=table.get("licence_source", ""),
@@ -258,7 +259,7 @@ class HostedImageModel:
 
     def _collect(self, asks: list[Any], size: tuple[int, int], notes: dict[str, Any]) -> list[Image.Image]:
         """Send the attempts; images for those that worked, an AttemptsFailed naming the others."""
-        from hilite_cli.images import decode_image
+        from hilite_cli.images import ImageError, decode_image
 
         answers = self.provider.ask_many(asks)
         images: list[Image.Image | None] = []
@@ -272,7 +273,7 @@ class HostedImageModel:
             reply = answer.value
             try:
                 img = decode_image(reply.data, f"{self.spec.name} attempt {ask.attempt}").convert("RGB")
-            except Exception as exc:  # noqa: BLE001 - any undecodable reply is this attempt's failure
+            except (ImageError, OSError) as exc:  # an undecodable reply is this attempt's failure
                 images.append(None)
                 failures[ask.seed] = ("unparsed", f"{self.spec.name}: attempt {ask.attempt}: the returned image "
                                                   f"cannot be decoded ({exc})")

@@ -161,3 +161,13 @@ def test_timeout_is_a_typed_failure_after_the_retries(server) -> None:
     with pytest.raises(AttemptsFailed) as info:
         editor.edit(Image.new("RGB", (16, 16)), prompt="x", seeds=[0], params={})
     assert info.value.kind == "timeout" and "gave up after 2 attempts" in info.value.message
+
+
+def test_a_reply_that_is_not_an_image_is_an_unparsed_attempt(server) -> None:
+    for name in (GEMINI, OPENAI):
+        server.reset()
+        editor = load_model(name)
+        server.script(ImageOut(b"<html>proxy error</html>"))
+        with pytest.raises(AttemptsFailed) as info:
+            editor.edit(Image.new("RGB", (16, 16)), prompt="x", seeds=[0], params={})
+        assert info.value.kind == "unparsed", info.value.message
