@@ -87,9 +87,15 @@ def chosen_models(routed: Record, models: list[str] | None, top_k: int | None,
                   unavailable: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """As `hilite edit` does: --models filters the routed ranking, else the editors that cannot run
     here (`unavailable`, {name: why}) are left out; then --top-k keeps the best K."""
+    from hilite_cli.models.hosted import is_hosted
+
     entries = sorted(routed["models"], key=lambda m: m["rank"])
     if models:
+        routed_names = {m["name"] for m in entries}
         entries = [m for m in entries if m["name"] in models]
+        # Routing never ranks paid (hosted) editors: named in --models, they run after the routed ones.
+        entries += [{"name": name, "rank": len(routed_names) + i + 1}
+                    for i, name in enumerate(n for n in models if n not in routed_names and is_hosted(n))]
     elif unavailable:
         runnable = [m for m in entries if m["name"] not in unavailable]
         if entries and not runnable:
