@@ -92,9 +92,11 @@ def _write_jsonl(rows: Iterable[dict]) -> None:
 
 
 def _console() -> object:
+    """Every listing's console. Cells are registry text, never markup: rich would read `[klein]` in
+    "FLUX.2 [klein]" or `[qwen]` in `pip install 'hilite_cli[qwen]'` as a style tag and drop it."""
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 100)
+    return Console(width=None if sys.stdout.isatty() else 100, markup=False)
 
 
 def _knobs(specs: list, json_lines: bool) -> None:
@@ -143,7 +145,6 @@ def _check(specs: list, weights: dict, device: str | None, dtype: str | None, js
     if json_lines:
         _write_jsonl(result.as_dict() for result in results)
         return
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="can each model run here?", show_lines=True)
@@ -153,9 +154,7 @@ def _check(specs: list, weights: dict, device: str | None, dtype: str | None, js
     table.add_column("why not", ratio=1, overflow="fold")
     for r in results:
         memory = "—" if r.weights_gib is None else f"{r.weights_gib:g} GiB {r.dtype}"
-        # rich reads `[qwen]` in `pip install 'hilite_cli[qwen]'` as markup and drops it: cells are plain text
-        table.add_row(*(escape(c) for c in (r.name, "yes" if r.runnable else "no", r.weights, r.device, memory,
-                                             "; ".join(r.reasons) or "—")))
+        table.add_row(r.name, "yes" if r.runnable else "no", r.weights, r.device, memory, "; ".join(r.reasons) or "—")
     _console().print(table)
     runnable = sum(r.runnable for r in results)
     print(f"{runnable} of {len(results)} models can run here", file=sys.stderr)

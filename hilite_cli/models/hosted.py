@@ -155,7 +155,7 @@ def load_hosted(spec: ModelSpec) -> HostedImageModel:
     """The provider for `spec`, its model checked once with the API (an unknown one is a ModelLoadError)."""
     from hilite_cli.providers import provider_settings
     from hilite_cli.providers.errors import ProviderConfigError
-    from hilite_cli.providers.image import get_image_provider
+    from hilite_cli.providers.image_backends import get_image_provider
 
     prefix, table, _, model = _family(spec.name)  # type: ignore[misc]
     settings = provider_settings(_options.concurrency, _options.timeout, _options.max_retries)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilite_cli.providers.base import Ask, Provider, Settings
+from hilite_cli.providers.base import Ask
 
 # The label of a C2PA manifest store (a JUMBF box) in PNG, JPEG and WebP files.
 C2PA_LABEL = b"c2pa"
@@ -40,16 +40,3 @@ class ImageReply:
 def has_c2pa(data: bytes) -> bool:
     """Whether the file carries a C2PA manifest store (its JUMBF label), as OpenAI's images do."""
     return C2PA_LABEL in data
-
-
-def get_image_provider(backend: str, model: str, settings: Settings, *, options: dict[str, Any]) -> Provider:
-    """The image provider for `backend` ("gemini" or "openai"); `options` come from configs/models.toml [hosted]."""
-    if backend == "gemini":
-        from hilite_cli.providers.image_gemini import GeminiImageProvider
-
-        return GeminiImageProvider(model, settings)
-    if backend == "openai":
-        from hilite_cli.providers.image_openai import OpenAIImageProvider
-
-        return OpenAIImageProvider(model, settings, size=str(options.get("size") or "auto"))
-    raise ValueError(f"no image provider for backend {backend!r}")
