@@ -7,8 +7,9 @@ been checked, without decoding a pixel:
 
 - the file is within the size limit (checked before it is read) and its header's width x height
   within the decompression-bomb guard (`images.MAX_PIXELS`);
-- PNG: every chunk's CRC is verified up to IEND; JPEG: the segments are walked up to EOI. A file
-  cut short or damaged fails the walk and goes the decoding path, which names the problem;
+- PNG: every chunk's CRC is verified up to IEND (a mismatch is an ImageError: the file is damaged,
+  even where a decoder would carry on); JPEG: the segments are walked up to EOI. A file cut short
+  fails the walk and goes the decoding path, which names the problem;
 - only what makes the pixels travels: IHDR, IDAT and IEND of a PNG (no text, EXIF, ICC or
   animation chunks), a JPEG without APP1–APP13/APP15 (EXIF, XMP, ICC) or comments (APP0 JFIF and
   APP14 Adobe stay: they say how to read the colours), and nothing after the image's end.
@@ -98,7 +99,8 @@ def _plain_png(data: bytes, name: str) -> Sendable | None:
             return None
         body = data[pos + 8:pos + 8 + length]
         if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[end - 4:end], "big"):
-            return None
+            chunk = kind.decode("latin-1")
+            raise ImageError(f"{name}: damaged PNG (its {chunk} chunk fails its CRC check at byte {pos})")
         if kind == b"IHDR":
             if length != 13:
                 return None

@@ -61,7 +61,7 @@ class ImageFiles:
 
     Sources are shared by many candidates (seeds x models), so the most recent `capacity` paths keep
     their prepared bytes (or the preparation under way) instead of being read again for every candidate.
-    Checking a PNG's CRCs, walking a JPEG's segments and a re-encode all run in C with the GIL released,
+    Checking a PNG's CRCs, reading files and re-encoding spend their time in C with the GIL released,
     so `workers` threads (configs/providers.toml [judge_images]) keep pace with the calls.
     """
 
@@ -74,6 +74,15 @@ class ImageFiles:
         self._sha: dict[str, str] = {}
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy needs (a stage goes to Ray workers pickled): the hashes; no pool, lock or bytes."""
+        return {"capacity": self.capacity, "settings": self.settings, "sha": dict(self._sha)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.capacity, self.settings = state["capacity"], state["settings"]
+        self._ready, self._sha = OrderedDict(), state["sha"]
+        self._lock, self._pool = threading.Lock(), None
 
     def prepare(self, path: str) -> Future[Any]:
         """The `Sendable` of `path`, being prepared on the pool (or already there)."""
