@@ -18,6 +18,7 @@ so the disk holds a handful of files while nothing can be shared between records
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing as mp
 import os
 import resource
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -146,10 +148,23 @@ def floor_gemini(url: str, records: list[dict[str, str]], concurrency: int) -> i
     return ok
 
 
+@functools.cache
+def hilite_command() -> Any:
+    """The click command behind `hilite`, built once, as a process builds it once at start-up (building
+    it again for every run would charge the runs with typer's start-up, not with judging)."""
+    import typer.main
+
+    from hilite_cli.cli.app import app
+
+    return typer.main.get_command(app)
+
+
 def hilite_validate(url: str, manifest: Path, concurrency: int, backend: str, judge: str | None = None) -> int:
     """`hilite validate MANIFEST --judge BACKEND:MODEL --base-url URL --concurrency N --no-cache -o out` in
-    this process; the number of records it wrote."""
-    from support.inproc import hilite_here
+    this process (the real command, through click); the number of records it wrote."""
+    from click.testing import CliRunner
+
+    from hilite_cli.cli.app import join_pair_options
 
     base = f"{url}/v1" if backend == "openai" else url
     out = manifest.with_name(f"validated-{concurrency}-{time.monotonic_ns()}.jsonl")
@@ -157,9 +172,9 @@ def hilite_validate(url: str, manifest: Path, concurrency: int, backend: str, ju
             "-o", str(out), "--errors", str(out.with_suffix(".errors.jsonl"))]
     if judge is None:
         args += ["--base-url", base, "--concurrency", str(concurrency)]
-    result = hilite_here(*args, cwd=manifest.parent)
-    if result.returncode != 0:
-        raise SystemExit(f"hilite validate exited {result.returncode}: {result.stderr.decode()[-2000:]}")
+    result = CliRunner().invoke(hilite_command(), join_pair_options(args), catch_exceptions=False)
+    if result.exit_code != 0:
+        raise SystemExit(f"hilite validate exited {result.exit_code}: {result.output[-2000:]}")
     written = sum(1 for _ in out.open())
     out.unlink()
     return written
