@@ -193,48 +193,73 @@ class Judged:
     error: Exception | None = None
 
 
-def ask_jobs(provider: Any, images: ImageFiles, jobs: Sequence[Job]) -> list[Judged]:
-    """Answer every job's asks, in job order, with the image work pipelined ahead of the calls.
+class JudgeCalls:
+    """Jobs asked on `--concurrency` threads of their own, their images prepared ahead on `images`' pool.
 
-    Images are prepared on `images`' pool while up to `--concurrency` jobs are asked on threads of
-    their own; at most `ahead` x concurrency jobs ([judge_images]) are prepared or in flight at once,
-    which bounds the bytes held. With a batch runner (`--batch-api`), everything is prepared first
-    and goes as one `ask_many` (one provider batch job).
+    At most `ahead` x concurrency jobs ([judge_images]) are prepared or in flight at once, across
+    batches: that bounds the bytes held, and lets a stage hand in the next batch's jobs while this
+    batch's calls are still out (`submit` returns at once when there is room), so the calls never
+    wait for a batch boundary. With a batch runner (`--batch-api`), a batch's images are prepared
+    first and go as one `ask_many` (one provider batch job).
     """
-    from hilite_cli.images import ImageError
 
-    def ready(job: Job, futures: list[Future[Any]]) -> tuple[list[Any], Judged | None]:
+    def __init__(self, provider: Any, images: ImageFiles) -> None:
+        self.provider = provider
+        self.images = images
+        concurrency = max(1, int(provider.settings.concurrency))
+        self._window = threading.BoundedSemaphore(max(concurrency + 1, int(float(images.settings["ahead"]) * concurrency)))
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="asks")
+
+    def submit(self, jobs: Sequence[Job]) -> list[Future[Judged]]:
+        """Futures of the jobs' answers, in job order; blocks only while the window is full."""
+        if getattr(self.provider, "batch", None) is not None:
+            done: list[Future[Judged]] = []
+            for judged in self._as_one_batch(jobs):
+                done.append(Future())
+                done[-1].set_result(judged)
+            return done
+        pending = []
+        for job in jobs:
+            self._window.acquire()
+            pending.append(self._pool.submit(self._run, job, [self.images.prepare(p) for p in job.paths]))
+        return pending
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _ready(self, job: Job, futures: list[Future[Any]]) -> tuple[list[Any], Judged | None]:
+        from hilite_cli.images import ImageError
+
         try:
-            return [images.sendable(p, f) for p, f in zip(job.paths, futures, strict=True)], None
+            return [self.images.sendable(p, f) for p, f in zip(job.paths, futures, strict=True)], None
         except ImageError as exc:
             return [], Judged([], [], exc)
 
-    if getattr(provider, "batch", None) is not None or len(jobs) <= 1:
-        held = [[images.prepare(p) for p in job.paths] for job in jobs]
-        prepared = [ready(job, futures) for job, futures in zip(jobs, held, strict=True)]
+    def _run(self, job: Job, futures: list[Future[Any]]) -> Judged:
+        try:
+            sent, failed = self._ready(job, futures)
+            if failed is not None:
+                return failed
+            return Judged([self.provider.ask(a) for a in job.asks(sent)], [s.encoding for s in sent])
+        finally:
+            self._window.release()
+
+    def _as_one_batch(self, jobs: Sequence[Job]) -> list[Judged]:
+        held = [[self.images.prepare(p) for p in job.paths] for job in jobs]
+        prepared = [self._ready(job, futures) for job, futures in zip(jobs, held, strict=True)]
         asks = [job.asks(sent) if failed is None else [] for job, (sent, failed) in zip(jobs, prepared, strict=True)]
-        answers = iter(provider.ask_many([a for group in asks for a in group]))
+        answers = iter(self.provider.ask_many([a for group in asks for a in group]))
         return [failed or Judged([next(answers) for _ in group], [s.encoding for s in sent])
                 for group, (sent, failed) in zip(asks, prepared, strict=True)]
 
-    concurrency = max(1, int(provider.settings.concurrency))
-    window = threading.BoundedSemaphore(max(concurrency + 1, int(float(images.settings["ahead"]) * concurrency)))
 
-    def run(job: Job, futures: list[Future[Any]]) -> Judged:
-        try:
-            sent, failed = ready(job, futures)
-            if failed is not None:
-                return failed
-            return Judged([provider.ask(a) for a in job.asks(sent)], [s.encoding for s in sent])
-        finally:
-            window.release()
-
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="asks") as calls:
-        pending = []
-        for job in jobs:
-            window.acquire()
-            pending.append(calls.submit(run, job, [images.prepare(p) for p in job.paths]))
-        return [f.result() for f in pending]
+def ask_jobs(provider: Any, images: ImageFiles, jobs: Sequence[Job]) -> list[Judged]:
+    """Answer every job's asks, in job order, with the image work pipelined ahead of the calls (`JudgeCalls`)."""
+    calls = JudgeCalls(provider, images)
+    try:
+        return [f.result() for f in calls.submit(jobs)]
+    finally:
+        calls.close()
 
 
 def _images(*images: bytes | None) -> list[bytes]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from typing import Any, ClassVar, Literal
 
@@ -46,8 +47,8 @@ from hilite_cli.stages.mine.difficulty import first_validated
 from hilite_cli.stages.judging import (
     ImageFiles,
     Job,
+    JudgeCalls,
     aesthetic_ask,
-    ask_jobs,
     backend_name,
     failed_status,
     forward_thresholds,
@@ -120,6 +121,9 @@ class ValidateStage(Stage):
         self._provider: Any = None
         self._owned = False
         self._images = ImageFiles()
+        self._calls: JudgeCalls | None = None  # set up with the provider
+        # A.2 answers under way for the next batch (`prefetch`): id(record) -> (that record, its future)
+        self._pending: dict[int, tuple[Record, Future[Any]]] = {}
         # select=best: group key -> best passing triplet so far; groups in first-seen order.
         self._groups: dict[tuple[str, str], Record | None] = {}
         # select=best: group key -> (seeds that passed, seeds judged at all, seeds whose judge failed),
@@ -136,15 +140,30 @@ class ValidateStage(Stage):
             self.checks = ("lowlevel",) if self._pixel_only else ()
         if self._pixel_only and tuple(self.checks) != ("lowlevel",):
             raise ValueError("the offline judge runs only the pixel-level check: use --checks lowlevel")
+        self._calls = JudgeCalls(self._provider, self._images)
 
     def teardown(self) -> None:
+        if self._calls is not None:
+            self._calls.close()
+            self._calls = None
+        self._pending.clear()
         if self._owned and self._provider is not None:
             self._provider.close()
         self._provider = None
         self._images.close()
 
     # -- per batch -----------------------------------------------------------------------------
+    def prefetch(self, batch: list[Record]) -> None:
+        """Start the next batch's A.2 calls (the local executor hands it in before running this one), so
+        the calls run on across the batch boundary; `__call__` then collects them."""
+        if self._calls is None:
+            return
+        ready = [r for r in batch if id(r) not in self._pending and _is_candidate(r)]
+        for record, future in zip(ready, self._calls.submit([self._a2_job(r) for r in ready]), strict=True):
+            self._pending[id(record)] = (record, future)
+
     def __call__(self, batch: list[Record]) -> list[Record]:
+        assert self._calls is not None, "setup() first"
         out: list[Record] = []
         ready: list[Record] = []
         for record in batch:
@@ -157,10 +176,13 @@ class ValidateStage(Stage):
             return out
 
         # 1. the hard filter's scores (A.2): images read on a pool ahead of the calls, all in flight together
-        #    (the offline judge reads none: it sends nothing)
-        jobs = [Job(self._paths(rec), partial(_scoring, rec["instruction"])) for rec in ready]
+        #    (the offline judge reads none: it sends nothing); started by `prefetch` where it could
+        prefetched = {id(r): self._pending.pop(id(r))[1] for r in ready if self._pending.get(id(r), (None,))[0] is r}
+        fresh = [r for r in ready if id(r) not in prefetched]
+        started = dict(zip(map(id, fresh), self._calls.submit([self._a2_job(r) for r in fresh]), strict=True))
+        futures = [prefetched.get(id(r)) or started[id(r)] for r in ready]
         scored: list[Record] = []
-        for record, judged in zip(ready, ask_jobs(self._provider, self._images, jobs), strict=True):
+        for record, judged in zip(ready, (f.result() for f in futures), strict=True):
             if judged.error is not None:  # an unreadable image fails its record only
                 out.append(with_error(record, self.name, getattr(judged.error, "kind", "bad_image"), str(judged.error)))
                 continue
@@ -193,6 +215,9 @@ class ValidateStage(Stage):
         return chosen
 
     # -- steps ---------------------------------------------------------------------------------
+    def _a2_job(self, record: Record) -> Job:
+        return Job(self._paths(record), partial(_scoring, record["instruction"]))
+
     def _paths(self, record: Record) -> tuple[str, ...]:
         """The images the judge reads for a candidate: none for the offline judge."""
         return () if self._pixel_only else (record["image"], record["output"])
@@ -241,7 +266,8 @@ class ValidateStage(Stage):
                 else:  # A.4 looks at the edited image only
                     jobs.append(Job(paths[1:], _aesthetic))
                 targets.append((record, check))
-        for (record, check), judged in zip(targets, ask_jobs(self._provider, self._images, jobs), strict=True):
+        assert self._calls is not None
+        for (record, check), judged in zip(targets, [f.result() for f in self._calls.submit(jobs)], strict=True):
             if judged.error is not None:  # read for A.2 moments ago, unreadable now: this check's failure
                 record["checks"][check] = {"passed": None, "status": "bad_image", "reason": str(judged.error)}
                 continue
@@ -325,6 +351,14 @@ class ValidateStage(Stage):
             if self._pixel_only:
                 triplet["selection"] = "smallest candidate id among passing ones: no semantic scores to rank"
             self._groups[key] = triplet
+
+
+def _is_candidate(record: Record) -> bool:
+    try:
+        validate_as(Candidate, record)
+    except RecordError:
+        return False
+    return True
 
 
 def _sent(images: list[Any]) -> list[bytes | None]:

@@ -94,3 +94,31 @@ def test_the_offline_judge_reads_and_encodes_nothing_for_its_asks(tmp_path: Path
     assert errors == [] and out[0]["passed"] is True and out[0]["judge"]["status"] == "unavailable"
     assert out[0]["judge"]["images"] == []  # nothing went to a judge
     assert reads == []
+
+
+def test_the_next_batch_is_asked_while_this_one_is_still_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pause at batch boundaries: with 2 calls allowed and batches of 8, a call of the next batch
+    starts before the last answer of the one before comes back (the local executor's prefetch)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-secret")
+    import time
+
+    spans: dict[int, list[float]] = {}
+
+    def answer(request: Any) -> str:
+        index = int(request.text().rsplit("edit number ", 1)[1].split()[0].strip(".'\""))
+        spans[index] = [time.monotonic()]
+        time.sleep(0.05 + 0.1 * (index % 8 == 7))  # the last of each batch is the slowest
+        spans[index].append(time.monotonic())
+        return scores(4.9, 4.9)
+
+    src = write_source(tmp_path / "s.png", 4)
+    edits = [write_block_edit(src, tmp_path / f"e{i}.png", (250, 10 * i, 0)) for i in range(24)]
+    records = [candidate(f"c{i:02d}", src, f"edit number {i}", path) for i, path in enumerate(edits)]
+    with Loopback(answer=answer) as server:
+        options = {"base_url": server.openai_url, "max_retries": 0, "concurrency": 2, "use_cache": False}
+        stage = ValidateStage("openai:gpt-4.1", batch_size=1, provider_options=options)
+        assert stage.batch_size == 8  # [judge_images] rounds (4) x --concurrency
+        out, errors, _ = run_through(stage, records, tmp_path / "run")
+    assert errors == [] and [r["id"] for r in out] == [f"c{i:02d}" for i in range(24)]
+    for last in (7, 15):
+        assert min(spans[i][0] for i in range(last + 1, last + 9)) < spans[last][1]
