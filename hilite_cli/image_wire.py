@@ -88,17 +88,19 @@ def _bomb_guard(width: int, height: int, name: str) -> None:
 
 
 def _plain_png(data: bytes, name: str) -> Sendable | None:
-    """IHDR + IDAT + IEND of an 8-bit RGB/grey PNG whose every chunk checks out; None when it must be decoded."""
-    kept = [PNG_SIGNATURE]
+    """IHDR + IDAT + IEND of an 8-bit RGB/grey PNG whose every chunk checks out; None when it must be decoded.
+    A file that is nothing else is sent as it is, without a copy."""
+    view = memoryview(data)
+    kept: list[memoryview] = [view[:len(PNG_SIGNATURE)]]
     pos = len(PNG_SIGNATURE)
-    seen_ihdr = False
+    seen_ihdr = dropped = False
     while pos + 12 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if end > len(data):
             return None
-        body = data[pos + 8:pos + 8 + length]
-        if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[end - 4:end], "big"):
+        body = view[pos + 8:end - 4]
+        if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(view[end - 4:end], "big"):
             chunk = kind.decode("latin-1")
             raise ImageError(f"{name}: damaged PNG (its {chunk} chunk fails its CRC check at byte {pos})")
         if kind == b"IHDR":
@@ -112,10 +114,13 @@ def _plain_png(data: bytes, name: str) -> Sendable | None:
         elif not seen_ihdr or kind == b"eXIf":  # an orientation to apply: decode
             return None
         if kind in _PNG_KEPT:
-            kept.append(data[pos:end])
+            kept.append(view[pos:end])
+        else:
+            dropped = True
         pos = end
         if kind == b"IEND":
-            return Sendable(b"".join(kept), "original png")
+            whole = not dropped and end == len(data)
+            return Sendable(data if whole else b"".join(kept), "original png")
     return None
 
 

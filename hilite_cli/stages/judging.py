@@ -160,8 +160,7 @@ def _sendable(path: str, settings: dict[str, Any]) -> Any:
     """`image_wire.sendable`: a checked PNG/JPEG as its own bytes, anything else decoded and re-encoded."""
     from hilite_cli.image_wire import sendable
 
-    _require_file(path)
-    return sendable(path, settings)
+    return sendable(path, settings)  # a missing file: "image file not found: PATH" (images.read_image_file)
 
 
 def judge_batch_size(batch_size: int, concurrency: int | None) -> int:
