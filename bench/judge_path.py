@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the server takes per answer")
     parser.add_argument("--rounds", type=float, default=6.0, help="records per setting: this many times the concurrency")
     parser.add_argument("--min-records", type=int, default=96)
+    parser.add_argument("--offline-records", type=int, default=32, help="records for the offline judge's run")
     parser.add_argument("--repeat", type=int, default=2, help="runs per setting, interleaved (medians reported)")
     parser.add_argument("--speed", type=float, default=0.9, help="records/s target: this share of the floor's")
     parser.add_argument("--cpu", type=float, default=1.2, help="CPU/record target: at most this multiple of the floor's")
@@ -223,7 +224,10 @@ def main() -> None:
             records = [orjson.loads(line) for line in manifest.read_bytes().splitlines()]
             floor(url, records[:4], 4)  # warm up imports and connections on both sides
             hilite_validate(url, manifest, 4, args.backend)
-            offline = measure(lambda m=manifest: hilite_validate(url, m, 1, args.backend, judge="offline"), count)
+            few = manifest.with_name("candidates-offline.jsonl")
+            few.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records[:args.offline_records]))
+            offline = measure(lambda m=few: hilite_validate(url, m, 1, args.backend, judge="offline"),
+                              min(count, args.offline_records))
             print(f"  {size}²: validate --judge offline (lowlevel check only): {offline[0]:.1f} records/s, "
                   f"{offline[1]:.1f} CPU ms/record")
             for c in levels:
