@@ -134,11 +134,11 @@ def command(
     guard_outputs([("the input manifest", input)],
                   [*dataset_writes("--to", to, format), ("--errors" if errors else "the errors manifest", errors_path)])
     with locked([to], errors_path):
-        _export(input, format, to, min_margin, threshold, max_per_shard, order, overwrite, errors_path)
+        _export(input, format, to, min_margin, threshold, max_per_shard, order, overwrite, errors_path, include_rejected)
 
 
 def _export(input: str, format: str, to: Path, min_margin: float, threshold: float | None, max_per_shard: int,
-            order: str, overwrite: bool, errors_path: str) -> None:
+            order: str, overwrite: bool, errors_path: str, include_rejected: bool) -> None:
     from hilite_cli.manifest import ManifestError, read_manifest
 
     try:

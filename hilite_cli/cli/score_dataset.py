@@ -77,7 +77,13 @@ def command(
         EXIT_REGRESSION, check_regression, default_max_drop, match_baseline, parse_thresholds, read_results,
     )
     from hilite_cli.report.results import print_results
-    from hilite_cli.stages.score_dataset import DatasetInput, parse_metrics, score_datasets, score_settings
+    from hilite_cli.stages.score_dataset import (
+        DatasetInput,
+        ScoreDatasetStage,
+        parse_metrics,
+        score_datasets,
+        score_settings,
+    )
 
     seed = renamed(sample_seed, seed, "--sample-seed", "--seed", None)
     names = list(name or [])
@@ -98,7 +104,7 @@ def command(
         base = read_results(baseline) if baseline else None
         if base is not None:
             print(match_baseline(base, names), file=sys.stderr)
-        judge_fn = judge_provider = None
+        judge_fn = judge_provider = judge_batch = None
         batching = SimpleNamespace(batch_size=0, provider_options={})  # filled by --batch-api
         if executor != "local" and "judge" in chosen:
             raise ValueError("the `judge` metric runs on the local executor (its provider client, cache and usage "
@@ -114,6 +120,8 @@ def command(
                 judge_provider = get_provider(judge, base_url=base_url, concurrency=concurrency, timeout=timeout,
                                               max_retries=max_retries, use_cache=not no_cache, **batching.provider_options)
                 judge_fn = provider_judge(judge_provider)
+                # every call allowed in flight has a record: --concurrency means what it says
+                judge_batch = max(ScoreDatasetStage.batch_size, judge_provider.settings.concurrency)
             except ProviderConfigError as exc:
                 raise provider_error("--judge", judge, exc,
                                      fallback="drop `judge` from --metrics to score without a judge") from None
@@ -139,7 +147,7 @@ def command(
         run = score_datasets([DatasetInput(n, m) for n, m in zip(names, manifests, strict=True)], metrics=chosen,
                              sample=sample, seed=seed, judge=judge_fn, judge_spec=judge, clip_model=clip_model,
                              clip_device=device, on_batch=step, on_total=set_total, category_fields=[by] if by else None,
-                             batch_size=batching.batch_size or None, mapper=mapper)
+                             batch_size=batching.batch_size or judge_batch, mapper=mapper)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     except KeyboardInterrupt:

@@ -81,10 +81,22 @@ def run_batch(stage: Stage, batch: Batch) -> list[Record]:
 
 
 def local_batches(stage: Stage, batches: Iterator[Batch]) -> Iterator[tuple[Batch, list[Record]]]:
-    """Run every batch in this process, with `setup`/`teardown` around the stream."""
+    """Run every batch in this process, with `setup`/`teardown` around the stream.
+
+    A stage with a `prefetch(records)` method (validate: its judge calls) is handed each batch before
+    the one ahead of it runs, so its work goes on across batch boundaries; outputs stay in order.
+    """
+    prefetch = getattr(stage, "prefetch", None)
     stage.setup()
+    batches = iter(batches)
     try:
-        for batch in batches:
+        following = next(batches, None)
+        if prefetch is not None and following:
+            prefetch([record for _, record in following])
+        while following is not None:
+            batch, following = following, next(batches, None)
+            if prefetch is not None and following:
+                prefetch([record for _, record in following])
             yield batch, run_batch(stage, batch)
         yield [], stage.finish()
     finally:

@@ -6,9 +6,12 @@ the raw text is kept even when it does not validate (`parse()` would raise and l
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
+
+from pydantic import BaseModel
 
 from hilite_cli.providers.base import Answer, Ask, SdkProvider, Settings
 from hilite_cli.providers.cache import ResponseCache
@@ -131,12 +134,16 @@ class OpenAIProvider(SdkProvider):
 
 def _response_format(ask: Ask) -> dict[str, Any]:
     """Strict json_schema for object schemas; plain JSON mode otherwise (the API needs an object at the root)."""
-    if ask.schema is not None:
-        from openai.lib._pydantic import to_strict_json_schema
+    return _schema_format(ask.schema) if ask.schema is not None else {"type": "json_object"}
 
-        schema = to_strict_json_schema(ask.schema)
-        if schema.get("type") == "object":
-            spec = {"name": ask.schema.__name__, "schema": schema, "strict": True}
-            return {"type": "json_schema", "json_schema": spec}
-        return {"type": "text"}
-    return {"type": "json_object"}
+
+@functools.cache
+def _schema_format(schema_class: type[BaseModel]) -> dict[str, Any]:
+    """The response_format of a pydantic class, built once per class: generating the strict schema costs
+    more CPU than the rest of building a request."""
+    from openai.lib._pydantic import to_strict_json_schema
+
+    schema = to_strict_json_schema(schema_class)
+    if schema.get("type") == "object":
+        return {"type": "json_schema", "json_schema": {"name": schema_class.__name__, "schema": schema, "strict": True}}
+    return {"type": "text"}

@@ -143,6 +143,7 @@ class InvertStage(Stage):
         for provider in self._owned:
             provider.close()
         self._owned = []
+        self._images.close()
 
     # -- per batch -----------------------------------------------------------------------------
     def __call__(self, batch: list[Record]) -> list[Record]:

@@ -157,6 +157,7 @@ class ScoreDatasetStage(Stage):
         if self._clip is not None:
             self._clip.close()
             self._clip = None
+        self._images.close()
 
     def __call__(self, batch: list[Record]) -> list[Record]:
         # 1. per-record checks and pixel metrics; bad records become error records, the rest go on
@@ -164,11 +165,15 @@ class ScoreDatasetStage(Stage):
         evals: dict[int, dict[str, Any]] = {}
         pixels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         items: dict[int, JudgeItem] = {}
+        held: dict[str, Any] = {}  # the judge's images, read on the pool while the pixel metrics run here
+        if "judge" in self.metrics:
+            held = {p: self._images.prepare(p) for r in batch for p in (r.get("source"), r.get("edited"))
+                    if isinstance(p, str) and p}
         for i, record in enumerate(batch):
             try:
                 evals[i], pair = self._pixel_metrics(record)
                 if "judge" in self.metrics:
-                    items[i] = self._judge_item(record)
+                    items[i] = self._judge_item(record, held)
             except _Unscorable as exc:
                 evals.pop(i, None)
                 out[i] = with_error(record, self.name, exc.kind, exc.message)
@@ -224,8 +229,8 @@ class ScoreDatasetStage(Stage):
                 ev["missing"]["ssim"] = ev["missing"]["ssim_unchanged"] = str(exc)
         return ev, (source, edited)
 
-    def _judge_item(self, record: Record) -> JudgeItem:
-        """The judge's images as validate sends them: BMP, TIFF and the like re-encoded as PNG."""
+    def _judge_item(self, record: Record, held: dict[str, Any]) -> JudgeItem:
+        """The judge's images as validate sends them (image_wire.sendable), read on the pool."""
         from hilite_cli.images import ImageError
         from hilite_cli.records import check_instruction_length
 
@@ -234,9 +239,10 @@ class ScoreDatasetStage(Stage):
         except ValueError as exc:
             raise _Unscorable("invalid_record", str(exc)) from None
         try:
-            return JudgeItem(self._images.data(record["source"]), self._images.data(record["edited"]), record["instruction"])
+            source, edited = (self._images.sendable(record[f], held[record[f]]) for f in ("source", "edited"))
         except ImageError as exc:
             raise _Unscorable("bad_image", str(exc)) from None
+        return JudgeItem(source.data, edited.data, record["instruction"], (source.encoding, edited.encoding))
 
     def _clip_metrics(
         self, records: list[Record], evals: list[dict[str, Any]], pixels: list[tuple[np.ndarray, np.ndarray]]

@@ -14,9 +14,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class JudgeItem:
-    source: bytes  # encoded image bytes a provider takes (PNG/JPEG/GIF/WebP; others re-encoded as PNG)
+    source: bytes  # encoded image bytes a provider takes (image_wire.sendable: a checked PNG/JPEG as is)
     edited: bytes
     instruction: str
+    sent: tuple[str, ...] = ()  # how source and edited were encoded (`original png`, …), when known
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class JudgeOutcome:
     prompt: str | None = None  # the prompt's name and version, as validate records them
     prompt_version: str | None = None
     usage: dict[str, int | None] | None = None  # tokens in/out of the judge's reply
+    images: list[str] | None = None  # the encoding each image went to the judge in (`original png`, …)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,11 +49,11 @@ def provider_judge(provider: Any) -> JudgeFn:
     def judge(items: Sequence[JudgeItem]) -> list[JudgeOutcome]:
         answers = provider.ask_many([scoring_ask(item.source, item.edited, item.instruction) for item in items])
         outcomes = []
-        for answer in answers:
+        for item, answer in zip(items, answers, strict=True):
             scores = scores_from(answer)
             outcomes.append(JudgeOutcome(
                 instruction=scores["instruction"], aesthetics=scores["aesthetics"],
-                **judge_block(answer, "a2_evaluation"),
+                **judge_block(answer, "a2_evaluation", list(item.sent) or None),
             ))
         return outcomes
 

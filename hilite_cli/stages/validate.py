@@ -34,19 +34,25 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from hilite_cli.images import ImageError
 from hilite_cli.records import Candidate, Record, RecordError, validate_as, with_error
 from hilite_cli.stages.base import Stage
 from hilite_cli.stages.mine.difficulty import first_validated
 from hilite_cli.stages.judging import (
     ImageFiles,
+    Job,
+    JudgeCalls,
     aesthetic_ask,
     backend_name,
     failed_status,
     forward_thresholds,
+    judge_batch_size,
     judge_block,
     open_provider,
     scores_from,
@@ -109,14 +115,18 @@ class ValidateStage(Stage):
             raise ValueError(_OFFLINE_CHECKS)
         self.select = select
         self.keep = keep
-        # a batch is what is in flight at once: never fewer than the calls allowed concurrently
-        self.batch_size = max(batch_size, (provider_options or {}).get("concurrency") or 0)
+        # a batch is what the calls overlap over: several rounds of --concurrency, so the pause between
+        # batches (the last calls of one finishing before the next starts) costs little
+        self.batch_size = judge_batch_size(batch_size, (provider_options or {}).get("concurrency"))
         self.provider_options = provider_options
         self.on_scored = on_scored
         self.stats: Counter[str] = Counter()
         self._provider: Any = None
         self._owned = False
         self._images = ImageFiles()
+        self._calls: JudgeCalls | None = None  # set up with the provider
+        # A.2 answers under way for the next batch (`prefetch`): id(record) -> (that record, its future)
+        self._pending: dict[int, tuple[Record, Future[Any]]] = {}
         # select=best: group key -> best passing triplet so far; groups in first-seen order.
         self._groups: dict[tuple[str, str], Record | None] = {}
         # select=best: group key -> (seeds that passed, seeds judged at all, seeds whose judge failed),
@@ -133,39 +143,66 @@ class ValidateStage(Stage):
             self.checks = ("lowlevel",) if self._pixel_only else ()
         if self._pixel_only and tuple(self.checks) != ("lowlevel",):
             raise ValueError(_OFFLINE_CHECKS)
+        self._calls = JudgeCalls(self._provider, self._images)
 
     def teardown(self) -> None:
+        if self._calls is not None:
+            self._calls.close()
+            self._calls = None
+        self._pending.clear()
         if self._owned and self._provider is not None:
             self._provider.close()
         self._provider = None
+        self._images.close()
 
     # -- per batch -----------------------------------------------------------------------------
-    def __call__(self, batch: list[Record]) -> list[Record]:
-        from hilite_cli.images import ImageError
+    def prefetch(self, batch: list[Record]) -> None:
+        """Start the next batch's A.2 calls (the local executor hands it in before running this one), so
+        the calls run on across the batch boundary; `__call__` then collects them."""
+        if self._calls is None:
+            return
+        ready = [r for r in batch if id(r) not in self._pending and _is_candidate(r)]
+        for record, future in zip(ready, self._calls.submit([self._a2_job(r) for r in ready]), strict=True):
+            self._pending[id(record)] = (record, future)
 
+    def __call__(self, batch: list[Record]) -> list[Record]:
+        assert self._calls is not None, "setup() first"
         out: list[Record] = []
-        ready: list[tuple[Record, bytes, bytes]] = []
+        ready: list[Record] = []
         for record in batch:
             try:
                 validate_as(Candidate, record)
-                ready.append((record, self._images.data(record["image"]), self._images.data(record["output"])))
+                ready.append(record)
             except RecordError as exc:
                 out.append(with_error(record, self.name, exc.kind, exc.message))
-            except ImageError as exc:  # an unreadable image fails its record only
-                out.append(with_error(record, self.name, exc.kind, str(exc)))
         if not ready:
             return out
-        self.stats["candidates"] += len(ready)
 
-        # 1. the hard filter's scores (A.2), all in flight together
-        answers = self._provider.ask_many([scoring_ask(src, edi, rec["instruction"]) for rec, src, edi in ready])
-        scored = [self._scored(rec, answer) for (rec, _, _), answer in zip(ready, answers, strict=True)]
-        # 2. pixel-level check on every candidate
+        # 1. the hard filter's scores (A.2): images read on a pool ahead of the calls, all in flight together
+        #    (the offline judge reads none: it sends nothing); started by `prefetch` where it could
+        prefetched = {id(r): self._pending.pop(id(r))[1] for r in ready if self._pending.get(id(r), (None,))[0] is r}
+        fresh = [r for r in ready if id(r) not in prefetched]
+        started = dict(zip(map(id, fresh), self._calls.submit([self._a2_job(r) for r in fresh]), strict=True))
+        futures = [prefetched.get(id(r)) or started[id(r)] for r in ready]
+        scored: list[Record] = []
+        for record, judged in zip(ready, (f.result() for f in futures), strict=True):
+            if judged.error is not None:  # an unreadable image fails its record only
+                out.append(with_error(record, self.name, getattr(judged.error, "kind", "bad_image"), str(judged.error)))
+                continue
+            scored.append(self._scored(record, judged.answers[0], judged.sent))
+        # 2. pixel-level check on every candidate, on the same pool (each image decoded once)
         if "lowlevel" in self.checks:
-            for record in scored:
-                record["checks"]["lowlevel"] = self._lowlevel(record)
+            checked = []
+            for record, check in zip(scored, self._images.map(self._lowlevel, scored), strict=True):
+                if isinstance(check, ImageError):
+                    out.append(with_error(record, self.name, check.kind, str(check)))
+                    continue
+                record["checks"]["lowlevel"] = check
+                checked.append(record)
+            scored = checked
+        self.stats["candidates"] += len(scored)
         # 3. semantic checks, asked only of candidates whose scores pass
-        self._semantic_checks(scored, ready)
+        self._semantic_checks(scored)
         # 4. verdicts and output per mode
         for record in scored:
             out.extend(self._emit(record))
@@ -181,7 +218,14 @@ class ValidateStage(Stage):
         return chosen
 
     # -- steps ---------------------------------------------------------------------------------
-    def _scored(self, record: Record, answer: Any) -> Record:
+    def _a2_job(self, record: Record) -> Job:
+        return Job(self._paths(record), partial(_scoring, record["instruction"]))
+
+    def _paths(self, record: Record) -> tuple[str, ...]:
+        """The images the judge reads for a candidate: none for the offline judge."""
+        return () if self._pixel_only else (record["image"], record["output"])
+
+    def _scored(self, record: Record, answer: Any, sent: list[str]) -> Record:
         """The candidate with this judgement; an earlier one (mine's pre-filter, a previous validate) moves to `prior`."""
         prior = {k: record[k] for k in _VERDICT_FIELDS if k in record}
         return {
@@ -189,36 +233,48 @@ class ValidateStage(Stage):
             **({"prior": prior} if prior else {}),
             "scores": scores_from(answer),
             "checks": {},
-            "judge": judge_block(answer, "a2_evaluation"),
+            "judge": judge_block(answer, "a2_evaluation", sent),
             "thresholds": self.thresholds.to_dict(),
         }
 
-    def _lowlevel(self, record: Record) -> Record:
+    def _lowlevel(self, record: Record) -> Record | ImageError:
+        """NHR's pixel-level check; an image that cannot be decoded is returned (its record fails), not raised."""
         from hilite_cli.images import load_image
         from hilite_cli.metrics.lowlevel import lowlevel_check
 
-        source = np.asarray(load_image(record["image"]))
-        edited = np.asarray(load_image(record["output"]))
+        try:
+            source = np.asarray(load_image(record["image"]))
+            edited = np.asarray(load_image(record["output"]))
+        except ImageError as exc:
+            return exc
         if source.shape != edited.shape:
             return {"passed": False, "reason": "size_mismatch",
                     "message": f"source {source.shape[1]}x{source.shape[0]} vs edited {edited.shape[1]}x{edited.shape[0]}"}
         return lowlevel_check(source, edited).to_dict()
 
-    def _semantic_checks(self, scored: list[Record], ready: list[tuple[Record, bytes, bytes]]) -> None:
+    def _semantic_checks(self, scored: list[Record]) -> None:
         wanted = [c for c in self.checks if c in SEMANTIC_CHECKS]
         if not wanted:
             return
-        asks, targets = [], []
-        for record, (_, src, edi) in zip(scored, ready, strict=True):
+        jobs, targets = [], []
+        for record in scored:
             for check in wanted:
                 if not self.thresholds.passes(record["scores"]):
                     record["checks"][check] = {"passed": None, "status": "skipped",
                                                "reason": "not asked: scores below thresholds or missing"}
                     continue
-                asks.append(unwanted_ask(src, edi, record["instruction"]) if check == "unwanted" else aesthetic_ask(edi))
+                paths = self._paths(record)
+                if check == "unwanted":
+                    jobs.append(Job(paths, partial(_unwanted, record["instruction"])))
+                else:  # A.4 looks at the edited image only
+                    jobs.append(Job(paths[1:], _aesthetic))
                 targets.append((record, check))
-        for (record, check), answer in zip(targets, self._provider.ask_many(asks), strict=True):
-            record["checks"][check] = yesno_check(answer, SEMANTIC_CHECKS[check])
+        assert self._calls is not None
+        for (record, check), judged in zip(targets, [f.result() for f in self._calls.submit(jobs)], strict=True):
+            if judged.error is not None:  # read for A.2 moments ago, unreadable now: this check's failure
+                record["checks"][check] = {"passed": None, "status": "bad_image", "reason": str(judged.error)}
+                continue
+            record["checks"][check] = yesno_check(judged.answers[0], SEMANTIC_CHECKS[check], judged.sent)
 
     def _failure(self, record: Record) -> tuple[str, str] | None:
         """(kind, message) when a model answer failed: that is an error, never a low score."""
@@ -260,8 +316,6 @@ class ValidateStage(Stage):
 
     def group_key(self, record: Record) -> str:
         """(source image content, instruction); a record whose image cannot be read is a group of its own."""
-        from hilite_cli.images import ImageError
-
         try:
             return "\x00".join(self._group_key(record))
         except (ImageError, KeyError, TypeError, OSError):
@@ -300,6 +354,34 @@ class ValidateStage(Stage):
             if self._pixel_only:
                 triplet["selection"] = "smallest candidate id among passing ones: no semantic scores to rank"
             self._groups[key] = triplet
+
+
+def _is_candidate(record: Record) -> bool:
+    try:
+        validate_as(Candidate, record)
+    except RecordError:
+        return False
+    return True
+
+
+def _sent(images: list[Any]) -> list[bytes | None]:
+    """The prepared images' bytes; None for each image the offline judge does not read."""
+    return [img.data for img in images]
+
+
+def _scoring(instruction: str, images: list[Any]) -> list[Any]:
+    source, edited = _sent(images) or [None, None]
+    return [scoring_ask(source, edited, instruction)]
+
+
+def _unwanted(instruction: str, images: list[Any]) -> list[Any]:
+    source, edited = _sent(images) or [None, None]
+    return [unwanted_ask(source, edited, instruction)]
+
+
+def _aesthetic(images: list[Any]) -> list[Any]:
+    (edited,) = _sent(images) or [None]
+    return [aesthetic_ask(edited)]
 
 
 def _better(a: Record, b: Record) -> bool:

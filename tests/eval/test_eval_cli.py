@@ -79,6 +79,7 @@ def test_gedit_viescore_per_category_and_failures_are_null(gedit: Bench, tmp_pat
     assert "VIEScore" in s["settings"]["prompts"]["source"]
     records = _lines(out)
     assert [r["key"] for r in records] == ["k1", "k2"] and records[0]["scores"]["O"] == pytest.approx(math.sqrt(24))
+    assert records[0]["judge"]["images"] == ["re-encoded png", "re-encoded png"]  # same size: nothing resized
     errors = {e["key"]: e for e in _lines(Path(f"{out}.errors.jsonl"))}
     assert errors["k3"]["error"]["kind"] == "judge_unparsed" and errors["k3"]["scores"]["PQ"] is None
     assert errors["k3"]["judge"]["asks"]["PQ"]["raw"] == "It looks quite natural to me."

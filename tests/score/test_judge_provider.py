@@ -53,6 +53,7 @@ def test_judge_scores_through_a_provider(server: Loopback, make_dataset, spec: s
     request = next(r for r in server.requests if "invert block 0 '" in r.text())
     folder = Path(manifest).parent
     assert request.images() == [(folder / "src0.png").read_bytes(), (folder / "edit0.png").read_bytes()]
+    assert by_id["j-0"]["judge"]["images"] == ["original png", "original png"]  # and the record says so
     assert "Instruction Adherence Score" in request.text()
     from hilite_cli.prompts import prompt_version
 

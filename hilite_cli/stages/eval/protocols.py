@@ -89,18 +89,22 @@ def request_shape(benchmark: str, protocol: str) -> RequestShape:
                         int(limit) if limit is not None else None, int(ref.get("jpeg_quality", 75)))
 
 
-def judge_images(benchmark: str, shape: RequestShape, source: Path, edited: Path) -> tuple[bytes, bytes]:
-    """The two images as the judge receives them. GEdit: the edited image resized to the source's
-    size (PIL's default filter, as test_gedit_score.py does), then PNG or JPEG; ImgEdit's reference
-    sends each file's own bytes (both are decoded first, so a broken file fails here, not at the judge)."""
+def judge_images(benchmark: str, shape: RequestShape, source: Path, edited: Path) -> tuple[bytes, bytes, list[str]]:
+    """The two images as the judge receives them, and how each went (the record's `judge.images`). GEdit:
+    the edited image resized to the source's size (PIL's default filter, as test_gedit_score.py does),
+    then PNG or JPEG; ImgEdit's reference sends each file's own bytes (both are decoded first, so a
+    broken file fails here, not at the judge)."""
     src, out = load_image(source), load_image(edited)
     if shape.encoding == "file":
-        return read_image_file(source), read_image_file(edited)
-    if benchmark == "gedit" and out.size != src.size:
+        return read_image_file(source), read_image_file(edited), ["original file", "original file"]
+    resized = benchmark == "gedit" and out.size != src.size
+    if resized:
         out = out.resize(src.size)
+    how = f"re-encoded jpeg q{shape.jpeg_quality}" if shape.encoding == "jpeg" else "re-encoded png"
+    sent = [how, how + (f", resized to the source's {src.size[0]}x{src.size[1]}" if resized else "")]
     if shape.encoding == "jpeg":
-        return _jpeg(src, shape.jpeg_quality), _jpeg(out, shape.jpeg_quality)
-    return encode_image(src), encode_image(out)
+        return _jpeg(src, shape.jpeg_quality), _jpeg(out, shape.jpeg_quality), sent
+    return encode_image(src), encode_image(out), sent
 
 
 def _jpeg(img: Any, quality: int) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from hilite_cli.stages.eval.protocols import (
     viescore_asks,
     viescore_scores,
 )
+from hilite_cli.stages.judging import ImageFiles, Job, ask_jobs, judge_batch_size
 
 STAGE = "eval"
 EditFn = Callable[[Item], Any]
@@ -76,6 +78,7 @@ class EvalRun:
         self.on_batch = on_batch  # items finished, once per judged batch
         self.failed: list[Record] = []
         self.shape = request_shape(settings.benchmark, settings.protocol)
+        self._images = ImageFiles()  # the calls' pool (the images themselves are prepared per protocol)
 
     def run(self) -> dict[str, Any]:
         writer = ManifestWriter(self.s.output, resume=self.s.resume)
@@ -85,7 +88,7 @@ class EvalRun:
             todo = [i for i in self.items if self._id(i) not in writer.seen]
             if self.on_total is not None:
                 self.on_total(len(todo))
-            for batch in _batches(todo, self.s.judge_batch or int(load_config("eval")["run"]["judge_batch"])):
+            for batch in _batches(todo, self.s.judge_batch or self._batch_size()):
                 for record in self._judge_batch(batch):
                     if record["status"] == "ok":
                         writer.write(record)
@@ -98,6 +101,7 @@ class EvalRun:
         finally:
             writer.close()
             errors.close()
+            self._images.close()
         keys = {self._id(i) for i in self.items}
         done = {r["id"]: r for r in (read_records(self.s.output) if self.s.resume else written) if r.get("id") in keys}
         settings = {"editor": self.s.editor_name or f"edited folder {self.s.edited}", "judge": self.s.judge_name,
@@ -105,6 +109,10 @@ class EvalRun:
         if self.s.protocol == "reference":
             settings["deviations"] = list(REFERENCE_DEVIATIONS[self.s.benchmark])
         return summarize(self.s.benchmark, [*done.values(), *self.failed], settings)
+
+    def _batch_size(self) -> int:
+        """Items handed to the judge at once: [run] judge_batch, and at least [judge_images] rounds x --concurrency."""
+        return judge_batch_size(int(load_config("eval")["run"]["judge_batch"]), self.judge.settings.concurrency)
 
     def _prompts_used(self) -> dict[str, Any]:
         source = self.prompts.source
@@ -127,8 +135,9 @@ class EvalRun:
         write_bytes_atomic(path, encode_image(self.edit(item, image)))
 
     def _judge_batch(self, batch: list[Item]) -> list[Record]:
+        """Judge a batch: the images are read on a bounded pool ahead of the calls (`judging.ask_jobs`)."""
         out: list[Record | None] = []
-        asks, owners = [], []
+        jobs, owners = [], []
         for item in batch:
             path = edited_path(self.s.benchmark, self.s.edited, item)
             record = self._record(item, path)
@@ -138,22 +147,29 @@ class EvalRun:
                 if not path.is_file():
                     out.append(self._failed(record, "missing_edit", f"item {item.key}: no edited image at {path}"))
                     continue
-                source, edited = judge_images(self.s.benchmark, self.shape, item.source, path)
+                # the protocol decides what the judge sees (GEdit resizes the edit to the source; reference
+                # mode sends JPEG or the files' own bytes): prepared here, then asked on the calls' threads
+                source, edited, sent = judge_images(self.s.benchmark, self.shape, item.source, path)
             except (ImageError, RecordError, OSError) as exc:
                 out.append(self._failed(record, getattr(exc, "kind", "bad_image"), f"item {item.key}: {exc}"))
                 continue
-            item_asks = self._asks(item, source, edited)
-            if item_asks is None:
+            if isinstance(self.prompts, ImgEditPrompts) and self.prompts.prompt(item.category, item.instruction) is None:
                 out.append(self._failed(record, "no_prompt", f"item {item.key}: the prompts have no entry for "
                                                               f"edit type {item.category!r}"))
                 continue
-            owners.append((len(out), record, len(item_asks)))
+            owners.append((len(out), record, sent))
             out.append(None)
-            asks.extend(item_asks)
-        answers = iter(self.judge.ask_many(asks))
-        for index, record, count in owners:
-            out[index] = self._scored(record, [next(answers) for _ in range(count)])
+            jobs.append(Job((), partial(self._prepared_asks, item, source, edited)))
+        for (index, record, sent), judged in zip(owners, ask_jobs(self.judge, self._images, jobs), strict=True):
+            if judged.error is not None:
+                out[index] = self._failed(record, getattr(judged.error, "kind", "bad_image"),
+                                          f"item {record['key']}: {judged.error}")
+            else:
+                out[index] = self._scored(record, judged.answers, sent)
         return [r for r in out if r is not None]
+
+    def _prepared_asks(self, item: Item, source: bytes, edited: bytes, _: list[Any]) -> list[Any]:
+        return self._asks(item, source, edited) or []
 
     def _asks(self, item: Item, source: bytes, edited: bytes) -> list[Any] | None:
         if isinstance(self.prompts, VieScorePrompts):
@@ -161,11 +177,13 @@ class EvalRun:
         ask = imgedit_ask(self.prompts, item.category, item.instruction, source, edited, self.shape)
         return None if ask is None else [ask]
 
-    def _scored(self, record: Record, answers: list[Answer]) -> Record:
+    def _scored(self, record: Record, answers: list[Answer], sent: list[str]) -> Record:
+        """The item's scores and judge blocks; `judge.images` says how the source and the edit were sent."""
         scores, blocks = (viescore_scores(*answers) if self.s.benchmark == "gedit"
                           else imgedit_scores(answers[0], self.s.protocol))
         failed = {name: b for name, b in blocks.items() if b["status"] != "ok"}
-        judge = {"provider": answers[0].provider, "model": answers[0].model, "prompts": self._prompts_used(), "asks": blocks}
+        judge = {"provider": answers[0].provider, "model": answers[0].model, "prompts": self._prompts_used(),
+                 "images": sent, "asks": blocks}
         if not failed:
             return {**record, "scores": scores, "judge": judge, "status": "ok"}
         name, block = next(iter(failed.items()))
