@@ -97,8 +97,9 @@ class _ModelActor:
 class T2IActor(_ModelActor):
     """Generates each T2I source (photos pass through); reports model seconds per row."""
 
-    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any]) -> None:
-        self.params = params
+    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any],
+                 png_level: int) -> None:
+        self.params, self.png_level = params, png_level
         super().__init__(loader, name, load)
 
     def __call__(self, table: Any) -> Any:
@@ -118,7 +119,7 @@ class T2IActor(_ModelActor):
                 except RecordError as exc:
                     fail = _failure(exc)
                 dt = time.perf_counter() - t0
-                png = encode_image(image) if fail is None else b""
+                png = encode_image(image, png_level=self.png_level) if fail is None else b""
             pngs.append(png)
             gpu.append(dt)
             fails.append(orjson.dumps(fail))
@@ -131,8 +132,9 @@ class T2IActor(_ModelActor):
 class GateActor:
     """Writes each generated source and asks the A.5 gate (CPU; provider calls in flight together)."""
 
-    def __init__(self, gate: ProviderRecipe | None, out_dir: storage.Location, threads: int, cwd: str) -> None:
+    def __init__(self, gate: ProviderRecipe | None, out_dir: storage.Location, threads: int, cwd: str, png_level: int) -> None:
         enter(cwd)
+        self.png_level = png_level
         self.usage = WorkerUsage()
         self.gate = gate.open() if gate is not None else None
         self.out_dir = out_dir
@@ -142,7 +144,7 @@ class GateActor:
         if orjson.loads(fail) is not None:
             return b"null"
         plan = SourcePlan(**orjson.loads(raw_plan))
-        return orjson.dumps(asdict(check_source(self.gate, plan, png if plan.kind == "t2i" else None, self.out_dir)))
+        return orjson.dumps(asdict(check_source(self.gate, plan, png if plan.kind == "t2i" else None, self.out_dir, self.png_level)))
 
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
@@ -157,8 +159,9 @@ class GateActor:
 class EditActor(_ModelActor):
     """Runs each scheduled group as ONE batched edit call; returns the PNGs of the jobs still to record."""
 
-    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any]) -> None:
-        self.params = params
+    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any],
+                 png_level: int) -> None:
+        self.params, self.png_level = params, png_level
         self.sources: OrderedDict[str, Any] = OrderedDict()
         super().__init__(loader, name, load)
 
@@ -195,7 +198,7 @@ class EditActor(_ModelActor):
                         fail = [exc.kind, exc.message, True]
                     dt = time.perf_counter() - t0
                     if fail is None:
-                        pngs = [encode_image(im) for j, im in zip(jobs, images, strict=True) if j.id in todo]
+                        pngs = [encode_image(im, png_level=self.png_level) for j, im in zip(jobs, images, strict=True) if j.id in todo]
             edits.append(pngs)
             gpu.append(dt)
             fails.append(orjson.dumps(fail))
@@ -217,9 +220,8 @@ class PrefilterActor:
         self.candidates = candidates
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prefilter")
 
-    @staticmethod
-    def _source(entry: Record) -> tuple[bytes, np.ndarray]:
-        image, png = read_source(entry)
+    def _source(self, entry: Record) -> tuple[bytes, np.ndarray]:
+        image, png = read_source(entry, self.candidates.png_level)
         return png, np.asarray(image)
 
     def __call__(self, table: Any) -> Any:
@@ -236,7 +238,7 @@ class PrefilterActor:
             todo = [Job(**j) for j in group["jobs"] if j["id"] in set(group["todo"])]
             params = self.candidates.edit_params
             candidates = Candidates(self.candidates.editor, params, {**params, "note": note} if note else params,
-                                    self.candidates.out_dir, self.candidates.keep_rejected)
+                                    self.candidates.out_dir, self.candidates.keep_rejected, self.candidates.png_level)
             source_id = group["source"]["id"]
             try:
                 if source_id not in sources:
@@ -315,11 +317,12 @@ class RayMiningRun(MiningRun):
             return
         ds = self._dataset([{"k": k, "plan": orjson.dumps(asdict(p))} for k, p in enumerate(todo)])
         if any(p.kind == "t2i" for p in todo):
-            ds = ds.map_batches(T2IActor, fn_constructor_args=(self.loader, self.s.t2i, self._load(), self.t2i_params),
+            ds = ds.map_batches(T2IActor, fn_constructor_args=(self.loader, self.s.t2i, self._load(), self.t2i_params, self.s.png_level),
                                 batch_format="pyarrow", **self._gpu_pool())
         else:
             ds = ds.map_batches(_no_model, batch_format="pyarrow", num_cpus=0)
-        ds = ds.map_batches(GateActor, fn_constructor_args=(self.gate_recipe, self.s.out_dir, self.s.postprocess_workers, os.getcwd()),
+        ds = ds.map_batches(GateActor, fn_constructor_args=(self.gate_recipe, self.s.out_dir, self.s.postprocess_workers, os.getcwd(),
+                                                                   self.s.png_level),
                             batch_format="pyarrow", batch_size=self.s.postprocess_workers, **self._cpu_pool())
         load_s = 0.0  # the pool's actors load side by side: the phase waits for the slowest
         for row in _rows(ds):
@@ -352,10 +355,10 @@ class RayMiningRun(MiningRun):
         rows = [{"k": k, "group": orjson.dumps({"jobs": [asdict(j) for j in g], "todo": [j.id for j in todo],
                                                 "source": self.state.sources[g[0].source], "editor": self.s.editor})}
                 for k, (g, todo) in enumerate(groups)]
-        base = Candidates(self.s.editor, self.edit_params, self.edit_params, self.s.out_dir, self.s.keep_rejected)
+        base = Candidates(self.s.editor, self.edit_params, self.edit_params, self.s.out_dir, self.s.keep_rejected, self.s.png_level)
         per_call = max(1, self.s.postprocess_workers // max(1, self.s.attempts))
         ds = self._dataset(rows).map_batches(
-            EditActor, fn_constructor_args=(self.loader, self.s.editor, self._load(), self.edit_params),
+            EditActor, fn_constructor_args=(self.loader, self.s.editor, self._load(), self.edit_params, self.s.png_level),
             batch_format="pyarrow", **self._gpu_pool(),
         ).map_batches(
             PrefilterActor, batch_format="pyarrow", batch_size=per_call,

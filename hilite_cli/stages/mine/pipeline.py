@@ -55,7 +55,15 @@ from hilite_cli.stages.mine.stats import Session, compute_stats
 from hilite_cli.stages.mine.windows import PrefilterWindows, SourceView, clear_judged
 
 Loader = Callable[..., Editor | TextToImage]
-SOURCE_CACHE = 16
+SOURCE_CACHE = 16  # sources kept decoded (pixels and PNG) for their next groups
+PREFETCH = 8  # groups ahead whose sources are decoded off the GPU loop, before it asks for them
+
+
+def default_png_level() -> int:
+    """The zlib level of every PNG mine writes or sends (configs/mining.toml [images] png_level)."""
+    from hilite_cli.config import load_config
+
+    return int(load_config("mining").get("images", {}).get("png_level", 6))
 
 
 def _default_loader(name: str, **kwargs: Any) -> Editor | TextToImage:
@@ -97,6 +105,7 @@ class MineSettings:
     category_weights: dict[str, float] = field(default_factory=dict)
     batch_window: int | None = None  # --batch-api: edits per pre-filter window and sources per gate ask_many
     windows_in_flight: int = 2  # --batch-api: pre-filter windows judged at once beside the GPU loop
+    png_level: int = field(default_factory=default_png_level)
 
     @property
     def state_path(self) -> Path:
@@ -155,7 +164,7 @@ class MiningRun:
         self.categories = pair_categories(specs, self.plans)
         self.schedule_summary: dict[str, Any] | None = None
         self._lock = threading.Lock()
-        self._sources: OrderedDict[str, _Source] = OrderedDict()
+        self._sources: OrderedDict[str, Future[_Source]] = OrderedDict()
         self._source_lock = threading.Lock()
         self.session: Session | None = None  # this run's timing, for `status()` while it runs
         self.spent_before = 0.0
@@ -179,8 +188,9 @@ class MiningRun:
         session = self.session = Session(start=time.perf_counter())
         universe: list[Job] = []
         try:
-            with ThreadPoolExecutor(max_workers=s.postprocess_workers, thread_name_prefix="mine-post") as pool:
-                self.workers = pool
+            with ThreadPoolExecutor(max_workers=s.postprocess_workers, thread_name_prefix="mine-post") as pool, \
+                    ThreadPoolExecutor(max_workers=2, thread_name_prefix="mine-source") as loaders:
+                self.workers, self.loaders = pool, loaders
                 if any(p.id not in self.state.sources for p in self.plans):
                     self._editor(session)  # fail fast: no GPU time on sources for an editor that cannot load
                 self._make_sources(session)
@@ -346,7 +356,7 @@ class MiningRun:
                       written: list[tuple[SourcePlan, str, bytes, float]]) -> None:
         """Worker (--batch-api): write a generated source; the gate asks for all of them at once later."""
         try:
-            path, png = write_source(plan, image, self.s.out_dir)
+            path, png = write_source(plan, image, self.s.out_dir, self.s.png_level)
         except (RecordError, ImageError) as exc:
             record_source(self.rec, plan, SourceResult("failed", None, None, (getattr(exc, "kind", "bad_image"), str(exc))),
                           gpu_s)
@@ -371,7 +381,7 @@ class MiningRun:
 
     def _finish_source(self, plan: SourcePlan, image: Image.Image | None, gpu_s: float) -> None:
         """Worker: write the source, ask the gate, record the outcome."""
-        record_source(self.rec, plan, check_source(self.gate, plan, image, self.s.out_dir), gpu_s)
+        record_source(self.rec, plan, check_source(self.gate, plan, image, self.s.out_dir, self.s.png_level), gpu_s)
 
     # -- jobs (Algorithm 2, lines 7-18) -------------------------------------------------------------
     def _jobs(self) -> list[Job]:
@@ -381,20 +391,24 @@ class MiningRun:
     def _source(self, source_id: str) -> _Source:
         """The source image, PNG bytes and pixels, loaded once and kept for the next groups (the GPU loop
         and, under --batch-api, the pre-filter windows ask for them)."""
-        with self._source_lock:
-            return self._cached_source(source_id)
+        return self._prefetch([source_id])[0].result()
 
-    def _cached_source(self, source_id: str) -> _Source:
-        if source_id in self._sources:
-            self._sources.move_to_end(source_id)
-            return self._sources[source_id]
+    def _prefetch(self, source_ids: list[str]) -> list[Future[_Source]]:
+        """Decode (and, for a photo, PNG-encode) these sources in the loader threads, not on the GPU loop."""
+        with self._source_lock:
+            for source_id in source_ids:
+                if source_id not in self._sources:
+                    self._sources[source_id] = self.loaders.submit(self._read_source, source_id)
+                self._sources.move_to_end(source_id)
+            futures = [self._sources[i] for i in source_ids]
+            while len(self._sources) > SOURCE_CACHE:
+                self._sources.popitem(last=False)
+            return futures
+
+    def _read_source(self, source_id: str) -> _Source:
         entry = self.state.sources[source_id]
-        image, png = read_source(entry)
-        loaded = _Source(entry=entry, png=png, array=np.asarray(image), image=image)
-        self._sources[source_id] = loaded
-        while len(self._sources) > SOURCE_CACHE:
-            self._sources.popitem(last=False)
-        return loaded
+        image, png = read_source(entry, self.s.png_level)
+        return _Source(entry=entry, png=png, array=np.asarray(image), image=image)
 
     def _editor(self, session: Session) -> Editor:
         """The editor, loaded once; its seed note (if any) is recorded in every candidate's params."""
@@ -434,7 +448,8 @@ class MiningRun:
         pending: list[Future[None]] = []
         # A learning schedule sees every verdict of a window before it draws the next one (reproducible).
         while groups := scheduler.next_window():
-            for group in groups:
+            for k, group in enumerate(groups):
+                self._prefetch([g[0].source for g in groups[k + 1:k + 1 + PREFETCH]])
                 if not self._budget_left(session):
                     session.stop_reason = "budget"
                     self._drain(pending, 0)
@@ -502,7 +517,7 @@ class MiningRun:
             for job in todo:
                 self.rec.job_failed(job, exc.kind, str(exc), 0.0, edited=False)
             return pending
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.time()
         try:
             seeds = [j.seed for j in group]
             images = editor.edit(source.image, prompt=group[0].instruction, seeds=seeds, params=self.edit_params)
@@ -511,11 +526,13 @@ class MiningRun:
         except RecordError as exc:
             dt = time.perf_counter() - t0
             session.busy_s += dt
+            session.called(started, time.time())
             for job in todo:
                 self.rec.job_failed(job, exc.kind, exc.message, dt / len(todo), edited=False)
             return pending
         dt = time.perf_counter() - t0
         session.busy_s += dt
+        session.called(started, time.time())
         for job, image in zip(group, images, strict=True):
             if job not in todo:
                 continue
@@ -531,7 +548,8 @@ class MiningRun:
 
     def candidates(self) -> Candidates:
         """How this run names and describes its candidates (the editor's seed note included)."""
-        return Candidates(self.s.editor, self.edit_params, self.recorded_params, self.s.out_dir, self.s.keep_rejected)
+        return Candidates(self.s.editor, self.edit_params, self.recorded_params, self.s.out_dir, self.s.keep_rejected,
+                          self.s.png_level)
 
     def _finish_job(self, job: Job, source: _Source, edited: Image.Image, gpu_s: float) -> None:
         """Worker: pre-filter one edit, write it if it is kept, record the job's outcome."""
