@@ -20,6 +20,7 @@ Stopping at the budget: groups already in flight past the budget are computed bu
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ import orjson
 from hilite_cli import storage
 from hilite_cli.engine.ray import actor_pool, connect, data_context, enter, node_id
 from hilite_cli.engine.ray_usage import WorkerUsage, add_to, usage_column
-from hilite_cli.images import ImageError, encode_image, load_image
+from hilite_cli.images import ImageError, load_image
 from hilite_cli.records import Record, RecordError
 from hilite_cli.stages.judging import Thresholds
 from hilite_cli.stages.mine.jobs import Job, Scheduler
@@ -95,20 +96,20 @@ class _ModelActor:
 
 
 class T2IActor(_ModelActor):
-    """Generates each T2I source (photos pass through); reports model seconds per row."""
+    """Generates each T2I source (photos pass through); reports model seconds per row. The image goes
+    on as pixels: the gate's CPU actor encodes it, so the GPU goes straight on to the next row."""
 
-    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any],
-                 png_level: int) -> None:
-        self.params, self.png_level = params, png_level
+    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any]) -> None:
+        self.params = params
         super().__init__(loader, name, load)
 
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        pngs, gpu, fails, loads = [], [], [], []
+        images, gpu, fails, loads = [], [], [], []
         for raw in table.column("plan").to_pylist():
             plan = SourcePlan(**orjson.loads(raw))
-            png, dt, fail = b"", 0.0, None
+            pixels, dt, fail = b"", 0.0, None
             if plan.kind == "t2i" and self.failure is not None:
                 fail = self.failure
             elif plan.kind == "t2i":
@@ -119,14 +120,14 @@ class T2IActor(_ModelActor):
                 except RecordError as exc:
                     fail = _failure(exc)
                 dt = time.perf_counter() - t0
-                png = encode_image(image, png_level=self.png_level) if fail is None else b""
-            pngs.append(png)
+                pixels = pickle.dumps(image, protocol=pickle.HIGHEST_PROTOCOL) if fail is None else b""
+            images.append(pixels)
             gpu.append(dt)
             fails.append(orjson.dumps(fail))
             loads.append(self._load_s())
-        return table.append_column("png", pa.array(pngs, pa.binary())).append_column("gpu_s", pa.array(gpu, pa.float64())) \
+        return table.append_column("image", pa.array(images, pa.binary())).append_column("gpu_s", pa.array(gpu, pa.float64())) \
             .append_column("fail", pa.array(fails, pa.binary())).append_column("load_s", pa.array(loads, pa.float64())) \
-            .append_column("node", pa.array([node_id()] * len(pngs), pa.string()))
+            .append_column("node", pa.array([node_id()] * len(images), pa.string()))
 
 
 class GateActor:
@@ -140,28 +141,29 @@ class GateActor:
         self.out_dir = out_dir
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gate")
 
-    def _one(self, raw_plan: bytes, png: bytes, fail: bytes) -> bytes:
+    def _one(self, raw_plan: bytes, pixels: bytes, fail: bytes) -> bytes:
         if orjson.loads(fail) is not None:
             return b"null"
         plan = SourcePlan(**orjson.loads(raw_plan))
-        return orjson.dumps(asdict(check_source(self.gate, plan, png if plan.kind == "t2i" else None, self.out_dir, self.png_level)))
+        image = pickle.loads(pixels) if plan.kind == "t2i" else None  # noqa: S301 - pixels our own T2I actor pickled
+        return orjson.dumps(asdict(check_source(self.gate, plan, image, self.out_dir, self.png_level)))
 
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        cols = [table.column(c).to_pylist() for c in ("plan", "png", "fail")]
+        cols = [table.column(c).to_pylist() for c in ("plan", "image", "fail")]
         results = list(self.threads.map(self._one, *cols))
-        return table.drop_columns(["png"]).append_column("result", pa.array(results, pa.binary())) \
+        return table.drop_columns(["image"]).append_column("result", pa.array(results, pa.binary())) \
             .append_column("check_node", pa.array([node_id()] * len(results), pa.string())) \
             .append_column("usage", usage_column(self.usage, len(results)))
 
 
 class EditActor(_ModelActor):
-    """Runs each scheduled group as ONE batched edit call; returns the PNGs of the jobs still to record."""
+    """Runs each scheduled group as ONE batched edit call; returns the images of the jobs still to record,
+    as pixels: encoding and writing are the pre-filter's CPU actors' work, off the GPU's path."""
 
-    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any],
-                 png_level: int) -> None:
-        self.params, self.png_level = params, png_level
+    def __init__(self, loader: Callable[..., Any], name: str, load: dict[str, Any], params: dict[str, Any]) -> None:
+        self.params = params
         self.sources: OrderedDict[str, Any] = OrderedDict()
         super().__init__(loader, name, load)
 
@@ -176,11 +178,11 @@ class EditActor(_ModelActor):
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        edits, gpu, fails, loads, notes = [], [], [], [], []
+        edits, gpu, fails, loads, notes, spans = [], [], [], [], [], []
         for raw in table.column("group").to_pylist():
             group = orjson.loads(raw)
             jobs, todo = [Job(**j) for j in group["jobs"]], set(group["todo"])
-            pngs, dt, fail = [], 0.0, None
+            pixels, dt, fail, span = b"", 0.0, None, [0.0, 0.0]
             if self.failure is not None:
                 fail = [*self.failure, False]
             else:
@@ -189,22 +191,25 @@ class EditActor(_ModelActor):
                 except ImageError as exc:
                     fail = [exc.kind, str(exc), False]
                 else:
-                    t0 = time.perf_counter()
+                    t0, span[0] = time.perf_counter(), time.time()
                     try:
                         images = self.model.edit(image, prompt=jobs[0].instruction, seeds=[j.seed for j in jobs], params=self.params)
                         if len(images) != len(jobs):
                             raise RecordError("model_output", f"{group['editor']} returned {len(images)} images for {len(jobs)} seeds")
                     except RecordError as exc:
                         fail = [exc.kind, exc.message, True]
-                    dt = time.perf_counter() - t0
+                    dt, span[1] = time.perf_counter() - t0, time.time()
                     if fail is None:
-                        pngs = [encode_image(im, png_level=self.png_level) for j, im in zip(jobs, images, strict=True) if j.id in todo]
-            edits.append(pngs)
+                        pixels = pickle.dumps([im for j, im in zip(jobs, images, strict=True) if j.id in todo],
+                                            protocol=pickle.HIGHEST_PROTOCOL)
+            edits.append(pixels)
             gpu.append(dt)
             fails.append(orjson.dumps(fail))
             loads.append(self._load_s())
             notes.append(getattr(self.model, "seed_note", None) or "")
-        return table.append_column("edits", pa.array(edits, pa.list_(pa.binary()))).append_column("gpu_s", pa.array(gpu, pa.float64())) \
+            spans.append(span)
+        return table.append_column("span", pa.array(spans, pa.list_(pa.float64()))) \
+            .append_column("edits", pa.array(edits, pa.binary())).append_column("gpu_s", pa.array(gpu, pa.float64())) \
             .append_column("fail", pa.array(fails, pa.binary())).append_column("load_s", pa.array(loads, pa.float64())) \
             .append_column("note", pa.array(notes, pa.string())).append_column("node", pa.array([node_id()] * len(gpu), pa.string()))
 
@@ -227,13 +232,14 @@ class PrefilterActor:
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        tasks: list[tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, bytes, Candidates]] = []
+        tasks: list[tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, Any, Candidates]] = []
         sources: dict[str, tuple[bytes, np.ndarray]] = {}  # the groups of one source in these rows load it once
         rows = zip(table.column("group").to_pylist(), table.column("edits").to_pylist(), table.column("fail").to_pylist(),
                    table.column("note").to_pylist(), strict=True)
-        for k, (raw, pngs, fail, note) in enumerate(rows):
+        for k, (raw, pixels, fail, note) in enumerate(rows):
             if orjson.loads(fail) is not None:
                 continue
+            images = pickle.loads(pixels)  # noqa: S301 - pixels our own edit actor pickled
             group = orjson.loads(raw)
             todo = [Job(**j) for j in group["jobs"] if j["id"] in set(group["todo"])]
             params = self.candidates.edit_params
@@ -245,8 +251,8 @@ class PrefilterActor:
                     sources[source_id] = self._source(group["source"])
                 source = sources[source_id]
             except ImageError as exc:
-                source, pngs = None, [str(exc).encode()] * len(todo)
-            tasks += [(k, job, group["source"], source, png, candidates) for job, png in zip(todo, pngs, strict=True)]
+                source, images = None, [str(exc)] * len(todo)
+            tasks += [(k, job, group["source"], source, image, candidates) for job, image in zip(todo, images, strict=True)]
         done = list(self.threads.map(self._one, tasks))
         results: list[list[Record]] = [[] for _ in range(table.num_rows)]
         for (k, *_), result in zip(tasks, done, strict=True):
@@ -255,11 +261,12 @@ class PrefilterActor:
             .append_column("check_node", pa.array([node_id()] * len(results), pa.string())) \
             .append_column("usage", usage_column(self.usage, len(results)))
 
-    def _one(self, task: tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, bytes, Candidates]) -> EditResult:
-        _, job, entry, source, png, candidates = task
+    def _one(self, task: tuple[int, Job, Record, tuple[bytes, np.ndarray] | None, Any, Candidates]) -> EditResult:
+        """Encode, check, judge and (if kept) write one edit."""
+        _, job, entry, source, image, candidates = task
         if source is None:
-            return EditResult("failed", failure=("bad_image", png.decode()))
-        return check_edit(self.prefilter, job, entry, source[0], source[1], png, candidates)
+            return EditResult("failed", failure=("bad_image", image))
+        return check_edit(self.prefilter, job, entry, source[0], source[1], image, candidates)
 
 
 class RayMiningRun(MiningRun):
@@ -317,7 +324,7 @@ class RayMiningRun(MiningRun):
             return
         ds = self._dataset([{"k": k, "plan": orjson.dumps(asdict(p))} for k, p in enumerate(todo)])
         if any(p.kind == "t2i" for p in todo):
-            ds = ds.map_batches(T2IActor, fn_constructor_args=(self.loader, self.s.t2i, self._load(), self.t2i_params, self.s.png_level),
+            ds = ds.map_batches(T2IActor, fn_constructor_args=(self.loader, self.s.t2i, self._load(), self.t2i_params),
                                 batch_format="pyarrow", **self._gpu_pool())
         else:
             ds = ds.map_batches(_no_model, batch_format="pyarrow", num_cpus=0)
@@ -358,7 +365,7 @@ class RayMiningRun(MiningRun):
         base = Candidates(self.s.editor, self.edit_params, self.edit_params, self.s.out_dir, self.s.keep_rejected, self.s.png_level)
         per_call = max(1, self.s.postprocess_workers // max(1, self.s.attempts))
         ds = self._dataset(rows).map_batches(
-            EditActor, fn_constructor_args=(self.loader, self.s.editor, self._load(), self.edit_params, self.s.png_level),
+            EditActor, fn_constructor_args=(self.loader, self.s.editor, self._load(), self.edit_params),
             batch_format="pyarrow", **self._gpu_pool(),
         ).map_batches(
             PrefilterActor, batch_format="pyarrow", batch_size=per_call,
@@ -374,6 +381,8 @@ class RayMiningRun(MiningRun):
                 session.stop_reason = "budget"
                 break
             session.busy_s += row["gpu_s"]
+            if row["span"][1]:
+                session.called(*row["span"])
             add_to(self.prefilter.provider.usage, row["usage"])
             self.nodes["edit"][row["node"]] += 1
             self.nodes["prefilter"][row["check_node"]] += 1
@@ -406,6 +415,6 @@ def _no_model(table: Any) -> Any:
     import pyarrow as pa
 
     n = table.num_rows
-    return table.append_column("png", pa.array([b""] * n, pa.binary())).append_column("gpu_s", pa.array([0.0] * n)) \
+    return table.append_column("image", pa.array([b""] * n, pa.binary())).append_column("gpu_s", pa.array([0.0] * n)) \
         .append_column("fail", pa.array([b"null"] * n, pa.binary())).append_column("load_s", pa.array([0.0] * n)) \
         .append_column("node", pa.array([""] * n, pa.string()))
