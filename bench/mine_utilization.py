@@ -153,11 +153,12 @@ def run_once(args: argparse.Namespace, loader: Any, server: Loopback, work: Path
     cpu0 = time.process_time()
     try:
         if executor == "ray":
-            from hilite_cli.engine.ray_mine import ProviderRecipe, RayMineSettings, RayMiningRun
+            from hilite_cli.engine.mine_ray import RayFlow, RayMineSettings
+            from hilite_cli.stages.mine.flow import ProviderRecipe
 
-            run: MiningRun = RayMiningRun(settings, specs, gate=None, prefilter=prefilter, loader=loader,
-                                          ray=RayMineSettings(workers=1), gate_recipe=None,
-                                          prefilter_recipe=ProviderRecipe("openai:bench-prefilter", options))
+            run = MiningRun(settings, specs, gate=None, prefilter=prefilter, loader=loader,
+                            executor=RayFlow(RayMineSettings(workers=1)),
+                            recipes=(None, ProviderRecipe("openai:bench-prefilter", options)))
         else:
             run = MiningRun(settings, specs, gate=None, prefilter=prefilter, loader=loader)
         stats = run.run()
