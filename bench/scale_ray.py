@@ -175,8 +175,10 @@ def mine_sweep(args: argparse.Namespace) -> None:
     for n in sizes:
         for kind in seconds:
             out = subprocess.run([sys.executable, __file__, "--one", kind, "--mine", str(n), "--gpu-s", str(args.gpu_s),
-                                  "--size", str(args.size)], capture_output=True, text=True, check=True)
-            seconds[kind][n] = float(out.stdout.strip().splitlines()[-1])
+                                  "--size", str(args.size)], capture_output=True, text=True)
+            if out.returncode:
+                raise SystemExit(f"{kind} at {n} candidates failed:\n{out.stderr[-3000:]}")
+            seconds[kind][n] = float(next(x for x in out.stdout.splitlines() if x.startswith("seconds="))[8:])
             print(f"  {kind:<6} {n:>4} candidates: {seconds[kind][n]:6.2f} s", flush=True)
     n1, n2 = sizes[0], sizes[-1]
     fit = {k: ((v[n2] - v[n1]) / (n2 - n1), v[n1] - n1 * (v[n2] - v[n1]) / (n2 - n1)) for k, v in seconds.items()}
@@ -204,7 +206,7 @@ def main() -> None:
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     if args.one:
         with tempfile.TemporaryDirectory() as tmp:
-            print(one_mine_run(args.one, int(args.mine), args, Path(tmp)))
+            print(f"seconds={one_mine_run(args.one, int(args.mine), args, Path(tmp))}")  # Ray may print to stdout too
         return
     if args.mine:
         mine_sweep(args)

@@ -170,6 +170,7 @@ class MiningRun:
         self.spent_before = 0.0
         self.usd_before = 0.0  # provider US dollars the state file records from earlier runs
         self.jobs_total: int | None = None
+        self.meters = {"gate": gate.usage if gate is not None else None, "prefilter": prefilter.provider.usage}
         self.windows: PrefilterWindows | None = None  # --batch-api (or staged edits to re-judge)
         self._load_s = 0.0  # model loading of the phase running now (actors load side by side: the slowest)
 
@@ -262,28 +263,21 @@ class MiningRun:
         return {"gpu_hours": (self.spent_before + busy) * self.s.gpus / 3600,
                 "budget_gpu_hours": self.s.budget_gpu_hours, "jobs_left": left}
 
-    def _budget_left(self, session: Session) -> bool:
-        if self.s.budget_usd is not None and self.spend is not None \
-                and self.usd_before + self.spend() >= self.s.budget_usd:
-            return False
-        if self.s.budget_gpu_hours is None:
-            return True
-        return (self.spent_before + session.busy_s) * self.s.gpus < self.s.budget_gpu_hours * 3600
-
     def _within_budget(self, session: Session) -> bool:
-        if self._budget_left(session):
-            return True
-        session.stop_reason = "budget"
-        return False
+        """Whether GPU hours and provider spend (earlier runs' included) are left; if not, the run stops."""
+        usd = self.s.budget_usd is not None and self.spend is not None and self.usd_before + self.spend() >= self.s.budget_usd
+        gpu = self.s.budget_gpu_hours is not None \
+            and (self.spent_before + session.busy_s) * self.s.gpus >= self.s.budget_gpu_hours * 3600
+        if usd or gpu:
+            session.stop_reason = "budget"
+        return not (usd or gpu)
 
-    def _account(self, session: Session) -> Callable[[Made | Group], None]:
+    def _account(self, item: Made | Group) -> None:
         """What the driver counts as soon as a model call is done: GPU time, its span, model loading."""
-        def account(item: Made | Group) -> None:
-            session.busy_s += item.gpu_s
-            if isinstance(item, Group) and item.span is not None:
-                session.called(*item.span)
-            self._load_s = max(self._load_s, item.load_s)
-        return account
+        self.session.busy_s += item.gpu_s  # type: ignore[union-attr]
+        if isinstance(item, Group) and item.span is not None:
+            self.session.called(*item.span)  # type: ignore[union-attr]
+        self._load_s = max(self._load_s, item.load_s)
 
     def _providers(self) -> tuple[Provider | ProviderRecipe | None, Provider | ProviderRecipe]:
         """The gate and the pre-filter as the operators get them: live here, recipes for remote workers."""
@@ -297,9 +291,6 @@ class MiningRun:
         op.setup()
         self.session.load_s += op.take_load_s()  # type: ignore[union-attr]
         return op
-
-    def _meters(self) -> dict[str, Any]:
-        return {"gate": self.gate.usage if self.gate is not None else None, "prefilter": self.prefilter.provider.usage}
 
     # -- sources (Algorithm 2, lines 2-6) -----------------------------------------------------------
     def _make_sources(self, session: Session) -> None:
@@ -323,7 +314,7 @@ class MiningRun:
         items = [Made(p, staged=staged.get(p.id)) for p in todo]
         self._load_s = 0.0
         keep_going = lambda m: m.plan.kind != "t2i" or m.staged is not None or self._within_budget(session)  # noqa: E731
-        for made in self.flow.map(ops, items, keep_going=keep_going, account=self._account(session), meters=self._meters()):
+        for made in self.flow.map(ops, items, keep_going=keep_going, account=self._account, meters=self.meters):
             if made.result is not None:
                 record_source(self.rec, made.plan, made.result, made.gpu_s)
             elif made.staged is not None:
@@ -442,7 +433,7 @@ class MiningRun:
                                   self.s.postprocess_workers, max(1, self.s.postprocess_workers // max(1, self.s.attempts))))
         self._load_s = 0.0
         groups = self.flow.map(ops, self._groups(scheduler, learns), keep_going=lambda g: self._within_budget(session),
-                               account=self._account(session), meters=self._meters())
+                               account=self._account, meters=self.meters)
         for group in groups:
             if group is BARRIER:
                 if self._batch_prefilter and (learns or self.s.until_first_pass):
