@@ -3,8 +3,9 @@
 `check_source` (write a source, ask the A.5 gate) and `check_edit` (A.2-A.4 + low-level, write a
 kept edit, build its candidate) decide an outcome and write only images; `record_source` and
 `record_edit` put that outcome into the pool, errors and state through the run's `Recorder`. The
-local executor calls both halves in its worker threads; the Ray executor runs the first half on CPU
-actors and the second in the driver, so one process writes every manifest line.
+flow's CPU operators (flow.py) run the first half, on either executor; the driver runs the second
+(under `--batch-api`, a window's worker thread: the `Recorder` is thread-safe), so one process writes
+every manifest line.
 
 Under `--batch-api` the same halves are split further: `write_source` then `gate_many` for all the
 run's generated sources, and `edit_to_judge` / `Prefilter.judge_many` / `edit_result` for a window
