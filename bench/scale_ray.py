@@ -10,6 +10,15 @@ overhead at 1 worker against local ((local rate / Ray rate) - 1). A script, not 
 
     .venv/bin/python bench/scale_ray.py [--tasks 24] [--judge-tasks 400] [--latency 0.2] [--concurrency 4] [--threads 1]
 
+`--mine N1,N2` measures `mine --executor ray` instead, against raw Ray Data doing the same
+map_batches in the same run: a stand-in editor actor (bench/mine_utilization.py, `--gpu-s` per image)
+then a CPU actor that PNG-encodes (configs/mining.toml png_level) and writes each image,
+content-addressed. Each run is a fresh process (Ray started inside the timing, as a user's run
+starts it); from N1 and N2 candidates it fits time = fixed + N x marginal for both, and prints the
+ratios the scale-efficiency targets name (marginal <= 1.5x raw, fixed <= raw + 2 s):
+
+    .venv/bin/python bench/scale_ray.py --mine 16,64 [--gpu-s 0] [--size 256]
+
 On this machine's CPUs the model-bound stage can only scale as far as free cores allow; where a GPU
 is at hand, run it with --device cuda --gpus-per-worker 1 on a node with >= 2 GPUs.
 """
@@ -76,8 +85,116 @@ def sweep(label: str, make_stage: Callable[[], Any], manifest: Path, folder: Pat
     return {**rates, "efficiency": efficiency, "overhead": overhead}
 
 
+class RawEdit:
+    """Raw Ray Data's GPU step: decode the source, one batched stand-in edit call, images on as pickles."""
+
+    def __init__(self, editor: Any) -> None:
+        self.editor = editor
+
+    def __call__(self, table: Any) -> Any:
+        import pickle
+
+        import pyarrow as pa
+
+        from hilite_cli.images import load_image
+
+        out = [pickle.dumps(self.editor.edit(load_image(path), prompt="edit", seeds=list(seeds), params={}))
+               for path, seeds in zip(table.column("image").to_pylist(), table.column("seeds").to_pylist(), strict=True)]
+        return pa.table({"images": pa.array(out, pa.binary())})
+
+
+class RawWrite:
+    """Raw Ray Data's CPU step: PNG-encode each image and write it, content-addressed."""
+
+    def __init__(self, out: str, level: int) -> None:
+        self.out, self.level = out, level
+
+    def __call__(self, table: Any) -> Any:
+        import pickle
+
+        import pyarrow as pa
+
+        from hilite_cli.images import encode_image
+        from hilite_cli.stages.mine.recorder import write_png
+
+        paths = [str(write_png(encode_image(im, png_level=self.level), self.out, "edits"))
+                 for raw in table.column("images").to_pylist() for im in pickle.loads(raw)]  # noqa: S301
+        return pa.table({"n": pa.array([len(paths)] * table.num_rows)})
+
+
+def one_mine_run(kind: str, candidates: int, args: argparse.Namespace, work: Path) -> float:
+    """Seconds for one run of `candidates` edits (2 seeds per photo), Ray started inside the timing."""
+    import mine_utilization
+    import ray.cloudpickle
+
+    from hilite_cli.stages.mine.pipeline import default_png_level
+
+    ray.cloudpickle.register_pickle_by_value(mine_utilization)  # the stand-in travels to the actors by value
+    photos = mine_utilization.photos(work / "photos", candidates // 2, args.size)
+    start = time.perf_counter()
+    if kind == "raw":
+        from hilite_cli.engine.ray import connect, data_context
+
+        rd = connect()
+        data_context()
+        rows = [{"image": str(p), "seeds": [0, 1]} for p in sorted(photos.glob("*.png"))]
+        ds = rd.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            RawEdit, fn_constructor_args=(mine_utilization.StandIn(args.gpu_s),), batch_size=1, batch_format="pyarrow",
+            compute=rd.data.ActorPoolStrategy(size=1), num_cpus=1,
+        ).map_batches(RawWrite, fn_constructor_args=(str(work / "raw"), default_png_level()), batch_size=8,
+                      batch_format="pyarrow", compute=rd.data.ActorPoolStrategy(size=1), num_cpus=1)
+        assert sum(1 for _ in ds.iter_rows()) == len(rows)
+        return time.perf_counter() - start
+    from hilite_cli.engine.mine_ray import RayFlow, RayMineSettings
+    from hilite_cli.providers import get_provider
+    from hilite_cli.stages.judging import Thresholds
+    from hilite_cli.stages.mine.flow import ProviderRecipe
+    from hilite_cli.stages.mine.inputs import photo_folder_specs
+    from hilite_cli.stages.mine.pipeline import MineSettings, MiningRun
+    from hilite_cli.stages.mine.prefilter import Prefilter
+
+    standin = mine_utilization.StandIn(args.gpu_s)
+    settings = MineSettings(out_dir=work / "mined", pool=work / "pool.jsonl", errors=work / "errors.jsonl", n_sources=1,
+                            attempts=2, t2i="flux-schnell", editor="instruct-pix2pix", seed=0, window=256,
+                            postprocess_workers=8, max_pending=64, keep_rejected=True)
+    stats = MiningRun(settings, photo_folder_specs(photos, ["edit"]), gate=None,
+                      prefilter=Prefilter(get_provider("offline"), Thresholds(4.7, 4.7), lowlevel=False),
+                      loader=lambda name, **kw: standin, executor=RayFlow(RayMineSettings(workers=1)),
+                      recipes=(None, ProviderRecipe("offline"))).run()
+    assert stats["jobs"]["passed"] == candidates, stats["jobs"]
+    return time.perf_counter() - start
+
+
+def mine_sweep(args: argparse.Namespace) -> None:
+    """Fresh processes of `--one`, fitted to fixed + N x marginal per kind."""
+    import json
+    import subprocess
+
+    sizes = [int(n) for n in args.mine.split(",")]
+    seconds: dict[str, dict[int, float]] = {"raw": {}, "hilite": {}}
+    for n in sizes:
+        for kind in seconds:
+            out = subprocess.run([sys.executable, __file__, "--one", kind, "--mine", str(n), "--gpu-s", str(args.gpu_s),
+                                  "--size", str(args.size)], capture_output=True, text=True)
+            if out.returncode:
+                raise SystemExit(f"{kind} at {n} candidates failed:\n{out.stderr[-3000:]}")
+            seconds[kind][n] = float(next(x for x in out.stdout.splitlines() if x.startswith("seconds="))[8:])
+            print(f"  {kind:<6} {n:>4} candidates: {seconds[kind][n]:6.2f} s", flush=True)
+    n1, n2 = sizes[0], sizes[-1]
+    fit = {k: ((v[n2] - v[n1]) / (n2 - n1), v[n1] - n1 * (v[n2] - v[n1]) / (n2 - n1)) for k, v in seconds.items()}
+    (rm, rf), (hm, hf) = fit["raw"], fit["hilite"]
+    print(json.dumps({"seconds": seconds, "marginal_ms": {"raw": 1000 * rm, "hilite": 1000 * hm},
+                      "fixed_s": {"raw": rf, "hilite": hf}}, indent=2))
+    print(f"mine --executor ray per extra candidate {1000 * hm:.0f} ms = {hm / rm:.2f}x raw Ray Data ({1000 * rm:.0f} ms); "
+          f"fixed start-up {hf:.1f} s = raw {rf:.1f} s {hf - rf:+.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mine", default=None, help="N1,N2: mine on Ray vs raw Ray Data at N1 and N2 candidates")
+    parser.add_argument("--one", choices=("raw", "hilite"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--gpu-s", type=float, default=0.0, help="--mine: stand-in seconds per image")
+    parser.add_argument("--size", type=int, default=256, help="--mine: photo side")
     parser.add_argument("--tasks", type=int, default=24, help="edit tasks (2 seeds each)")
     parser.add_argument("--judge-tasks", type=int, default=400, help="candidates to validate")
     parser.add_argument("--latency", type=float, default=0.2)
@@ -86,6 +203,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads in the driver: Ray gives each 1-CPU actor OMP_NUM_THREADS=1, so 1 compares like with like")
     args = parser.parse_args()
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    if args.one:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"seconds={one_mine_run(args.one, int(args.mine), args, Path(tmp))}")  # Ray may print to stdout too
+        return
+    if args.mine:
+        mine_sweep(args)
+        return
     import torch
 
     torch.set_num_threads(args.threads)

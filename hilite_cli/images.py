@@ -109,10 +109,12 @@ def mask_to_image(mask: np.ndarray) -> Image.Image:
     return Image.fromarray(arr, mode="L")
 
 
-def encode_image(img: Image.Image, fmt: str = "png") -> bytes:
-    """Encode to bytes; PNG is lossless so hashes and pixel checks stay exact."""
+def encode_image(img: Image.Image, fmt: str = "png", *, png_level: int | None = None) -> bytes:
+    """Encode to bytes; PNG is lossless so hashes and pixel checks stay exact. `png_level` (zlib 0-9,
+    PIL's default 6) trades file size for CPU: every level decodes to the same pixels."""
     buf = io.BytesIO()
-    img.save(buf, format="JPEG" if fmt.lower() in ("jpg", "jpeg") else fmt.upper(), **({"quality": 95} if fmt.lower() in ("jpg", "jpeg") else {}))
+    extra = {"compress_level": png_level} if png_level is not None and fmt.lower() == "png" else {}
+    img.save(buf, format="JPEG" if fmt.lower() in ("jpg", "jpeg") else fmt.upper(), **({"quality": 95} if fmt.lower() in ("jpg", "jpeg") else {}), **extra)
     return buf.getvalue()
 
 

@@ -512,23 +512,23 @@ def _category_weights(schedule: str, path: Path | None) -> dict[str, float]:
 
 
 def _mining_run(executor: str, *args: Any, ray: dict[str, Any], **kwargs: Any) -> Any:
-    """The local run, or the same run on Ray Data (RAY_ADDRESS or a local instance) with workers' providers."""
+    """The run on the local executor, or on Ray Data (RAY_ADDRESS or a local instance) with workers' providers."""
     from hilite_cli.stages.mine.pipeline import MiningRun
 
     if executor == "local":
         return MiningRun(*args, **kwargs)
     if executor != "ray":
         raise usage_error(f"unknown executor {executor!r}: choose local or ray")
-    from hilite_cli.engine.ray_mine import ProviderRecipe, RayMineSettings, RayMiningRun
+    from hilite_cli.engine.mine_ray import RayFlow, RayMineSettings
+    from hilite_cli.stages.mine.flow import ProviderRecipe
 
     gate, prefilter, options = ray["recipes"]
 
     def recipe(spec_url: tuple[str, str | None] | None) -> ProviderRecipe | None:
         return None if spec_url is None else ProviderRecipe(spec_url[0], {**options, "base_url": spec_url[1]})
 
-    return RayMiningRun(*args, **kwargs, gate_recipe=recipe(gate), prefilter_recipe=recipe(prefilter),
-                        ray=RayMineSettings(workers=ray["workers"], max_workers=ray["max_workers"],
-                                            gpus_per_worker=ray["gpus_per_worker"]))
+    flow = RayFlow(RayMineSettings(workers=ray["workers"], max_workers=ray["max_workers"], gpus_per_worker=ray["gpus_per_worker"]))
+    return MiningRun(*args, **kwargs, executor=flow, recipes=(recipe(gate), recipe(prefilter)))
 
 
 def _check_hosted(names: list[str], batch_api: bool, executor: str, budget_usd: float | None) -> None:

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from mine.helpers import Judge, Mined, check_accounting, write_specs
+from mine.helpers import Judge, Mined, check_accounting, read_jsonl, write_specs
 from support.loopback import Loopback
 from support.photos import save_photo
 
@@ -198,3 +198,37 @@ def test_missing_t2i_weights_fail_their_sources_and_the_photos_still_mine(tmp_pa
     assert m.pool and all(r["origin"]["kind"] == "photo" for r in m.pool)
     failed = [e for e in m.errors if e.get("kind") == "t2i"]
     assert failed and all(e["outcome"] == "failed:weights_missing" for e in failed)
+
+
+def test_png_level_is_a_setting_and_lossless(tmp_path: Path) -> None:
+    """configs/mining.toml [images] png_level sets the zlib level of the edits mine writes; any level
+    gives the same pixels, ids and outcomes (only the file size and the CPU it costs change)."""
+    import numpy as np
+    from PIL import Image
+
+    from hilite_cli.config import load_config
+    from hilite_cli.providers import get_provider
+    from hilite_cli.stages.judging import Thresholds
+    from hilite_cli.stages.mine.pipeline import MineSettings, MiningRun
+    from hilite_cli.stages.mine.prefilter import Prefilter
+
+    specs = [{"id": f"p{i}", "image": str(save_photo(tmp_path, name, 48)), "edits": ["make it black and white"]}
+             for i, name in enumerate(("astronaut", "coffee"))]
+    pools = {}
+    for level in (0, 9):
+        folder = tmp_path / f"level{level}"
+        settings = MineSettings(
+            out_dir=folder / "mined", pool=folder / "pool.jsonl", errors=folder / "errors.jsonl", n_sources=1, attempts=1,
+            t2i="flux-schnell", editor="classic", seed=0, window=8, postprocess_workers=2, max_pending=4,
+            keep_rejected=True, png_level=level,
+        )
+        MiningRun(settings, specs, gate=None, prefilter=Prefilter(get_provider("offline"), Thresholds(4.7, 4.7))).run()
+        pools[level] = {r["id"]: folder / r["output"] for r in read_jsonl(folder / "pool.jsonl")}
+    assert pools[0].keys() == pools[9].keys() and len(pools[0]) == 2
+    for cid in pools[0]:
+        stored, packed = pools[0][cid], pools[9][cid]
+        assert np.array_equal(np.asarray(Image.open(stored)), np.asarray(Image.open(packed)))
+        assert stored.stat().st_size > packed.stat().st_size  # level 0 stores, level 9 compresses
+    assert MineSettings(out_dir=tmp_path, pool=tmp_path / "p", errors=tmp_path / "e", n_sources=1, attempts=1, t2i="x",
+                        editor="classic", seed=0, window=1, postprocess_workers=1,
+                        max_pending=1).png_level == load_config("mining")["images"]["png_level"]

@@ -3,8 +3,9 @@
 `check_source` (write a source, ask the A.5 gate) and `check_edit` (A.2-A.4 + low-level, write a
 kept edit, build its candidate) decide an outcome and write only images; `record_source` and
 `record_edit` put that outcome into the pool, errors and state through the run's `Recorder`. The
-local executor calls both halves in its worker threads; the Ray executor runs the first half on CPU
-actors and the second in the driver, so one process writes every manifest line.
+flow's CPU operators (flow.py) run the first half, on either executor; the driver runs the second
+(under `--batch-api`, a window's worker thread: the `Recorder` is thread-safe), so one process writes
+every manifest line.
 
 Under `--batch-api` the same halves are split further: `write_source` then `gate_many` for all the
 run's generated sources, and `edit_to_judge` / `Prefilter.judge_many` / `edit_result` for a window
@@ -44,10 +45,11 @@ class SourceResult:
     failure: tuple[str, str] | None = None
 
 
-def check_source(gate: Provider | None, plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Location) -> SourceResult:
+def check_source(gate: Provider | None, plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Location,
+                 png_level: int) -> SourceResult:
     """Write a generated source (PNG, content-addressed) and ask the gate; a photo must be readable."""
     try:
-        path, png = write_source(plan, generated, out_dir)
+        path, png = write_source(plan, generated, out_dir, png_level)
     except (RecordError, ImageError) as exc:
         return SourceResult("failed", None, None, (getattr(exc, "kind", "bad_image"), str(exc)))
     try:
@@ -56,22 +58,23 @@ def check_source(gate: Provider | None, plan: SourcePlan, generated: Image.Image
         return SourceResult("failed", path, None, (getattr(exc, "kind", "bad_image"), str(exc)))
 
 
-def write_source(plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Location) -> tuple[str, bytes]:
+def write_source(plan: SourcePlan, generated: Image.Image | bytes | None, out_dir: Location,
+                 png_level: int) -> tuple[str, bytes]:
     """(path, PNG bytes) of a source: a generated one written content-addressed; a photo checked readable
     (its PNG is empty: the gate does not apply to photos)."""
     if generated is None:
         load_image(plan.image)
         return plan.image, b""
-    png = generated if isinstance(generated, bytes) else encode_image(generated)
+    png = generated if isinstance(generated, bytes) else encode_image(generated, png_level=png_level)
     return str(write_png(png, out_dir, "sources")), png
 
 
-def read_source(entry: Record) -> tuple[Image.Image, bytes]:
+def read_source(entry: Record, png_level: int) -> tuple[Image.Image, bytes]:
     """A usable source's pixels and the PNG bytes the providers see: a generated source's own file (no
     re-encoding), a photo encoded as PNG whatever its format on disk. Both executors load sources here."""
     if entry["kind"] != "t2i":
         image = load_image(entry["image"])
-        return image, encode_image(image)
+        return image, encode_image(image, png_level=png_level)
     png = read_image_file(entry["image"])  # read once: decoded for the pixels, sent as it is
     return decode_image(png, entry["image"]), png
 
@@ -110,6 +113,7 @@ class Candidates:
     recorded_params: dict[str, Any]
     out_dir: Location
     keep_rejected: bool
+    png_level: int  # zlib level of the edits written and sent (configs/mining.toml [images])
 
     def record(self, job: Job, source: Record, output: Location, fields: Record) -> Record:
         """The candidate record (DESIGN.md) plus pre-filter results and the source's provenance."""
@@ -149,7 +153,7 @@ def check_edit(
 ) -> EditResult:
     """Pre-filter one edit and write it if it is kept."""
     try:
-        edit = edit_to_judge(prefilter, job, source_png, source_array, edited)
+        edit = edit_to_judge(prefilter, job, source_png, source_array, edited, candidates.png_level)
         result = edit_result(prefilter.judge_many([edit])[0], job, source, edit.edited_png, candidates)
         if result.candidate is not None and isinstance(edited, Image.Image):
             result.candidate.update(record_fields(edited))  # a hosted editor's attempt, provenance and cost
@@ -159,14 +163,14 @@ def check_edit(
 
 
 def edit_to_judge(
-    prefilter: Prefilter, job: Job, source_png: bytes, source_array: np.ndarray, edited: Image.Image | bytes
+    prefilter: Prefilter, job: Job, source_png: bytes, source_array: np.ndarray, edited: Image.Image | bytes, png_level: int
 ) -> Edit:
     """The pre-filter's view of one edit: PNG bytes (our own, from the editor or the staging folder) and
     its low-level check, computed here from the pixels."""
     if isinstance(edited, bytes):
         png, image = edited, decode_image(edited, f"staged edit of job {job.id}")
     else:
-        png, image = encode_image(edited), edited
+        png, image = encode_image(edited, png_level=png_level), edited
     return Edit(job.instruction, source_png, png, prefilter.lowlevel_check(source_array, np.asarray(image.convert("RGB"))))
 
 

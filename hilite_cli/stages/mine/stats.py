@@ -30,6 +30,18 @@ class Session:
     busy_s: float = 0.0
     wall_s: float = 0.0
     stop_reason: str = "queue_empty"
+    first_call: float | None = None  # time.time() when the first model call began, and the last ended
+    last_call: float = 0.0
+
+    def called(self, started: float, ended: float) -> None:
+        """Note one model call's span (wall clock, so calls timed on Ray workers count too)."""
+        self.first_call = started if self.first_call is None else min(self.first_call, started)
+        self.last_call = max(self.last_call, ended)
+
+    @property
+    def steady_s(self) -> float:
+        """From the first model call to the last: the loop without start-up and loading."""
+        return 0.0 if self.first_call is None else self.last_call - self.first_call
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -164,6 +176,7 @@ def compute_stats(
             "load_s": session.load_s,
             "gpu_busy_s": session.busy_s,
             "gpu_busy_fraction": _ratio(session.busy_s, loop_s),
+            "gpu_busy_fraction_steady": _ratio(session.busy_s, session.steady_s),
         },
         "error_records": error_records,
         "notes": _notes(state, sources, jobs),

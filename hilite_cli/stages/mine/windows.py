@@ -101,7 +101,7 @@ class PrefilterWindows:
         """An edit a killed run staged: judged from its written bytes (the same cache keys, so no new job)."""
         done: Future[Staged | None] = Future()
         try:
-            low = edit_to_judge(self.prefilter, job, source.png, source.array, png).low
+            low = edit_to_judge(self.prefilter, job, source.png, source.array, png, self.candidates().png_level).low
             done.set_result(Staged(job, source.entry, low, path))
         except (RecordError, ImageError) as exc:
             self._fail(job, exc, path)
@@ -128,7 +128,7 @@ class PrefilterWindows:
         """Write the edit before anything is asked about it, then record it as awaiting the pre-filter."""
         path = staging_path(self.candidates().out_dir, job)
         try:
-            edit = edit_to_judge(self.prefilter, job, source.png, source.array, image)
+            edit = edit_to_judge(self.prefilter, job, source.png, source.array, image, self.candidates().png_level)
             write_bytes_atomic(path, edit.edited_png)
         except (RecordError, ImageError) as exc:
             self.rec.job_failed(job, getattr(exc, "kind", "bad_image"), str(exc), gpu_s, edited=True)
