@@ -194,3 +194,9 @@ def _scan_end(data: bytes, pos: int) -> int | None:
         else:
             return pos
 
+
+def sendable_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The image as a judge should get it (`sendable`): a plain PNG or JPEG as its own bytes
+    once its container checks out, without metadata or anything after its end; anything else decoded
+    (EXIF orientation applied) and re-encoded, a JPEG as JPEG, the rest as lossless PNG."""
+    return sendable(path).data

@@ -3,7 +3,7 @@
 Loading guards against oversized files (checked before a byte is read), decompression bombs and
 non-images; writing is content-addressed and atomic (temp file + rename) and never leaves `--out`,
 whatever a record says. A path may be an fsspec URL (storage.py): the same guards apply through fsspec. What leaves the process is only ever the image itself: judges get a
-plain PNG or JPEG as its own checked bytes and anything else re-encoded (`sendable_bytes`,
+plain PNG or JPEG as its own checked bytes and anything else re-encoded (`image_wire.sendable_bytes`,
 image_wire.py), exports get the file cut at the end of its image data (`image_file_bytes`), so junk
 appended after a PNG's IEND never travels.
 """
@@ -220,15 +220,6 @@ def sniff_format(path: str | os.PathLike[str]) -> str | None:
     if head.startswith(b"GIF8"):
         return "gif"
     return None
-
-
-def sendable_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The image as a judge should get it (`image_wire.sendable`): a plain PNG or JPEG as its own bytes
-    once its container checks out, without metadata or anything after its end; anything else decoded
-    (EXIF orientation applied) and re-encoded, a JPEG as JPEG, the rest as lossless PNG."""
-    from hilite_cli.image_wire import sendable
-
-    return sendable(path).data
 
 
 def image_file_bytes(path: str | os.PathLike[str]) -> tuple[bytes, str]:

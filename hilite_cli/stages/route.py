@@ -168,8 +168,9 @@ class RouteStage(Stage):
 
 
 def _image_bytes(path: str) -> bytes:
-    """The task image for the router, decoded and re-encoded (images.sendable_bytes: no trailing bytes travel)."""
-    from hilite_cli.images import ImageError, sendable_bytes
+    """The task image for the router, decoded and re-encoded (image_wire.sendable_bytes: no trailing bytes travel)."""
+    from hilite_cli.image_wire import sendable_bytes
+    from hilite_cli.images import ImageError
 
     try:
         return sendable_bytes(path)

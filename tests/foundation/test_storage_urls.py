@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hilite_cli import images, storage
+from hilite_cli import image_wire, images, storage
 from hilite_cli.images import ImageError
 
 
@@ -32,7 +32,7 @@ def test_save_and_load_through_a_memory_url(bucket: str) -> None:
     assert images.file_sha256(url) == images.content_hash(data)
     assert images.sniff_format(url) == "png"
     assert images.image_file_bytes(url) == (data, ".png")
-    assert images.sendable_bytes(url) == data
+    assert image_wire.sendable_bytes(url) == data
     fs = fsspec.filesystem("memory")
     assert [Path(p).name for p in fs.ls(url.removeprefix("memory://").rsplit("/", 1)[0], detail=False)] == [url.rsplit("/", 1)[1]]
     assert images.save_image(img, bucket, subdir="edits") == url  # same pixels, same name, nothing new written

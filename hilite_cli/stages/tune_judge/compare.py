@@ -24,7 +24,7 @@ def read_jsonl(path: Path) -> list[Record]:
 def score_split(set_dir: Path, judge: str, provider_options: dict[str, Any] | None = None) -> list[Record]:
     """Ask `judge` (a PROVIDER[:MODEL] spec) prompt A.2 for every validation example; one prediction per
     item, null scores with the judge's status when it gave none."""
-    from hilite_cli.images import sendable_bytes
+    from hilite_cli.image_wire import sendable_bytes
     from hilite_cli.stages.judging import judge_block, open_provider, scores_from, scoring_ask
 
     folder = set_dir / "validation"
