@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hilite_cli.cli.options import Errors
 from hilite_cli.cli.runner import guard_outputs, require_manifests, usage_error
+from hilite_cli.records import Record
+
+if TYPE_CHECKING:
+    from hilite_cli.manifest import Line
 
 DATASET_FORMATS = ("ip2p", "nhr", "webdataset", "diffusion-dpo", "trl")
 FILE_FORMATS = ("kto", "dpo")
@@ -114,13 +119,10 @@ def command(
     errors_path = errors or f"{to}.errors.jsonl"
     guard_outputs([("the input manifest", input)],
                   [*dataset_writes("--to", to, format), ("--errors" if errors else "the errors manifest", errors_path)])
-    try:
-        lines = list(read_manifest(input))
-    except ManifestError as exc:
-        raise usage_error(str(exc)) from None
-    records = [ln.record for ln in lines if ln.record is not None]
     if order not in ("input", "difficulty"):
         raise usage_error(f"--order must be input or difficulty, got {order!r}")
+    bad: list[Record] = []
+    records: Iterable[Record] = _good_records(read_manifest(input), bad)
     if format in DATASET_FORMATS:
         try:
             prepare_target(to, overwrite=overwrite)
@@ -129,14 +131,28 @@ def command(
     if order == "difficulty":
         from hilite_cli.stages.mine.difficulty import difficulty_key, with_validated_difficulty
 
-        records = sorted(with_validated_difficulty(records), key=difficulty_key)
+        try:  # a sort needs every record: the one order that holds the manifest in memory
+            records = sorted(with_validated_difficulty(list(records)), key=difficulty_key)
+        except ManifestError as exc:
+            raise usage_error(str(exc)) from None
     try:
         summary = export_records(records, format, to, min_margin=min_margin, t_aes=threshold, t_adh=threshold,
                                  max_per_shard=max_per_shard, include_rejected=include_rejected)
+    except ManifestError as exc:
+        raise usage_error(str(exc)) from None
     except (ValueError, RuntimeError) as exc:
         raise usage_error(str(exc)) from None
-    bad = [ln.error_record("export") for ln in lines if ln.record is None]
     summary.errors[:0] = bad
     failed = report_export(summary, errors_path)
     if failed:
         raise typer.Exit(1)
+
+
+def _good_records(lines: Iterable[Line], bad: list[Record]) -> Iterator[Record]:
+    """The manifest's records as they are read (an export streams them through); a line that is not a
+    record becomes an error record in `bad`."""
+    for line in lines:
+        if line.record is None:
+            bad.append(line.error_record("export"))
+        else:
+            yield line.record

@@ -72,3 +72,18 @@ def test_done_ledger_survives_restart(tmp_path: Path) -> None:
     fresh = DoneLedger(out, resume=False)
     assert "x" not in fresh
     fresh.close()
+
+
+def test_paths_resolve_as_pathlib_does_through_links_and_dotdot(tmp_path: Path) -> None:
+    """The cached resolver gives `(base / path).resolve()` exactly: links to folders and files, `..`
+    after a link (the target's parent, not the link's), missing files."""
+    import os
+
+    from hilite_cli.manifest import resolve_paths
+
+    (tmp_path / "deep" / "real").mkdir(parents=True)
+    (tmp_path / "deep" / "real" / "a.png").write_bytes(b"x")
+    os.symlink(tmp_path / "deep" / "real", tmp_path / "link")
+    os.symlink(tmp_path / "deep" / "real" / "a.png", tmp_path / "deep" / "real" / "b.png")
+    for path in ["link/a.png", "link/b.png", "link/../x.png", "./link//a.png", "missing/x.png", "link", ".."]:
+        assert resolve_paths({"image": path}, tmp_path)["image"] == str((tmp_path / path).resolve()), path

@@ -301,11 +301,13 @@ def _fills(held: list[tuple[bytes, Record | None]], verdicts: _PairVerdicts) -> 
     """The lines with their filled records (None when unchanged); a pair with no verdict is left as it is."""
     judged = bool(verdicts.passed) or verdicts.scored is not None
     for raw, record in held:
-        if record is None or not judged:
+        block = record.get("difficulty") if record is not None and judged else None
+        tried = block.get("seeds_tried") if isinstance(block, dict) else None
+        if not isinstance(tried, list) or ("attempts_to_validated_pass" in block  # type: ignore[operator]
+                                           and block["attempts_to_validated_pass"] == verdicts.first(tried)):  # type: ignore[index]
             yield raw, None
             continue
-        filled = _filled(record, verdicts)
-        yield raw, filled if filled != record else None
+        yield raw, _filled(record, verdicts)  # type: ignore[arg-type]
 
 
 def _grouped(output: Path, errored: dict[tuple[Any, Any], dict[str, int]]) -> Iterator[tuple[bytes, Record | None]]:
