@@ -183,18 +183,19 @@ class _PairVerdicts:
         self.passed: set[int] = set()
         self.scored: set[int] | None = None  # seeds of scored candidates (`--keep all`), None for triplets only
         self.unknown: set[int] = set()
-        self.seeds_passed: set[int] = set()  # seeds that passed mine's pre-filter, from the records' blocks
+        self.seeds_passed: set[Any] = set()  # seeds that passed mine's pre-filter, from the records' blocks
 
     def add(self, record: Record, found: tuple[str, int, bool]) -> None:
         if "kind" not in record:  # a scored candidate, not a triplet
-            self.scored = (self.scored or set()) | {found[1]}
+            self.scored = self.scored if self.scored is not None else set()
+            self.scored.add(found[1])
         if found[2]:
             self.passed.add(found[1])
 
     def note_block(self, record: Record) -> None:
         block = record.get("difficulty")
         if isinstance(block, dict) and isinstance(block.get("seeds_passed"), list):
-            self.seeds_passed.update(s for s in block["seeds_passed"] if isinstance(s, int))
+            self.seeds_passed.update(block["seeds_passed"])
 
     def first(self, seeds_tried: list[int]) -> int | None:
         """`attempts_to_validated_pass`: with `--keep all` a seed that passed the pre-filter but has no
@@ -301,13 +302,13 @@ def _fills(held: list[tuple[bytes, Record | None]], verdicts: _PairVerdicts) -> 
     """The lines with their filled records (None when unchanged); a pair with no verdict is left as it is."""
     judged = bool(verdicts.passed) or verdicts.scored is not None
     for raw, record in held:
-        block = record.get("difficulty") if record is not None and judged else None
-        tried = block.get("seeds_tried") if isinstance(block, dict) else None
-        if not isinstance(tried, list) or ("attempts_to_validated_pass" in block  # type: ignore[operator]
-                                           and block["attempts_to_validated_pass"] == verdicts.first(tried)):  # type: ignore[index]
+        block = record["difficulty"] if record is not None and judged else {}
+        tried = block.get("seeds_tried")
+        if isinstance(tried, list) and ("attempts_to_validated_pass" not in block
+                                        or block["attempts_to_validated_pass"] != verdicts.first(tried)):
+            yield raw, _filled(record, verdicts)  # type: ignore[arg-type]  # a record whenever block is not {}
+        else:
             yield raw, None
-            continue
-        yield raw, _filled(record, verdicts)  # type: ignore[arg-type]
 
 
 def _grouped(output: Path, errored: dict[tuple[Any, Any], dict[str, int]]) -> Iterator[tuple[bytes, Record | None]]:
