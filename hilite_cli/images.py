@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hilite_cli import storage
+from hilite_cli.manifest import is_stream, write_target
+from hilite_cli.outputs import temp_prefix
 
 # 64 megapixels: far above any editor's working size, far below what exhausts memory.
 MAX_PIXELS = 64 * 1024 * 1024
@@ -151,13 +153,20 @@ def file_mode() -> int:
 
 
 def write_bytes_atomic(target: storage.Location, data: bytes) -> None:
-    """Write via a temp file in the same folder and rename, so no reader sees a half-written file."""
+    """Write via a temp file in the same folder and rename, so no reader sees a half-written file.
+
+    A symlink is written through (its target is renamed over, the link stays); a device or FIFO is
+    written in place, since renaming over it would replace it (`/dev/stdout` for the whole machine)."""
     if storage.is_url(target):
         storage.write_url_atomic(str(target), data)
         return
-    target = Path(target)
+    target = Path(write_target(target))
+    if is_stream(target):
+        with open(target, "wb") as fh:
+            fh.write(data)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -8,7 +8,10 @@ stdout), so `a | b` resolves the same paths that `a -o x.jsonl; b x.jsonl` does.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +23,26 @@ import orjson
 from hilite_cli.core import PATH_FIELDS, Record, stable_id
 
 STDIO = "-"
+
+
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """True for stdout/stdin (`-`) and for a path that is, or links to, something other than a regular
+    file or folder (a device, a FIFO, /dev/stdout): such an output is written in place, never replaced,
+    and keeps no ledger, lock or sibling files."""
+    if str(path) == STDIO:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def write_target(path: str | os.PathLike[str]) -> str:
+    """The file a write to `path` lands on: a symlink is written through to its target (which is then
+    the file checked for aliasing and locked), so the link is never replaced by a regular file. A link
+    to a device or FIFO is opened as it is (`/proc/self/fd/1` has no real path to resolve to)."""
+    return os.path.realpath(path) if os.path.islink(path) and not is_stream(path) else str(path)
 
 
 class ManifestError(Exception):
@@ -168,6 +191,48 @@ def _refuse_binary(head: bytes, path: str) -> None:
                             "(one JSON object per line)")
 
 
+def _key_count(value: object) -> int:
+    """How many keys the parsed objects hold, nested ones included (no recursion: lines may nest deep)."""
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _repeated_key(text: bytes, record: Record) -> str | None:
+    """A key given twice in one object of the line (orjson keeps the last silently), or None.
+
+    Every key is followed by one `:`; when the line holds no more colons than the parsed keys, no key
+    can have been dropped, so only lines with colons inside strings are parsed a second time, strictly."""
+    if text.count(b":") <= _key_count(record):
+        return None
+    try:
+        json.loads(text, object_pairs_hook=_unique_pairs)
+    except _RepeatedKey as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
 def _parse_line(number: int, text: bytes, base: Path, assign_ids: bool, path_fields: tuple[str, ...]) -> Line:
     try:
         record = orjson.loads(text)
@@ -175,6 +240,10 @@ def _parse_line(number: int, text: bytes, base: Path, assign_ids: bool, path_fie
         return Line(number, None, f"malformed JSON: {exc}", text.decode("utf-8", "replace")[:200])
     if not isinstance(record, dict):
         return Line(number, None, f"expected a JSON object, got {type(record).__name__}", text.decode("utf-8", "replace")[:200])
+    repeated = _repeated_key(text, record)
+    if repeated is not None:
+        return Line(number, None, f"the key `{repeated}` is given more than once, so which value is meant is unknown",
+                    text.decode("utf-8", "replace")[:200])
     if assign_ids and not record.get("id"):
         record["id"] = stable_id(text)
     return Line(number, resolve_paths(record, base, path_fields))
@@ -221,19 +290,50 @@ def repair_torn_tail(path: Path) -> bool:
         return True
 
 
-def existing_ids(path: Path) -> set[str]:
-    ids: set[str] = set()
+def _line_id(raw: bytes) -> str | None:
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return str(rec["id"]) if isinstance(rec, dict) and rec.get("id") is not None else None
+
+
+def id_hash(rid: str | None) -> int:
+    """One line's share of an output's fingerprint: XOR-ed over lines, so it is kept while streaming."""
+    return int.from_bytes(hashlib.blake2b((rid or "").encode(), digest_size=8).digest(), "big")
+
+
+@dataclass
+class OutputScan:
+    """What a resumed run needs of its output, in one streaming pass: the ids, the line count and the
+    fingerprint of every line (`digest`) and of the first `upto` lines (`digest_upto`)."""
+
+    ids: set[str]
+    lines: int = 0
+    digest: int = 0
+    digest_upto: int = 0
+
+
+def scan_output(path: Path, upto: int = 0) -> OutputScan:
+    scan = OutputScan(set())
     if not path.is_file():
-        return ids
+        return scan
     with path.open("rb") as fh:
         for raw in fh:
-            try:
-                rec = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+            if not raw.strip():
                 continue
-            if isinstance(rec, dict) and rec.get("id") is not None:
-                ids.add(str(rec["id"]))
-    return ids
+            rid = _line_id(raw)
+            if rid is not None:
+                scan.ids.add(rid)
+            scan.lines += 1
+            scan.digest ^= id_hash(rid)
+            if scan.lines == upto:
+                scan.digest_upto = scan.digest
+    return scan
+
+
+def existing_ids(path: Path) -> set[str]:
+    return scan_output(path).ids
 
 
 class UnwritableRecord(ValueError):
@@ -282,15 +382,24 @@ class ManifestWriter:
         self.tee = tee  # also keeps what it writes (absolute paths), for exports after the run
         self.base = manifest_dir(path)
         self.seen: set[str] = set()
+        self.lines = 0  # lines in the file and their fingerprint, for the resume ledger's checkpoints
+        self.digest = 0
         self._fh: IO[bytes] | None = None
         if path == STDIO:
             self._fh = sys.stdout.buffer
+            return
+        self.path = path = write_target(path)
+        if is_stream(path):  # a device or FIFO: streamed in place, never unlinked, repaired or read back
+            self._mode = "ab" if resume else "wb"
+            if not lazy:
+                self._open()
             return
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         if resume:
             repair_torn_tail(target)
-            self.seen = existing_ids(target)
+            scan = scan_output(target)
+            self.seen, self.lines, self.digest = scan.ids, scan.lines, scan.digest
             self._mode = "ab"
         else:
             self._mode = "wb"
@@ -314,6 +423,8 @@ class ManifestWriter:
             self.seen.add(str(rid))
         fh = self._open()
         fh.write(data)
+        self.lines += 1
+        self.digest ^= id_hash(None if rid is None else str(rid))
         if self.tee is not None:
             self.tee.append(record)
         fh.flush()
@@ -363,9 +474,12 @@ class ErrorManifest:
         sys.stderr.flush()
 
     def _give_up(self, exc: OSError) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError:  # the same full disk fails the close's flush too: the records go to stderr anyway
+                writer._fh = None
         print(f"hilite: cannot write the errors manifest {self.path} ({exc.strerror or exc}); error records follow on stderr",
               file=sys.stderr)
 
@@ -375,7 +489,10 @@ class ErrorManifest:
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            try:
+                self._writer.close()
+            except OSError as exc:
+                self._give_up(exc)
 
     def __enter__(self) -> ErrorManifest:
         return self
@@ -385,8 +502,63 @@ class ErrorManifest:
 
 
 def ledger_path(output: str) -> Path | None:
-    """Where the resume ledger of `output` lives (`<output>.done`); stdout has none."""
-    return None if output == STDIO else Path(f"{output}.done")
+    """Where the resume ledger of `output` lives (`<output>.done`, beside a symlink's target); stdout,
+    a device or a FIFO has none."""
+    return None if is_stream(output) else Path(f"{write_target(output)}.done")
+
+
+# A ledger line that is not a key: the output's line count and fingerprint when the keys above it were
+# marked (NUL never starts an id a manifest line can carry into a key).
+_CHECKPOINT = "\x00output "
+
+
+def read_ledger(path: Path) -> tuple[set[str], tuple[int, int] | None]:
+    """The keys of a resume ledger and its last output checkpoint (lines, fingerprint), if any."""
+    keys: set[str] = set()
+    checkpoint = None
+    with path.open() as fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            if line.startswith(_CHECKPOINT):
+                lines, digest = line[len(_CHECKPOINT):].split()
+                checkpoint = (int(lines), int(digest, 16))
+            elif line:
+                keys.add(line)
+    return keys, checkpoint
+
+
+def ledger_keys(path: Path | None) -> list[str]:
+    """The input keys a resume ledger marks as done (none when it is absent)."""
+    return sorted(read_ledger(path)[0]) if path is not None and path.is_file() else []
+
+
+class LedgerMismatch(ManifestError):
+    """The output does not hold what its resume ledger says was written: resuming would skip records
+    that are not there."""
+
+
+def check_ledger(output: str) -> None:
+    """Raise `LedgerMismatch` when `output` is missing, shorter than, or holds other records than its
+    ledger's last checkpoint; streams the output once, keeping no more than a fingerprint."""
+    path = ledger_path(output)
+    if path is None or not path.is_file():
+        return
+    repair_torn_tail(path)
+    keys, checkpoint = read_ledger(path)
+    target = Path(write_target(output))
+    if keys and not target.is_file():
+        raise LedgerMismatch(f"{output} is missing, but its resume ledger {path} marks {len(keys)} inputs done")
+    if checkpoint is None:
+        return
+    lines, digest = checkpoint
+    repair_torn_tail(target)
+    scan = scan_output(target, upto=lines)
+    if scan.lines < lines:
+        raise LedgerMismatch(f"{output} holds {scan.lines} records, fewer than the {lines} its resume ledger {path} "
+                             "recorded")
+    if lines and scan.digest_upto != digest:
+        raise LedgerMismatch(f"{output} holds other records than its resume ledger {path} recorded "
+                             f"(its first {lines} lines changed)")
 
 
 class DoneLedger:
@@ -394,18 +566,20 @@ class DoneLedger:
 
     It lives beside the output manifest (`<output>.done`), like datatrove's completion markers, so a
     resumed run skips inputs whose outputs carry new ids (an edit's candidates) or no output at all
-    (a filtered record).
+    (a filtered record). After each batch it also records the output's line count and fingerprint
+    (given `writer`), so `check_ledger` can tell an output that lost or changed records.
     """
 
-    def __init__(self, output: str, *, resume: bool) -> None:
+    def __init__(self, output: str, *, resume: bool, writer: ManifestWriter | None = None) -> None:
         self.path = ledger_path(output)
+        self.writer = writer
         self.keys: set[str] = set()
         if self.path is None:
             return
         if resume:
             repair_torn_tail(self.path)
             if self.path.is_file():
-                self.keys = {k for k in self.path.read_text().splitlines() if k}
+                self.keys = read_ledger(self.path)[0]
         else:
             self.path.unlink(missing_ok=True)
         self._fh = self.path.open("a")
@@ -419,7 +593,10 @@ class DoneLedger:
         new = [k for k in keys if k not in self.keys]
         self.keys.update(new)
         if new:
-            self._fh.write("".join(f"{k}\n" for k in new))
+            text = "".join(f"{k}\n" for k in new)
+            if self.writer is not None:
+                text += f"{_CHECKPOINT}{self.writer.lines} {self.writer.digest:x}\n"
+            self._fh.write(text)
             self._fh.flush()
 
     def close(self) -> None:
@@ -428,5 +605,6 @@ class DoneLedger:
 
 
 def default_errors_path(output: str, stage: str) -> str:
-    """`<output>.errors.jsonl`; for stdout, `hilite-<stage>.errors.jsonl` in the current directory."""
-    return f"hilite-{stage}.errors.jsonl" if output == STDIO else f"{output}.errors.jsonl"
+    """`<output>.errors.jsonl`; for stdout (or a device, a FIFO), `hilite-<stage>.errors.jsonl` in the
+    current directory."""
+    return f"hilite-{stage}.errors.jsonl" if is_stream(output) else f"{output}.errors.jsonl"

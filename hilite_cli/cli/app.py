@@ -17,7 +17,7 @@ import typer
 from hilite_cli import __version__
 from hilite_cli.cli import bootstrap, debias, edit, export, invert, mask, mine, models, route, score_dataset, validate
 from hilite_cli.cli import eval as eval_cmd
-from hilite_cli.cli import rate, session, studio
+from hilite_cli.cli import rate, session, studio, tune_judge
 
 app = typer.Typer(
     name="hilite",
@@ -61,6 +61,7 @@ app.add_typer(session.app, name="session")
 app.command("studio", help=studio.HELP, short_help=studio.SHORT)(studio.command)
 app.command("rate-tasks", help=rate.TASKS_HELP, short_help=rate.TASKS_SHORT)(rate.tasks_command)
 app.command("rate-export", help=rate.EXPORT_HELP, short_help=rate.EXPORT_SHORT)(rate.export_command)
+app.add_typer(tune_judge.app, name="tune-judge")
 
 
 # Failures whose message already says what to do: shown as one line, without the debug hint.

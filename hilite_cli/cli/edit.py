@@ -12,8 +12,8 @@ from hilite_cli.cli.aliases import renamed
 from hilite_cli.cli.data_option import DataDir
 from hilite_cli.cli.oneoff import is_image_path, single_line
 from hilite_cli.cli.options import (
-    BaseUrl, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, Output, Overwrite, Progress,
-    Resume, Weights, Workers,
+    BaseUrl, Concurrency, Device, Dtype, Errors, Executor, GpusPerWorker, InputOrImage, MaxRetries, MaxWorkers, Output,
+    Overwrite, Progress, Resume, Timeout, Weights, Workers,
 )
 from hilite_cli.cli.params import check_model_options, parse_list, parse_native_params, parse_weights
 from hilite_cli.cli.runner import exit_with, require_images, run_manifest, usage_error
@@ -38,6 +38,12 @@ shuffled order (as HILITE shows them, model names hidden); --sheet writes a cont
 labelled by slot only. The attempts (seeds 0..M-1) of one (image, instruction, model) run as one batched call.
 The one-off form keeps its candidates in OUT/candidates.jsonl; run it again with --pick SLOT to keep
 one and record HILITE-style feedback in OUT/feedback.jsonl.
+
+Hosted editors need no GPU, only an API key: --models gemini-image:gemini-2.5-flash-image,openai-image:gpt-image-1
+(GEMINI_API_KEY / OPENAI_API_KEY). Each attempt is one request (--concurrency, --timeout, --max-retries);
+a refused attempt is an error record with the provider's reason; each candidate records its cost,
+provenance and licence, and the run ends with a cost line. They run only when named in --models.
+Image batch jobs (--batch-api) are not implemented for editing.
 """
 
 
@@ -78,6 +84,8 @@ def command(
     workers: Workers = 1,
     gpus_per_worker: GpusPerWorker = 0.0,
     max_retries: MaxRetries = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
     seeds: Annotated[int | None, typer.Option("--seeds", min=1, hidden=True)] = None,
     max_workers: MaxWorkers = None,
 ) -> None:
@@ -89,6 +97,9 @@ def command(
     check_model_options(device, dtype)
     local = parse_weights(weights)
     chosen = parse_list(models)
+    from hilite_cli.models import hosted
+
+    hosted.configure(concurrency=concurrency, timeout=timeout, max_retries=max_retries)
     try:
         stage: Any = EditStage(
             out_dir=out, models=chosen, top_k=top_k, seeds=seeds, steps=steps,
@@ -176,14 +187,9 @@ def command(
 def _require_runnable(names: list[str], weights: dict[str, Path], device: str | None, dtype: str | None) -> None:
     """Models named with --models that cannot run here are a usage error before any record: one line,
     exit 2 (they used to fail once per record and attempt). Unknown names are EditStage's to refuse."""
-    from hilite_cli.models.availability import check_registry
-    from hilite_cli.models.loader import resolve_device
-    from hilite_cli.models.registry import load_registry
+    from hilite_cli.models.availability import unrunnable_editors
 
-    registry = load_registry()
-    specs = [registry[name] for name in names if name in registry]
-    bad = {c.name: c.reasons[0] for c in check_registry(specs, weights=weights, device=resolve_device(device),
-                                                         dtype=dtype) if not c.runnable}
+    bad = unrunnable_editors(names, weights=weights, device=device, dtype=dtype)
     if bad:
         raise usage_error("--models: cannot run here: " + "; ".join(f"{n}: {why}" for n, why in bad.items())
                           + " (hilite models --check says why; leave --models out to use the models that can)")
@@ -191,13 +197,9 @@ def _require_runnable(names: list[str], weights: dict[str, Path], device: str | 
 
 def _unavailable(weights: dict[str, Path], device: str | None, dtype: str | None) -> dict[str, str]:
     """Editors that cannot run here, named once on stderr; routed lists then skip them."""
-    from hilite_cli.models.availability import check_registry
-    from hilite_cli.models.loader import resolve_device
-    from hilite_cli.models.registry import load_registry
+    from hilite_cli.models.availability import unrunnable_editors
 
-    editors = [spec for spec in load_registry().values() if spec.kind != "t2i"]
-    skipped = {c.name: c.reasons[0] for c in check_registry(editors, weights=weights, device=resolve_device(device),
-                                                             dtype=dtype) if not c.runnable}
+    skipped = unrunnable_editors(None, weights=weights, device=device, dtype=dtype)
     if skipped:
         print(f"edit: not running {len(skipped)} model(s) that cannot run here: {', '.join(skipped)} "
               "(why: hilite models --check)", file=sys.stderr)

@@ -55,6 +55,25 @@ def dataset_writes(option: str, target: Path, fmt: str) -> list[tuple[str, Path]
 TRAINING_SETS = ("ip2p", "nhr", "webdataset")  # take passed records only, unless --include-rejected
 
 
+def check_export_target(option: str, target: Path, fmt: str, *, overwrite: bool) -> None:
+    """Exit 2 before any work when an export would replace what is there: a dataset folder that holds
+    files (unless `overwrite`, and then only an earlier export's own files), or an existing kto/dpo
+    file (unless `overwrite`). A device or FIFO (`--to /dev/stdout`) is written in place."""
+    from hilite_cli.exports import ExportTargetError, prepare_target
+    from hilite_cli.manifest import is_stream
+
+    if fmt in FILE_FORMATS:
+        if target.is_dir():
+            raise usage_error(f"{option} {target} is a folder: {fmt} writes one JSONL file")
+        if target.exists() and not is_stream(target) and not overwrite:
+            raise usage_error(f"{option} {target} already exists: pass --overwrite to replace it, or choose another file")
+        return
+    try:
+        prepare_target(target, overwrite=overwrite, option=option)
+    except ExportTargetError as exc:
+        raise usage_error(str(exc)) from None
+
+
 def export_records(records: list[dict[str, Any]], fmt: str, target: Path, *, min_margin: float = 0.0,
                    t_aes: float | None = None, t_adh: float | None = None, max_per_shard: int = 1000,
                    include_rejected: bool = False) -> Any:
@@ -106,12 +125,12 @@ def command(
         "or null); rows then say `passed` and the thresholds. Default: passed records only."
     )] = False,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Dataset formats: replace the export already in --to (clears only an export's own files)."
+        "--overwrite", help="Replace the export already in --to: a kto/dpo file, or a dataset folder (clears only "
+        "the files an export recorded writing, in its .hilite-export.json)."
     )] = False,
     errors: Errors = None,
 ) -> None:
-    from hilite_cli.exports import ExportTargetError, prepare_target
-    from hilite_cli.manifest import ManifestError, read_manifest
+    from hilite_cli.cli.runner import locked
 
     if format not in DATASET_FORMATS + FILE_FORMATS:
         raise usage_error(f"unknown --format {format!r}; choose one of: {', '.join(DATASET_FORMATS + FILE_FORMATS)}")
@@ -119,20 +138,25 @@ def command(
     errors_path = errors or f"{to}.errors.jsonl"
     guard_outputs([("the input manifest", input)],
                   [*dataset_writes("--to", to, format), ("--errors" if errors else "the errors manifest", errors_path)])
+    with locked([to], errors_path):
+        _export(input, format, to, min_margin, threshold, max_per_shard, order, overwrite, errors_path,
+                include_rejected)
+
+
+def _export(input: str, format: str, to: Path, min_margin: float, threshold: float | None, max_per_shard: int,
+            order: str, overwrite: bool, errors_path: str, include_rejected: bool) -> None:
+    from hilite_cli.manifest import ManifestError, read_manifest
+
     if order not in ("input", "difficulty"):
         raise usage_error(f"--order must be input or difficulty, got {order!r}")
-    bad: list[Record] = []
-    records: Iterable[Record] = _good_records(read_manifest(input), bad)
-    if format in DATASET_FORMATS:
-        try:
-            prepare_target(to, overwrite=overwrite)
-        except ExportTargetError as exc:
-            raise usage_error(str(exc)) from None
+    check_export_target("--to", to, format, overwrite=overwrite)
+    reading = _Reading(read_manifest(input))
+    records: Iterable[Record] = reading
     if order == "difficulty":
         from hilite_cli.stages.mine.difficulty import difficulty_key, with_validated_difficulty
 
         try:  # a sort needs every record: the one order that holds the manifest in memory
-            records = sorted(with_validated_difficulty(list(records)), key=difficulty_key)
+            records = sorted(with_validated_difficulty(list(reading)), key=difficulty_key)
         except ManifestError as exc:
             raise usage_error(str(exc)) from None
     try:
@@ -142,17 +166,29 @@ def command(
         raise usage_error(str(exc)) from None
     except (ValueError, RuntimeError) as exc:
         raise usage_error(str(exc)) from None
-    summary.errors[:0] = bad
+    summary.errors[:0] = reading.bad
     failed = report_export(summary, errors_path)
-    if failed:
+    if failed or not summary.written:
+        if not summary.written:
+            print(f"hilite export: warning: no record could be exported to {to}"
+                  + (" (the input held none)" if not reading.count else " (why each was left out is above)"),
+                  file=sys.stderr)
         raise typer.Exit(1)
 
 
-def _good_records(lines: Iterable[Line], bad: list[Record]) -> Iterator[Record]:
-    """The manifest's records as they are read (an export streams them through); a line that is not a
-    record becomes an error record in `bad`."""
-    for line in lines:
-        if line.record is None:
-            bad.append(line.error_record("export"))
-        else:
-            yield line.record
+class _Reading:
+    """The manifest's records as they are read (an export streams them through, never holding them);
+    a line that is not a record becomes an error record in `bad`; `count` is how many records came."""
+
+    def __init__(self, lines: Iterable[Line]) -> None:
+        self.lines = lines
+        self.bad: list[Record] = []
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        for line in self.lines:
+            if line.record is None:
+                self.bad.append(line.error_record("export"))
+            else:
+                self.count += 1
+                yield line.record

@@ -216,11 +216,11 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(run)
     def command(**kw: Any) -> None:
-        from hilite_cli.manifest import STDIO, default_errors_path
-        from hilite_cli.outputs import new_paths, remove_empty
+        from hilite_cli.manifest import default_errors_path, is_stream
+        from hilite_cli.outputs import new_paths, remove_empty, remove_temp_files
 
         output = kw["output"]
-        if output == STDIO:
+        if is_stream(output):  # refused by the command itself, before anything is written
             return run(**kw)
         _category_weights(kw["schedule"], kw["category_weights"])  # a bad option is named before the pool's state
         if kw["resume"] and kw["overwrite"]:
@@ -237,7 +237,10 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         if not kw["resume"] and not kw["overwrite"]:
             refuse_rerun(state, f"-o {output}", "its state file")
         created = new_paths([output, errors, state, specs, kw["stats"], local_out])
-        with locked([output]):
+        with locked([output, kw["stats"]], errors):
+            remove_temp_files([output, errors, state, specs, kw["stats"]], [local_out])  # a killed run's leftovers
+            if kw["resume"]:
+                _pool_matches_state(Path(output), state)
             try:
                 run(**kw)
             except BaseException as exc:
@@ -247,6 +250,42 @@ def _guarded(run: Callable[..., None]) -> Callable[..., None]:
         return None
 
     return command
+
+
+def _pool_matches_state(pool: Path, state: Path) -> None:
+    """Exit 2 when the pool lacks candidates its state file records as written (the pool deleted, cut
+    short or edited): --resume would skip their jobs and never write them again. Streams both files,
+    keeping only the ids the state names."""
+    import orjson
+
+    from hilite_cli.manifest import repair_torn_tail
+
+    if not state.is_file():
+        return
+    repair_torn_tail(state)
+    wanted: set[str] = set()
+    with state.open("rb") as fh:
+        for raw in fh:
+            try:
+                entry = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue  # the state file's own reader names a damaged line
+            if isinstance(entry, dict) and entry.get("type") == "job" and isinstance(entry.get("candidate"), str):
+                wanted.add(entry["candidate"])
+    if wanted and pool.is_file():
+        repair_torn_tail(pool)
+        with pool.open("rb") as fh:
+            for raw in fh:
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    wanted.discard(str(record.get("id")))
+    if wanted:
+        where = "is missing" if not pool.is_file() else f"lacks {len(wanted)} candidates"
+        raise usage_error(f"cannot resume: {pool} {where} that its state file {state} records as written (e.g. "
+                          f"{min(wanted)}); start over with --overwrite (or put the pool back)")
 
 
 @_guarded
@@ -267,8 +306,8 @@ def command(
     preset: Annotated[str, typer.Option(help="Settings preset from configs/mining.toml (default, paper, small).")] = "default",
     n_sources: Annotated[int | None, typer.Option(min=1, help="N: T2I seeds per prompt [preset: 10].")] = None,
     attempts: Annotated[int | None, typer.Option(min=1, help="M: edit attempts per (source, instruction) [preset: 5].")] = None,
-    t2i: Annotated[str | None, typer.Option(help="Text-to-image model [preset: flux-schnell].")] = None,
-    editor: Annotated[str | None, typer.Option(help="Instruction editor [preset].")] = None,
+    t2i: Annotated[str | None, typer.Option(help="Text-to-image model [preset: flux-schnell]; hosted: gemini-image:MODEL, openai-image:MODEL.")] = None,
+    editor: Annotated[str | None, typer.Option(help="Instruction editor [preset]; hosted (no GPU, an API key): gemini-image:MODEL, openai-image:MODEL.")] = None,
     weights: Weights = None,
     device: Device = None,
     dtype: Dtype = None,
@@ -296,8 +335,8 @@ def command(
     budget_gpu_hours: Annotated[float | None, typer.Option(min=0.0, help="Stop drawing jobs after this much model time x --gpus.")] = None,
     budget_usd: Annotated[
         float | None,
-        typer.Option("--budget-usd", min=0.0, help="Stop drawing jobs once the gate and pre-filter calls cost this "
-                     "much, earlier runs of this pool included (the state file records each run's spend; estimated "
+        typer.Option("--budget-usd", min=0.0, help="Stop drawing jobs once the gate and pre-filter calls (and a hosted "
+                     "editor's or source's requests) cost this much, earlier runs of this pool included (the state file records each run's spend; estimated "
                      "from configs/providers.toml [prices]; cached answers cost nothing)."),
     ] = None,
     gpus: Annotated[int | None, typer.Option(min=1, help="GPUs this run occupies, for budget accounting [preset: 1].")] = None,
@@ -327,7 +366,7 @@ def command(
     gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     from hilite_cli.config import load_config
-    from hilite_cli.manifest import STDIO, ManifestError, default_errors_path
+    from hilite_cli.manifest import ManifestError, default_errors_path, is_stream
     from hilite_cli.models.base import ModelLoadError
     from hilite_cli.records import RecordError
     from hilite_cli.stages.mine.pipeline import MineSettings
@@ -335,8 +374,9 @@ def command(
     from hilite_cli.stages.mine.prefilter import Prefilter
 
     seed = renamed(schedule_seed, seed, "--schedule-seed", "--seed", 0)
-    if output == STDIO:
-        raise usage_error("mine needs a pool file (-o FILE): its state file lives beside it")
+    if is_stream(output):
+        raise usage_error("mine needs a pool file (-o FILE), not stdout, a device or a FIFO: its state file lives "
+                          "beside it")
     check_model_options(device, dtype)
     try:
         out_dir = out_location(out)
@@ -349,6 +389,11 @@ def command(
         raise usage_error("--gate and --no-gate contradict each other")
     prior = _category_weights(schedule, category_weights)
     p = _preset(preset)
+    from hilite_cli.models import hosted
+
+    t2i = hosted.as_t2i(t2i) if t2i else None
+    _check_hosted([editor or p["editor"], t2i or p["t2i"]], batch_api, executor, budget_usd)
+    hosted.configure(concurrency=concurrency, timeout=timeout, max_retries=max_retries)
     options = {**provider_options(None, concurrency, timeout, max_retries, no_cache), "reask_failed": retry_failed}
     spec_list, input_errors = _inputs(specs, design, images, edits, output, resume, p, designer, designer_base_url,
                                       theme, design_batch, options)
@@ -392,7 +437,7 @@ def command(
     prefilter_provider = _provider(prefilter_spec, "--prefilter", base_url,
                                    {**options, **(batch if "--prefilter" in batched else {})})
     providers = [x for x in (gate_provider, prefilter_provider) if x is not None]
-    spend = _spend(providers, budget_usd)
+    spend = _spend(providers, budget_usd, hosted.spent_usd)
     thresholds = Thresholds(  # T_aes, T_adh
         aesthetics=t_aes if t_aes is not None else float(p.get("t_aes", defaults["t_aes"])),
         instruction=t_adh if t_adh is not None else float(p.get("t_adh", defaults["t_adh"])),
@@ -426,7 +471,7 @@ def command(
         for provider in (gate_provider, prefilter_provider):
             if provider is not None:
                 provider.close()
-    result["provider_usage"] = report_usage("mine", [x.usage for x in providers])
+    result["provider_usage"] = report_usage("mine", [x.usage for x in providers] + hosted.meters())
     _report(result, stats)
     if result["error_records"]:
         print(f"mine: {result['error_records']} error records in {settings.errors}", file=sys.stderr)
@@ -486,9 +531,25 @@ def _mining_run(executor: str, *args: Any, ray: dict[str, Any], **kwargs: Any) -
                                             gpus_per_worker=ray["gpus_per_worker"]))
 
 
-def _spend(providers: list[Provider], budget_usd: float | None) -> Any:
-    """What the providers have cost this run so far, in US dollars (priced tokens only), recorded in
-    the state file so that --budget-usd counts earlier runs too.
+def _check_hosted(names: list[str], batch_api: bool, executor: str, budget_usd: float | None) -> None:
+    """A hosted editor or source (gemini-image:MODEL, …) runs interactively, in this process, with a price
+    when a budget is set; each refusal is a usage error before any work."""
+    from hilite_cli.models.hosted import is_hosted, price_missing
+
+    for name in (n for n in names if is_hosted(n)):
+        if batch_api:
+            raise usage_error(f"--batch-api with {name}: image edits and generations through provider batch jobs are "
+                              "not implemented (Gemini batch mode takes image models, OpenAI's Batch API is not "
+                              "documented for the Images API); drop --batch-api, or batch the judges with a local editor")
+        if executor != "local":
+            raise usage_error(f"{name} runs with --executor local: its requests and spend are counted in this process")
+        if budget_usd is not None and (why := price_missing(name)):
+            raise usage_error(f"--budget-usd: {why}; add one (input_per_1m, output_per_1m) or drop --budget-usd")
+
+
+def _spend(providers: list[Provider], budget_usd: float | None, editors: Any = None) -> Any:
+    """What the providers (and `editors()`: hosted image models) have cost this run so far, in US dollars
+    (priced tokens only), recorded in the state file so that --budget-usd counts earlier runs too.
 
     A budget needs a price for every paid provider: without one the spend could not be told, so
     the run stops before it starts rather than ignore the budget."""
@@ -499,7 +560,7 @@ def _spend(providers: list[Provider], budget_usd: float | None) -> Any:
         if budget_usd is not None and price_for(provider.name, provider.model) is None:
             raise usage_error(f"--budget-usd: no price for {provider.name}:{provider.model} in configs/providers.toml "
                               "[prices]; add one (input_per_1m, output_per_1m) or drop --budget-usd")
-    return lambda: sum(known_usd(x.usage) for x in paid)
+    return lambda: sum(known_usd(x.usage) for x in paid) + (editors() if editors is not None else 0.0)
 
 
 def _edit_params(steps: int | None, text_influence: int | None, image_influence: int | None, param: list[str] | None,

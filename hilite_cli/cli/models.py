@@ -13,6 +13,9 @@ from hilite_cli.cli.options import Device, Dtype, Weights
 SHORT = "List the registered image models: kind, hub id, implemented or substitute; --check: can each run here."
 HELP = f"""{SHORT}
 
+Hosted editors (gemini-image:MODEL, openai-image:MODEL; -t2i for mining sources) need an API key,
+not a GPU: any MODEL under those prefixes is accepted, the listed ones are known and priced. The
+licence column says what each model's licence allows (the same field goes into every record it makes).
 Entries marked `substitute` run the closest diffusers-native pipeline for a model that has none
 (InfEdit, DEADiff, AnyDoor); the table says what each stands in for, and how its seeds run.
 --knobs lists where each text/image influence level (0-10) lands on every model's own argument.
@@ -23,6 +26,8 @@ take. Qwen-Image-Edit needs torchvision: pip install 'hilite_cli[qwen]'.
 
 
 def _seeds(spec: object) -> str:
+    if getattr(spec, "seeds_note"):
+        return getattr(spec, "seeds_note")
     if getattr(spec, "deterministic"):
         return "one candidate: deterministic, every seed gives the same image"
     if getattr(spec, "batching") == "per_seed":
@@ -62,13 +67,20 @@ def command(
     table.add_column("kind / status / needs", overflow="fold")
     table.add_column("what it is", ratio=3, overflow="fold")
     table.add_column("seeds", ratio=1, overflow="fold")
+    table.add_column("licence", ratio=1, overflow="fold")
     for spec in specs:
         about = spec.note if spec.status == "implemented" else f"stands in for {spec.substitute_for}"
         if spec.needs_note:
             about += f". Left out without {', '.join(spec.needs)}: {spec.needs_note}"
         table.add_row(spec.name, f"{spec.kind}\n{spec.status}\n{', '.join(spec.needs) or '—'}",
-                      f"{about} [{spec.hub_id or 'no weights'}]", _seeds(spec))
+                      f"{about} [{spec.hub_id or 'no weights'}]", _seeds(spec), _licence(spec))
     _console().print(table)
+
+
+def _licence(spec: object) -> str:
+    """The licence and whether it allows commercial use, as the registry records them."""
+    use = {True: "commercial use: yes", False: "commercial use: NO", None: "commercial use: not stated"}
+    return f"{getattr(spec, 'licence') or 'not recorded'}\n{use[getattr(spec, 'commercial_use')]}"
 
 
 def _write_jsonl(rows: Iterable[dict]) -> None:
@@ -80,9 +92,11 @@ def _write_jsonl(rows: Iterable[dict]) -> None:
 
 
 def _console() -> object:
+    """Every listing's console. Cells are registry text, never markup: rich would read `[klein]` in
+    "FLUX.2 [klein]" or `[qwen]` in `pip install 'hilite_cli[qwen]'` as a style tag and drop it."""
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 100)
+    return Console(width=None if sys.stdout.isatty() else 100, markup=False)
 
 
 def _knobs(specs: list, json_lines: bool) -> None:

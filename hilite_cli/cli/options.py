@@ -64,4 +64,4 @@ BatchWait = Annotated[
     typer.Option("--batch-wait", min=0.0, help="Seconds to wait for batch jobs [configs/providers.toml]; 0 submits "
                  "and exits (records fail as `timeout`); a later run over the same output collects them."),
 ]
-MaxRetries = Annotated[int | None, typer.Option("--max-retries", min=0, help="Retries on 429/5xx/timeouts per call.")]
+MaxRetries = Annotated[int | None, typer.Option("--max-retries", min=0, help="Retries per call on 429/5xx/timeouts and on malformed or safety-blocked answers.")]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,9 +22,10 @@ TASKS_HELP = f"""{TASKS_SHORT}
   hilite debias ratings.jsonl --predictions validator.jsonl
 
 Each item (a triplet's source/edited, or a candidate's image/output) is copied into the store through
-the image guard and dealt to --per-item distinct raters, round-robin. A rater's token (printed once,
-on stderr, when the rater is new) opens only that rater's own tasks. Items already in the store are
-left as they are, so re-running after a kill adds no duplicates.
+the image guard and dealt to --per-item distinct raters, round-robin. A rater's token opens only that
+rater's own tasks; it is printed on stderr as soon as it is made, before any item, and a run killed
+before printing it prints it the next time. Items already in the store are left as they are, so
+re-running after a kill adds no duplicates.
 """
 
 EXPORT_SHORT = "Write the collected ratings in `debias` input format: {item, rater, instruction, aesthetics}."
@@ -69,7 +72,11 @@ def tasks_command(
         raise usage_error(str(exc)) from None
     require_manifests([manifest])
     store = open_store(data)
-    tokens = ratings.ensure_raters(store, names)
+    ratings.ensure_raters(store, names)
+    for name, token in ratings.unshown_tokens(store, names):
+        print(f"rater {name}: token {token}  (open /rate?token={token} in `hilite studio`)", file=sys.stderr,
+              flush=True)
+        ratings.mark_shown(store, name)
     added = kept = failed = 0
     for line in read_manifest(manifest):
         if line.record is None:
@@ -90,9 +97,6 @@ def tasks_command(
             continue
         added += new
         kept += not new
-    for name, (token, new) in tokens.items():
-        if new:
-            print(f"rater {name}: token {token}  (open /rate?token={token} in `hilite studio`)", file=sys.stderr)
     print(f"rating tasks: {added} items added, {kept} already there, {failed} failed; "
           f"{per_item} raters per item", file=sys.stderr)
     if failed:
@@ -109,3 +113,23 @@ def export_command(data: DataDir = None, output: Output = "-") -> None:
         for row in rows:
             out.write(row)
     print(f"rate-export: {len(rows)} ratings", file=sys.stderr)
+    if rows:
+        print(next_steps(output, data), file=sys.stderr)
+
+
+def next_steps(ratings_file: str, data: Path | None) -> str:
+    """The exact chain from this round's ratings to a tuned validator (README: "Tune your validator"),
+    so the studio's human ratings become the judge that `validate` and `mine` use."""
+    ratings_path = "ratings.jsonl" if ratings_file == "-" else shlex.quote(ratings_file)
+    store = f" --data {shlex.quote(str(data))}" if data else ""
+    save = " (save this output to ratings.jsonl first)" if ratings_file == "-" else ""
+    base = "Qwen/Qwen2.5-VL-7B-Instruct"
+    return "\n".join([
+        f"next, from these ratings to a tuned validator{save}:",
+        f"  hilite debias {ratings_path} -o items.jsonl --report debias.html",
+        f"  hilite tune-judge dataset {ratings_path}{store} --out tuning/ --seed 0",
+        f"  hilite tune-judge train tuning/ --backend local --base {base}   # or --backend vertex --staging gs://…",
+        f"  hilite tune-judge compare tuning/ --base-judge local:{base} --tuned-judge local:{base}@tuning/adapter"
+        " --report before-after.html",
+        f"  hilite validate candidates.jsonl --judge local:{base}@tuning/adapter",
+    ])

@@ -12,10 +12,12 @@ import typer
 from hilite_cli.cli.terminal import count_lines, interrupted
 from hilite_cli.engine.local import BatchMapper, RunSummary, StageInterrupted, local_batches, run_stage
 from hilite_cli.manifest import (
-    STDIO, DoneLedger, ErrorManifest, Line, ManifestError, ManifestWriter, check_manifest_text, default_errors_path,
-    ledger_path, missing_manifest, read_manifest,
+    STDIO, DoneLedger, ErrorManifest, LedgerMismatch, Line, ManifestError, ManifestWriter, check_ledger,
+    check_manifest_text, default_errors_path, is_stream, ledger_path, missing_manifest, read_manifest,
 )
-from hilite_cli.outputs import Named, OutputClash, OutputLocked, RunLocks, check_aliases, new_paths, remove_empty
+from hilite_cli.outputs import (
+    Named, OutputClash, OutputLocked, RunLocks, check_aliases, new_paths, remove_empty, remove_temp_files,
+)
 from hilite_cli.providers.usage import usage_scope
 from hilite_cli.stages.base import Stage
 
@@ -62,9 +64,11 @@ def refuse_rerun(state: Path | None, option: str, what: str) -> None:
 
 
 @contextmanager
-def locked(outputs: Iterable[str | Path | None]) -> Iterator[None]:
-    """Hold the outputs' run locks for the block; a run already writing one of them is exit 2."""
-    locks = RunLocks(outputs)
+def locked(outputs: Iterable[str | Path | None], errors: str | Path | None = None) -> Iterator[None]:
+    """Hold the outputs' (and the errors manifest's) run locks for the block; a run already writing one
+    of them is exit 2. An errors manifest whose lock cannot be created goes on unlocked: its records
+    fall back to stderr."""
+    locks = RunLocks([*outputs, errors], unwritable_ok=[errors])
     try:
         locks.acquire()
     except OutputLocked as exc:
@@ -119,12 +123,14 @@ def run_manifest(
     """
     if resume and overwrite:
         raise usage_error("--resume continues the output, --overwrite starts it over: give one")
-    if resume and output == STDIO:
-        raise usage_error("--resume needs an output file (-o FILE): stdout cannot be resumed")
+    if resume and is_stream(output):
+        what = "stdout" if output == STDIO else f"-o {output} is not a regular file and"
+        raise usage_error(f"--resume needs an output file (-o FILE): {what} cannot be resumed")
     if isinstance(input, str):
         require_manifests([input])
     errors_path = errors or default_errors_path(output, stage.name)
     done_path = ledger_path(output)
+    writes = list(writes)
     guard_outputs(
         [("the input manifest", input if isinstance(input, str) else None), *reads],
         [("-o", output), ("--errors" if errors else "the errors manifest", errors_path),
@@ -133,7 +139,10 @@ def run_manifest(
     if not resume and not overwrite:
         refuse_rerun(done_path, f"-o {output}", "its resume ledger")
     created = new_paths([output, errors_path, done_path])
-    with locked([output]):
+    with locked([output, *(path for _, path in writes)], errors_path):
+        remove_temp_files([output, errors_path])
+        if resume and ledger:
+            resumable(output)
         if not ledger and done_path is not None:  # an earlier resumable run's ledger no longer describes -o
             done_path.unlink(missing_ok=True)
         lines = read_manifest(input, path_fields=path_fields) if isinstance(input, str) else input
@@ -142,7 +151,7 @@ def run_manifest(
         except OSError as exc:
             raise usage_error(f"cannot open output {output}: {exc}") from None
         err = ErrorManifest(errors_path)
-        done = DoneLedger(output, resume=resume) if ledger else None
+        done = DoneLedger(output, resume=resume, writer=out) if ledger else None
         finished = False
         try:
             total = count_lines(input) if isinstance(input, str) else (len(input) if isinstance(input, list) else None)
@@ -165,6 +174,15 @@ def run_manifest(
     tail = f"; errors in {err.where()}" if summary.failed else ""
     print(summary.line() + tail, file=sys.stderr)
     return summary
+
+
+def resumable(output: str) -> None:
+    """Exit 2 when `output` no longer holds what its resume ledger says was written (deleted, cut short,
+    edited): resuming would skip inputs whose records are not in it."""
+    try:
+        check_ledger(output)
+    except LedgerMismatch as exc:
+        raise usage_error(f"cannot resume: {exc}; start over with --overwrite (or put the output back)") from None
 
 
 def report_usage(stage: str, meters: list) -> list[dict[str, object]]:

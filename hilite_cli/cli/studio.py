@@ -22,7 +22,9 @@ HELP = f"""{SHORT}
 
 It listens on 127.0.0.1 unless told otherwise; any other --host needs a --token (one is generated
 and printed when none is given), and every request must carry it (open /?token=… once: a cookie
-keeps it). Raters open /rate?token=THEIR_TOKEN (see `hilite rate-tasks`) and reach only their tasks.
+keeps it); without one, only the loopback Host names and --host are served. Raters open
+/rate?token=THEIR_TOKEN (see `hilite rate-tasks`) and reach only their tasks. Without --models, only
+the editors that can run here are offered (`hilite models --check`).
 Images are served only from the store and from files the --browse manifests name.
 """
 
@@ -35,7 +37,7 @@ def command(
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port [default: configs/studio.toml, 8765].")] = None,
     token: Annotated[str | None, typer.Option(help="Access token every request must carry (required off loopback).")] = None,
     browse: Annotated[list[str] | None, typer.Option(help="A triplets or scored manifest to page through (repeatable).")] = None,
-    models: Annotated[str | None, typer.Option(help="Comma-separated editors to run [default: every routed one].")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated editors to run [default: every routed one that can run here].")] = None,
     provider: Annotated[str, typer.Option(help="Router provider for Translate (offline rules by default).")] = "offline",
     seeds: Annotated[int | None, typer.Option("--attempts", min=1, help="Attempts per editor in one Run [default: configs/studio.toml].")] = None,
     weights: Weights = None,
@@ -57,7 +59,7 @@ def command(
     local = parse_weights(weights)
     store = open_store(data)
     try:
-        settings = StudioSettings(token=token, browse=list(browse or []), models=parse_list(models), provider=provider,
+        settings = StudioSettings(token=token, host=host, browse=list(browse or []), models=parse_list(models), provider=provider,
                                   seeds=seeds, weights=local)
         app = create_app(store, settings)
     except ValueError as exc:

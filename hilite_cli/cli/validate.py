@@ -13,7 +13,7 @@ from hilite_cli.cli.options import (
 )
 from hilite_cli.cli.export import DATASET_FORMATS
 from hilite_cli.cli.params import batch_options, check_provider, provider_options, use_batch_api
-from hilite_cli.cli.runner import exit_with, locked, run_manifest, usage_error
+from hilite_cli.cli.runner import exit_with, guard_outputs, locked, run_manifest, usage_error
 
 SHORT = "Score candidates with a judge (prompt A.2), threshold, keep the best per (source, instruction), export."
 HELP = f"""{SHORT}
@@ -68,7 +68,7 @@ def command(
     workers: Workers = 1,
     max_workers: MaxWorkers = None,
 ) -> None:
-    from hilite_cli.cli.export import dataset_writes, export_records, report_export
+    from hilite_cli.cli.export import check_export_target, dataset_writes, export_records, report_export
     from hilite_cli.stages.validate import ValidateStage
 
     exports: list[tuple[str, Path]] = []
@@ -96,7 +96,8 @@ def command(
                               on_scored=scored.append if exports else None)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
-    use_batch_api(stage, batch_options(batch_api, batch_wait, output, "validate"), "--judge", judge)
+    batch = batch_options(batch_api, batch_wait, output, "validate")
+    use_batch_api(stage, batch, "--judge", judge)
     kept: list[dict[str, Any]] = []
     errors_base = errors or (f"{output}" if output != "-" else "hilite-validate")
     writes: list[tuple[str, Any]] = []
@@ -104,6 +105,13 @@ def command(
         writes += [(f"--export {kind}", path), (f"the --export {kind} errors", f"{errors_base}.{kind}.errors.jsonl")]
     if dataset:
         writes += dataset_writes("--dataset", dataset, format) + [("the --dataset errors", f"{errors_base}.dataset.errors.jsonl")]
+    if batch:
+        writes.append(("the batch-job ledger", batch["batch_state"]))
+    guard_outputs([("the input manifest", input)], writes)  # a clash is named before a non-empty folder
+    for kind, path in exports:  # an earlier export is replaced only with --overwrite, as `hilite export` does
+        check_export_target(f"--export {kind}", path, kind, overwrite=overwrite)
+    if dataset:
+        check_export_target("--dataset", dataset, format, overwrite=overwrite)
     # --select best and the exports need the whole stream in one run: they cannot resume, so no ledger.
     summary = run_manifest(stage, input, output, errors, resume=resume, overwrite=overwrite, progress=progress,
                            tee=kept if dataset else None, writes=writes, executor=executor, workers=workers,

@@ -31,6 +31,8 @@ from hilite_cli.images import (
     safe_join,
     write_bytes_atomic,
 )
+from hilite_cli.manifest import is_stream, write_target
+from hilite_cli.outputs import temp_prefix
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, stable_id, with_error
 
@@ -323,14 +325,17 @@ class AtomicFile:
     """A file written under a temp name in its final folder and renamed on success, removed on failure."""
 
     def __init__(self, target: str | os.PathLike[str], mode: str = "wb") -> None:
-        self.target = Path(target)
+        self.target = Path(write_target(target))  # a symlink is written through, never replaced
         self.mode = mode
         self._tmp: str | None = None
         self._fh: IO[Any] | None = None
 
     def __enter__(self) -> IO[Any]:
+        if is_stream(self.target):  # a device or FIFO (`--to /dev/stdout`): streamed in place
+            self._fh = open(self.target, self.mode)  # noqa: SIM115 - closed in __exit__
+            return self._fh
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        fd, self._tmp = tempfile.mkstemp(prefix=temp_prefix(self.target), suffix=".tmp", dir=self.target.parent)
         os.chmod(self._tmp, file_mode())  # mkstemp makes 0600; exports are shared like any written file
         self._fh = os.fdopen(fd, self.mode)
         return self._fh
@@ -338,7 +343,10 @@ class AtomicFile:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._fh is not None and self._tmp is not None
+        assert self._fh is not None
+        if self._tmp is None:
+            self._fh.close()
+            return
         try:
             if exc_type is None:
                 self._fh.flush()

@@ -89,6 +89,10 @@ def check_model(spec: ModelSpec, *, weights: Path | None, device: str, dtype: st
         reasons.append(f"needs {', '.join(absent)} ({fix})")
     if spec.kind == "classic":
         return Availability(spec.name, packages, "none needed", "cpu", "uint8", 0.0, reasons)
+    from hilite_cli.models.hosted import is_hosted
+
+    if is_hosted(spec.name):
+        return _hosted(spec, packages, reasons)
     if packages.get("diffusers"):
         import diffusers
 
@@ -104,9 +108,38 @@ def check_model(spec: ModelSpec, *, weights: Path | None, device: str, dtype: st
     return Availability(spec.name, packages, where, device, dtype, round(size, 1) if size is not None else None, reasons)
 
 
+def _hosted(spec: ModelSpec, packages: dict[str, bool], reasons: list[str]) -> Availability:
+    """A hosted model runs where its package is installed and its API key is set (no weights, no GPU)."""
+    from hilite_cli.models.hosted import families, key_variables
+    from hilite_cli.providers.keys import find_key
+
+    backend = families()[spec.pipeline]["backend"] if spec.pipeline in families() else "gemini"
+    variables = key_variables(backend)
+    if not find_key(variables):
+        reasons.append(f"set {' or '.join(variables)} (a paid API)")
+    return Availability(spec.name, packages, "hosted API", "api", "n/a", None, reasons)
+
+
 def check_registry(specs: list[ModelSpec], *, weights: dict[str, Path], device: str, dtype: str | None) -> list[Availability]:
     """`check_model` for each spec, with the dtype the loader would pick on `device` when none is given."""
     from hilite_cli.models.loader import resolve_dtype
 
     name = str(resolve_dtype(device, dtype)).removeprefix("torch.")
     return [check_model(spec, weights=weights.get(spec.name), device=device, dtype=name) for spec in specs]
+
+
+def unrunnable_editors(names: list[str] | None, *, weights: dict[str, Path], device: str | None,
+                       dtype: str | None) -> dict[str, str]:
+    """{editor: first reason} for the editors that cannot run here: the named ones, else every registered
+    editor. One check for `hilite edit` (up front) and the studio (what it offers)."""
+    from hilite_cli.models.loader import resolve_device
+    from hilite_cli.models.registry import load_registry
+
+    from hilite_cli.models.hosted import is_hosted
+
+    registry = load_registry()
+    # Hosted (paid) editors are never routed or offered by default: they run only when named.
+    specs = ([registry[n] for n in names if n in registry] if names is not None
+             else [spec for spec in registry.values() if spec.kind != "t2i" and not is_hosted(spec.name)])
+    checked = check_registry(specs, weights=weights, device=resolve_device(device), dtype=dtype)
+    return {c.name: c.reasons[0] for c in checked if not c.runnable}

@@ -103,6 +103,16 @@ class ModelSpec(_Strict):
     # Every seed gives the same image: one candidate stands for all attempts.
     deterministic: bool = False
     requires: Requirements = Field(default_factory=Requirements)
+    # Licence as data: what the weights (or the hosted service's terms) allow; every candidate carries it.
+    licence: str = ""
+    commercial_use: bool | None = None  # None: the licence does not say plainly
+    licence_source: str = ""
+    # How attempts map to seeds where it is not "one generator per seed" (hosted APIs): `hilite models` shows it.
+    seeds_note: str = ""
+
+    def licence_record(self) -> dict[str, Any]:
+        """The `licence` field of every record this model makes (exports copy it into their metadata)."""
+        return {"name": self.licence or None, "commercial_use": self.commercial_use, "source": self.licence_source or None}
 
     @model_validator(mode="after")
     def _influence_knobs_have_a_scale(self) -> "ModelSpec":
@@ -121,6 +131,19 @@ class ModelLoadError(RecordError):
 
     def __init__(self, message: str, kind: str = "model_load") -> None:
         super().__init__(kind, message)
+
+
+class AttemptsFailed(RecordError):
+    """Some attempts of one edit call failed (a hosted API refused or blocked them): `images` holds the
+    ones that worked (None where an attempt failed) and `failures` {seed: (kind, message)} the others,
+    so a stage can keep the paid-for candidates and record a typed error for each failed attempt."""
+
+    def __init__(self, images: list[Any], failures: dict[int, tuple[str, str]]) -> None:
+        kinds = {kind for kind, _ in failures.values()}
+        super().__init__(kinds.pop() if len(kinds) == 1 else "attempts_failed",
+                         "; ".join(message for _, message in failures.values()))
+        self.images = images
+        self.failures = failures
 
 
 @runtime_checkable

@@ -141,7 +141,30 @@ def _kontext_reference(spec: ModelSpec, src: Image.Image, text: dict[str, str], 
     }
 
 
+# FLUX.2's image processor refuses a side under this many pixels.
+FLUX2_MIN_SIDE = 64
+
+
+def _flux2(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
+    # FLUX.2 takes a list of input images: the source, then HILITE's reference image as a second input.
+    images = [src] + ([reference.convert("RGB")] if reference is not None else [])
+    small = [im.size for im in images if min(im.size) < FLUX2_MIN_SIDE]
+    if small:
+        raise RecordError("bad_image", f"{spec.name}: FLUX.2 needs both sides of each input image to be at least "
+                          f"{FLUX2_MIN_SIDE} px, got {small[0][0]}x{small[0][1]} (at the working size)")
+    return {"prompt": text["prompt"], "image": images}
+
+
+def _several_images(spec: ModelSpec, src: Image.Image, text: dict[str, str], mask: Any, reference: Any, n: int) -> dict[str, Any]:
+    # Qwen-Image-Edit-2509/2511 take several input images: the reference is the second one.
+    return {"prompt": text["prompt"], "image": [src] + ([reference.convert("RGB")] if reference is not None else [])}
+
+
 _INPUTS: dict[str, InputBuilder] = {
+    "Flux2KleinPipeline": _flux2,
+    "Flux2Pipeline": _flux2,
+    "QwenImageEditPlusPipeline": _several_images,
+    "LongCatImageEditPipeline": _text_and_image,
     "StableDiffusionInstructPix2PixPipeline": _instruct_pix2pix,
     "StableDiffusionXLControlNetPipeline": _controlnet_canny,
     "PaintByExamplePipeline": _paint_by_example,

@@ -208,6 +208,10 @@ def load_model(
         from hilite_cli.models.classic import ClassicEditor
 
         return ClassicEditor(spec)
+    from hilite_cli.models.hosted import is_hosted, load_hosted
+
+    if is_hosted(name):
+        return load_hosted(spec)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dev, dtype)
     local = (weights or {}).get(name)

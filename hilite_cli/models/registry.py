@@ -17,9 +17,20 @@ INFLUENCE_KNOBS: tuple[str, ...] = ("text_influence", "image_influence")
 
 
 def load_registry() -> dict[str, ModelSpec]:
-    """Every registered model by name, in the order configs/models.toml lists them."""
+    """Every registered model by name, in the order configs/models.toml lists them; the listed hosted
+    models ([hosted]) last."""
+    from hilite_cli.models.hosted import hosted_specs
+
     tables = load_config("models").get("models", {})
-    return {name: ModelSpec(name=name, **table) for name, table in tables.items()}
+    registry = {name: ModelSpec(name=name, **table) for name, table in tables.items()}
+    return registry | {spec.name: spec for spec in hosted_specs()}
+
+
+def is_registered(name: str) -> bool:
+    """A name `get_spec` resolves: a registry entry, or any MODEL under a hosted prefix (gemini-image:MODEL)."""
+    from hilite_cli.models.hosted import is_hosted
+
+    return name in load_registry() or is_hosted(name)
 
 
 def scale_levels() -> int:
@@ -29,10 +40,16 @@ def scale_levels() -> int:
 
 def get_spec(name: str) -> ModelSpec:
     """The spec for `name`, or a RecordError listing the registered names."""
+    from hilite_cli.models.hosted import hosted_spec
+
     registry = load_registry()
-    if name not in registry:
-        raise RecordError("unknown_model", f"unknown model {name!r}; registered: {', '.join(registry)}")
-    return registry[name]
+    if name in registry:
+        return registry[name]
+    spec = hosted_spec(name)
+    if spec is None:
+        raise RecordError("unknown_model", f"unknown model {name!r}; registered: {', '.join(registry)} "
+                          "(hosted: gemini-image:MODEL, openai-image:MODEL)")
+    return spec
 
 
 def level_to_native(rng: LevelRange, level: float, levels: int) -> float:

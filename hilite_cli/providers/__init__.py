@@ -58,21 +58,8 @@ def get_provider(
     """
     backend, model = parse_spec(spec)
     config = load_config("providers")
-    defaults: dict[str, Any] = config["defaults"]
     section: dict[str, Any] = config.get(backend, {})
-    settings = Settings(
-        concurrency=max(1, concurrency or defaults["concurrency"]),
-        timeout=float(timeout if timeout is not None else defaults["timeout"]),
-        max_retries=max(0, max_retries if max_retries is not None else defaults["max_retries"]),
-        backoff_base=float(backoff_base if backoff_base is not None else defaults["backoff_base"]),
-        backoff_max=float(defaults["backoff_max"]),
-        max_output_tokens=int(defaults["max_output_tokens"]),
-        max_retry_after=float(defaults["max_retry_after"]),
-        retry_after_jitter=float(defaults.get("retry_after_jitter", 0.5)),
-        throttle_backoff_base=float(defaults.get("throttle_backoff_base", 0.1)),
-        max_throttled_retries=max(0, int(defaults.get("max_throttled_retries", 16))),
-        limiter=LimiterSettings(**config.get("limiter", {})),
-    )
+    settings = provider_settings(concurrency, timeout, max_retries, backoff_base)
     model = model or section.get("model")
     if backend == "offline":
         from hilite_cli.providers.offline import OfflineProvider
@@ -87,7 +74,8 @@ def get_provider(
         if isinstance(provider, SdkProvider):
             provider.check_reachable()
         if batch_state is not None:
-            from hilite_cli.providers.batch.runner import BatchRunner, BatchSettings
+            from hilite_cli.providers.batch.jobs import BatchSettings
+            from hilite_cli.providers.batch.runner import BatchRunner
 
             batch = BatchSettings.from_config(config.get("batch", {}), max_wait=batch_wait)
             provider.batch = BatchRunner(provider, batch_state, batch)
@@ -96,6 +84,28 @@ def get_provider(
         if cache is not None:
             cache.close()
         raise
+
+
+def provider_settings(
+    concurrency: int | None = None, timeout: float | None = None, max_retries: int | None = None,
+    backoff_base: float | None = None,
+) -> Settings:
+    """Reliability settings: the options given, else configs/providers.toml [defaults] (image editors share them)."""
+    config = load_config("providers")
+    defaults: dict[str, Any] = config["defaults"]
+    return Settings(
+        concurrency=max(1, concurrency or defaults["concurrency"]),
+        timeout=float(timeout if timeout is not None else defaults["timeout"]),
+        max_retries=max(0, max_retries if max_retries is not None else defaults["max_retries"]),
+        backoff_base=float(backoff_base if backoff_base is not None else defaults["backoff_base"]),
+        backoff_max=float(defaults["backoff_max"]),
+        max_output_tokens=int(defaults["max_output_tokens"]),
+        max_retry_after=float(defaults["max_retry_after"]),
+        retry_after_jitter=float(defaults.get("retry_after_jitter", 0.5)),
+        throttle_backoff_base=float(defaults.get("throttle_backoff_base", 0.1)),
+        max_throttled_retries=max(0, int(defaults.get("max_throttled_retries", 16))),
+        limiter=LimiterSettings(**config.get("limiter", {})),
+    )
 
 
 def _build(

@@ -5,8 +5,10 @@ TransientError. `Provider.ask` wraps that in the cache, an adaptive concurrency 
 429s, providers/limiter.py), retries with jittered exponential backoff (a 429 with Retry-After waits
 that long instead, on its own retry budget; giving up at once when the server asks for longer than
 `max_retry_after`), token
-accounting (providers/usage.py), and key scrubbing. With a batch runner attached (`--batch-api`),
-`ask_many` sends what the cache lacks as one provider batch job instead of one request per Ask.
+accounting (providers/usage.py), and key scrubbing. From a remote backend (SdkProvider), a one-off
+bad answer (a broken reply, a safety block) is asked again like a 5xx, within the same `max_retries`;
+the typed answer stays when they run out. With a batch runner attached (`--batch-api`), `ask_many` sends what the cache lacks as one
+provider batch job instead of one request per Ask.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,8 +35,6 @@ from hilite_cli.records import JudgeStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from hilite_cli.providers.batch.runner import BatchRunner
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,20 @@ class Answer(BaseModel):
     model: str | None
     usage: Usage | None = None  # tokens the provider reported for this reply
     batch: bool = False  # answered through a provider batch job (billed at the batch price)
+    tuned: dict[str, Any] | None = None  # a tuned judge's identity (base, adapter or tuning job), see Provider.tuned
+
+    @property
+    def one_off(self) -> bool:
+        """A broken reply or a safety block: asked again, it may well come back good (so it is retried
+        within the run, and under --batch-api submitted again in a new job)."""
+        return self.retryable or self.status == "blocked"
+
+
+class BatchAnswers(Protocol):
+    """What `ask_many` hands the cache's misses to under `--batch-api` (providers/batch/runner.py's
+    BatchRunner), by cache key; a protocol here so that base.py never imports the runner."""
+
+    def run(self, asks: dict[str, Ask]) -> dict[str, Answer]: ...
 
 
 @dataclass(frozen=True)
@@ -100,8 +114,14 @@ class Provider:
     """Base class: cache, adaptive concurrency, retries and token accounting around a backend's `_attempt`."""
 
     name: ClassVar[str] = "provider"
+    # Whether a one-off bad answer is asked again within the run: a remote model may answer differently,
+    # a greedy in-process one (local) would give the very same reply.
+    retries_one_off: ClassVar[bool] = False
     # Temperature sent when an ask sets none (the backend's config); None sends no temperature.
     default_temperature: float | None = None
+    # A judge tuned by `hilite tune-judge` says what it is (base model, adapter hash or tuning job), so
+    # every answer, and every record scored with it, names the validator that made it.
+    tuned: dict[str, Any] | None = None
 
     def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
         self.model = model
@@ -109,7 +129,7 @@ class Provider:
         self.cache = cache
         self.limiter = AdaptiveLimiter(settings.concurrency, settings.limiter, sleep=lambda s: self.sleep(s))
         self.usage = UsageMeter(self.name, model)
-        self.batch: BatchRunner | None = None  # set by get_provider(batch_state=...) for --batch-api
+        self.batch: BatchAnswers | None = None  # set by get_provider(batch_state=...) for --batch-api
         if self.name != "offline":
             register(self.usage)
         # `mine --resume --retry-failed`: cached failures are asked again (only `ok` answers are replayed).
@@ -147,7 +167,7 @@ class Provider:
         """The one place answers are made, so every raw text and reason is scrubbed of keys."""
         return Answer(
             status=status, value=value, raw=scrub(raw), reason=scrub(reason), retryable=retryable,
-            provider=self.name, model=self.model,
+            provider=self.name, model=self.model, tuned=self.tuned,
         )
 
     def from_text(self, ask: Ask, text: str) -> Answer:
@@ -171,7 +191,7 @@ class Provider:
         """Count a fresh answer's tokens and store it in the cache (when it would come back the same)."""
         if answer.status not in CACHEABLE:
             return
-        self.usage.record(answer.usage, cached=False, batch=answer.batch)
+        self._count(answer)
         if key is None or self.cache is None or answer.retryable:
             return
         usage = answer.usage or Usage()
@@ -186,6 +206,11 @@ class Provider:
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
         )
+
+    def _count(self, answer: Answer) -> None:
+        """Add a fresh answer's tokens to the meter (answers of a status that is not cached are not counted)."""
+        if answer.status in CACHEABLE:
+            self.usage.record(answer.usage, cached=False, batch=answer.batch)
 
     def ask_many(self, asks: list[Ask]) -> list[Answer]:
         """Answer every Ask, order preserved: with up to `concurrency` requests in flight, or, with a
@@ -250,14 +275,15 @@ class Provider:
         return answer.model_copy(update={"cached": True, "usage": usage})
 
     def _with_retries(self, ask: Ask) -> Answer:
-        """Attempts until an answer: `max_retries` retries of failures, and apart from them up to
-        `max_throttled_retries` of 429s that said when to come back (flow control, not a failure:
-        the adaptive limiter probes above the server's rate on purpose, and must not lose requests doing so)."""
+        """Attempts until an answer: `max_retries` retries of failures (5xx, timeouts, one-off bad
+        answers), and apart from them up to `max_throttled_retries` of 429s that said when to come back
+        (flow control, not a failure: the adaptive limiter probes above the server's rate on purpose,
+        and must not lose requests doing so)."""
         s = self.settings
         failures = throttles = 0
         while True:
             try:
-                return self._limited_attempt(ask)
+                answer = self._limited_attempt(ask)
             except TransientError as exc:
                 if exc.retry_after is not None and exc.retry_after > s.max_retry_after:
                     return self.answer("http_error", reason=(
@@ -272,9 +298,21 @@ class Provider:
                 else:
                     attempts = failures + throttles + 1
                     return self.answer(exc.status, reason=f"{exc.reason} (gave up after {attempts} attempts)")
-                log.warning("%s: %s; retry in %.2fs (%d failed, %d throttled so far)", self.name, scrub(exc.reason),
-                            delay, failures, throttles)
-                self.sleep(delay)
+                reason = exc.reason
+            else:
+                if not (answer.one_off and self.retries_one_off):
+                    return answer
+                if failures >= s.max_retries:
+                    if failures + throttles == 0:
+                        return answer
+                    attempts = failures + throttles + 1
+                    return answer.model_copy(update={"reason": f"{answer.reason} (gave up after {attempts} attempts)"})
+                self._count(answer)  # paid for, then set aside for a fresh ask
+                delay, failures = self._backoff(failures, None), failures + 1
+                reason = f"{answer.status} answer: {answer.reason}"
+            log.warning("%s: %s; retry in %.2fs (%d failed, %d throttled so far)", self.name, scrub(reason),
+                        delay, failures, throttles)
+            self.sleep(delay)
 
     def _limited_attempt(self, ask: Ask) -> Answer:
         """One attempt holding a limiter slot; a 429 makes the limiter slow down (and pause for a
@@ -308,6 +346,7 @@ class SdkProvider(Provider):
 
     # What a 200 reply must be, in the words of `broken_reply`.
     wire_format: ClassVar[str] = "reply"
+    retries_one_off = True
 
     def __init__(self, model: str | None, settings: Settings, cache: ResponseCache | None) -> None:
         # wire imports httpx2: only SDK backends pay for it.
@@ -360,13 +399,14 @@ class SdkProvider(Provider):
         a batch job passes its line for this request (the last HTTP body there is the whole results file)."""
         from hilite_cli.providers.wire import READ_ERRORS, describe
 
+        body = body or self.wire.body
         try:
-            return self._read(ask, response).model_copy(update={"usage": self._usage(response)})
+            return self._read(ask, response, body).model_copy(update={"usage": self._usage(response)})
         except READ_ERRORS as exc:
-            return self.broken_reply(describe(exc), (body or self.wire.body)())
+            return self.broken_reply(describe(exc), body())
 
-    def _read(self, ask: Ask, response: Any) -> Answer:
-        """Map the SDK's response object to a status."""
+    def _read(self, ask: Ask, response: Any, body: Callable[[], str | None]) -> Answer:
+        """Map the SDK's response object to a status; `body()` is the raw text for a broken reply."""
         raise NotImplementedError
 
     def _usage(self, response: Any) -> Usage | None:

@@ -7,6 +7,7 @@ the behaviour is the same for every backend; the client is therefore built witho
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from hilite_cli.providers.base import Answer, Ask, SdkProvider, Settings
@@ -16,6 +17,7 @@ from hilite_cli.providers.keys import require_key
 from hilite_cli.providers.media import image_mime
 from hilite_cli.providers.retry_after import retry_after_from
 from hilite_cli.providers.usage import Usage, gemini_usage
+from hilite_cli.providers.vertex import use_vertex, vertex_settings
 from hilite_cli.providers.wire import READ_ERRORS
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -50,17 +52,21 @@ class GeminiProvider(SdkProvider):
         temperature: float | None,
     ) -> None:
         super().__init__(model, settings, cache)
-        self._api_key = require_key(KEY_VARIABLES, backend="gemini", local_server=False)
-        self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
-        self.base_url_from = None if base_url else "GOOGLE_GEMINI_BASE_URL"
+        # GOOGLE_GENAI_USE_VERTEXAI: project, location and credentials instead of an API key (providers/vertex.py)
+        self._vertex = vertex_settings() if use_vertex() else None
+        self._api_key = None if self._vertex else require_key(KEY_VARIABLES, backend="gemini", local_server=False)
+        url_variable = "GOOGLE_VERTEX_BASE_URL" if self._vertex else "GOOGLE_GEMINI_BASE_URL"
+        self.base_url = base_url or os.environ.get(url_variable) or None
+        self.base_url_from = None if base_url else url_variable
         self.default_temperature = temperature
 
     def _new_client(self) -> Any:
         from google import genai
         from google.genai import types
 
+        auth = self._vertex.client_args() if self._vertex else {"api_key": self._api_key}
         return genai.Client(
-            api_key=self._api_key,
+            **auth,
             http_options=types.HttpOptions(
                 base_url=self.base_url, timeout=int(self.settings.timeout * 1000),
                 client_args={"event_hooks": self.wire.event_hooks()},
@@ -116,13 +122,13 @@ class GeminiProvider(SdkProvider):
     def _usage(self, response: Any) -> Usage | None:
         return gemini_usage(response)
 
-    def _read(self, ask: Ask, response: Any) -> Answer:
+    def _read(self, ask: Ask, response: Any, body: Callable[[], str | None]) -> Answer:
         """Map the response to a status: block reasons first, then finish reason, then the text."""
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:
             return self.answer("blocked", reason=f"prompt blocked: {_name(feedback.block_reason)}")
         if not response.candidates:
-            return self.broken_reply("it has no candidates", self.wire.body())
+            return self.broken_reply("it has no candidates", body())
         candidate = response.candidates[0]
         parts = (candidate.content.parts if candidate.content is not None else None) or []
         text = "".join(p.text for p in parts if p.text and not p.thought) or None
@@ -132,5 +138,5 @@ class GeminiProvider(SdkProvider):
         if finish == "MAX_TOKENS":
             return self.answer("truncated", raw=text, reason="generation hit the output token limit (MAX_TOKENS)")
         if text is None:
-            return self.broken_reply(f"it has no text (finishReason {finish})", self.wire.body())
+            return self.broken_reply(f"it has no text (finishReason {finish})", body())
         return self.from_text(ask, text)

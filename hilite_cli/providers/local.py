@@ -4,6 +4,10 @@ transformers' Qwen-VL *processor* classes need torchvision (for video), which th
 install. So inputs are built here: the image processor's PIL backend makes the pixel patches, and
 the chat prompt is written with the right number of image-pad tokens (`qwen_vl_inputs`, the seam a
 different model family would replace).
+
+A LoRA adapter from `hilite tune-judge train --backend local` is named after the base with `@`:
+`local:BASE@ADAPTER_DIR`. It is loaded onto the base and merged in process; an adapter trained on
+another base is refused, and the adapter's content hash is part of every cache key and judge block.
 """
 
 from __future__ import annotations
@@ -68,13 +72,42 @@ def require_weights(model: str) -> None:
         )
 
 
+def _same_model(a: str, b: str) -> bool:
+    """Two model names for one model: equal hub ids, or folders that resolve to one place."""
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    if pa.is_dir() and pb.is_dir():
+        return pa.resolve() == pb.resolve()
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def check_adapter(base: str, adapter: str) -> dict[str, Any]:
+    """The tuned judge's identity `{base, adapter, adapter_sha256}`; a missing adapter, or one trained on
+    another base than `base`, is a ProviderConfigError."""
+    import hashlib
+    import json
+
+    folder = Path(adapter).expanduser()
+    config = folder / "adapter_config.json"
+    weights = folder / "adapter_model.safetensors"
+    if not config.is_file() or not weights.is_file():
+        raise ProviderConfigError(f"{folder} is not a LoRA adapter folder (no adapter_config.json / "
+                                  "adapter_model.safetensors): name the `adapter` folder `hilite tune-judge train` wrote")
+    trained_on = json.loads(config.read_text(encoding="utf-8")).get("base_model_name_or_path") or ""
+    if not _same_model(trained_on, base):
+        raise ProviderConfigError(f"adapter {folder} was trained on `{trained_on}`, not on `{base}`: "
+                                  f"use --judge local:{trained_on}@{adapter}")
+    return {"base": base, "adapter": adapter, "adapter_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+
+
 class LocalProvider(Provider):
     name = "local"
 
     def __init__(self, model: str, settings: Settings, cache: ResponseCache | None, *, device: str | None,
                  dtype: str) -> None:
         super().__init__(model, settings, cache)
-        require_weights(model)
+        self.base, _, adapter = model.rpartition("@") if "@" in model else (model, "", "")
+        require_weights(self.base)
+        self.tuned = check_adapter(self.base, adapter) if adapter else None
         self.device = device
         self.dtype = dtype
         self._loaded: tuple[Any, Any, Any] | None = None
@@ -88,16 +121,27 @@ class LocalProvider(Provider):
 
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model)
-                image_processor = AutoImageProcessor.from_pretrained(self.model, backend="pil")
-                vlm = AutoModelForImageTextToText.from_pretrained(self.model, dtype=self.dtype)
+                tokenizer = AutoTokenizer.from_pretrained(self.base)
+                image_processor = AutoImageProcessor.from_pretrained(self.base, backend="pil")
+                vlm = AutoModelForImageTextToText.from_pretrained(self.base, dtype=self.dtype)
             except (OSError, ValueError) as exc:
                 raise ProviderConfigError(
-                    f"cannot load local VLM `{self.model}`: {exc}. Download it first (hf download "
-                    f"{self.model}) or name a folder: local:/path/to/model"
+                    f"cannot load local VLM `{self.base}`: {exc}. Download it first (hf download "
+                    f"{self.base}) or name a folder: local:/path/to/model"
                 ) from None
+            if self.tuned is not None:
+                from peft import PeftModel
+
+                vlm = PeftModel.from_pretrained(vlm, self.tuned["adapter"]).merge_and_unload()
             self._loaded = (vlm.to(device).eval(), tokenizer, image_processor)
         return self._loaded
+
+    def _params(self, ask: Ask) -> dict[str, Any]:
+        """A tuned judge's answers are cached under its adapter's content, not only its folder name."""
+        params = super()._params(ask)
+        if self.tuned is not None:
+            params["adapter_sha256"] = self.tuned["adapter_sha256"]
+        return params
 
     def _attempt(self, ask: Ask) -> Answer:
         import torch

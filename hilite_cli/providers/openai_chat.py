@@ -7,6 +7,7 @@ the raw text is kept even when it does not validate (`parse()` would raise and l
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from hilite_cli.providers.base import Answer, Ask, SdkProvider, Settings
@@ -105,16 +106,16 @@ class OpenAIProvider(SdkProvider):
     def _usage(self, completion: Any) -> Usage | None:
         return openai_usage(completion)
 
-    def _read(self, ask: Ask, completion: Any) -> Answer:
+    def _read(self, ask: Ask, completion: Any, body: Callable[[], str | None]) -> Answer:
         """Map a completion to a status; the SDK does not validate types, so each field is checked here."""
         if not completion.choices:
-            return self.broken_reply("it has no choices", self.wire.body())
+            return self.broken_reply("it has no choices", body())
         choice = completion.choices[0]
         message = choice.message
         refusal = getattr(message, "refusal", None)
         text = message.content
         if not isinstance(refusal, (str, type(None))) or not isinstance(text, (str, type(None))):
-            return self.broken_reply("`content` and `refusal` must be strings or null", self.wire.body())
+            return self.broken_reply("`content` and `refusal` must be strings or null", body())
         if refusal:
             return self.answer("refused", raw=refusal, reason="the model refused to answer")
         if choice.finish_reason == "content_filter":
@@ -124,7 +125,7 @@ class OpenAIProvider(SdkProvider):
                 "truncated", raw=text, reason="generation hit the output token limit (finish_reason length)"
             )
         if text is None:
-            return self.broken_reply(f"it has no text (finish_reason {choice.finish_reason})", self.wire.body())
+            return self.broken_reply(f"it has no text (finish_reason {choice.finish_reason})", body())
         return self.from_text(ask, text)
 
 

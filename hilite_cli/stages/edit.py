@@ -27,8 +27,9 @@ from PIL import Image
 
 from hilite_cli import storage
 from hilite_cli.images import file_sha256, load_image, load_mask, save_image
-from hilite_cli.models.base import Editor
-from hilite_cli.models.registry import check_level, effective_params, scale_levels
+from hilite_cli.models.base import AttemptsFailed, Editor
+from hilite_cli.models.hosted import is_hosted, record_fields
+from hilite_cli.models.registry import check_level, effective_params, get_spec, is_registered, scale_levels
 from hilite_cli.records import Record, RecordError, RoutedModel, Task, stable_id, validate_as, with_error
 from hilite_cli.stages.base import Stage
 
@@ -72,6 +73,7 @@ class _Inputs:
     image: Image.Image
     image_sha: str
     mask: np.ndarray | None
+    mask_size: tuple[int, int] | None  # as the file has it (the mask is resized to the image for most editors)
     mask_sha: str | None
     reference: Image.Image | None
     reference_sha: str | None
@@ -114,9 +116,7 @@ class EditStage(Stage):
         self.out_dir = storage.out_location(str(out_dir))
         self.models = list(models or [])
         if self.models and loader is _default_loader:
-            from hilite_cli.models.registry import load_registry
-
-            unknown = [m for m in self.models if m not in load_registry()]
+            unknown = [m for m in self.models if not is_registered(m)]
             if unknown:
                 raise ValueError(f"unknown model(s) {', '.join(unknown)}; see `hilite models`")
         self.top_k = top_k
@@ -144,12 +144,12 @@ class EditStage(Stage):
         try:
             for knob in ("text_influence", "image_influence"):
                 check_level(knob, self.requested[knob], scale_levels())
-            unknown = [m for m in self.native if m not in registry]
+            unknown = [m for m in self.native if not is_registered(m)]
             if unknown:
                 raise RecordError("bad_params", f"--param for unknown model(s) {', '.join(unknown)}; see `hilite models`")
             names = self.models or [n for n, s in registry.items() if s.kind not in ("t2i",)]
             for name in dict.fromkeys([*names, *self.native]):
-                effective_params(registry[name], self._requested_for(name))
+                effective_params(get_spec(name), self._requested_for(name))
         except RecordError as exc:
             raise ValueError(exc.message) from None
 
@@ -196,7 +196,11 @@ class EditStage(Stage):
                 raise RecordError("no_models", "the record's routed `models` list is empty")
             entries.sort(key=lambda m: m.rank)
             if self.models:
+                routed = {m.name for m in entries}
                 entries = [m for m in entries if m.name in self.models]
+                # Routing never ranks paid (hosted) editors: named in --models, they run after the routed ones.
+                entries += [RoutedModel(name=name, rank=len(routed) + i + 1)
+                            for i, name in enumerate(n for n in self.models if n not in routed and is_hosted(n))]
                 if not entries:
                     raise RecordError(
                         "no_models", f"none of the routed models is among --models {','.join(self.models)}"
@@ -219,12 +223,16 @@ class EditStage(Stage):
     @staticmethod
     def _inputs(task: Task) -> _Inputs:
         image = load_image(task.image)
-        mask = load_mask(task.mask, size=image.size) if task.mask else None
+        mask = load_mask(task.mask) if task.mask else None
+        mask_size = None if mask is None else (mask.shape[1], mask.shape[0])
+        if mask is not None and mask_size != image.size:
+            mask = load_mask(task.mask, size=image.size)
         reference = load_image(task.reference_image) if task.reference_image else None
         return _Inputs(
             image=image,
             image_sha=file_sha256(task.image),
             mask=mask,
+            mask_size=mask_size,
             mask_sha=file_sha256(task.mask) if task.mask else None,
             reference=reference,
             reference_sha=file_sha256(task.reference_image) if task.reference_image else None,
@@ -267,16 +275,26 @@ class EditStage(Stage):
         prompts = self._prompts(editor, entry, task)
         params = effective_params(editor.spec, self._requested_for(entry.name))
         seeds = self._seeds_for(entry.name)
-        images = editor.edit(
-            inputs.image,
-            prompt=prompts.prompt,
-            seeds=seeds,
-            params=params,
-            source_prompt=prompts.source_prompt,
-            target_prompt=prompts.target_prompt,
-            mask=inputs.mask,
-            reference=inputs.reference,
-        )
+        if getattr(editor, "exact_mask", False) and inputs.mask_size not in (None, inputs.image.size):
+            raise RecordError("bad_mask", f"model {entry.name!r}: the mask is {inputs.mask_size[0]}x{inputs.mask_size[1]} "
+                              f"but the image is {inputs.image.width}x{inputs.image.height}; this model sends the mask as "
+                              "the API's mask, which must match the image")
+        failures: list[Record] = []
+        try:
+            images = editor.edit(
+                inputs.image,
+                prompt=prompts.prompt,
+                seeds=seeds,
+                params=params,
+                source_prompt=prompts.source_prompt,
+                target_prompt=prompts.target_prompt,
+                mask=inputs.mask,
+                reference=inputs.reference,
+            )
+        except AttemptsFailed as exc:  # a hosted API refused some attempts: keep the others, one error each
+            images = exc.images
+            failures = [with_error({**record, "model": entry.name, "seed": seed}, self.name, kind, message)
+                        for seed, (kind, message) in exc.failures.items()]
         if len(images) != len(seeds):
             raise RecordError(
                 "model_output", f"model {entry.name!r} returned {len(images)} images for {len(seeds)} seeds"
@@ -295,6 +313,8 @@ class EditStage(Stage):
         base = {k: v for k, v in record.items() if k not in ("models", "skipped")}  # routing, not task metadata
         out = []
         for seed, img in zip(seeds, images, strict=True):
+            if img is None:
+                continue
             path = save_image(img, self.out_dir)
             candidate = {
                 **base,
@@ -307,12 +327,14 @@ class EditStage(Stage):
                 "seed": seed,
                 "params": recorded,
                 "output": str(path),
+                "licence": editor.spec.licence_record(),
+                **record_fields(img),
             }
             if prompts.source_prompt is not None:
                 candidate["source_prompt"] = prompts.source_prompt
                 candidate["target_prompt"] = prompts.target_prompt
             out.append(candidate)
-        return out
+        return out + failures
 
     def _assign_slots(self, parent: str, entries: list[RoutedModel], candidates: list[Record]) -> list[Record]:
         """Anonymised slot letters, in a reproducible shuffled order over every PLANNED (model, seed).
@@ -342,7 +364,9 @@ class EditStage(Stage):
         failures: list[Record] = []
         for entry in entries:
             try:
-                candidates.extend(self._run_model(record, task, inputs, entry))
+                made = self._run_model(record, task, inputs, entry)
+                candidates.extend(c for c in made if "error" not in c)
+                failures.extend(c for c in made if "error" in c)
             except RecordError as exc:
                 failures.append(with_error({**record, "model": entry.name}, self.name, exc.kind, exc.message))
         return self._assign_slots(record["id"], entries, candidates) + failures

@@ -158,6 +158,7 @@ def judge_block(answer: Any, prompt: str) -> Record:
         "prompt": prompt,
         "prompt_version": prompt_version(prompt),
         "usage": answer.usage.model_dump() if getattr(answer, "usage", None) is not None else None,
+        **({"tuned": answer.tuned} if getattr(answer, "tuned", None) else {}),
     }
 
 

@@ -78,7 +78,13 @@ def _m003_ratings(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_sessions, _m002_publications, _m003_ratings]
+def _m004_rater_tokens_shown(db: sqlite3.Connection) -> None:
+    # Whether a rater's token has been printed: a `rate-tasks` killed before printing it prints it next run.
+    db.execute("ALTER TABLE raters ADD COLUMN shown INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_sessions, _m002_publications, _m003_ratings,
+                                                          _m004_rater_tokens_shown]
 
 
 def migrate(db: sqlite3.Connection) -> None:

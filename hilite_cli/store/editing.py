@@ -83,11 +83,24 @@ def translate(task: Record, *, provider: str = "offline", base_url: str | None =
     return routed
 
 
-def chosen_models(routed: Record, models: list[str] | None, top_k: int | None) -> list[dict[str, Any]]:
-    """As `hilite edit` does: --models filters the routed ranking, then --top-k keeps the best K."""
+def chosen_models(routed: Record, models: list[str] | None, top_k: int | None,
+                  unavailable: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """As `hilite edit` does: --models filters the routed ranking, else the editors that cannot run
+    here (`unavailable`, {name: why}) are left out; then --top-k keeps the best K."""
+    from hilite_cli.models.hosted import is_hosted
+
     entries = sorted(routed["models"], key=lambda m: m["rank"])
     if models:
+        routed_names = {m["name"] for m in entries}
         entries = [m for m in entries if m["name"] in models]
+        # Routing never ranks paid (hosted) editors: named in --models, they run after the routed ones.
+        entries += [{"name": name, "rank": len(routed_names) + i + 1}
+                    for i, name in enumerate(n for n in models if n not in routed_names and is_hosted(n))]
+    elif unavailable:
+        runnable = [m for m in entries if m["name"] not in unavailable]
+        if entries and not runnable:
+            raise StoreError(f"none of the {len(entries)} routed editors can run here; see `hilite models --check`")
+        entries = runnable
     entries = entries[:top_k] if top_k else entries
     if not entries:
         raise StoreError("none of the routed models can run this task" + (f" (among {', '.join(models)})" if models else ""))
@@ -110,8 +123,11 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
              mask: str | None = None, reference_mask: str | None = None, models: list[str] | None = None,
              top_k: int | None = None, seeds: int = 1, provider: str = "offline", base_url: str | None = None,
              progress: Progress = _quiet, rng: random.Random | None = None,
-             loader: LoadedEditors | None = None, weights: dict[str, Path] | None = None) -> dict[str, Any]:
-    """Route and edit from the session's current image; the step is stored `ready` (or `failed`, with why)."""
+             loader: LoadedEditors | None = None, weights: dict[str, Path] | None = None,
+             unavailable: dict[str, str] | None = None) -> dict[str, Any]:
+    """Route and edit from the session's current image; the step is stored `ready` (or `failed`, with why).
+    The route keeps the error kind of each editor that failed (`failed`), so a page can say how many
+    failed and why before the pick names them."""
     from hilite_cli.engine.local import run_batch
     from hilite_cli.stages.edit import EditStage, slot_letters
 
@@ -125,11 +141,12 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
     try:
         progress("translating", 0, 1)
         routed = translate(task, provider=provider, base_url=base_url)
-        entries = chosen_models(routed, models, top_k)
+        entries = chosen_models(routed, models, top_k, unavailable)
         stage = EditStage(out_dir=store.blobs.folder, seeds=seeds, shuffle=False, weights=weights,
                           **({"loader": loader} if loader else {}), **{k: knobs.get(k) for k in KNOBS})
         candidates: list[Record] = []
         errors: list[str] = []
+        kinds: list[str] = []
         stage.setup()
         try:
             for done, entry in enumerate(entries):
@@ -137,14 +154,15 @@ def run_step(store: Store, name: str, instruction: str, knobs: dict[str, Any], *
                 for out in run_batch(stage, [(1, {**routed, "models": [entry]})]):
                     if out.get("error"):
                         errors.append(f"model {done + 1}: {out['error']['message']}")
+                        kinds.append(out["error"]["kind"])
                     else:
                         candidates.append(out)
         finally:
             stage.teardown()
         (rng or secrets.SystemRandom()).shuffle(candidates)
         slots = [candidate_entry(store, c, s) for c, s in zip(candidates, slot_letters(len(candidates)), strict=True)]
-        sessions.finish_step(store, step["id"], route=route_summary(routed, entries), candidates=slots,
-                             error="; ".join(errors) or None)
+        route = route_summary(routed, entries) | ({"failed": kinds} if kinds else {})
+        sessions.finish_step(store, step["id"], route=route, candidates=slots, error="; ".join(errors) or None)
         progress("done", len(entries), len(entries))
     except (StoreError, ValueError) as exc:
         sessions.fail_step(store, step["id"], str(exc))

@@ -45,6 +45,20 @@ def ensure_raters(store: Store, raters: list[str]) -> dict[str, tuple[str, bool]
     return out
 
 
+def unshown_tokens(store: Store, raters: list[str]) -> list[tuple[str, str]]:
+    """(name, token) of the raters among `raters` whose token has never been printed."""
+    with store.read() as db:
+        rows = db.execute(f"SELECT name, token FROM raters WHERE shown = 0 AND name IN ({','.join('?' * len(raters))})",
+                          raters).fetchall()
+    order = {name: i for i, name in enumerate(raters)}
+    return sorted(((r["name"], r["token"]) for r in rows), key=lambda pair: order[pair[0]])
+
+
+def mark_shown(store: Store, rater: str) -> None:
+    with store.tx() as db:
+        db.execute("UPDATE raters SET shown = 1 WHERE name = ?", (rater,))
+
+
 def add_item(store: Store, item: str, *, source_image: str, edited_image: str, instruction: str,
              category: str | None, record: dict[str, Any], raters: list[str], per_item: int) -> bool:
     """Add one item and its assignments; an item already there is left as it is (False)."""

@@ -32,6 +32,19 @@ class Row:
         return scores if isinstance(scores, dict) else {}
 
     @property
+    def passed(self) -> str:
+        """What the record says: "yes", "no", or "unknown" when it has no `passed` (triplets have none)."""
+        value = self.record.get("passed")
+        return "unknown" if value is None else ("yes" if value else "no")
+
+    def score(self, axis: str) -> str:
+        """A score as the record gives it: the number, "null" when it says null, "unknown" when absent."""
+        if axis not in self.scores:
+            return "unknown"
+        value = self.scores[axis]
+        return "null" if value is None else f"{value:g}" if isinstance(value, int | float) else str(value)
+
+    @property
     def kind(self) -> str | None:
         return self.record.get("kind") or ("candidate" if "output" in self.record else None)
 
@@ -67,7 +80,7 @@ def load_manifest(path: str) -> Manifest:
 class Filters:
     kind: str | None = None
     category: str | None = None
-    passed: bool | None = None
+    passed: str | None = None  # "yes", "no" or "unknown", as Row.passed says
     ranges: tuple[tuple[str, float | None, float | None], ...] = ()
 
     @classmethod
@@ -85,9 +98,9 @@ class Filters:
                 raise ValueError(f"`{name}` must be finite, got {raw!r}")
             return value
 
-        passed = {"": None, None: None, "yes": True, "no": False}.get(query.get("passed"), "bad")
-        if passed == "bad":
-            raise ValueError(f"`passed` must be yes or no, got {query.get('passed')!r}")
+        passed = query.get("passed") or None
+        if passed not in (None, "yes", "no", "unknown"):
+            raise ValueError(f"`passed` must be yes, no or unknown, got {passed!r}")
         return cls(kind=query.get("kind") or None, category=query.get("category") or None, passed=passed,
                    ranges=tuple((axis, number(f"min_{axis}"), number(f"max_{axis}")) for axis in SCORE_AXES))
 
@@ -96,7 +109,7 @@ class Filters:
             return False
         if self.category and row.record.get("category") != self.category:
             return False
-        if self.passed is not None and bool(row.record.get("passed")) != self.passed:
+        if self.passed is not None and row.passed != self.passed:
             return False
         for axis, low, high in self.ranges:
             if low is None and high is None:

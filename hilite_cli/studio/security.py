@@ -4,7 +4,11 @@
   cookie keeps it), a `Authorization: Bearer` header, or the cookie.
 - A rater's personal token opens only the rating pages, and those serve only that rater's tasks.
 - State-changing requests (POST) must send the page's CSRF token in `X-CSRF-Token`, equal to the
-  HttpOnly cookie set with the page (double submit), and an `Origin`, when sent, must be this host.
+  HttpOnly cookie set with the page (double submit), and come from this host: `Origin` when the
+  browser sends one, else `Sec-Fetch-Site: same-origin`, else a `Referer` on this host. A client
+  that sends none of them is not a browser, and the CSRF token alone is its check.
+- The Host names served are checked before all this (TrustedHostMiddleware, see app.py), so a page
+  on another name that resolves to this address (DNS rebinding) is same-origin with nothing here.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ TOKEN_COOKIE = "hilite_token"
 CSRF_COOKIE = "hilite_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-RATER_PATHS = ("/rate", "/api/rate", "/static/")
+RATER_PATHS = ("/rate", "/api/rate", "/static/", "/favicon.ico")
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,23 @@ def _rater_path(path: str) -> bool:
     return any(path == p or path.startswith(p if p.endswith("/") else p + "/") for p in RATER_PATHS)
 
 
+def _same_host(url: str, host: str) -> bool:
+    """`url`'s authority is `host` (scheme://host[:port]/…); `null` and malformed values are not."""
+    scheme, sep, rest = url.partition("://")
+    return bool(sep) and scheme in ("http", "https") and rest.split("/", 1)[0].lower() == host.lower()
+
+
 def _origin_ok(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    """The write comes from a page of this studio, by the best evidence the browser sends."""
+    headers = request.headers
+    host = headers.get("host", "")
+    if "origin" in headers:
+        return _same_host(headers["origin"], host)
+    if "sec-fetch-site" in headers:
+        return headers["sec-fetch-site"] == "same-origin"
+    if "referer" in headers:
+        return _same_host(headers["referer"], host)
+    return True
 
 
 class AccessMiddleware(BaseHTTPMiddleware):

@@ -17,6 +17,14 @@ from hilite_cli.store.db import is_int
 from hilite_cli.studio.context import Studio, error, json_body
 
 KNOB_LIMITS = {"steps": (1, 100), "text_influence": (0, 10), "image_influence": (0, 10)}
+# Why an editor gave no candidate, by error kind, in words that do not name it (before the pick).
+FAILURE_WORDS = {
+    "weights_missing": "weights not here",
+    "missing_dependency": "a package is not installed",
+    "unsupported_instruction": "refused the instruction",
+    "missing_input": "needs a mask or reference this edit lacks",
+    "model_output": "returned a wrong output",
+}
 
 
 def check_knobs(raw: Any) -> dict[str, Any]:
@@ -53,6 +61,19 @@ def public_route(route: dict[str, Any] | None, reveal: bool) -> dict[str, Any] |
     return {"intent": route["intent"], "router": route.get("router"), "prompts": prompts}
 
 
+def failure_summary(route: dict[str, Any] | None) -> str | None:
+    """"2 of 6 editors failed: weights not here (2)": how many and why, naming no editor and no slot."""
+    kinds = (route or {}).get("failed")
+    if not kinds:
+        return None
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        words = FAILURE_WORDS.get(kind, kind.replace("_", " "))
+        counts[words] = counts.get(words, 0) + 1
+    why = ", ".join(f"{words} ({n})" for words, n in counts.items())
+    return f"{len(kinds)} of {len(route['models'])} editors failed: {why}. They are named once you pick."
+
+
 def public_step(step: dict[str, Any]) -> dict[str, Any]:
     """What the browser may see of a step: slots and images; models, seeds and params once picked."""
     picked = step["pick"] is not None
@@ -64,7 +85,7 @@ def public_step(step: dict[str, Any]) -> dict[str, Any]:
         candidates.append(entry)
     problem = step["error"]
     if problem and step["status"] != "failed" and not picked:
-        problem = "some editors failed; they are named once you pick"
+        problem = failure_summary(step["route"]) or "some editors failed; they are named once you pick"
     return {
         "id": step["id"], "number": step["number"], "status": step["status"], "reverted": step["reverted"],
         "instruction": step["instruction"], "knobs": step["knobs"], "route": public_route(step["route"], picked),
@@ -82,20 +103,16 @@ def session_view(studio: Studio, name: str) -> dict[str, Any]:
 
 
 async def read_upload(studio: Studio, request: Request, field: str) -> tuple[str, Any]:
-    """(blob id, form) of the image in `field`, through the stages' image guard and the size limits."""
-    limits = studio.config["uploads"]
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limits["max_bytes"]):
-        raise OverflowError(f"upload larger than {limits['max_bytes']} bytes")
+    """(blob id, form) of the image in `field`, through the stages' image guard. The body's size is
+    bounded before this runs (limits.BodyLimit), so reading the file whole is reading at most that."""
     form = await request.form(max_files=2, max_fields=20)
     upload = form.get(field)
     if upload is None or isinstance(upload, str):
         raise ValueError(f"no image file in the `{field}` field")
     data = await upload.read()
-    if len(data) > limits["max_bytes"]:
-        raise OverflowError(f"upload larger than {limits['max_bytes']} bytes")
     name = upload.filename or field
-    blob = await run_in_threadpool(studio.store.blobs.put_bytes, data, name=name, max_pixels=limits["max_pixels"])
+    blob = await run_in_threadpool(studio.store.blobs.put_bytes, data, name=name,
+                                   max_pixels=studio.config["uploads"]["max_pixels"])
     return blob, form
 
 
@@ -108,8 +125,9 @@ def routes(studio: Studio) -> list[Route]:
             view = session_view(studio, name) if name else None
         except StoreError as exc:
             return studio.page(request, "edit.html", status_code=404, session=None, problem=str(exc),
-                               sessions=sessions.list_sessions(store))
-        return studio.page(request, "edit.html", session=view, problem=None, sessions=sessions.list_sessions(store))
+                               sessions=sessions.list_sessions(store), unavailable=studio.unavailable)
+        return studio.page(request, "edit.html", session=view, problem=None, sessions=sessions.list_sessions(store),
+                           unavailable=studio.unavailable)
 
     async def image(request: Request) -> Response:
         try:
@@ -121,8 +139,6 @@ def routes(studio: Studio) -> list[Route]:
     async def upload(request: Request) -> Response:
         try:
             blob, _ = await read_upload(studio, request, "file")
-        except OverflowError as exc:
-            return error(str(exc), 413)
         except (ValueError, ImageError) as exc:
             return error(f"upload refused: {exc}")
         return JSONResponse({"blob": blob, "url": f"/img/{blob}"})
@@ -130,10 +146,9 @@ def routes(studio: Studio) -> list[Route]:
     async def new_session(request: Request) -> Response:
         try:
             blob, form = await read_upload(studio, request, "base")
-            name = str(form.get("name") or "").strip() or f"session-{secrets.token_hex(3)}"
+            name = (studio.text("name", form.get("name"), "session_name") or "").strip()
+            name = name or f"session-{secrets.token_hex(3)}"
             sessions.create_session(store, name, blob)
-        except OverflowError as exc:
-            return error(str(exc), 413)
         except (ValueError, ImageError, StoreError) as exc:
             return error(f"cannot start the session: {exc}")
         return JSONResponse(session_view(studio, name))
@@ -159,7 +174,7 @@ def routes(studio: Studio) -> list[Route]:
         text = body.get("instruction")
         if not isinstance(text, str) or not text.strip():
             raise ValueError("type an instruction first")
-        return text.strip()
+        return studio.text("instruction", text.strip())
 
     async def translate(request: Request) -> Response:
         name = request.path_params["name"]
@@ -169,7 +184,7 @@ def routes(studio: Studio) -> list[Route]:
             current, _ = sessions.current_image(store, name)
             task = editing.task_record(store, current, instruction, **inputs)
             routed = await run_in_threadpool(editing.translate, task, provider=studio.settings.provider)
-            entries = editing.chosen_models(routed, studio.settings.models, None)
+            entries = editing.chosen_models(routed, studio.settings.models, None, studio.unavailable)
         except (ValueError, ImageError, StoreError) as exc:
             return error(str(exc))
         return JSONResponse(public_route(editing.route_summary(routed, entries), reveal=False))
@@ -186,7 +201,8 @@ def routes(studio: Studio) -> list[Route]:
         def work(report: Any) -> dict[str, Any]:
             step = editing.run_step(store, name, instruction, knobs, models=studio.settings.models,
                                     seeds=studio.seeds, provider=studio.settings.provider,
-                                    weights=studio.settings.weights, progress=report, loader=studio.editors, **inputs)
+                                    weights=studio.settings.weights, progress=report, loader=studio.editors,
+                                    unavailable=studio.unavailable, **inputs)
             return {"step": public_step(step)}
 
         return JSONResponse({"job": studio.jobs.submit(work)}, status_code=202)
@@ -201,6 +217,8 @@ def routes(studio: Studio) -> list[Route]:
             slot = body.get("slot")
             if not isinstance(slot, str):
                 raise ValueError("choose a slot")
+            for field in ("comment", "offensive_description"):
+                studio.text(field, body.get(field))
             step = sessions.pick(store, request.path_params["step"], slot, body)
         except (ValueError, StoreError) as exc:
             return error(str(exc))
@@ -225,8 +243,8 @@ def routes(studio: Studio) -> list[Route]:
             satisfaction = body.get("satisfaction")
             if satisfaction is not None and not is_int(satisfaction):
                 raise ValueError("`satisfaction` must be 1–5")
-            publication = gallery.publish(store, name, title=str(body.get("title") or ""),
-                                          description=str(body.get("description") or ""),
+            publication = gallery.publish(store, name, title=studio.text("title", body.get("title")) or "",
+                                          description=studio.text("description", body.get("description")) or "",
                                           public=bool(body.get("public", True)), satisfaction=satisfaction)
         except (ValueError, StoreError) as exc:
             return error(str(exc))

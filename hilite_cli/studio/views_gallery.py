@@ -58,8 +58,6 @@ def routes(studio: Studio) -> list[Route]:
         try:
             published = gallery.get(store, request.path_params["id"])
             blob, _ = await read_upload(studio, request, "image")
-        except OverflowError as exc:
-            return error(str(exc), 413)
         except (ValueError, ImageError, StoreError) as exc:
             return error(f"cannot replay: {exc}")
         name = f"replay-{published['id']}-{secrets.token_hex(3)}"

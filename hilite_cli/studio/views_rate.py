@@ -45,7 +45,7 @@ def routes(studio: Studio) -> list[Route]:
             body = await json_body(request)
             ratings.rate(store, rater, str(body.get("item")), instruction=body.get("instruction"),
                          aesthetics=body.get("aesthetics"), skip=bool(body.get("skip")),
-                         comment=body.get("comment") if isinstance(body.get("comment"), str) else None)
+                         comment=studio.text("comment", body.get("comment")))
         except (ValueError, StoreError) as exc:
             return error(str(exc))
         return JSONResponse({"progress": ratings.progress(store, rater)})

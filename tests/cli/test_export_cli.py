@@ -91,3 +91,16 @@ def test_preference_exports_report_unreadable_records(tmp_path: Path) -> None:
         assert b"record no-image: record names no `source`" in res.stderr
         [err] = [orjson.loads(x) for x in (tmp_path / f"{fmt}.errors.jsonl").read_bytes().splitlines()]
         assert err["id"] == "no-image" and err["error"]["kind"] == "invalid_record"
+
+
+def test_an_export_that_makes_nothing_says_so_and_exits_1(tmp_path: Path) -> None:
+    """Triplets with no scores: kto, dpo, diffusion-dpo and trl could export nothing, and used to exit 0."""
+    src = save_photo(tmp_path, "astronaut", 32)
+    edited = save_photo(tmp_path, "chelsea", 32)
+    path = tmp_path / "plain.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({"id": f"t{i}", "source": src.name, "edited": edited.name,
+                                            "instruction": "make it blue", "kind": "forward"}) + b"\n" for i in range(3)))
+    for fmt, target in (("kto", "k.jsonl"), ("dpo", "d.jsonl"), ("diffusion-dpo", "ddpo"), ("trl", "trl")):
+        res = hilite("export", str(path), "--format", fmt, "--to", str(tmp_path / target))
+        assert res.returncode == 1, (fmt, res.stderr)
+        assert b"warning: no record could be exported" in res.stderr and b"missing a score" in res.stderr

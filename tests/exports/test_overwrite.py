@@ -40,8 +40,8 @@ def test_a_second_export_into_the_same_folder_is_refused_until_overwrite(fmt: st
         on_disk = {str(p.relative_to(to)) for p in (to / "images").iterdir()}
         assert len(rows) == 2 and on_disk == named  # no stale image beside the new metadata
     else:
-        # two samples make two shards (one per DataLoader worker), beside the dataset card
-        assert sorted(p.name for p in to.iterdir()) == ["README.md", "shard-000000.tar", "shard-000001.tar"]
+        # two samples make two shards (one per DataLoader worker), beside the dataset card and the export's own file list
+        assert sorted(p.name for p in to.iterdir()) == [".hilite-export.json", "README.md", "shard-000000.tar", "shard-000001.tar"]
 
 
 def test_overwrite_never_deletes_files_an_export_did_not_write(triplets: list[dict[str, Any]], tmp_path: Path) -> None:

@@ -73,3 +73,15 @@ def test_edit_without_models_runs_only_what_can_run_and_names_the_rest_once(tmp_
     cands = [orjson.loads(x) for x in (tmp_path / "c.jsonl").read_bytes().splitlines()]
     assert [c["model"] for c in cands] == ["classic"] * 3
     assert res.stderr.decode().count("instruct-pix2pix") == 1
+
+
+def test_the_tables_show_registry_text_verbatim(tmp_path: Path) -> None:
+    """rich read `[qwen]` as markup and printed `pip install 'hilite_cli'` (--json had it right), and
+    "FLUX.2 [klein]" as "FLUX.2 ": the tables print registry text as it is."""
+    res = hilite("models", "--check", "--device", "cpu", env={"HF_HOME": str(tmp_path / "hf")}, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = _check(tmp_path)
+    if not rows["qwen-image-edit"]["packages"]["torchvision"]:
+        assert b"[qwen]'" in res.stdout  # the table folds long cells, so the words may break before it
+    listing = hilite("models", env={"HF_HOME": str(tmp_path / "hf")}, cwd=tmp_path)
+    assert listing.returncode == 0 and b"[klein]" in listing.stdout

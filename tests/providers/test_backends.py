@@ -64,29 +64,32 @@ def test_ok_json_sends_images_schema_temperature_and_key(make: MakeProvider, ser
 
 
 @pytest.mark.parametrize(
-    ("reply", "status"),
+    ("reply", "status", "attempts"),
     [
-        (Blocked(), "blocked"),
-        (Truncated('{"InstructionAdherence": 4.'), "truncated"),
-        (Text('{"InstructionAdherence": 4.5, "ImageAesthetic": '), "unparsed"),
-        (Text("Sure! Adherence 4.5, aesthetics 3.5."), "unparsed"),
-        (Text('{"InstructionAdherence": 0, "ImageAesthetic": 9}'), "unparsed"),
-        (Raw(400, {"error": {"code": 400, "message": "bad request", "status": "INVALID_ARGUMENT"}}), "http_error"),
+        (Blocked(), "blocked", 3),
+        (Truncated('{"InstructionAdherence": 4.'), "truncated", 1),
+        (Text('{"InstructionAdherence": 4.5, "ImageAesthetic": '), "unparsed", 3),
+        (Text("Sure! Adherence 4.5, aesthetics 3.5."), "unparsed", 1),
+        (Text('{"InstructionAdherence": 0, "ImageAesthetic": 9}'), "unparsed", 1),
+        (Raw(400, {"error": {"code": 400, "message": "bad request", "status": "INVALID_ARGUMENT"}}), "http_error", 1),
     ],
 )
 def test_failures_are_typed_and_keep_raw(make: MakeProvider, server: Loopback, png: bytes, reply: object,
-                                         status: str) -> None:
-    server.script(reply)
+                                         status: str, attempts: int) -> None:
+    server.script(*[reply] * attempts)
     answer = make().ask(judge_ask(png))
     assert answer.status == status and answer.value is None and answer.reason
     if isinstance(reply, (Text, Truncated)):
         assert answer.raw == reply.text
-    assert len(server.requests) == 1  # deterministic failures are not retried
+    # deterministic failures are not retried; a safety block or broken JSON is, up to max_retries (issue 29),
+    # and stays typed when they run out
+    assert len(server.requests) == attempts
+    assert ("gave up after 3 attempts" in answer.reason) == (attempts == 3)
 
 
 def test_gemini_finish_reason_safety_is_blocked(server: Loopback, keys: str, png: bytes) -> None:
     server.script(Blocked(via_finish=True))
-    answer = get_provider("gemini", base_url=server.url, use_cache=False).ask(judge_ask(png))
+    answer = get_provider("gemini", base_url=server.url, use_cache=False, max_retries=0).ask(judge_ask(png))
     assert answer.status == "blocked" and "SAFETY" in answer.reason
 
 
@@ -174,11 +177,11 @@ BROKEN_BODIES = [
 def test_a_200_that_is_not_the_sdk_json_is_unparsed_with_the_body_kept(make: MakeProvider, server: Loopback,
                                                                        png: bytes, body: str) -> None:
     server.script(Raw(200, body), Raw(200, body))
-    provider = make()
+    provider = make(max_retries=0)  # retried within the run otherwise: tests/providers/test_retry_one_off.py
     answer = provider.ask(judge_ask(png))
     assert answer.status == "unparsed" and answer.value is None and answer.retryable
     assert answer.raw == body[:64 * 1024] and "not a valid" in answer.reason
-    assert len(server.requests) == 1  # typed per call, not retried as transient
+    assert len(server.requests) == 1
     again = provider.ask(judge_ask(png))  # a broken reply is never cached: the re-run asks again
     assert not again.cached and again.raw == answer.raw and len(server.requests) == 2
 
@@ -287,7 +290,7 @@ def test_reasoning_models_get_effort_and_no_temperature(server: Loopback, keys: 
 def test_broken_or_flaky_answers_are_not_cached(make: MakeProvider, server: Loopback, png: bytes,
                                                 reply: object) -> None:
     server.script(reply, SCORES)
-    first = make().ask(judge_ask(png))
+    first = make(max_retries=0).ask(judge_ask(png))  # no retry within the run: the cache policy alone
     assert first.status != "ok" and not first.cached
     second = make().ask(judge_ask(png))  # a re-run (or --resume) asks again and gets the real answer
     assert second.status == "ok" and not second.cached and len(server.requests) == 2

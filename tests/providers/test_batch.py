@@ -81,16 +81,18 @@ def test_mixed_per_request_failures_are_typed_and_only_transient_ones_go_again(
     assert [a.status for a in answers] == ["ok", "blocked", "truncated", "unparsed", "http_error", "http_error"]
     assert answers[3].raw == "not json" and answers[3].value is None  # the strict parser, raw kept
     assert "429" in answers[4].reason and "500" in answers[5].reason
-    retry = ledger(tmp_path)[-1]["retry"]
-    assert len(retry) == 2  # the 429 and the 500, nothing else
-    server.script(Text(SCORES), Text(SCORES))
+    ended, one_off = ledger(tmp_path)[-2:]
+    assert len(ended["retry"]) == 2  # the 429 and the 500 go again as failed requests
+    assert one_off["event"] == "one_off" and len(one_off["keys"]) == 1  # the safety block, once
+    server.script(Text(SCORES), Text(SCORES), Text(SCORES))
     second = make().ask_many(batch)
-    assert [a.status for a in second] == ["ok", "blocked", "truncated", "unparsed", "ok", "ok"]
-    # blocked and cut-off answers are not cached (issue 11; prose is): they are collected again from their
-    # finished job, which costs nothing; only the 429 and the 500 go out in a new job
+    assert [a.status for a in second] == ["ok", "ok", "truncated", "unparsed", "ok", "ok"]
+    # blocked and cut-off answers are not cached (issue 11; prose is). The cut-off one is collected again
+    # from its finished job, which costs nothing; the one-off block (issue 29) goes out again in a new
+    # job with the 429 and the 500
     assert [a.cached for a in second] == [True, False, False, True, False, False]
     assert server.batches.creates == 2
-    assert len(server.batches.jobs[list(server.batches.jobs)[-1]].keys) == 2  # only the two retried
+    assert len(server.batches.jobs[list(server.batches.jobs)[-1]].keys) == 3  # the block, the 429, the 500
 
 
 def test_expired_batch_scores_nothing_and_its_requests_are_submitted_again(

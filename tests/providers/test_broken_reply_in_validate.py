@@ -1,5 +1,5 @@
 """A 200 that is not the SDK's JSON, met inside `hilite validate`: that candidate alone gets a null score and
-an `unparsed` judge block with the body kept; every candidate is asked exactly once."""
+an `unparsed` judge block with the body kept; every good candidate is asked exactly once."""
 
 from __future__ import annotations
 
@@ -32,10 +32,13 @@ def test_one_broken_reply_types_one_record_and_nothing_is_asked_twice(backend: s
     url = server.url if backend == "gemini" else server.openai_url
     spec = "gemini:gemini-2.5-flash" if backend == "gemini" else "openai:gpt-4.1"
     result = CliRunner().invoke(app, ["validate", str(manifest), "--judge", spec, "--base-url", url, "--checks", "",
-                                      "--batch-size", "4", "--no-progress", "-o", str(tmp_path / "out.jsonl")])
+                                      "--batch-size", "4", "--max-retries", "1", "--no-progress",
+                                      "-o", str(tmp_path / "out.jsonl")])
     out = {r["id"]: r for r in map(orjson.loads, (tmp_path / "out.jsonl").read_bytes().splitlines())}
     errors = [orjson.loads(line) for line in (tmp_path / "out.jsonl.errors.jsonl").read_bytes().splitlines()]
-    assert len(server.requests) == 4  # one per candidate: no batch re-run one record at a time
+    # one per candidate, and the broken one asked once more within the run (--max-retries 1, issue 29):
+    # no batch re-run one record at a time
+    assert len(server.requests) == 5
     assert [e["id"] for e in errors] == ["c2"] and errors[0]["error"]["kind"] == "judge_unparsed"
     broken = errors[0]
     assert broken["scores"]["instruction"] is None and broken["scores"]["aesthetics"] is None

@@ -49,7 +49,7 @@ def test_blocked_task_goes_to_errors_with_exit_1(server: Loopback, images: dict[
     server.answer = lambda req: Blocked() if "kite 1" in req.text() else orjson.dumps(DECISION).decode()
     tasks = write_tasks(tmp_path, images["photo"], 3)
     result = CliRunner().invoke(app, ["route", str(tasks), "--provider", "gemini", "--base-url", server.url,
-                                      "--no-progress", "-o", str(tmp_path / "out.jsonl"),
+                                      "--max-retries", "1", "--no-progress", "-o", str(tmp_path / "out.jsonl"),
                                       "--errors", str(tmp_path / "err.jsonl")])
     assert result.exit_code == 1
     errors = [orjson.loads(line) for line in (tmp_path / "err.jsonl").read_bytes().splitlines()]

@@ -38,10 +38,10 @@ def serve(tmp_path: Path) -> Iterator:
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(settings: StudioSettings, store: Store | None = None) -> Server:
+    def start(settings: StudioSettings, store: Store | None = None, config: dict | None = None) -> Server:
         store = store or Store(tmp_path / "data")
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(store, settings), host="127.0.0.1", port=port,
+        server = uvicorn.Server(uvicorn.Config(create_app(store, settings, config), host="127.0.0.1", port=port,
                                                log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

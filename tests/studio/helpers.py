@@ -23,9 +23,11 @@ def png(name: str = "astronaut", size: int = 64) -> bytes:
 class Client:
     """A TestClient that first loads a page (for the CSRF cookie) and sends the token on every POST."""
 
-    def __init__(self, store: Store, settings: StudioSettings, token: str | None = None) -> None:
+    def __init__(self, store: Store, settings: StudioSettings, token: str | None = None,
+                 config: dict[str, Any] | None = None) -> None:
         self.store = store
-        self.http = TestClient(create_app(store, settings))
+        # A loopback Host, as a browser on this machine sends: without a token no other name is served.
+        self.http = TestClient(create_app(store, settings, config), base_url="http://127.0.0.1:8765")
         self.http.__enter__()
         page = self.http.get("/rate" if token else "/edit", params={"token": token} if token else None)
         assert page.status_code == 200, page.text

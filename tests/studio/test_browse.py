@@ -40,6 +40,19 @@ def test_filters_keep_what_they_say_and_null_scores_fall_outside_ranges(tmp_path
     assert len(keep()) == 15
 
 
+def test_a_record_without_passed_is_unknown_not_failed(tmp_path: Path) -> None:
+    """Triplets carry no `passed`: Browse says "unknown", and neither yes nor no keeps them."""
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(orjson.dumps({"id": "t", "instruction": "x", "kind": "forward"}) + b"\n")
+    [row] = load_manifest(str(path)).rows
+    assert row.passed == "unknown" and row.score("instruction") == "unknown"
+    assert [Filters.from_query({"passed": p}).keep(row) for p in ("yes", "no", "unknown")] == [False, False, True]
+    client = Client(new_store(tmp_path), StudioSettings(browse=[str(path)]))
+    page = client.get("/browse").text
+    assert "passed: unknown" in page and "passed: no" not in page
+    client.close()
+
+
 def test_browse_pages_and_difference_map(tmp_path: Path) -> None:
     client = Client(new_store(tmp_path), StudioSettings(browse=[str(_dataset(tmp_path))]))
     first = client.get("/browse", params={"kind": "forward"})

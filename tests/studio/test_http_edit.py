@@ -183,3 +183,35 @@ def test_a_step_left_running_by_a_stopped_studio_is_marked_interrupted(tmp_path:
     Client(store, StudioSettings()).close()
     again = sessions.get_step(store, step["id"])
     assert again["status"] == "failed" and again["error"].startswith("interrupted")
+
+
+def test_without_models_only_editors_that_can_run_here_are_offered(tmp_path: Path) -> None:
+    """As `hilite edit` without --models: editors the registry check says cannot run here (no weights in
+    the suite) are neither translated for nor run; the edit page says how many and why."""
+    c = Client(new_store(tmp_path), StudioSettings())
+    unavailable = c.http.app.state.studio.unavailable
+    assert "classic" not in unavailable and "weights not in the HF cache" in unavailable["instruct-pix2pix"]
+    _start(c)
+    translated = c.post("/api/sessions/s1/translate", json={"instruction": "make it black and white"}).json()
+    assert [p["label"] for p in translated["prompts"]] == ["Editor 1"]  # classic only, of the 6 routed
+    state = c.wait(c.post("/api/sessions/s1/run", json={"instruction": "make it black and white"}).json()["job"])
+    step = state["result"]["step"]
+    assert (state["total"], step["status"], step["error"], len(step["candidates"])) == (1, "ready", None, 1)
+    page = c.get("/edit", params={"session": "s1"}).text
+    assert f"{len(unavailable)} editor(s) cannot run here and are not offered" in page
+    assert "instruct-pix2pix</strong>: weights not in the HF cache" in page
+    c.close()
+
+
+def test_failed_editors_are_counted_with_why_before_the_pick(tmp_path: Path) -> None:
+    """An editor named with --models that fails: the step says how many failed and why, naming none
+    (no slot can be told apart), and names them once picked."""
+    c = Client(new_store(tmp_path), StudioSettings(models=TWO_EDITORS))  # no weights for instruct-pix2pix
+    _start(c)
+    step = c.wait(c.post("/api/sessions/s1/run", json={"instruction": "make it black and white"}).json()["job"])
+    step = step["result"]["step"]
+    assert step["error"] == "1 of 2 editors failed: weights not here (1). They are named once you pick."
+    assert len(step["candidates"]) == 1
+    picked = c.post(f"/api/steps/{step['id']}/pick", json={"slot": "A"}).json()
+    assert "instruct-pix2pix" in picked["error"]
+    c.close()

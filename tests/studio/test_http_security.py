@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 from studio.helpers import Client, new_store, png
 
+from hilite_cli.records import max_instruction_chars
 from hilite_cli.store import ratings
 from hilite_cli.studio.app import StudioSettings, create_app
 
@@ -50,9 +51,9 @@ def test_uploads_pass_the_image_guard(tmp_path: Path, monkeypatch: pytest.Monkey
     bomb = client.post("/api/uploads", files={"file": ("big.png", buf.getvalue(), "image/png")})
     assert bomb.status_code == 400 and "pixel limit" in bomb.json()["error"]
     client.close()
-    config = dict(client.http.app.state.studio.config)
-    small = Client(new_store(tmp_path / "b"), StudioSettings())
-    small.http.app.state.studio.config = {**config, "uploads": {**config["uploads"], "max_bytes": 1000}}
+    config = client.http.app.state.studio.config
+    small = Client(new_store(tmp_path / "b"), StudioSettings(),
+                   config={**config, "uploads": {**config["uploads"], "max_bytes": 1000}})
     too_big = small.post("/api/uploads", files={"file": ("a.png", png(), "image/png")})
     assert too_big.status_code == 413
     small.close()
@@ -141,4 +142,74 @@ def test_only_files_the_manifest_names_inside_its_folder_are_served(tmp_path: Pa
     assert client.get("/browse/1/file", params={"path": "img/src.png"}).status_code == 404
     assert client.get("/img/..%2F..%2Fhilite.sqlite").status_code == 404
     assert client.get("/img/0123456789abcdef").status_code == 404
+    client.close()
+
+
+def test_without_a_token_only_loopback_host_names_are_served(tmp_path: Path) -> None:
+    """DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends Host and Origin
+    evil.example. Without a token, only the loopback names and the address it listens on are served."""
+    store = new_store(tmp_path)
+    client = Client(store, StudioSettings())
+    evil = {"Host": "evil.example:8765", "Origin": "http://evil.example:8765"}
+    assert client.get("/gallery", params={"private": "1"}, headers=evil).status_code == 400
+    assert client.post("/api/publications/1/like", json={}, headers=evil).status_code == 400
+    upload = client.post("/api/uploads", files={"file": ("a.png", png(), "image/png")}, headers=evil)
+    assert upload.status_code == 400
+    assert not any(store.blobs.folder.iterdir())
+    for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765", "LOCALHOST"):
+        assert client.get("/gallery", params={"private": "1"}, headers={"Host": host}).status_code == 200, host
+    client.close()
+
+    listening = Client(new_store(tmp_path / "b"), StudioSettings(host="127.0.0.2"))
+    assert listening.get("/edit", headers={"Host": "127.0.0.2:8765"}).status_code == 200
+    assert listening.get("/edit", headers={"Host": "evil.example"}).status_code == 400
+    listening.close()
+    # With an access token the name does not matter: a rebinding page has no token.
+    http = TestClient(create_app(new_store(tmp_path / "c"), StudioSettings(token="t")), base_url="http://studio.lan")
+    assert http.get("/edit", params={"token": "t"}).status_code == 200
+    http.cookies.clear()
+    assert http.get("/edit", headers={"Host": "evil.example"}).status_code == 401
+
+
+def test_every_write_must_come_from_this_host(tmp_path: Path) -> None:
+    """Origin when the browser sends it; else Sec-Fetch-Site; else Referer; none of them is a non-browser client."""
+    client = Client(new_store(tmp_path), StudioSettings())
+    url, files = "/api/uploads", {"file": ("a.png", png(), "image/png")}
+    refused = [{"Origin": "http://evil.example"}, {"Origin": "null"}, {"Origin": "http://127.0.0.1:9999"},
+               {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+               {"Referer": "http://evil.example/page"}, {"Origin": "http://evil.example", "Sec-Fetch-Site": "same-origin"}]
+    for headers in refused:
+        r = client.post(url, files=files, headers=headers)
+        assert r.status_code == 403 and "cross-origin" in r.json()["error"], headers
+    accepted = [{"Origin": "http://127.0.0.1:8765"}, {"Sec-Fetch-Site": "same-origin"},
+                {"Referer": "http://127.0.0.1:8765/edit?session=x"}, {}]
+    for headers in accepted:
+        assert client.post(url, files=files, headers=headers).status_code == 200, headers
+    client.close()
+
+
+def test_every_text_field_is_bounded(tmp_path: Path) -> None:
+    """configs/studio.toml [text] (and the one instruction limit, configs/thresholds.toml [instructions]):
+    a longer field is a 400 naming it, and nothing of it is stored."""
+    store = new_store(tmp_path)
+    tokens = ratings.ensure_raters(store, ["ann", "bo"])
+    blob = store.blobs.put_bytes(png())
+    ratings.add_item(store, "i0", source_image=blob, edited_image=blob, instruction="edit", category=None,
+                     record={}, raters=["ann", "bo"], per_item=2)
+    client = Client(store, StudioSettings(models=["classic"]), token=tokens["ann"][0])
+    limits = client.http.app.state.studio.config["text"]
+    long_comment = "x" * (limits["comment"] + 1)
+    r = client.post("/api/rate", json={"item": "i0", "instruction": 3, "aesthetics": 3, "comment": long_comment})
+    assert r.status_code == 400 and "`comment` is" in r.json()["error"]
+    assert ratings.progress(store, "ann")["done"] == 0
+    session = client.post("/api/sessions", files={"base": ("a.png", png(), "image/png")},
+                          data={"name": "n" * (limits["session_name"] + 1)})
+    assert session.status_code == 400 and "`name` is" in session.json()["error"]
+    assert client.post("/api/sessions", files={"base": ("a.png", png(), "image/png")}, data={"name": "s"}).status_code == 200
+    r = client.post("/api/sessions/s/translate", json={"instruction": "y" * (max_instruction_chars() + 1)})
+    assert r.status_code == 400 and "`instruction` is" in r.json()["error"]
+    r = client.post("/api/sessions/s/publish", json={"title": "t" * (limits["title"] + 1)})
+    assert r.status_code == 400 and "`title` is" in r.json()["error"]
+    r = client.post("/api/sessions/s/publish", json={"title": "ok", "description": ["not", "text"]})
+    assert r.status_code == 400 and "`description` must be text" in r.json()["error"]
     client.close()

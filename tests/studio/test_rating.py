@@ -97,6 +97,8 @@ def test_two_raters_rate_in_chromium_and_the_export_runs_through_debias(tmp_path
 
     exported = hilite("rate-export", "--data", "data", "-o", "ratings.jsonl")
     assert exported.exit_code == 0 and "5 ratings" in exported.stderr
+    # the chain on to a tuned validator, with this round's own paths
+    assert "hilite tune-judge dataset ratings.jsonl --data data --out tuning/" in exported.stderr
     rows = [orjson.loads(x) for x in (tmp_path / "ratings.jsonl").read_text().splitlines()]
     assert all(set(r) == {"item", "rater", "instruction", "aesthetics"} for r in rows)
     assert {(r["item"], r["rater"]): (r["instruction"], r["aesthetics"]) for r in rows}[("t0", "ann")] == (5, 4)
@@ -104,3 +106,52 @@ def test_two_raters_rate_in_chromium_and_the_export_runs_through_debias(tmp_path
     assert debiased.exit_code == 0, debiased.stderr
     items = {orjson.loads(x)["item"] for x in (tmp_path / "items.jsonl").read_text().splitlines()}
     assert items == {"t0", "t1", "t2"}
+
+
+def test_rate_tasks_prints_each_token_before_any_item(tmp_path: Path) -> None:
+    """Killed mid-run, the raters already have their links: tokens are printed as soon as they are made,
+    not at the end (stdin gives one line and stays open here, so the run is killed while it waits)."""
+    import os
+    import select
+    import subprocess
+    import sys
+    import time
+
+    manifest = _manifest(tmp_path, extra=False)
+    proc = subprocess.Popen([sys.executable, "-m", "hilite_cli", "rate-tasks", "-", "--data", "data",
+                             "--raters", "ann,bo", "--per-item", "2"], stdin=subprocess.PIPE, cwd=tmp_path,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=os.environ.copy())
+    proc.stdin.write(manifest.read_bytes().splitlines(keepends=True)[0])
+    proc.stdin.flush()
+    printed = b""
+    deadline = time.monotonic() + 60
+    while len(_tokens(printed.decode())) < 2 and time.monotonic() < deadline:
+        if select.select([proc.stderr], [], [], 1)[0]:
+            got = os.read(proc.stderr.fileno(), 4096)
+            if not got:
+                break
+            printed += got
+    proc.kill()
+    proc.wait(timeout=30)
+    tokens = _tokens(printed.decode())
+    assert set(tokens) == {"ann", "bo"}, printed
+    store = Store(tmp_path / "data")
+    assert {name: ratings.rater_for_token(store, token) for name, token in tokens.items()} == {"ann": "ann", "bo": "bo"}
+    # The kill may land between printing a token and recording that it was printed: a re-run then
+    # prints that same token again (never a new one), and once a run has finished, none.
+    args = ("rate-tasks", str(manifest), "--data", str(tmp_path / "data"), "--raters", "ann,bo", "--per-item", "2")
+    again = hilite(*args)
+    assert again.exit_code == 0 and _tokens(again.stderr).items() <= tokens.items()
+    assert _tokens(hilite(*args).stderr) == {}
+
+
+def test_a_token_made_but_never_printed_is_printed_by_the_next_run(tmp_path: Path) -> None:
+    """A run killed between making the tokens and printing them: the next run prints those."""
+    store = Store(tmp_path / "data")
+    made = ratings.ensure_raters(store, ["ann", "bo"])  # what the killed run got to do
+    res = hilite("rate-tasks", str(_manifest(tmp_path, extra=False)), "--data", str(tmp_path / "data"),
+                 "--raters", "ann,bo,cy", "--per-item", "2")
+    assert res.exit_code == 0, res.stderr
+    printed = _tokens(res.stderr)
+    assert set(printed) == {"ann", "bo", "cy"}
+    assert (printed["ann"], printed["bo"]) == (made["ann"][0], made["bo"][0])

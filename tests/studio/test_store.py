@@ -13,7 +13,7 @@ from hilite_cli.store.db import MIGRATIONS
 
 def test_migrations_bring_a_store_to_the_current_version(tmp_path: Path) -> None:
     store = Store(tmp_path / "d")
-    assert store.schema_version() == len(MIGRATIONS) == 3
+    assert store.schema_version() == len(MIGRATIONS) == 4
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -27,7 +27,7 @@ def test_migrations_bring_a_store_to_the_current_version(tmp_path: Path) -> None
         db.execute("INSERT INTO sessions (name, base_image, created) VALUES ('kept', '0123456789abcdef', 0)")
         db.execute("PRAGMA user_version = 1")
     upgraded = Store(old)
-    assert upgraded.schema_version() == 3
+    assert upgraded.schema_version() == 4
     with upgraded.read() as db:
         assert db.execute("SELECT name FROM sessions").fetchall()[0][0] == "kept"
         assert db.execute("SELECT COUNT(*) FROM raters").fetchone()[0] == 0

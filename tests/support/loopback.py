@@ -27,6 +27,8 @@ import orjson
 
 GEMINI_PATH = re.compile(r"^/(v1beta|v1)/models/(?P<model>[^/:]+):generateContent$")
 OPENAI_PATH = re.compile(r"^(/v1)?/chat/completions$")
+OPENAI_IMAGES_PATH = re.compile(r"^(/v1)?/images/(?P<op>edits|generations)$")
+MODEL_GET_PATH = re.compile(r"^/(v1beta|v1)/models/(?P<model>[^/:]+)$")
 
 
 def _b64(data: str) -> bytes:
@@ -51,7 +53,31 @@ class Received:
     @property
     def model(self) -> str | None:
         match = GEMINI_PATH.match(self.path)
-        return match.group("model") if match else (self.body or {}).get("model")
+        if match:
+            return match.group("model")
+        return (self.body or {}).get("model") or self.form().get("model")
+
+    def form(self) -> dict[str, Any]:
+        """A multipart/form-data body (OpenAI images/edits): field -> text, or (filename, bytes) for files;
+        a repeated field (`image[]`) -> a list."""
+        ctype = self.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            return {}
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + self.raw)
+        fields: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            filename = part.get_filename()
+            value = (filename, payload) if filename else payload.decode()
+            if name in fields:
+                fields[name] = [*fields[name], value] if isinstance(fields[name], list) else [fields[name], value]
+            else:
+                fields[name] = value
+        return fields
 
     def text(self) -> str:
         """All text parts of the request, joined."""
@@ -160,7 +186,28 @@ class Trickle:
     delay: float = 0.0
 
 
-Reply = Text | Blocked | Refusal | Truncated | RateLimited | Raw | Trickle
+@dataclass
+class ImageOut:
+    """An image model's reply: Gemini an inline image part (with optional text), OpenAI `b64_json`."""
+
+    png: bytes
+    text: str | None = None
+    tokens: tuple[int, int] | None = None  # (input, output): usageMetadata / usage
+    revised_prompt: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class ImageRefused:
+    """A refused image request: Gemini finishReason IMAGE_SAFETY with its message (or a blocked prompt
+    with `prompt=True`); OpenAI HTTP 400 `moderation_blocked`."""
+
+    reason: str = "the request was rejected by the safety system"
+    prompt: bool = False
+    delay: float = 0.0
+
+
+Reply = Text | Blocked | Refusal | Truncated | RateLimited | Raw | Trickle | ImageOut | ImageRefused
 Answerer = Callable[[Received], "Reply | str"]
 
 
@@ -185,6 +232,39 @@ def _gemini(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
         return 200, {"promptFeedback": {"blockReason": "SAFETY"}, "modelVersion": model}, {}
     if isinstance(reply, Refusal):
         return 200, candidate(reply.text, "STOP"), {}
+    if isinstance(reply, ImageOut):
+        body = candidate(reply.text, "STOP")
+        body["candidates"][0]["content"]["parts"].append(
+            {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(reply.png).decode()}})
+        body["responseId"] = "loopback-response"
+        if reply.tokens is not None:
+            body["usageMetadata"] = {"promptTokenCount": reply.tokens[0], "candidatesTokenCount": reply.tokens[1],
+                                     "totalTokenCount": sum(reply.tokens)}
+        return 200, body, {}
+    if isinstance(reply, ImageRefused):
+        if reply.prompt:
+            return 200, {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT", "blockReasonMessage": reply.reason},
+                         "modelVersion": model}, {}
+        body = candidate(None, "IMAGE_SAFETY")
+        body["candidates"][0]["finishMessage"] = reply.reason
+        return 200, body, {}
+    return _common(reply)
+
+
+def _openai_images(reply: Reply, model: str | None) -> tuple[int, Any, dict[str, str]]:
+    """images/edits and images/generations: b64_json out, a 400 moderation_blocked for a refusal."""
+    if isinstance(reply, ImageOut):
+        body: dict[str, Any] = {"created": 0, "data": [{"b64_json": base64.b64encode(reply.png).decode(),
+                                                        "revised_prompt": reply.revised_prompt}],
+                                "size": "1024x1024", "quality": "medium", "output_format": "png"}
+        if reply.tokens is not None:
+            body["usage"] = {"input_tokens": reply.tokens[0], "output_tokens": reply.tokens[1],
+                             "total_tokens": sum(reply.tokens),
+                             "input_tokens_details": {"text_tokens": 10, "image_tokens": max(0, reply.tokens[0] - 10)}}
+        return 200, body, {}
+    if isinstance(reply, ImageRefused):
+        return 400, {"error": {"code": "moderation_blocked", "message": reply.reason, "param": None,
+                               "type": "image_generation_user_error"}}, {}
     return _common(reply)
 
 
@@ -239,6 +319,8 @@ class Loopback:
         self.answer = answer
         self.latency = latency
         self.requests: list[Received] = []
+        # Model names GET /models/{name} knows (both wire formats); None: every name.
+        self.known_models: set[str] | None = None
         self._script: deque[Reply | str] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -300,6 +382,19 @@ class Loopback:
         self.stop()
 
 
+def _model_info(owner: Loopback, model: str, gemini: bool) -> tuple[int, Any, dict[str, str]]:
+    """GET /v1beta/models/{m} (Gemini) or /v1/models/{m} (OpenAI): the model, or 404 for an unknown one."""
+    with owner._lock:
+        owner.requests.append(Received("GET", f"/models/{model}", {}, None, b""))
+    if owner.known_models is not None and model not in owner.known_models:
+        status = "NOT_FOUND" if gemini else None
+        return 404, {"error": {"code": 404, "message": f"models/{model} is not found", "status": status,
+                               "type": "invalid_request_error"}}, {}
+    if gemini:
+        return 200, {"name": f"models/{model}", "displayName": model, "version": "loopback"}, {}
+    return 200, {"id": model, "object": "model", "created": 0, "owned_by": "loopback"}, {}
+
+
 def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -319,12 +414,12 @@ def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
             if owner.batches.handles(path):
                 self._send(*owner.batches.handle(request))
                 return
-            if not (GEMINI_PATH.match(path) or OPENAI_PATH.match(path)):
+            if not (GEMINI_PATH.match(path) or OPENAI_PATH.match(path) or OPENAI_IMAGES_PATH.match(path)):
                 self._send(404, {"error": {"code": 404, "message": f"loopback: no route {path}"}}, {})
                 return
             reply = owner._next(request)
             time.sleep(owner.latency + reply.delay)
-            render = _gemini if request.kind == "gemini" else _openai
+            render = _gemini if request.kind == "gemini" else _openai_images if OPENAI_IMAGES_PATH.match(path) else _openai
             status, payload, headers = render(reply, request.model)
             self._send(status, payload, headers, reply.interval if isinstance(reply, Trickle) else 0.0)
 
@@ -333,6 +428,9 @@ def _handler(owner: Loopback) -> type[BaseHTTPRequestHandler]:
             request = Received("GET", path, {k.lower(): v for k, v in self.headers.items()}, None, b"")
             if owner.batches.handles(path):
                 self._send(*owner.batches.handle(request))
+                return
+            if (match := MODEL_GET_PATH.match(path)) is not None:
+                self._send(*_model_info(owner, match.group("model"), path.startswith("/v1beta")))
                 return
             self._send(404, {"error": {"code": 404, "message": f"loopback: no route GET {path}"}}, {})
 

@@ -21,6 +21,7 @@ import itertools
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as email_policy
@@ -57,6 +58,7 @@ class Plan:
     outcome: str = "succeeded"
     polls: int = 1
     answered: int | None = None
+    rewrite: Callable[[bytes], bytes] | None = None  # edits a results file as served (a torn or foreign line)
 
 
 @dataclass
@@ -185,7 +187,8 @@ class BatchServer:
             items = [self._gemini_item(key, status, payload) for key, status, payload in job.results]
             if job.via_file:
                 name = f"files/out-{job.id}"
-                self.files[name] = b"".join(orjson.dumps({"key": i.pop("metadata")["key"], **i}) + b"\n" for i in items)
+                data = b"".join(orjson.dumps({"key": i.pop("metadata")["key"], **i}) + b"\n" for i in items)
+                self.files[name] = job.plan.rewrite(data) if job.plan.rewrite else data
                 metadata["output"] = {"responsesFile": name}
             else:
                 metadata["output"] = {"inlinedResponses": {"inlinedResponses": items}}
@@ -255,7 +258,8 @@ class BatchServer:
         for name, lines in (("output_file_id", good), ("error_file_id", bad)):
             if lines:
                 file_id = f"file-{name[:3]}-{job.id}"
-                self.files[file_id] = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+                data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+                self.files[file_id] = job.plan.rewrite(data) if job.plan.rewrite and name == "output_file_id" else data
                 body[name] = file_id
         body["request_counts"] = {"total": len(job.keys), "completed": len(good), "failed": len(bad)}
         return body

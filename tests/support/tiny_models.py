@@ -384,3 +384,81 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
 def build(name: str, directory: Path) -> Path:
     """Build and save the tiny pipeline registered as `name` into `directory`."""
     return BUILDERS[name](Path(directory))
+
+
+QWEN_CHAT_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+QWEN_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def make_qwen_chat_tokenizer() -> Any:
+    """A character-level tokenizer with Qwen's chat tokens and a chat template (FLUX.2 [klein] formats prompts as chat)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(QWEN_CHAT_SPECIAL + [chr(c) for c in range(32, 127)] + ["\n"])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tok.add_special_tokens(QWEN_CHAT_SPECIAL)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.chat_template = QWEN_CHAT_TEMPLATE
+    return fast
+
+
+def build_flux2_klein(directory: Path) -> Path:
+    """FLUX.2 [klein]: Flux2 transformer over a 4-channel Flux2 VAE (16 after 2x2 patching), a 27-layer
+    Qwen3 text encoder (the pipeline stacks hidden states 9, 18 and 27: joint dim 3 x 16), step-distilled."""
+    import torch
+    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline, Flux2Transformer2DModel
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = make_qwen_chat_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = Qwen3ForCausalLM(Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=27, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=8, max_position_embeddings=1024))
+    torch.manual_seed(0)
+    transformer = Flux2Transformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=16, num_attention_heads=2,
+        joint_attention_dim=48, timestep_guidance_channels=32, axes_dims_rope=(4, 4, 4, 4), guidance_embeds=False)
+    torch.manual_seed(0)
+    vae = AutoencoderKLFlux2(
+        block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        layers_per_block=1, latent_channels=4, norm_num_groups=4, sample_size=32)
+    pipe = Flux2KleinPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder,
+                              tokenizer=tokenizer, transformer=transformer, is_distilled=True)
+    return _save(pipe, directory)
+
+
+BUILDERS["flux2-klein"] = build_flux2_klein
+BUILDERS["flux2-klein-9b"] = build_flux2_klein
+BUILDERS["flux2-klein-t2i"] = build_flux2_klein
+
+
+def build_z_image(directory: Path) -> Path:
+    """Z-Image: a 1+1-layer S3-DiT over a 4-channel SD-style VAE, a 2-layer Qwen3 text encoder (cap dim 16)."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImagePipeline, ZImageTransformer2DModel
+    from transformers import Qwen3Config, Qwen3Model
+
+    tokenizer = make_qwen_chat_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = Qwen3Model(Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=8, max_position_embeddings=1024))
+    torch.manual_seed(0)
+    transformer = ZImageTransformer2DModel(in_channels=4, dim=32, n_layers=1, n_refiner_layers=1, n_heads=2, n_kv_heads=2,
+                                           cap_feat_dim=16, axes_dims=[4, 6, 6], axes_lens=[256, 64, 64])
+    torch.manual_seed(0)
+    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        shift_factor=0.0, scaling_factor=1.0)
+    pipe = ZImagePipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder,
+                          tokenizer=tokenizer, transformer=transformer)
+    return _save(pipe, directory)
+
+
+BUILDERS["z-image-turbo"] = build_z_image

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hilite_cli.providers.batch.runner import BatchError, BatchSettings, JobStatus, RawResult
+from hilite_cli.providers.batch.jobs import (
+    LINE_ERRORS, BadLine, BatchError, BatchSettings, JobStatus, RawResult, read_results_file,
+)
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.gemini import api_error_reason
 
@@ -79,18 +81,39 @@ class GeminiBatches:
         return job.name
 
     def _job(self, job: str) -> Any:
-        return self._sdk(lambda: self.provider._client_once().batches.get(name=job))
+        """The SDK's BatchJob, or None when the SDK cannot read it: one inline response that is not
+        an object breaks the parse of the whole job, so `_raw_job` then reads its JSON instead."""
+        try:
+            return self._sdk(lambda: self.provider._client_once().batches.get(name=job))
+        except LINE_ERRORS:
+            return None
+
+    def _raw_job(self, job: str) -> dict[str, Any]:
+        """The job's JSON as the server sent it (REST field names)."""
+        client = self.provider._client_once()
+        reply = self._sdk(lambda: client._api_client.request("get", job, {}))
+        try:
+            data = orjson.loads(reply.body or "{}")
+        except orjson.JSONDecodeError as exc:
+            raise BatchError(f"the status of {job} is not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise BatchError(f"the status of {job} is not a JSON object")
+        return data
 
     def poll(self, job: str) -> JobStatus:
         got = self._job(job)
+        if got is None:
+            state = str(_field(self._raw_job(job), "metadata", "state") or "").replace("BATCH_STATE_", "JOB_STATE_")
+            return JobStatus(STATES.get(state, "running"), state.removeprefix("JOB_STATE_").lower())  # type: ignore[arg-type]
         state = getattr(got.state, "value", None) or str(got.state)
         detail = (got.error.message or "") if got.error is not None else state.removeprefix("JOB_STATE_").lower()
         return JobStatus(STATES.get(state, "running"), detail)  # type: ignore[arg-type]
 
     def results(self, job: str) -> dict[str, RawResult]:
-        from google.genai import types
-
-        dest = self._job(job).dest
+        got = self._job(job)
+        if got is None:
+            return self._raw_results(job)
+        dest = got.dest
         if dest is None:
             return {}
         if dest.inlined_responses is not None:
@@ -100,20 +123,52 @@ class GeminiBatches:
                 for item in dest.inlined_responses
             }
         if dest.file_name:
-            data = self._sdk(lambda: self.provider._client_once().files.download(file=dest.file_name))
-            out: dict[str, RawResult] = {}
-            for line in data.splitlines():
-                if not line.strip():
-                    continue
-                item = orjson.loads(line)
-                response = item.get("response")
-                error = types.JobError.model_validate(item["error"]) if item.get("error") else None
-                out[item.get("key", "")] = _result(
-                    types.GenerateContentResponse.model_validate(response) if response is not None else None, error,
-                    orjson.dumps(response).decode() if response is not None else None,
-                )
-            return out
+            return self._file_results(job, dest.file_name)
         return {}
+
+    def _file_results(self, job: str, file_name: str) -> dict[str, RawResult]:
+        data = self._sdk(lambda: self.provider._client_once().files.download(file=file_name))
+        return read_results_file(job, data, "key", _file_result)
+
+    def _raw_results(self, job: str) -> dict[str, RawResult]:
+        """A job the SDK cannot read, read one response at a time: a bad one is that request's broken reply."""
+        output = _field(self._raw_job(job), "metadata", "output")
+        if isinstance(file_name := _field(output, "responsesFile"), str):
+            return self._file_results(job, file_name)
+        inlined = _field(output, "inlinedResponses", "inlinedResponses")
+        if not isinstance(inlined, list):
+            return {}
+        lines = b"".join(orjson.dumps(_as_line(item)) + b"\n" for item in inlined)
+        return read_results_file(job, lines, "key", _file_result)
+
+
+def _field(data: Any, *path: str) -> Any:
+    """`data[path[0]][path[1]]…`, or None where a step is missing or not an object."""
+    for name in path:
+        data = data.get(name) if isinstance(data, dict) else None
+    return data
+
+
+def _as_line(item: Any) -> Any:
+    """An inline response in the form of a responses-file line (`key` beside `response` or `error`)."""
+    if not isinstance(item, dict):
+        return item
+    return {"key": _field(item, "metadata", "key"), **{field: item[field] for field in ("response", "error") if field in item}}
+
+
+def _file_result(item: dict[str, Any], line: bytes) -> RawResult:
+    """One line of a responses file: `{"key", "response"}` or `{"key", "error"}`; a response that is
+    not a GenerateContentResponse is that request's broken reply (raised, and kept with its line)."""
+    from google.genai import types
+
+    response = item.get("response")
+    if response is not None and not isinstance(response, dict):
+        raise BadLine("the line's `response` is not a JSON object")
+    error = types.JobError.model_validate(item["error"]) if item.get("error") else None
+    return _result(
+        types.GenerateContentResponse.model_validate(response) if response is not None else None, error,
+        orjson.dumps(response).decode() if response is not None else None,
+    )
 
 
 def _result(response: Any, error: Any, body: str | None) -> RawResult:

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import ValidationError
 
-from hilite_cli.providers.batch.runner import BatchError, JobStatus, RawResult
+from hilite_cli.providers.batch.jobs import BadLine, BatchError, JobStatus, RawResult, problem, read_results_file
 from hilite_cli.providers.errors import TransientError
 from hilite_cli.providers.openai_chat import status_error_reason
 
@@ -70,24 +71,26 @@ class OpenAIBatches:
             if not file_id:
                 continue
             data = self._sdk(lambda file_id=file_id: client.files.content(file_id).content)
-            for line in data.splitlines():
-                if not line.strip():
-                    continue
-                item = orjson.loads(line)
-                out[item["custom_id"]] = _result(item, ChatCompletion)
+            read_results_file(job, data, "custom_id", lambda item, line: _result(item, ChatCompletion), into=out)
         return out
 
 
 def _result(item: dict[str, Any], completion_type: Any) -> RawResult:
+    """One line of an output or error file; a 200 whose body is not a chat completion is a broken reply."""
     response = item.get("response") or {}
+    if not isinstance(response, dict):
+        raise BadLine("the line's `response` is not a JSON object")
     status = response.get("status_code")
     if item.get("error") and status is None:
-        error = item["error"]
+        error = item["error"] if isinstance(item["error"], dict) else {"message": item["error"]}
         return RawResult(error=f"request failed: {error.get('code')}: {error.get('message')}", transient=True)
     if status == 200:
-        return RawResult(response=completion_type.model_validate(response["body"]),
-                         body=orjson.dumps(response["body"]).decode())
+        body = orjson.dumps(response.get("body")).decode()
+        try:
+            return RawResult(response=completion_type.model_validate(response.get("body")), body=body)
+        except ValidationError as exc:
+            return RawResult(broken=problem(exc), body=body)
     body = response.get("body") or {}
     message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
-    return RawResult(error=f"request failed: HTTP {status}: {message or body}",
-                     transient=status is None or status == 429 or status >= 500)
+    transient = not isinstance(status, int) or status == 429 or status >= 500
+    return RawResult(error=f"request failed: HTTP {status}: {message or body}", transient=transient)

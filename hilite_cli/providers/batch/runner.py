@@ -8,7 +8,13 @@ by the backend's own reply reader (the same typed failures and strict parser as 
 a request the job did not answer (expired, failed, cancelled, a per-request 429/5xx) is answered
 `http_error`, which is never cached and sends the record to the errors manifest, so `--resume`
 submits it again; a job still running when the wait ends answers `timeout` the same way, and
-`--resume` collects it.
+`--resume` collects it. One bad line in a results file is that request's broken reply; the rest of
+the job is read as usual.
+
+A one-off bad answer collected from a finished job (a broken reply, a safety block: asked again, it
+may well come back good) is noted in the ledger; the next call that needs it (`--resume`) submits it
+again in a new job instead of collecting the same answer. That happens once (`RESUBMIT_ONE_OFF`); with
+`--retry-failed` (`provider.reask_failed`) each time. Good answers are never submitted twice.
 """
 
 from __future__ import annotations
@@ -16,66 +22,20 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
+from hilite_cli.providers.batch.jobs import BatchBackend, BatchError, BatchSettings, JobStatus, RawResult
 from hilite_cli.providers.batch.state import BatchState
 from hilite_cli.providers.errors import TransientError
 
 if TYPE_CHECKING:
-    from hilite_cli.providers.base import Answer, Ask, Provider
+    from hilite_cli.providers.base import Answer, Ask, SdkProvider
 
-JobState = Literal["running", "succeeded", "failed", "expired", "cancelled"]
-
-
-class BatchError(Exception):
-    """A batch call failed in a way no retry fixes (the server has no batch API, a bad request)."""
+__all__ = ["BatchRunner", "BatchSettings", "backend_for"]
 
 
-@dataclass(frozen=True)
-class JobStatus:
-    state: JobState
-    detail: str = ""  # progress or the server's error, for the progress line and reasons
-
-
-@dataclass(frozen=True)
-class RawResult:
-    """One request's result inside a finished job: the reply object, or the error the job reported."""
-
-    response: Any = None
-    error: str | None = None
-    transient: bool = False  # a per-request 429/5xx: submit again rather than record
-    body: str | None = None  # this request's own reply as the job returned it: the raw of a broken reply
-
-
-class BatchBackend(Protocol):
-    """What a backend provides: its wire format through its SDK."""
-
-    def submit(self, items: list[tuple[str, Ask]]) -> str: ...
-
-    def poll(self, job: str) -> JobStatus: ...
-
-    def results(self, job: str) -> dict[str, RawResult]: ...
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """configs/providers.toml [batch]."""
-
-    poll_interval: float = 30.0
-    max_wait: float = 86400.0
-    max_requests: int = 10000
-    inline_limit_bytes: int = 10_000_000
-    records_per_job: int = 2000
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any], **overrides: Any) -> BatchSettings:
-        given = {**section, **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(**{k: v for k, v in given.items() if k in cls.__dataclass_fields__})
-
-
-def backend_for(provider: Provider, settings: BatchSettings) -> BatchBackend:
+def backend_for(provider: SdkProvider, settings: BatchSettings) -> BatchBackend:
     if provider.name == "gemini":
         from hilite_cli.providers.batch.gemini import GeminiBatches
 
@@ -89,7 +49,7 @@ class BatchRunner:
     """Answers a provider's cache misses through batch jobs recorded in `state_path`."""
 
     def __init__(
-        self, provider: Provider, state_path: Path, settings: BatchSettings, *,
+        self, provider: SdkProvider, state_path: Path, settings: BatchSettings, *,
         backend: BatchBackend | None = None, report: Callable[[str], None] | None = None,
     ) -> None:
         self.provider = provider
@@ -108,7 +68,7 @@ class BatchRunner:
         waiting: dict[str, list[str]] = {}  # job -> the keys of `asks` it holds
         fresh: list[str] = []
         for key in asks:
-            job = self.state.job_for(key)
+            job = self.state.job_for(key, resubmit=self.provider.reask_failed)
             if job is None:
                 fresh.append(key)
             else:
@@ -132,6 +92,8 @@ class BatchRunner:
             status = ends.get(job)
             for key in keys:
                 answers[key] = self._answer(job, status, key, asks[key])
+            one_off = [key for key in keys if answers[key].one_off and answers[key].batch]
+            self.state.record_one_off(job, one_off)
         return answers
 
     def _wait(self, jobs: list[str]) -> dict[str, JobStatus]:
@@ -181,6 +143,8 @@ class BatchRunner:
                 f"batch job {job} {status.state}{detail} without answering this request; --resume submits it again"))
         if result.error is not None:
             return self.provider.answer("http_error", reason=f"batch job {job}: {result.error}")
+        if result.broken is not None:  # this request's line only: the rest of the job is read as usual
+            return self.provider.broken_reply(result.broken, result.body).model_copy(update={"batch": True})
         answer = self.provider.read_response(ask, result.response, body=lambda: result.body)
         return answer.model_copy(update={"batch": True})
 

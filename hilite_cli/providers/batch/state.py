@@ -4,10 +4,13 @@ Append-only JSONL, one event per line, fsynced as written:
 
     {"event": "submitted", "job": "batches/123", "backend": "gemini", "model": "…", "keys": [...], "at": …}
     {"event": "ended", "job": "batches/123", "state": "expired", "retry": [...], "at": …}
+    {"event": "one_off", "job": "batches/123", "keys": [...], "at": …}
 
 A request (its cache key) belongs to the newest job that holds it, unless that job ended with the key
-in `retry` (expired, failed, a transient per-request error): then it is submitted again. A torn last
-line (a kill mid-write) is ignored on reading and never ends up half-merged with the next event.
+in `retry` (expired, failed, a transient per-request error): then it is submitted again. A `one_off`
+event names the keys whose answer from that job was a broken reply or a safety block: the next run
+submits them again, in RESUBMIT_ONE_OFF new jobs at most (any number with `--retry-failed`). A torn
+last line (a kill mid-write) is ignored on reading and never ends up half-merged with the next event.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 
 import orjson
 
+# New jobs a request gets, unasked, after one-off bad answers (more only with --retry-failed).
+RESUBMIT_ONE_OFF = 1
+
 
 class BatchState:
     """The ledger of one output's batch jobs."""
@@ -27,6 +33,7 @@ class BatchState:
         self.path = path
         self.jobs: dict[str, dict[str, Any]] = {}  # job -> submitted event (+ "ended" once it ended)
         self._owner: dict[str, str] = {}  # key -> job that holds it
+        self._one_off: dict[str, set[str]] = {}  # key -> jobs whose answer to it was a one-off bad answer
         self._load()
 
     def _load(self) -> None:
@@ -54,6 +61,9 @@ class BatchState:
             for key in event.get("retry", []):
                 if self._owner.get(key) == job:
                     del self._owner[key]
+        elif event["event"] == "one_off":
+            for key in event["keys"]:
+                self._one_off.setdefault(key, set()).add(job)
 
     def _append(self, event: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,9 +73,22 @@ class BatchState:
             os.fsync(fh.fileno())
         self._apply(event)
 
-    def job_for(self, key: str) -> str | None:
-        """The job whose answer to `key` is (or will be) collectable, or None: not submitted yet."""
-        return self._owner.get(key)
+    def job_for(self, key: str, *, resubmit: bool = False) -> str | None:
+        """The job whose answer to `key` is (or will be) collectable, or None: to be submitted (again).
+
+        A job that gave `key` a one-off bad answer is passed over while `key` has had fewer than
+        RESUBMIT_ONE_OFF new jobs for it, or always with `resubmit` (--retry-failed)."""
+        job = self._owner.get(key)
+        bad = self._one_off.get(key, set())
+        if job is not None and job in bad and (resubmit or len(bad) <= RESUBMIT_ONE_OFF):
+            return None
+        return job
+
+    def record_one_off(self, job: str, keys: list[str]) -> None:
+        """Note the keys whose answer from `job` was a one-off bad answer (each once)."""
+        new = [key for key in keys if job not in self._one_off.get(key, set())]
+        if new:
+            self._append({"event": "one_off", "job": job, "keys": new, "at": time.time()})
 
     def keys_of(self, job: str) -> list[str]:
         return list(self.jobs[job]["keys"])

@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from hilite_cli.images import ImageError, decode_image, encode_image, load_image, read_image_file
+from hilite_cli.models.hosted import record_fields
+from hilite_cli.models.registry import get_spec
 from hilite_cli.providers import Provider
 from hilite_cli.records import Record, RecordError, stable_id
 from hilite_cli.stages.mine.jobs import Job
@@ -125,6 +127,7 @@ class Candidates:
             "t2i_prompt": source.get("t2i_prompt"),
             "origin": origin,
             "job": job.id,
+            "licence": get_spec(self.editor).licence_record(),
             **fields,
         }
 
@@ -147,7 +150,10 @@ def check_edit(
     """Pre-filter one edit and write it if it is kept."""
     try:
         edit = edit_to_judge(prefilter, job, source_png, source_array, edited)
-        return edit_result(prefilter.judge_many([edit])[0], job, source, edit.edited_png, candidates)
+        result = edit_result(prefilter.judge_many([edit])[0], job, source, edit.edited_png, candidates)
+        if result.candidate is not None and isinstance(edited, Image.Image):
+            result.candidate.update(record_fields(edited))  # a hosted editor's attempt, provenance and cost
+        return result
     except (RecordError, ImageError) as exc:
         return EditResult("failed", failure=(getattr(exc, "kind", "bad_image"), str(exc)))
 

@@ -104,6 +104,7 @@ def gate_record(answer: Answer) -> Record:
         "prompt": f"a5_t2i_check@{prompt_version('a5_t2i_check')}",
         "raw": answer.raw,
         "reason": answer.reason,
+        **({"tuned": answer.tuned} if answer.tuned else {}),  # a `tune-judge` model: its adapter or job
     }
 
 

@@ -119,8 +119,10 @@
     shownStep = step;
     const grid = $("candidates");
     grid.replaceChildren();
-    $("results").hidden = !step || !step.candidates.length;
+    $("results").hidden = !step || (!step.candidates.length && !step.error);
     if (!step) return;
+    $("step-problem").hidden = !step.error;
+    $("step-problem").textContent = step.error || "";
     chosen = step.pick;
     step.candidates.forEach((c) => {
       const card = el("button", { type: "button", class: "candidate" + (c.slot === step.pick ? " on" : ""), "data-slot": c.slot },
@@ -135,7 +137,7 @@
       grid.append(card);
     });
     const picked = step.pick !== null;
-    $("feedback").hidden = picked;
+    $("feedback").hidden = picked || !step.candidates.length;
     if (!picked) { makeScales($("feedback")); $("keep-slot").textContent = "–"; $("comment").value = ""; $("offensive").checked = false; $("offensive-description").hidden = true; }
     const reveal = $("reveal");
     reveal.hidden = !picked;

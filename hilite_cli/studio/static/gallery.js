@@ -3,6 +3,12 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   let current = null;
+  // One parameter as text; a nested one (`native`: the pipeline's own arguments) lists its entries.
+  function showParam(name, value) {
+    if (typeof value !== "object") return `${name} = ${value}`;
+    const inner = Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => showParam(k, v)).join(", ");
+    return `${name}: ${inner || "none"}`;
+  }
   document.querySelectorAll(".like").forEach((b) => b.addEventListener("click", async () => {
     try { b.querySelector("span").textContent = (await api(`/api/publications/${b.dataset.id}/like`, { json: {} })).likes; }
     catch (err) { toast(err.message, true); }
@@ -14,7 +20,7 @@
     const steps = $("modal-steps");
     steps.replaceChildren(el("p", { class: "muted" }, p.description || ""));
     p.steps.forEach((s) => {
-      const params = Object.entries(s.params || {}).filter(([, v]) => v !== null).map(([k, v]) => `${k} = ${v}`).join(" · ");
+      const params = Object.entries(s.params || {}).filter(([, v]) => v !== null).map(([k, v]) => showParam(k, v)).join(" · ");
       steps.append(el("section", { class: "modal-step" },
         el("div", { class: "pair small-pair" }, el("figure", {}, el("img", { src: s.input_image, alt: "input" }), el("figcaption", {}, "input")),
           el("figure", {}, el("img", { src: s.picked_image, alt: "result" }), el("figcaption", {}, "result"))),
