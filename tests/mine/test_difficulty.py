@@ -197,3 +197,15 @@ def test_fill_leaves_a_file_without_difficulty_blocks_untouched(tmp_path: Path) 
     assert fill_validated_difficulty(output, errors) == 0
     after = output.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_fill_writes_through_a_symlinked_output(tmp_path: Path) -> None:
+    from hilite_cli.stages.mine.difficulty import fill_validated_difficulty
+
+    rows, errored = _scored_pool()
+    real = _write(tmp_path / "real.jsonl", rows)
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(real)
+    assert fill_validated_difficulty(link, _write(tmp_path / "errors.jsonl", errored)) == 4
+    assert link.is_symlink() and sum(orjson.loads(x)["difficulty"]["attempts_to_validated_pass"] == 2
+                                     for x in real.read_bytes().splitlines()) == 4

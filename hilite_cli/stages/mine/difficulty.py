@@ -34,8 +34,9 @@ from typing import Any
 
 import orjson
 
-from hilite_cli.images import write_bytes_atomic
-from hilite_cli.manifest import repair_torn_tail
+from hilite_cli.images import file_mode, write_bytes_atomic
+from hilite_cli.manifest import repair_torn_tail, write_target
+from hilite_cli.outputs import temp_prefix
 from hilite_cli.records import Record
 from hilite_cli.stages.mine.categories import default_category
 
@@ -396,14 +397,18 @@ def fill_validated_difficulty(output: Path, errors: Path | None = None, ledger: 
 
 
 def _rewrite(output: Path, lines: Iterator[tuple[bytes, Record | None]]) -> None:
-    """Write the lines to a temporary file beside `output` and move it into place (atomic, streamed)."""
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    """Stream the lines into a temp file beside `output` and rename it over, as `write_bytes_atomic`
+    does (a symlink written through, the same temp names and mode), without the whole file in memory."""
+    target = Path(write_target(output))
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             for raw, filled in lines:
                 fh.write(raw if filled is None else orjson.dumps(filled, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-        os.chmod(tmp, output.stat().st_mode & 0o777)
-        os.replace(tmp, output)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
