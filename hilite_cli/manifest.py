@@ -85,6 +85,8 @@ def _resolve(base: Path, path: str) -> str:
     """`(base / path).resolve()`, cached, and with the folder's resolution cached apart: a manifest's
     images share a few folders (and often files), and resolving every component of every path was
     most of the cost of reading a manifest. The file itself is still followed when it is a link."""
+    if "\x00" in path:  # as Path.resolve says it: this record's error, never a silently odd path
+        raise ValueError("embedded null byte")
     joined = os.path.join(base, path)
     if ".." in joined.split(os.sep):  # `link/..` is the link target's parent: only realpath knows it
         return os.path.realpath(joined)

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import orjson
+import pytest
 
 from hilite_cli.manifest import DoneLedger, ManifestWriter, read_manifest, repair_torn_tail
 
@@ -87,3 +88,5 @@ def test_paths_resolve_as_pathlib_does_through_links_and_dotdot(tmp_path: Path) 
     os.symlink(tmp_path / "deep" / "real" / "a.png", tmp_path / "deep" / "real" / "b.png")
     for path in ["link/a.png", "link/b.png", "link/../x.png", "./link//a.png", "missing/x.png", "link", ".."]:
         assert resolve_paths({"image": path}, tmp_path)["image"] == str((tmp_path / path).resolve()), path
+    with pytest.raises(ValueError, match="null byte"):  # read_manifest makes it the line's error
+        resolve_paths({"image": "a\x00.png"}, tmp_path)
