@@ -7,6 +7,7 @@ stdout), so `a | b` resolves the same paths that `a -o x.jsonl; b x.jsonl` does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -74,6 +75,28 @@ def _is_url(value: str) -> bool:
     return "://" in value
 
 
+@functools.lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolve(base: Path, path: str) -> str:
+    """`(base / path).resolve()`, cached, and with the folder's resolution cached apart: a manifest's
+    images share a few folders (and often files), and resolving every component of every path was
+    most of the cost of reading a manifest. The file itself is still followed when it is a link."""
+    if "\x00" in path:  # as Path.resolve says it: this record's error, never a silently odd path
+        raise ValueError("embedded null byte")
+    joined = os.path.join(base, path)
+    if ".." in joined.split(os.sep):  # `link/..` is the link target's parent: only realpath knows it
+        return os.path.realpath(joined)
+    folder, name = os.path.split(os.path.normpath(joined))
+    if name in ("", "."):
+        return os.path.realpath(joined)
+    resolved = os.path.join(_real_dir(folder), name)
+    return os.path.realpath(resolved) if os.path.islink(resolved) else resolved
+
+
 def resolve_paths(record: Record, base: Path, extra: tuple[str, ...] = ()) -> Record:
     """Absolute paths for the path fields (`~` expanded); URLs and everything else untouched."""
     out = dict(record)
@@ -81,7 +104,7 @@ def resolve_paths(record: Record, base: Path, extra: tuple[str, ...] = ()) -> Re
         value = out.get(field)
         if isinstance(value, str) and value and not _is_url(value):
             path = os.path.expanduser(value)
-            out[field] = path if os.path.isabs(path) else str((base / path).resolve())
+            out[field] = path if os.path.isabs(path) else _resolve(base, path)
     return out
 
 

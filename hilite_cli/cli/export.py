@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hilite_cli.cli.options import Errors
 from hilite_cli.cli.runner import guard_outputs, require_manifests, usage_error
+from hilite_cli.records import Record
+
+if TYPE_CHECKING:
+    from hilite_cli.manifest import Line
 
 DATASET_FORMATS = ("ip2p", "nhr", "webdataset", "diffusion-dpo", "trl")
 FILE_FORMATS = ("kto", "dpo")
@@ -134,35 +139,56 @@ def command(
     guard_outputs([("the input manifest", input)],
                   [*dataset_writes("--to", to, format), ("--errors" if errors else "the errors manifest", errors_path)])
     with locked([to], errors_path):
-        _export(input, format, to, min_margin, threshold, max_per_shard, order, overwrite, errors_path, include_rejected)
+        _export(input, format, to, min_margin, threshold, max_per_shard, order, overwrite, errors_path,
+                include_rejected)
 
 
 def _export(input: str, format: str, to: Path, min_margin: float, threshold: float | None, max_per_shard: int,
             order: str, overwrite: bool, errors_path: str, include_rejected: bool) -> None:
     from hilite_cli.manifest import ManifestError, read_manifest
 
-    try:
-        lines = list(read_manifest(input))
-    except ManifestError as exc:
-        raise usage_error(str(exc)) from None
-    records = [ln.record for ln in lines if ln.record is not None]
     if order not in ("input", "difficulty"):
         raise usage_error(f"--order must be input or difficulty, got {order!r}")
     check_export_target("--to", to, format, overwrite=overwrite)
+    reading = _Reading(read_manifest(input))
+    records: Iterable[Record] = reading
     if order == "difficulty":
         from hilite_cli.stages.mine.difficulty import difficulty_key, with_validated_difficulty
 
-        records = sorted(with_validated_difficulty(records), key=difficulty_key)
+        try:  # a sort needs every record: the one order that holds the manifest in memory
+            records = sorted(with_validated_difficulty(list(reading)), key=difficulty_key)
+        except ManifestError as exc:
+            raise usage_error(str(exc)) from None
     try:
         summary = export_records(records, format, to, min_margin=min_margin, t_aes=threshold, t_adh=threshold,
                                  max_per_shard=max_per_shard, include_rejected=include_rejected)
+    except ManifestError as exc:
+        raise usage_error(str(exc)) from None
     except (ValueError, RuntimeError) as exc:
         raise usage_error(str(exc)) from None
-    bad = [ln.error_record("export") for ln in lines if ln.record is None]
-    summary.errors[:0] = bad
+    summary.errors[:0] = reading.bad
     failed = report_export(summary, errors_path)
     if failed or not summary.written:
         if not summary.written:
             print(f"hilite export: warning: no record could be exported to {to}"
-                  + (" (the input held none)" if not records else " (why each was left out is above)"), file=sys.stderr)
+                  + (" (the input held none)" if not reading.count else " (why each was left out is above)"),
+                  file=sys.stderr)
         raise typer.Exit(1)
+
+
+class _Reading:
+    """The manifest's records as they are read (an export streams them through, never holding them);
+    a line that is not a record becomes an error record in `bad`; `count` is how many records came."""
+
+    def __init__(self, lines: Iterable[Line]) -> None:
+        self.lines = lines
+        self.bad: list[Record] = []
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        for line in self.lines:
+            if line.record is None:
+                self.bad.append(line.error_record("export"))
+            else:
+                self.count += 1
+                yield line.record

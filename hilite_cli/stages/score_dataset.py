@@ -33,7 +33,7 @@ import numpy as np
 
 from hilite_cli import storage
 from hilite_cli.config import load_config
-from hilite_cli.manifest import read_manifest
+from hilite_cli.manifest import STDIO, read_manifest
 from hilite_cli.metrics.geometric import geometric_mean
 from hilite_cli.records import Record, with_error
 from hilite_cli.stages.base import Stage
@@ -76,21 +76,41 @@ class SampledDataset:
     bad_lines: list[Record] = field(default_factory=list)  # error records of the lines that were not JSON objects
 
 
-def sample_dataset(dataset: DatasetInput, sample: int | None, seed: int) -> SampledDataset:
-    """Read a manifest and draw `sample` records without replacement, seeded by (seed, dataset name)."""
-    records, invalid, bad_lines = [], 0, []
+def _scan(dataset: DatasetInput, keep: Callable[[int], bool] | None, bad_lines: list[Record]) -> tuple[list[Record], int, int]:
+    """(the good records whose index `keep` takes, or all; how many good records; how many invalid lines).
+
+    Lines that are not JSON objects also become error records in `bad_lines`."""
+    records: list[Record] = []
+    good = invalid = 0
     for line in read_manifest(dataset.manifest):
         if line.record is None:
             bad_lines.append({**line.error_record("score-dataset"), "dataset": dataset.name})
         if line.record is None or "error" in line.record:  # a record that failed upstream is counted, not re-reported
             invalid += 1
             continue
-        records.append(line.record)
-    n_total = len(records)
+        if keep is None or keep(good):
+            records.append(line.record)
+        good += 1
+    return records, good, invalid
+
+
+def sample_dataset(dataset: DatasetInput, sample: int | None, seed: int) -> SampledDataset:
+    """Read a manifest and draw `sample` records without replacement, seeded by (seed, dataset name).
+
+    A file is read twice when sampled: once to count its records, once to keep the drawn ones, so
+    only the sample is held (the same draw as from all records in memory). Stdin is held whole."""
+    bad_lines: list[Record] = []
+    in_memory = sample is None or dataset.manifest == STDIO
+    records, n_total, invalid = _scan(dataset, None if in_memory else lambda _: False, bad_lines)
     if sample is not None and sample < n_total:
         rng = np.random.default_rng([seed, zlib.crc32(dataset.name.encode())])
         keep = np.sort(rng.choice(n_total, size=sample, replace=False))
-        records = [records[i] for i in keep]
+        if in_memory:
+            records = [records[i] for i in keep]
+        else:
+            records = _scan(dataset, set(keep.tolist()).__contains__, [])[0]
+    elif not in_memory:
+        records = _scan(dataset, None, [])[0]
     return SampledDataset(dataset.name, n_total, invalid, [{**r, "dataset": dataset.name} for r in records], bad_lines)
 
 

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import orjson
+import pytest
 
 from hilite_cli.manifest import DoneLedger, ManifestWriter, read_manifest, repair_torn_tail
 
@@ -72,3 +73,20 @@ def test_done_ledger_survives_restart(tmp_path: Path) -> None:
     fresh = DoneLedger(out, resume=False)
     assert "x" not in fresh
     fresh.close()
+
+
+def test_paths_resolve_as_pathlib_does_through_links_and_dotdot(tmp_path: Path) -> None:
+    """The cached resolver gives `(base / path).resolve()` exactly: links to folders and files, `..`
+    after a link (the target's parent, not the link's), missing files."""
+    import os
+
+    from hilite_cli.manifest import resolve_paths
+
+    (tmp_path / "deep" / "real").mkdir(parents=True)
+    (tmp_path / "deep" / "real" / "a.png").write_bytes(b"x")
+    os.symlink(tmp_path / "deep" / "real", tmp_path / "link")
+    os.symlink(tmp_path / "deep" / "real" / "a.png", tmp_path / "deep" / "real" / "b.png")
+    for path in ["link/a.png", "link/b.png", "link/../x.png", "./link//a.png", "missing/x.png", "link", ".."]:
+        assert resolve_paths({"image": path}, tmp_path)["image"] == str((tmp_path / path).resolve()), path
+    with pytest.raises(ValueError, match="null byte"):  # read_manifest makes it the line's error
+        resolve_paths({"image": "a\x00.png"}, tmp_path)

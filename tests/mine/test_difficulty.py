@@ -133,3 +133,79 @@ def test_first_validated_pass_hand_computed() -> None:
     assert first_validated([3, 1, 7], {1, 7}, unknown={3}) is None  # seed 3 might have been the first
     assert first_validated([3, 1, 7], {3}, unknown={7}) == 1  # an unknown after the first pass changes nothing
     assert first_validated([3, 1, 7], set()) is None
+
+
+def _scored_pool() -> tuple[list[dict], list[dict]]:
+    """validate --keep all output over three pairs (every seed passed mine's pre-filter), and one
+    candidate whose judge call failed (an error record, no verdict)."""
+    block = {"seeds_tried": [0, 1, 2, 3], "seeds_passed": [0, 1, 2, 3], "attempts_to_validated_pass": None}
+    verdicts = {"a": {0: False, 1: True, 2: True, 3: False}, "b": {1: False, 2: False, 3: True},
+                "c": {0: False, 2: False, 3: False}}  # b's seed 0 errored: unknown first; c's 1 has no record
+    rows = [{"id": f"{p}{s}", "parent": p, "instruction": "add a hat", "seed": s, "thresholds": {}, "passed": ok,
+             "difficulty": dict(block)} for p, seeds in verdicts.items() for s, ok in seeds.items()]
+    errored = [{"id": "b0", "parent": "b", "instruction": "add a hat", "seed": 0,
+                "error": {"stage": "validate", "kind": "http_error", "message": "down"}}]
+    return rows, errored
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("order", ["grouped", "interleaved"])
+def test_fill_streams_the_output_grouped_or_not_with_the_in_memory_answer(tmp_path: Path, order: str) -> None:
+    from hilite_cli.stages.mine.difficulty import fill_validated_difficulty, validated_difficulty
+
+    rows, errored = _scored_pool()
+    if order == "interleaved":  # pairs come back after another pair's records: the two-pass path
+        rows = rows[::2] + rows[1::2]
+    output = _write(tmp_path / "out.jsonl", [*rows, {"id": "plain", "source": "x.png"}])
+    errors = _write(tmp_path / "out.jsonl.errors.jsonl", errored)
+    expected = {r["id"]: r for r in validated_difficulty([*rows, {"id": "plain", "source": "x.png"}], errored)}
+    assert fill_validated_difficulty(output, errors) == 4  # pair a; b and c stay null (unknown)
+    filled = [orjson.loads(x) for x in output.read_bytes().splitlines()]
+    assert [r["id"] for r in filled] == [*(r["id"] for r in rows), "plain"]  # order and every line kept
+    assert filled == [expected[r["id"]] for r in filled]
+    firsts = {r["parent"]: r["difficulty"]["attempts_to_validated_pass"] for r in filled if "parent" in r}
+    assert firsts == {"a": 2, "b": None, "c": None}
+    assert fill_validated_difficulty(output, errors) == 0  # up to date: nothing rewritten
+
+
+def test_the_ledger_clears_an_error_judged_since(tmp_path: Path) -> None:
+    from hilite_cli.stages.mine.difficulty import fill_validated_difficulty
+
+    rows, errored = _scored_pool()
+    rows = [{**r, "passed": False} if r["parent"] == "b" else r for r in rows]
+    rows.insert(4, {**rows[4], "id": "b0", "seed": 0, "passed": True})  # b0 judged on a resumed run
+    output = _write(tmp_path / "out.jsonl", rows)
+    ledger = tmp_path / "out.jsonl.done"
+    ledger.write_text("b0\n")
+    fill_validated_difficulty(output, _write(tmp_path / "errors.jsonl", errored), ledger)
+    filled = {r["id"]: r["difficulty"]["attempts_to_validated_pass"] for r in map(orjson.loads, output.read_bytes().splitlines())}
+    assert filled["b1"] == 1
+
+
+def test_fill_leaves_a_file_without_difficulty_blocks_untouched(tmp_path: Path) -> None:
+    from hilite_cli.stages.mine.difficulty import fill_validated_difficulty
+
+    output = _write(tmp_path / "out.jsonl", [{"id": f"c{i}", "parent": "p", "seed": i, "thresholds": {}, "passed": True}
+                                            for i in range(5)])
+    before = output.stat()
+    errors = tmp_path / "errors.jsonl"
+    errors.write_bytes(b"not json at all\n")  # never read: there is nothing to fill in
+    assert fill_validated_difficulty(output, errors) == 0
+    after = output.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_fill_writes_through_a_symlinked_output(tmp_path: Path) -> None:
+    from hilite_cli.stages.mine.difficulty import fill_validated_difficulty
+
+    rows, errored = _scored_pool()
+    real = _write(tmp_path / "real.jsonl", rows)
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(real)
+    assert fill_validated_difficulty(link, _write(tmp_path / "errors.jsonl", errored)) == 4
+    assert link.is_symlink() and sum(orjson.loads(x)["difficulty"]["attempts_to_validated_pass"] == 2
+                                     for x in real.read_bytes().splitlines()) == 4

@@ -158,3 +158,23 @@ def test_clip_metrics_in_the_stage(tmp_path: Path, make_dataset) -> None:
     assert out[0]["eval"]["clip_dir"] == pytest.approx(want_dir, abs=1e-6)
     assert out[1]["eval"]["clip_dir"] is None
     assert "captions" in out[1]["eval"]["missing"]["clip_dir"]
+
+
+def test_a_sampled_file_is_drawn_in_two_passes_with_the_in_memory_draw(tmp_path: Path) -> None:
+    """Only the sample is held; the draw is the one `rng.choice` makes over all good records."""
+    import zlib
+
+    from hilite_cli.stages.score_dataset import DatasetInput, sample_dataset
+
+    lines = [orjson.dumps({"id": f"r{i}", "source": "a.png", "edited": "b.png", "instruction": "x"})
+             for i in range(50)]
+    lines[7] = b"{not json"
+    lines[9] = orjson.dumps({"id": "failed", "error": {"stage": "edit", "kind": "k", "message": "m"}})
+    manifest = tmp_path / "ds.jsonl"
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    drawn = sample_dataset(DatasetInput("ds", str(manifest)), 10, 3)
+    good = [orjson.loads(x)["id"] for i, x in enumerate(lines) if i not in (7, 9)]
+    keep = np.sort(np.random.default_rng([3, zlib.crc32(b"ds")]).choice(len(good), size=10, replace=False))
+    assert [r["id"] for r in drawn.records] == [good[i] for i in keep]
+    assert (drawn.n_total, drawn.n_invalid, len(drawn.bad_lines)) == (48, 2, 1)
+    assert all(r["dataset"] == "ds" for r in drawn.records)

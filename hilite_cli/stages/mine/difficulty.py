@@ -24,16 +24,19 @@ Per category: the pre-filter pass rate over all judged attempts with a Wilson 95
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from hilite_cli.images import write_bytes_atomic
-from hilite_cli.manifest import ledger_keys, repair_torn_tail
+from hilite_cli.images import file_mode, write_bytes_atomic
+from hilite_cli.manifest import repair_torn_tail, write_target
+from hilite_cli.outputs import temp_prefix
 from hilite_cli.records import Record
 from hilite_cli.stages.mine.categories import default_category
 
@@ -172,17 +175,41 @@ def _verdict(record: Record, *, triplets: bool) -> tuple[str, int, bool] | None:
     return None
 
 
-def _fill(records: list[Record], passed: Mapping[tuple[Any, Any], set[int]],
-          unknown: Mapping[tuple[Any, Any], set[int]], pairs: set[tuple[Any, Any]]) -> list[Record]:
-    out = []
-    for record in records:
+class _PairVerdicts:
+    """What validate said about one pair's seeds: the compact state `attempts_to_validated_pass` needs."""
+
+    __slots__ = ("passed", "scored", "unknown", "seeds_passed")
+
+    def __init__(self) -> None:
+        self.passed: set[int] = set()
+        self.scored: set[int] | None = None  # seeds of scored candidates (`--keep all`), None for triplets only
+        self.unknown: set[int] = set()
+        self.seeds_passed: set[Any] = set()  # seeds that passed mine's pre-filter, from the records' blocks
+
+    def add(self, record: Record, found: tuple[str, int, bool]) -> None:
+        if "kind" not in record:  # a scored candidate, not a triplet
+            self.scored = self.scored if self.scored is not None else set()
+            self.scored.add(found[1])
+        if found[2]:
+            self.passed.add(found[1])
+
+    def note_block(self, record: Record) -> None:
         block = record.get("difficulty")
-        key = _pair_key(record)
-        if isinstance(block, dict) and isinstance(block.get("seeds_tried"), list) and key in pairs:
-            first = first_validated(block["seeds_tried"], passed.get(key, set()), unknown.get(key, set()))
-            record = {**record, "difficulty": {**block, "attempts_to_validated_pass": first}}
-        out.append(record)
-    return out
+        if isinstance(block, dict) and isinstance(block.get("seeds_passed"), list):
+            self.seeds_passed.update(block["seeds_passed"])
+
+    def first(self, seeds_tried: list[int]) -> int | None:
+        """`attempts_to_validated_pass`: with `--keep all` a seed that passed the pre-filter but has no
+        record of its own is unknown."""
+        unknown = self.unknown | (self.seeds_passed - self.scored if self.scored is not None else set())
+        return first_validated(seeds_tried, self.passed, unknown)
+
+
+def _filled(record: Record, verdicts: _PairVerdicts | None) -> Record:
+    block = record.get("difficulty")
+    if verdicts is None or not isinstance(block, dict) or not isinstance(block.get("seeds_tried"), list):
+        return record
+    return {**record, "difficulty": {**block, "attempts_to_validated_pass": verdicts.first(block["seeds_tried"])}}
 
 
 def validated_difficulty(records: list[Record], errored: Iterable[Record] = (), judged_ids: Iterable[str] = (),
@@ -196,28 +223,20 @@ def validated_difficulty(records: list[Record], errored: Iterable[Record] = (), 
     passed mine's pre-filter (so went to validate) has no record. Only pairs with a verdict in
     `records` are changed.
     """
-    passed: dict[tuple[Any, Any], set[int]] = defaultdict(set)
-    scored: dict[tuple[Any, Any], set[int]] = {}
-    pairs: set[tuple[Any, Any]] = set()
+    pairs: dict[tuple[Any, Any], _PairVerdicts] = {}
     seen = set(judged_ids)
     for record in records:
         if (found := _verdict(record, triplets=triplets)) is not None:
-            key = _pair_key(record)
-            pairs.add(key)
+            pairs.setdefault(_pair_key(record), _PairVerdicts()).add(record, found)
             seen.add(found[0])
-            if "kind" not in record:  # a scored candidate, not a triplet
-                scored.setdefault(key, set()).add(found[1])
-            if found[2]:
-                passed[key].add(found[1])
-    unknown: dict[tuple[Any, Any], set[int]] = defaultdict(set)
     for record in errored:
-        if isinstance(record.get("seed"), int) and str(record.get("id")) not in seen:
-            unknown[_pair_key(record)].add(record["seed"])
+        verdicts = pairs.get(_pair_key(record))
+        if verdicts is not None and isinstance(record.get("seed"), int) and str(record.get("id")) not in seen:
+            verdicts.unknown.add(record["seed"])
     for record in records:
-        block, key = record.get("difficulty"), _pair_key(record)
-        if key in scored and isinstance(block, dict) and isinstance(block.get("seeds_passed"), list):
-            unknown[key].update(set(block["seeds_passed"]) - scored[key])
-    return _fill(records, passed, unknown, pairs)
+        if (verdicts := pairs.get(_pair_key(record))) is not None:
+            verdicts.note_block(record)
+    return [_filled(record, pairs.get(_pair_key(record))) for record in records]
 
 
 def with_validated_difficulty(records: list[Record]) -> list[Record]:
@@ -230,24 +249,169 @@ def with_validated_difficulty(records: list[Record]) -> list[Record]:
     return validated_difficulty(records, triplets=False)
 
 
-def _jsonl(path: Path) -> list[Record]:
-    if not path.is_file():
-        return []
-    repair_torn_tail(path)
-    return [orjson.loads(raw) for raw in path.read_bytes().splitlines() if raw.strip()]
+_MARK = b'"difficulty"'  # a line without it has no block: passed through unparsed
+
+
+class _Ungrouped(Exception):
+    """A pair's records came back after another pair's: the file is not grouped by pair."""
+
+
+def _errored(errors: Path | None, ledger: Path | None) -> dict[tuple[Any, Any], dict[str, int]]:
+    """Validate's error records per pair (id -> seed), less those the ledger says were judged since.
+
+    Errors are few; the ledger is streamed, never held."""
+    out: dict[tuple[Any, Any], dict[str, int]] = {}
+    if errors is not None and errors.is_file():
+        repair_torn_tail(errors)
+        with errors.open("rb") as fh:
+            for raw in fh:
+                record = _parsed(raw)
+                if record is not None and (record.get("error") or {}).get("stage") == "validate" \
+                        and isinstance(record.get("seed"), int):
+                    out.setdefault(_pair_key(record), {})[str(record.get("id"))] = record["seed"]
+    ids = {rid for seeds in out.values() for rid in seeds}
+    if ids and ledger is not None and ledger.is_file():
+        with ledger.open("rb") as fh:
+            for raw in fh:
+                if (rid := raw.rstrip(b"\n").decode("utf-8", "replace")) in ids:
+                    for seeds in out.values():
+                        seeds.pop(rid, None)
+    return out
+
+
+def _parsed(raw: bytes) -> Record | None:
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _close(verdicts: _PairVerdicts, key: tuple[Any, Any], errored: dict[tuple[Any, Any], dict[str, int]],
+           seen: set[str]) -> None:
+    verdicts.unknown.update(seed for rid, seed in errored.get(key, {}).items() if rid not in seen)
+
+
+def _verdicts_of(raw: bytes) -> Record | None:
+    """The record of a line with a difficulty block; None for every other line (left unparsed when it
+    cannot have one)."""
+    record = _parsed(raw) if _MARK in raw else None
+    return record if record is not None and isinstance(record.get("difficulty"), dict) else None
+
+
+def _fills(held: list[tuple[bytes, Record | None]], verdicts: _PairVerdicts) -> Iterator[tuple[bytes, Record | None]]:
+    """The lines with their filled records (None when unchanged); a pair with no verdict is left as it is."""
+    judged = bool(verdicts.passed) or verdicts.scored is not None
+    for raw, record in held:
+        block = record["difficulty"] if record is not None and judged else {}
+        tried = block.get("seeds_tried")
+        if isinstance(tried, list) and ("attempts_to_validated_pass" not in block
+                                        or block["attempts_to_validated_pass"] != verdicts.first(tried)):
+            yield raw, _filled(record, verdicts)  # type: ignore[arg-type]  # a record whenever block is not {}
+        else:
+            yield raw, None
+
+
+def _grouped(output: Path, errored: dict[tuple[Any, Any], dict[str, int]]) -> Iterator[tuple[bytes, Record | None]]:
+    """(line, its filled record or None when unchanged) in file order, one pair held at a time.
+
+    Raises `_Ungrouped` when a finished pair comes back; finished pairs are remembered by hash only."""
+    finished: set[int] = set()
+    key: tuple[Any, Any] | None = None
+    verdicts, seen = _PairVerdicts(), set()
+    held: list[tuple[bytes, Record | None]] = []
+
+    def flush() -> Iterator[tuple[bytes, Record | None]]:
+        if key is not None:
+            _close(verdicts, key, errored, seen)
+        yield from _fills(held, verdicts)
+
+    with output.open("rb") as fh:
+        for raw in fh:
+            record = _verdicts_of(raw)
+            if record is None:
+                if key is None:
+                    yield raw, None
+                else:
+                    held.append((raw, None))
+                continue
+            if _pair_key(record) != key:
+                yield from flush()
+                if key is not None:
+                    finished.add(hash(key))
+                key, verdicts, seen, held = _pair_key(record), _PairVerdicts(), set(), []
+                if hash(key) in finished:
+                    raise _Ungrouped
+            if (found := _verdict(record, triplets=True)) is not None:
+                verdicts.add(record, found)
+                seen.add(found[0])
+            verdicts.note_block(record)
+            held.append((raw, record))
+        yield from flush()
+
+
+def _ungrouped(output: Path, errored: dict[tuple[Any, Any], dict[str, int]]) -> Iterator[tuple[bytes, Record | None]]:
+    """The same as `_grouped` for a file whose pairs interleave: a first pass keeps every pair's compact
+    verdicts (seeds, not records), a second fills the lines in."""
+    pairs: dict[tuple[Any, Any], _PairVerdicts] = {}
+    seen: set[str] = set()
+    with output.open("rb") as fh:
+        for raw in fh:
+            if (record := _verdicts_of(raw)) is not None:
+                verdicts = pairs.setdefault(_pair_key(record), _PairVerdicts())
+                if (found := _verdict(record, triplets=True)) is not None:
+                    verdicts.add(record, found)
+                    seen.add(found[0])
+                verdicts.note_block(record)
+    for key, verdicts in pairs.items():
+        _close(verdicts, key, errored, seen)
+    with output.open("rb") as fh:
+        for raw in fh:
+            record = _verdicts_of(raw)
+            yield from _fills([(raw, record)], pairs[_pair_key(record)] if record is not None else _PairVerdicts())
 
 
 def fill_validated_difficulty(output: Path, errors: Path | None = None, ledger: Path | None = None) -> int:
     """Rewrite validate's output file (atomically) with `attempts_to_validated_pass` filled in; how
-    many records changed. `errors` is the errors manifest, `ledger` the resume ledger (`.done`)."""
-    records = _jsonl(output)
-    errored = [r for r in _jsonl(errors) if (r.get("error") or {}).get("stage") == "validate"] if errors else []
-    judged = ledger_keys(ledger)
-    filled = validated_difficulty(records, errored, judged)
-    changed = sum(a != b for a, b in zip(records, filled, strict=True))
+    many records changed. `errors` is the errors manifest, `ledger` the resume ledger (`.done`).
+
+    Streams: a file without difficulty blocks costs one byte scan; one grouped by pair (as mine and
+    edit write it, and validate keeps that order) holds one pair at a time; an interleaved one holds
+    each pair's seeds, never its records. Nothing is written unless something changed."""
+    if not output.is_file():
+        return 0
+    repair_torn_tail(output)
+    with output.open("rb") as fh:
+        if not any(_MARK in raw for raw in fh):
+            return 0
+    errored = _errored(errors, ledger)
+    try:
+        changed = sum(filled is not None for _, filled in _grouped(output, errored))
+        source = _grouped
+    except _Ungrouped:
+        changed = sum(filled is not None for _, filled in _ungrouped(output, errored))
+        source = _ungrouped
     if changed:
-        write_bytes_atomic(output, b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in filled))
+        _rewrite(output, source(output, errored))
     return changed
+
+
+def _rewrite(output: Path, lines: Iterator[tuple[bytes, Record | None]]) -> None:
+    """Stream the lines into a temp file beside `output` and rename it over, as `write_bytes_atomic`
+    does (a symlink written through, the same temp names and mode), without the whole file in memory."""
+    target = Path(write_target(output))
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for raw, filled in lines:
+                fh.write(raw if filled is None else orjson.dumps(filled, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def difficulty_key(record: Record) -> tuple[int, float, float, str]:
