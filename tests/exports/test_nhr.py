@@ -19,7 +19,7 @@ NAME = re.compile(r"images/(\d{2})/image_(\d+)_(original|edited_(\d+))\.jpg")
 def test_layout_matches_the_released_nhr_edit_tree(triplets: list[dict[str, Any]], tmp_path: Path) -> None:
     out = tmp_path / "nhr"
     summary = write_dataset(triplets, out, "nhr")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "train"]
+    assert sorted(p.name for p in out.iterdir()) == [".hilite-export.json", "README.md", "train"]
     rows = [orjson.loads(line) for line in (out / "train" / "metadata.jsonl").read_bytes().splitlines()]
     assert summary.written == len(rows) == len(triplets)
     assert summary.counts["sources"] == 2

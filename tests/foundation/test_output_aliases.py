@@ -24,8 +24,10 @@ VALIDATE = ("validate", "--judge", "offline", "--no-progress")
 def _candidates(folder: Path, n: int = 30, name: str = "c.jsonl", missing_every: int = 0) -> Path:
     src = save_photo(folder, "coffee", 16)
     edited = save_photo(folder, "astronaut", 16)
+    # judged candidates (scores a kto/dpo export can use), as validate --keep all writes them
     rows = [{"id": f"c{i:03d}", "parent": f"t{i % 3}", "image": src.name, "instruction": f"edit {i % 3}", "model": "m",
-             "seed": i, "output": "gone.png" if missing_every and i % missing_every == 0 else edited.name}
+             "seed": i, "output": "gone.png" if missing_every and i % missing_every == 0 else edited.name,
+             "scores": {"instruction": 4.0 + (i % 5) / 5, "aesthetics": 4.8}}
             for i in range(n)]
     path = folder / name
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
@@ -365,8 +367,9 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tmp_path:
     res = hilite_here("export", "t.jsonl", "--format", "ip2p", "--to", "ds", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert not staging.exists() and mine.read_text() == "keep"
-    assert orjson.loads((tmp_path / "ds" / ".hilite-export.json").read_bytes())["files"][0] == "images/" + sorted(
-        p.name for p in (tmp_path / "ds" / "images").iterdir())[0]
+    listed = orjson.loads((tmp_path / "ds" / ".hilite-export.json").read_bytes())["files"]
+    assert {f"images/{p.name}" for p in (tmp_path / "ds" / "images").iterdir()} <= set(listed)
+    assert {"metadata.jsonl", "README.md"} <= set(listed)  # the dataset card is the export's own file too
 
 
 def test_stdout_appended_to_the_input_file_is_refused(tmp_path: Path) -> None:
