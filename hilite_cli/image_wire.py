@@ -30,7 +30,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from hilite_cli.images import MAX_PIXELS, ImageError, load_image, read_image_file
+from hilite_cli.images import MAX_PIXELS, ImageError, jpeg_spans, load_image, read_image_file
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_KEPT = frozenset({b"IHDR", b"IDAT", b"IEND"})
@@ -38,7 +38,6 @@ _PNG_KEPT = frozenset({b"IHDR", b"IDAT", b"IEND"})
 _PNG_PLAIN_TYPES = frozenset({0, 2})
 # JPEG markers dropped: APP1–APP13, APP15 (EXIF, XMP, ICC, Photoshop) and COM.
 _JPEG_DROPPED = frozenset({*range(0xE1, 0xEE), 0xEF, 0xFE})
-_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
 @dataclass(frozen=True)
@@ -137,62 +136,10 @@ def _plain_jpeg(data: bytes, name: str) -> Sendable | None:
         raise
     except Exception:  # noqa: BLE001 - any header PIL cannot read goes the decoding path, which names it
         return None
-    spans = _jpeg_spans(data)
+    spans = jpeg_spans(data, _JPEG_DROPPED)
     if spans is None:
         return None
     return Sendable(b"".join(data[start:end] for start, end in spans), "original jpeg")
-
-
-def _jpeg_spans(data: bytes) -> list[tuple[int, int]] | None:
-    """The byte ranges kept, from SOI to EOI, without the dropped segments; None when the walk fails
-    (no EOI: cut short) or a scan starts before any frame header."""
-    spans: list[tuple[int, int]] = []
-    start = pos = 2
-    framed = False
-    while pos + 2 <= len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == 0xD9:
-            return [(0, 2)] + [span for span in [*spans, (start, pos + 2)] if span[1] > span[0]]
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        if pos + 4 > len(data):
-            return None
-        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-        framed = framed or marker in _JPEG_SOF
-        if marker in _JPEG_DROPPED:
-            spans.append((start, pos))
-            start = end
-        pos = end
-        if marker == 0xDA:
-            if not framed:
-                return None
-            scan_end = _scan_end(data, pos)
-            if scan_end is None:
-                return None
-            pos = scan_end
-    return None
-
-
-def _scan_end(data: bytes, pos: int) -> int | None:
-    """The offset of the first real marker after a scan's entropy-coded data (not a stuffed 0xFF00,
-    a restart marker or fill bytes)."""
-    while True:
-        pos = data.find(b"\xff", pos)
-        if pos < 0 or pos + 1 >= len(data):
-            return None
-        following = data[pos + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7:
-            pos += 2
-        elif following == 0xFF:
-            pos += 1
-        else:
-            return pos
 
 
 def sendable_bytes(path: str | os.PathLike[str]) -> bytes:

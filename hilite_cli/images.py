@@ -248,10 +248,23 @@ def _png_end(data: bytes) -> int | None:
     return None
 
 
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
 def _jpeg_end(data: bytes) -> int | None:
-    """Offset just past the EOI marker, walking segments by their lengths (so a thumbnail's EOI inside
-    APP1 is skipped) and each scan's entropy-coded data to the next real marker."""
-    pos = 2
+    """Offset just past the EOI marker."""
+    spans = jpeg_spans(data)
+    return None if spans is None else spans[-1][1]
+
+
+def jpeg_spans(data: bytes, dropped: frozenset[int] = frozenset()) -> list[tuple[int, int]] | None:
+    """The byte ranges of a JPEG from SOI to EOI, less the segments whose markers are in `dropped`,
+    walking segments by their lengths (so a thumbnail's EOI inside APP1 is skipped) and each scan's
+    entropy-coded data to the next real marker; None when the walk fails (no EOI: cut short) or a scan
+    starts before any frame header."""
+    spans: list[tuple[int, int]] = []
+    start = pos = 2
+    framed = False
     while pos + 2 <= len(data):
         if data[pos] != 0xFF:
             return None
@@ -260,24 +273,42 @@ def _jpeg_end(data: bytes) -> int | None:
             pos += 1
             continue
         if marker == 0xD9:
-            return pos + 2
+            return [(0, 2)] + [span for span in [*spans, (start, pos + 2)] if span[1] > span[0]]
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
         if pos + 4 > len(data):
             return None
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-        if marker == 0xDA:  # start of scan: entropy-coded data runs to the next marker that is not a
-            while True:     # stuffed 0xFF00 or a restart marker
-                pos = data.find(b"\xff", pos)
-                if pos < 0 or pos + 1 >= len(data):
-                    return None
-                following = data[pos + 1]
-                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-                    pos += 1 if following == 0xFF else 2
-                    continue
-                break
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        framed = framed or marker in _JPEG_SOF
+        if marker in dropped:
+            spans.append((start, pos))
+            start = end
+        pos = end
+        if marker == 0xDA:
+            if not framed:
+                return None
+            scan_end = _scan_end(data, pos)
+            if scan_end is None:
+                return None
+            pos = scan_end
     return None
+
+
+def _scan_end(data: bytes, pos: int) -> int | None:
+    """The offset of the first real marker after a scan's entropy-coded data (not a stuffed 0xFF00,
+    a restart marker or fill bytes)."""
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(data):
+            return None
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            pos += 2
+        elif following == 0xFF:
+            pos += 1
+        else:
+            return pos
 
 
 def _webp_end(data: bytes) -> int | None:
