@@ -47,10 +47,10 @@ Exit 3 when a mean fell more than --max-drop below --baseline.
 --protocol careful (default) asks at temperature 0 with lossless PNG images and parses strictly.
 --protocol reference reproduces the published harnesses so a published table can be matched:
 GEdit-Bench's requests (edited image resized to the source's size, as both modes do; JPEG; the
-API's default temperature; 1400 max tokens) and calculate_statistics.py's np.mean arithmetic;
-ImgEdit's (the files' own bytes; integer `Name: N` lines; item and type means rounded to 2
-decimals, as step1/step2 do). Where it still differs from the harness (content order, never a
-random score for an unreadable reply, ...), the output says so. The summary records the protocol.
+API's default temperature; 1400 max tokens; the text before the images) and calculate_statistics.py's
+np.mean arithmetic; ImgEdit's (the files' own bytes; the text first; integer `Name: N` lines; item
+and type means rounded to 2 decimals, as step1/step2 do). Where it still differs from the harness
+(never a random score for an unreadable reply, ...), the output says so. The summary records the protocol.
 ImgEdit scores go to the axis each label names (the prompts order them differently per edit type).
 """
 

@@ -51,6 +51,9 @@ class Ask(BaseModel):
     temperature: float | None = None
     reasoning_effort: str | None = None
     max_output_tokens: int | None = None
+    # The prompt before the images (a published harness's order, e.g. GEdit's GPT backbone); hilite's own
+    # asks put the images first, as the papers' prompts read.
+    text_first: bool = False
     # Part of the cache key, never sent to the model: tells apart asks that are identical on purpose
     # (A.1 design batches) so each gets its own reply, while a re-run still finds each in the cache.
     cache_salt: str | None = None
@@ -149,6 +152,7 @@ class Provider:
             "temperature": self.temperature(ask),
             "reasoning_effort": ask.reasoning_effort,
             "max_output_tokens": self.output_limit(ask),
+            **({"text_first": True} if ask.text_first else {}),  # absent by default: old cache keys still hit
         }
 
     def temperature(self, ask: Ask) -> float | None:

@@ -89,11 +89,13 @@ class GeminiProvider(SdkProvider):
         return types.GenerateContentConfig(**config)
 
     def contents(self, ask: Ask) -> list[Any]:
-        """The `contents` of a request for `ask` (images first, then the prompt), plain or in a batch job."""
+        """The `contents` of a request for `ask` (images first, then the prompt; the prompt first with
+        `ask.text_first`), plain or in a batch job."""
         from google.genai import types
 
         parts = [types.Part.from_bytes(data=img, mime_type=image_mime(img)) for img in ask.images]
-        parts.append(types.Part.from_text(text=ask.prompt))
+        text = types.Part.from_text(text=ask.prompt)
+        parts = [text, *parts] if ask.text_first else [*parts, text]
         return [types.Content(role="user", parts=parts)]
 
     def _attempt(self, ask: Ask) -> Answer:

@@ -68,11 +68,13 @@ class OpenAIProvider(SdkProvider):
         return params
 
     def request(self, ask: Ask) -> dict[str, Any]:
-        """The chat.completions arguments for `ask` (images first, then the prompt, as in the papers)."""
+        """The chat.completions arguments for `ask` (images first, then the prompt, as in the papers;
+        the prompt first with `ask.text_first`)."""
         content: list[dict[str, Any]] = [
             {"type": "image_url", "image_url": {"url": data_url(img)}} for img in ask.images
         ]
-        content.append({"type": "text", "text": ask.prompt})
+        text = {"type": "text", "text": ask.prompt}
+        content = [text, *content] if ask.text_first else [*content, text]
         kwargs: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}
         limit = self.output_limit(ask)
         if self.reasoning:

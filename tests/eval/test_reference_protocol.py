@@ -112,6 +112,7 @@ def test_gedit_reference_equals_calculate_statistics_to_the_last_digit(tmp_path:
     pq_of: dict[str, list[int]] = {}
     for request in judge.requests:
         assert request.body["temperature"] == 1.0 and request.body["max_tokens"] == 1400
+        assert request.body["messages"][0]["content"][0]["type"] == "text"  # the harness sends the text first
         assert set(request.image_mimes()) == {"image/jpeg"}
         images = request.images()
         if len(images) == 2:
@@ -140,6 +141,7 @@ def test_gedit_careful_also_resizes_the_edited_image_and_keeps_png(tmp_path: Pat
     assert summary["settings"]["protocol"] == "careful" and "deviations" not in summary["settings"]
     for request in judge.requests:
         assert request.body["temperature"] == 0.0 and set(request.image_mimes()) == {"image/png"}
+        assert request.body["messages"][0]["content"][-1]["type"] == "text"  # hilite's order: images, then text
         images = [Image.open(io.BytesIO(b)) for b in request.images()]
         if len(images) == 2:
             assert images[1].size == images[0].size != (40, 40)

@@ -45,8 +45,6 @@ _AXIS_PRECEDENCE = ("preservation", "adherence", "quality")  # "Physical & Detai
 # Where `--protocol reference` still differs from the published harness, said in its output.
 REFERENCE_DEVIATIONS: dict[str, tuple[str, ...]] = {
     "gedit": (
-        "content order: hilite's providers send the images before the text; the harness's GPT backbone "
-        "sends the text first",
         "an unreadable reply: the harness asks once more, then draws random.randint(0, 10); hilite leaves "
         "the item's scores null (judge_unparsed) and out of the means",
         "a failing request: the harness retries up to 10000 times; hilite retries as configs/providers.toml "
@@ -55,7 +53,6 @@ REFERENCE_DEVIATIONS: dict[str, tuple[str, ...]] = {
         "order, which can move np.mean's last bits",
     ),
     "imgedit": (
-        "content order: hilite's providers send the images before the text; basic_bench.py sends the text first",
         "data URLs: hilite labels each image by its real type; basic_bench.py labels every file image/png",
         "max output tokens: basic_bench.py sets none; hilite's provider default applies",
         "a failing request or a reply without an integer `Name: N` line: the harness leaves the item out of "
@@ -182,7 +179,8 @@ def parse_imgedit_reference(text: str) -> tuple[dict[str, Any] | None, str | Non
 
 def viescore_asks(prompts: VieScorePrompts, instruction: str, source: bytes, edited: bytes,
                   shape: RequestShape) -> list[Ask]:
-    options = {"temperature": shape.temperature, "max_output_tokens": shape.max_output_tokens}
+    options = {"temperature": shape.temperature, "max_output_tokens": shape.max_output_tokens,
+               "text_first": shape.protocol == "reference"}
     return [Ask(prompt=prompts.sc(instruction), images=[source, edited], **options),
             Ask(prompt=prompts.pq, images=[edited], **options)]
 
@@ -191,7 +189,8 @@ def imgedit_ask(prompts: ImgEditPrompts, edit_type: str, instruction: str, sourc
                 shape: RequestShape) -> Ask | None:
     text = prompts.prompt(edit_type, instruction)
     return None if text is None else Ask(prompt=text, images=[source, edited], temperature=shape.temperature,
-                                         max_output_tokens=shape.max_output_tokens)
+                                         max_output_tokens=shape.max_output_tokens,
+                                         text_first=shape.protocol == "reference")
 
 
 def judged(answer: Answer, parsed: Any, reason: str | None) -> dict[str, Any]:
