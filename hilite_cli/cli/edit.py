@@ -43,7 +43,7 @@ Hosted editors need no GPU, only an API key: --models gemini-image:gemini-2.5-fl
 (GEMINI_API_KEY / OPENAI_API_KEY). Each attempt is one request (--concurrency, --timeout, --max-retries);
 a refused attempt is an error record with the provider's reason; each candidate records its cost,
 provenance and licence, and the run ends with a cost line. They run only when named in --models.
-Image batch jobs (--batch-api) are not implemented for editing.
+Provider batch jobs are not implemented for image editing (`mine --batch-api` refuses hosted editors).
 """
 
 

@@ -8,6 +8,7 @@ the provider's own words; it is never retried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hilite_cli.providers.base import Answer, Ask, Settings
@@ -38,6 +39,9 @@ def nearest_aspect(size: tuple[int, int]) -> str:
 class GeminiImageProvider(GeminiProvider):
     name = "gemini-image"
     wire_format = "generateContent response"
+    # A refused or blocked edit is the provider's verdict on this request (issue 25: never retried as a
+    # transient), and every attempt is paid: a one-off bad answer is not asked again within the run.
+    retries_one_off = False
 
     def __init__(self, model: str, settings: Settings) -> None:
         super().__init__(model, settings, None, base_url=None, temperature=None)
@@ -76,14 +80,14 @@ class GeminiImageProvider(GeminiProvider):
         parts.append(types.Part.from_text(text=ask.prompt))
         return [types.Content(role="user", parts=parts)]
 
-    def _read(self, ask: Ask, response: Any) -> Answer:
+    def _read(self, ask: Ask, response: Any, body: Callable[[], str | None]) -> Answer:
         """Block reasons first, then the first inline image part; text without an image is a refusal."""
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:
             detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
             return self.answer("blocked", reason=f"prompt blocked: {_name(feedback.block_reason)}{detail}")
         if not response.candidates:
-            return self.broken_reply("it has no candidates", self.wire.body())
+            return self.broken_reply("it has no candidates", body())
         candidate = response.candidates[0]
         parts = (candidate.content.parts if candidate.content is not None else None) or []
         text = " ".join(p.text for p in parts if p.text and not p.thought) or None
@@ -97,7 +101,7 @@ class GeminiImageProvider(GeminiProvider):
         if image is None:
             if finish in NO_IMAGE_REASONS or text:
                 return self.answer("refused", raw=text, reason=f"no image in the reply (finishReason {finish}){message}{said}")
-            return self.broken_reply(f"it has no image part (finishReason {finish})", self.wire.body())
+            return self.broken_reply(f"it has no image part (finishReason {finish})", body())
         provenance = {
             "provider": "gemini", "model": self.model, "model_version": response.model_version,
             "response_id": response.response_id, "text": text, "finish_reason": finish,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 from hilite_cli.providers.base import Answer, Ask, Settings
@@ -37,6 +38,9 @@ def nearest_size(size: tuple[int, int]) -> str:
 class OpenAIImageProvider(OpenAIProvider):
     name = "openai-image"
     wire_format = "images response"
+    # A refused or blocked edit is the provider's verdict on this request (issue 25: never retried as a
+    # transient), and every attempt is paid: a one-off bad answer is not asked again within the run.
+    retries_one_off = False
 
     def __init__(self, model: str, settings: Settings, *, size: str) -> None:
         super().__init__(model, settings, None, base_url=None, temperature=None, reasoning_prefixes=())
@@ -96,17 +100,17 @@ class OpenAIImageProvider(OpenAIProvider):
             return None
         return Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
 
-    def _read(self, ask: Ask, reply: Any) -> Answer:
+    def _read(self, ask: Ask, reply: Any, body: Callable[[], str | None]) -> Answer:
         if not reply.data:
-            return self.broken_reply("it has no data", self.wire.body())
+            return self.broken_reply("it has no data", body())
         item = reply.data[0]
         if not isinstance(item.b64_json, str) or not item.b64_json:
-            return self.broken_reply("its first image has no b64_json", self.wire.body())
+            return self.broken_reply("its first image has no b64_json", body())
         try:
             data = base64.b64decode(item.b64_json, validate=True)
             mime = image_mime(data)
         except (binascii.Error, ValueError) as exc:
-            return self.broken_reply(f"its b64_json is not an image ({exc})", self.wire.body())
+            return self.broken_reply(f"its b64_json is not an image ({exc})", body())
         provenance = {
             "provider": "openai", "model": self.model, "model_version": None, "revised_prompt": item.revised_prompt,
             "created": reply.created, "size": reply.size, "quality": reply.quality, "c2pa": has_c2pa(data),

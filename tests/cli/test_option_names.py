@@ -38,7 +38,7 @@ ALIASES = {
 }
 # Commands that run no stage over a manifest, so have no bar to show: a listing, a quick copy out, the
 # studio's server, and the studio store's rating-task and session commands (each one quick read or write).
-NO_PROGRESS = ("models", "export", "studio", "rate-tasks", "rate-export", "session")
+NO_PROGRESS = ("models", "export", "studio", "rate-tasks", "rate-export", "session", "tune-judge")  # groups: their own commands
 # Options every provider-calling command offers.
 PROVIDER_OPTIONS = ("--concurrency", "--timeout", "--max-retries", "--no-cache")
 

@@ -242,8 +242,10 @@ def _holding(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
         proc.stdin.flush()
         out = tmp_path / args[args.index("-o") + 1]
         deadline = time.time() + 60
-        while time.time() < deadline and not (out.is_file() and out.stat().st_size):
+        lock = Path(f"{os.path.realpath(out)}.lock")  # taken when the run starts, before any line is written
+        while time.time() < deadline and not lock.exists() and not (out.is_file() and out.stat().st_size):
             time.sleep(0.05)
+        time.sleep(0.5)  # from the lock file's creation to its flock
         yield proc
         for rec in records[1:]:
             proc.stdin.write(rec + b"\n")
