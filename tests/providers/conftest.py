@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from support.loopback import Loopback
+
+from hilite_cli.providers import Provider, get_provider
 
 ENV_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "OPENAI_BASE_URL")
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -45,3 +47,22 @@ def png2() -> bytes:
     from PIL import Image
 
     return encode_image(Image.new("RGB", (8, 8), (30, 30, 200)), "jpeg")
+
+
+@pytest.fixture(params=["gemini", "openai"])
+def make(request: pytest.FixtureRequest, server: Loopback, keys: str) -> Iterator[Callable[..., Provider]]:
+    """Build the parametrised backend pointed at the loopback server, with fast retries."""
+    backend = request.param
+    made: list[Provider] = []
+
+    def build(**options: object) -> Provider:
+        spec = "gemini:gemini-2.5-flash" if backend == "gemini" else "openai:gpt-4.1"
+        url = server.url if backend == "gemini" else server.openai_url
+        options = {"backoff_base": 0.001, "max_retries": 2, **options}
+        provider = get_provider(spec, base_url=url, **options)
+        made.append(provider)
+        return provider
+
+    yield build
+    for provider in made:
+        provider.close()

@@ -16,25 +16,6 @@ SCORES = '{"InstructionAdherence": 4.5, "ImageAesthetic": 3.5}'
 MakeProvider = Callable[..., Provider]
 
 
-@pytest.fixture(params=["gemini", "openai"])
-def make(request: pytest.FixtureRequest, server: Loopback, keys: str) -> MakeProvider:
-    """Build the parametrised backend pointed at the loopback server, with fast retries."""
-    backend = request.param
-    made: list[Provider] = []
-
-    def build(**options: object) -> Provider:
-        spec = "gemini:gemini-2.5-flash" if backend == "gemini" else "openai:gpt-4.1"
-        url = server.url if backend == "gemini" else server.openai_url
-        options = {"backoff_base": 0.001, "max_retries": 2, **options}
-        provider = get_provider(spec, base_url=url, **options)
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        provider.close()
-
-
 def judge_ask(*images: bytes) -> Ask:
     return Ask(prompt="judge this edit", images=list(images), expect="json", schema=EditScores)
 

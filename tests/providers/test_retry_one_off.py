@@ -9,28 +9,11 @@ from collections.abc import Callable
 import pytest
 from support.loopback import Blocked, Loopback, Raw, Refusal, Text
 
-from hilite_cli.providers import Ask, Provider, get_provider
+from hilite_cli.providers import Ask, Provider
 from hilite_cli.providers.schemas import EditScores
 
 SCORES = '{"InstructionAdherence": 4.5, "ImageAesthetic": 3.5}'
 MakeProvider = Callable[..., Provider]
-
-
-@pytest.fixture(params=["gemini", "openai"])
-def make(request: pytest.FixtureRequest, server: Loopback, keys: str) -> MakeProvider:
-    backend = request.param
-    made: list[Provider] = []
-
-    def build(**options: object) -> Provider:
-        spec = "gemini:gemini-2.5-flash" if backend == "gemini" else "openai:gpt-4.1"
-        url = server.url if backend == "gemini" else server.openai_url
-        provider = get_provider(spec, base_url=url, **{"backoff_base": 0.001, "max_retries": 2, **options})
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        provider.close()
 
 
 def judge_ask() -> Ask:
