@@ -27,11 +27,13 @@ def answer(request: Received) -> str:
     return "yes"
 
 
-def test_two_rounds_of_the_loop(tmp_path: Path) -> None:
+def _loop_env(tmp_path: Path, edits: list[str], server: Loopback, **extra: str) -> dict[str, str]:
+    """scripts/loop.sh's environment over two photo specs with `edits`, a one-item ImgEdit folder, its
+    prompts, a `hilite` wrapper and the loopback judge; `extra` adds or overrides variables."""
     photos = [save_photo(tmp_path, name, size=24) for name in ("astronaut", "coffee")]
     specs = tmp_path / "specs.jsonl"
-    specs.write_bytes(b"".join(orjson.dumps({"id": p.stem, "image": str(p), "edits": ["make it grayscale", "make it sepia"],
-                                             "category": "tone"}) + b"\n" for p in photos))
+    specs.write_bytes(b"".join(orjson.dumps({"id": p.stem, "image": str(p), "edits": edits, "category": "tone"}) + b"\n"
+                               for p in photos))
     bench = tmp_path / "bench"
     bench.mkdir()
     save_photo(bench, "chelsea", size=24)
@@ -41,10 +43,15 @@ def test_two_rounds_of_the_loop(tmp_path: Path) -> None:
     hilite = tmp_path / "hilite"
     hilite.write_text(f"#!/bin/sh\nexec {sys.executable} -m hilite_cli \"$@\"\n")
     hilite.chmod(0o755)
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HILITE": str(hilite), "SPECS": str(specs), "WORK": str(tmp_path / "loop"),
+            "EDITOR": "classic", "JUDGE": "openai:gpt-4.1", "OPENAI_API_KEY": "sk-loop-test",
+            "OPENAI_BASE_URL": server.openai_url, "BENCH": "imgedit", "BENCH_DATA": str(bench), "PROMPTS": str(prompts),
+            **extra}
+
+
+def test_two_rounds_of_the_loop(tmp_path: Path) -> None:
     with Loopback(answer=answer) as server:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HILITE": str(hilite), "SPECS": str(specs), "WORK": str(tmp_path / "loop"),
-               "ROUNDS": "2", "EDITOR": "classic", "JUDGE": "openai:gpt-4.1", "OPENAI_API_KEY": "sk-loop-test",
-               "OPENAI_BASE_URL": server.openai_url, "BENCH": "imgedit", "BENCH_DATA": str(bench), "PROMPTS": str(prompts)}
+        env = _loop_env(tmp_path, ["make it grayscale", "make it sepia"], server, ROUNDS="2")
         done = subprocess.run(["bash", str(ROOT / "scripts" / "loop.sh")], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TRAINING STEP SKIPPED" in done.stderr
@@ -90,29 +97,14 @@ def _readme_train_cmd() -> str:
 
 
 def test_the_readme_training_recipe_runs_with_the_trainers_required_arguments(tmp_path: Path) -> None:
-    photos = [save_photo(tmp_path, name, size=24) for name in ("astronaut", "coffee")]
-    specs = tmp_path / "specs.jsonl"
-    specs.write_bytes(b"".join(orjson.dumps({"id": p.stem, "image": str(p), "edits": ["make it grayscale"],
-                                             "category": "tone"}) + b"\n" for p in photos))
-    bench = tmp_path / "bench"
-    bench.mkdir()
-    save_photo(bench, "chelsea", size=24)
-    (bench / "basic_edit.json").write_bytes(orjson.dumps({"1": {"id": "chelsea.png", "prompt": "make it grayscale", "edit_type": "tone"}}))
-    prompts = tmp_path / "prompts.json"
-    prompts.write_bytes(orjson.dumps({"tone": "TONE-RULES <edit_prompt>"}))
-    hilite = tmp_path / "hilite"
-    hilite.write_text(f"#!/bin/sh\nexec {sys.executable} -m hilite_cli \"$@\"\n")
-    hilite.chmod(0o755)
     trainer = tmp_path / "train_instruct_pix2pix.py"
     trainer.write_text(FAKE_TRAINER)
     recipe = _readme_train_cmd()
     assert recipe.startswith("accelerate launch train_instruct_pix2pix.py ")
     train_cmd = recipe.replace("accelerate launch train_instruct_pix2pix.py", f"{sys.executable} {trainer}")
     with Loopback(answer=answer) as server:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HILITE": str(hilite), "SPECS": str(specs), "WORK": str(tmp_path / "loop"),
-               "ROUNDS": "1", "EDITOR": "classic", "JUDGE": "openai:gpt-4.1", "OPENAI_API_KEY": "sk-loop-test",
-               "OPENAI_BASE_URL": server.openai_url, "BENCH": "imgedit", "BENCH_DATA": str(bench), "PROMPTS": str(prompts),
-               "TRAIN_CMD": train_cmd, "HF_DATASETS_CACHE": str(tmp_path / "hf-cache")}
+        env = _loop_env(tmp_path, ["make it grayscale"], server, ROUNDS="1", TRAIN_CMD=train_cmd,
+                        HF_DATASETS_CACHE=str(tmp_path / "hf-cache"))
         done = subprocess.run(["bash", str(ROOT / "scripts" / "loop.sh")], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     trained = orjson.loads((tmp_path / "loop" / "round-1" / "trained" / "trained.json").read_bytes())
