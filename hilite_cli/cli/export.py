@@ -177,17 +177,15 @@ def _export(input: str, format: str, to: Path, min_margin: float, threshold: flo
 
 class _Reading:
     """The manifest's records as they are read (an export streams them through, never holding them);
-    a line that is not a record becomes an error record in `bad`; `count` is how many records came."""
+    a line that is not a record becomes an error record in `bad`."""
 
     def __init__(self, lines: Iterable[Line]) -> None:
         self.lines = lines
         self.bad: list[Record] = []
-        self.count = 0
 
     def __iter__(self) -> Iterator[Record]:
         for line in self.lines:
             if line.record is None:
                 self.bad.append(line.error_record("export"))
             else:
-                self.count += 1
                 yield line.record
