@@ -87,7 +87,7 @@ def command(
         from hilite_cli.models.segment import SegmentError, ensure_loaded
 
         try:
-            ensure_loaded(segmenter)
+            ensure_loaded(str(Path(segmenter)) if Path(segmenter).is_dir() else segmenter)  # the stage's key
         except SegmentError as exc:
             raise usage_error(str(exc)) from None
 
